@@ -1,0 +1,129 @@
+"""The one place that reads the environment.
+
+Every setting is a field of `Settings`, fed by a WTF_* variable (or FFMPEG_PATH / PORT). Values are
+validated once, at start; a bad value raises `ConfigError` naming the variable, never a traceback.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+
+
+class ConfigError(Exception):
+    """A setting from the environment is missing or invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Everything the service and the CLI can be told through the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="WTF_", extra="ignore", frozen=True, populate_by_name=True)
+
+    # secrets
+    portal_key: str | None = Field(default=None, min_length=8)
+    secret_key: str | None = Field(default=None, min_length=16)
+    dev_mode: bool = False  # a local development run: a missing key is made up instead of refused
+
+    # storage and state
+    data_dir: Path = Path("./data")
+    database_url: str | None = None  # default: SQLite in the data dir
+    queue_url: str | None = None  # default: SqliteHuey in the data dir
+    brand_config: Path = Path("./brand_config.json")
+
+    # rendering
+    ffmpeg_path: str | None = Field(default=None, validation_alias=AliasChoices("FFMPEG_PATH", "WTF_FFMPEG_PATH"))
+    x264_preset: X264Preset = "veryfast"
+    crf: int = Field(default=21, ge=0, le=51)
+    render_memory_mb: int = Field(default=1536, ge=256)
+    render_timeout_s: int = Field(default=1800, ge=10)
+
+    # limits
+    max_upload_mb: int = Field(default=500, ge=1)
+    max_download_mb: int = Field(default=500, ge=1)
+    max_duration_s: int = Field(default=600, ge=1)
+    playlist_limit: int = Field(default=10, ge=1, le=500)
+    min_free_disk_mb: int = Field(default=1024, ge=0)
+
+    # acquisition
+    allow_private_urls: bool = False
+    cookies_file: Path | None = None
+
+    # operations
+    retention_hours: float = Field(default=72, gt=0)
+    embedded_worker: bool = True
+    worker_concurrency: int = Field(default=1, ge=1, le=64)
+    log_format: Literal["json", "text"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    port: int = Field(default=8000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "WTF_PORT"))
+
+    @field_validator("database_url", "queue_url", "ffmpeg_path", "portal_key", "secret_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("queue_url")
+    @classmethod
+    def _known_queue(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite:", "redis://", "rediss://", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:, redis://, rediss:// or postgresql://")
+        return value
+
+    @cached_property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @cached_property
+    def outputs_dir(self) -> Path:
+        return self.data_dir / "outputs"
+
+    @cached_property
+    def temp_dir(self) -> Path:
+        return self.data_dir / "temp"
+
+    @cached_property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'portal.db').resolve()}"
+
+    @property
+    def effective_queue_url(self) -> str:
+        return self.queue_url or f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+
+    def ensure_dirs(self) -> None:
+        """Create the data folders; a folder that cannot be made is a configuration error."""
+        for folder in (self.uploads_dir, self.outputs_dir, self.temp_dir, self.logs_dir):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"WTF_DATA_DIR: cannot create {folder}: {exc.strerror}") from None
+
+
+def _variable_name(field: str) -> str:
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"WTF_{field.upper()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the environment (overrides win); raise ConfigError naming the bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            name = _variable_name(field) if field in Settings.model_fields else field
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigError("; ".join(problems)) from None
