@@ -33,7 +33,7 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 lock: $(STAMP)           ## refresh the pinned lock from pyproject's runtime dependencies
-	$(PY) -m pip freeze --exclude-editable | grep -v -i -E '^(playwright|pytest|pytest-xdist|execnet|iniconfig|pluggy|ruff|requests|greenlet|pyee|charset-normalizer|urllib3|certifi|idna)==' > requirements.txt
+	$(PY) -m pip freeze --exclude-editable | grep -v -i -E '^(playwright|pytest|pytest-xdist|pyyaml|execnet|iniconfig|pluggy|ruff|requests|greenlet|pyee|charset-normalizer|urllib3|certifi|idna)==' > requirements.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
