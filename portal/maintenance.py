@@ -1,0 +1,187 @@
+"""Retention and disk space: what the periodic task and `wtf-portal cleanup` run.
+
+Everything a job owns (its upload, its outputs, its temp files, its log rows) lives as long as its job
+row. Rows of finished jobs older than WTF_RETENTION_HOURS go, with their files; then each data folder is
+swept for files that no remaining job refers to. A file of a job that is still queued, downloading or
+rendering is never touched, whatever its age.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from portal.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Temp files are scratch: nothing needs them once their job has ended. The grace only keeps the sweep
+# away from an upload being received or a job that is just starting (both keep touching their files).
+TEMP_GRACE = timedelta(hours=1)
+
+
+class LowDiskError(Exception):
+    """Free space in the data folder is under WTF_MIN_FREE_DISK_MB; new jobs are refused."""
+
+    code = "insufficient_storage"
+
+
+@dataclass
+class CleanupReport:
+    """What one cleanup pass removed (and kept because a job still needs it)."""
+
+    cutoff: datetime
+    files_removed: int = 0
+    bytes_freed: int = 0
+    jobs_removed: int = 0
+    logs_removed: int = 0
+    uploads_removed: int = 0
+    kept_in_use: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cutoff"] = self.cutoff.isoformat()
+        return data
+
+    def summary(self) -> str:
+        return (
+            f"removed {self.files_removed} files ({self.bytes_freed / 1_048_576:.1f} MB), "
+            f"{self.jobs_removed} jobs, {self.uploads_removed} uploads, {self.logs_removed} log rows; "
+            f"kept {self.kept_in_use} in use (older than {self.cutoff.isoformat(timespec='seconds')})"
+        )
+
+
+@dataclass(frozen=True)
+class InUse:
+    """Files that must survive a sweep: named by a job id, or at/under/above a listed path."""
+
+    job_ids: frozenset[str] = frozenset()
+    paths: frozenset[Path] = frozenset()
+
+    @classmethod
+    def of(cls, job_ids: Iterable[str], paths: Iterable[Path | str | None]) -> InUse:
+        resolved = {Path(p).resolve() for p in paths if p}
+        return cls(frozenset(str(j) for j in job_ids), frozenset(resolved))
+
+    def protects(self, entry: Path) -> bool:
+        if any(_names_job(entry.name, job_id) for job_id in self.job_ids):
+            return True
+        where = entry.resolve()
+        return any(where == p or where in p.parents or p in where.parents for p in self.paths)
+
+
+def _names_job(name: str, job_id: str) -> bool:
+    # `<id>`, `<id>.mp4`, `<id>_brand.mp4`, `.<id>.part`: the id as a whole token, not any substring.
+    stripped = name.lstrip(".")
+    return stripped == job_id or (
+        stripped.startswith(job_id) and stripped[len(job_id) : len(job_id) + 1] in ("_", ".", "-")
+    )
+
+
+def _newest_mtime_and_size(entry: Path) -> tuple[float, int]:
+    """A folder is as young as its youngest file; symlinks are measured, never followed."""
+    stat = entry.lstat()
+    if not entry.is_dir() or entry.is_symlink():
+        return stat.st_mtime, stat.st_size
+    newest, total = stat.st_mtime, 0
+    for root, dirs, files in os.walk(entry, followlinks=False):
+        for name in dirs + files:
+            try:
+                info = os.lstat(os.path.join(root, name))
+            except FileNotFoundError:
+                continue
+            newest = max(newest, info.st_mtime)
+            if name in files:
+                total += info.st_size
+    return newest, total
+
+
+def _count_files(entry: Path) -> int:
+    if not entry.is_dir() or entry.is_symlink():
+        return 1
+    return sum(len(files) for _root, _dirs, files in os.walk(entry, followlinks=False))
+
+
+def remove_path(path: Path, report: CleanupReport) -> None:
+    """Delete a file or folder (links as links), counting what went; failures are reported, not raised."""
+    try:
+        _mtime, size = _newest_mtime_and_size(path)
+        count = _count_files(path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        report.errors.append(f"{path}: {exc.strerror or exc}")
+        log.warning("cleanup could not remove %s: %s", path, exc)
+        return
+    report.files_removed += count
+    report.bytes_freed += size
+
+
+def sweep_folder(folder: Path, older_than: datetime, in_use: InUse, report: CleanupReport) -> None:
+    """Remove each top-level entry of `folder` last changed before `older_than` and not in use."""
+    if not folder.is_dir():
+        return
+    limit = older_than.timestamp()
+    for entry in sorted(folder.iterdir()):
+        try:
+            newest, _size = _newest_mtime_and_size(entry)
+        except FileNotFoundError:
+            continue
+        if newest >= limit:
+            continue
+        if in_use.protects(entry):
+            report.kept_in_use += 1
+            continue
+        remove_path(entry, report)
+
+
+def sweep_data_dir(settings: Settings, in_use: InUse, report: CleanupReport, now: datetime) -> None:
+    """Uploads, outputs and logs after the retention cutoff; temp files after TEMP_GRACE."""
+    for folder in (settings.uploads_dir, settings.outputs_dir, settings.logs_dir):
+        sweep_folder(folder, report.cutoff, in_use, report)
+    sweep_folder(settings.temp_dir, max(report.cutoff, now - TEMP_GRACE), in_use, report)
+
+
+def _existing_parent(path: Path) -> Path:
+    path = path.resolve()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def disk_status(settings: Settings) -> dict[str, Any]:
+    """Free space where the data folder lives, against WTF_MIN_FREE_DISK_MB."""
+    where = _existing_parent(settings.data_dir)
+    free_mb = shutil.disk_usage(where).free // 1_048_576
+    return {
+        "path": str(where),
+        "free_mb": free_mb,
+        "min_free_mb": settings.min_free_disk_mb,
+        "ok": free_mb >= settings.min_free_disk_mb,
+    }
+
+
+def require_free_disk(settings: Settings) -> None:
+    """Refuse new work up front rather than fail halfway through writing an upload or a render."""
+    status = disk_status(settings)
+    if not status["ok"]:
+        raise LowDiskError(
+            f"not enough free disk space: {status['free_mb']} MB free in {status['path']}, "
+            f"WTF_MIN_FREE_DISK_MB={status['min_free_mb']}; free space or run `wtf-portal cleanup`"
+        )
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
