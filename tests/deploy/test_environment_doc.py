@@ -1,4 +1,4 @@
-"""docs/ENVIRONMENT.md has one row per Settings field, in order, with the variable name and default config.py uses."""
+"""docs/ENVIRONMENT.md: one row per Settings field, in order, with config.py's name and default."""
 
 from __future__ import annotations
 
