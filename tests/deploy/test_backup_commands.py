@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +57,64 @@ def test_documented_sqlite_backups_hold_every_row(live_wal_database: Path, tmp_p
     copied = tmp_path / "copied.db"
     shutil.copyfile(live_wal_database, copied)
     assert _rows(copied) < 50
+
+
+def _as_postgres_user() -> list[str]:
+    # initdb and postgres refuse to run as root; CI runs as root.
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1, a free port, trust auth for user wtf."""
+    require_program("initdb", shutil.which("initdb") is not None and shutil.which("pg_ctl") is not None)
+    require_program("pg_dump", shutil.which("pg_dump") is not None and shutil.which("pg_restore") is not None)
+    home = Path(tempfile.mkdtemp(prefix="wtf-pg-"))
+    home.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(home, "postgres", "postgres")
+    data = home / "data"
+    run = [*_as_postgres_user()]
+    subprocess.run([*run, "initdb", "-D", str(data), "-A", "trust", "-U", "wtf", "--no-sync"], check=True,
+                   capture_output=True)  # fmt: skip
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off"
+    subprocess.run([*run, "pg_ctl", "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start"],
+                   check=True, capture_output=True)  # fmt: skip
+    try:
+        yield f"postgresql://wtf@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*run, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _documented_postgres_commands() -> tuple[str, str]:
+    text = (REPO / "docs" / "DEPLOYMENT.md").read_text(encoding="utf-8")
+    dump = re.search(r"^(pg_dump --format=custom .*)$", text, flags=re.MULTILINE)
+    restore = re.search(r"^(pg_restore .*?)\s+# restore$", text, flags=re.MULTILINE)
+    assert dump and restore, "docs/DEPLOYMENT.md shows pg_dump and pg_restore"
+    return dump[1], restore[1]
+
+
+def test_documented_postgres_backup_and_restore(postgres_url: str, tmp_path: Path) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as admin:
+        admin.execute("CREATE DATABASE wtf")
+        admin.execute("CREATE DATABASE restored")
+    with psycopg.connect(f"{postgres_url}/wtf") as source:
+        source.execute("CREATE TABLE jobs (id text PRIMARY KEY, status text)")
+        source.execute("INSERT INTO jobs SELECT 'job' || n, 'completed' FROM generate_series(1, 50) AS n")
+
+    dump, restore = _documented_postgres_commands()
+    shell = {**os.environ, "WTF_DATABASE_URL": f"{postgres_url}/wtf"}
+    subprocess.run(["bash", "-c", dump], cwd=tmp_path, env=shell, check=True, capture_output=True)
+    (dump_file,) = tmp_path.glob("wtf-*.dump")
+    restore = re.sub(r"wtf-\S+\.dump", str(dump_file), restore)
+    shell["WTF_DATABASE_URL"] = f"{postgres_url}/restored"
+    subprocess.run(["bash", "-c", restore], cwd=tmp_path, env=shell, check=True, capture_output=True)
+
+    with psycopg.connect(f"{postgres_url}/restored") as restored:
+        assert restored.execute("SELECT count(*) FROM jobs").fetchone()[0] == 50
