@@ -154,6 +154,46 @@ def sweep_data_dir(settings: Settings, in_use: InUse, report: CleanupReport, now
     sweep_folder(settings.temp_dir, max(report.cutoff, now - TEMP_GRACE), in_use, report)
 
 
+ACTIVE_STATUSES = frozenset({"queued", "downloading", "rendering"})
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """What retention needs to know of one job row: its state, its age and the files it owns."""
+
+    id: str
+    status: str
+    last_activity: datetime  # finished_at, else created_at
+    paths: tuple[Path, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return folder.resolve() in path.resolve().parents
+
+
+def expire_jobs(
+    settings: Settings, jobs: Iterable[JobRecord], report: CleanupReport
+) -> tuple[list[str], InUse]:
+    """Delete the files of finished jobs older than the cutoff; return their ids and what must be kept.
+
+    Kept: every file of an active job, whatever its age, and of a finished job younger than the cutoff
+    (its row still offers them for download or retry). Only files inside the data folder are ever removed.
+    """
+    expired, kept = [], []
+    for job in jobs:
+        (kept if job.active or job.last_activity >= report.cutoff else expired).append(job)
+    in_use = InUse.of((job.id for job in kept), (path for job in kept for path in job.paths))
+    for job in expired:
+        for path in job.paths:
+            if _inside(path, settings.data_dir) and not in_use.protects(path):
+                remove_path(path, report)
+    return [job.id for job in expired], in_use
+
+
 def _existing_parent(path: Path) -> Path:
     path = path.resolve()
     while not path.exists() and path != path.parent:

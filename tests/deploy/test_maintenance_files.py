@@ -12,8 +12,10 @@ from portal.config import Settings, load_settings
 from portal.maintenance import (
     CleanupReport,
     InUse,
+    JobRecord,
     LowDiskError,
     disk_status,
+    expire_jobs,
     require_free_disk,
     sweep_data_dir,
 )
@@ -158,3 +160,38 @@ def test_disk_status_and_refusal(tmp_path: Path) -> None:
     with pytest.raises(LowDiskError, match="WTF_MIN_FREE_DISK_MB=1000000000") as caught:
         require_free_disk(starved)
     assert caught.value.code == "insufficient_storage"
+
+
+def _job(job_id: str, status: str, hours_old: float, *paths: Path) -> JobRecord:
+    return JobRecord(job_id, status, NOW - timedelta(hours=hours_old), tuple(paths))
+
+
+def test_expired_jobs_lose_their_files_unless_another_job_needs_them(
+    settings: Settings, tmp_path: Path
+) -> None:
+    shared_upload = _file(settings.uploads_dir / "shared.mp4", 50)
+    old_output = _file(settings.outputs_dir / "old" / "clip_a.mp4", 49)
+    young_output = _file(settings.outputs_dir / "young" / "clip_a.mp4", 49)  # rendered long, finished late
+    running_source = _file(settings.uploads_dir / "running.mp4", 500)
+    outside = _file(tmp_path / "not-ours.mp4", 500)
+    jobs = [
+        _job("old", "completed", 30, shared_upload, old_output.parent, outside),
+        _job("failed-old", "failed", 40),
+        _job("young", "completed", 2, shared_upload, young_output.parent),
+        _job("running", "rendering", 900, running_source),
+        _job("queued", "queued", 900),
+    ]
+    report = CleanupReport(cutoff=NOW - timedelta(hours=24))
+
+    expired, in_use = expire_jobs(settings, jobs, report)
+
+    assert expired == ["old", "failed-old"]
+    assert not old_output.exists()
+    assert shared_upload.exists(), "the young job still uses it"
+    assert young_output.exists()
+    assert running_source.exists()
+    assert outside.exists(), "never outside the data folder"
+    assert report.files_removed == 1
+    # The sweep that follows keeps what the remaining jobs own, whatever its age.
+    sweep_data_dir(settings, in_use, report, NOW)
+    assert shared_upload.exists() and young_output.exists() and running_source.exists()
