@@ -29,7 +29,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000 \
     WTF_DATA_DIR=/data \
-    WTF_LOG_FORMAT=json
+    WTF_LOG_FORMAT=json \
+    XDG_CACHE_HOME=/tmp/cache
 RUN groupadd --system --gid 10001 wtf \
     && useradd --system --uid 10001 --gid wtf --home-dir /app --no-create-home --shell /usr/sbin/nologin wtf \
     && mkdir -p /data \
@@ -37,7 +38,7 @@ RUN groupadd --system --gid 10001 wtf \
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
 WORKDIR /app
-# Numeric, so Kubernetes' runAsNonRoot can verify it.
+# Numeric, so Kubernetes' runAsNonRoot can verify it. Only /data and /tmp (yt-dlp's cache) are written.
 USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8000
