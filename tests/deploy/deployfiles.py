@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -126,3 +127,43 @@ def memory_mib(value: str) -> int:
     match = re.fullmatch(r"(\d+)(Mi|Gi|M|G)", value.strip())
     assert match, f"not a memory size: {value}"
     return int(match[1]) * (1024 if match[2] in ("Gi", "G") else 1)
+
+
+NGINX_SITE = REPO / "deploy" / "nginx" / "wtf-portal.conf"
+
+
+def nginx_test_config(
+    folder: Path, *, http_port: int = 80, https_port: int = 443, upstream_port: int = 8000
+) -> Path:
+    """The shipped site inside a minimal nginx.conf, with a fresh self-signed certificate and given ports."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    site = NGINX_SITE.read_text(encoding="utf-8")
+    replacements = {
+        "/etc/letsencrypt/live/portal.example.com/fullchain.pem": str(cert),
+        "/etc/letsencrypt/live/portal.example.com/privkey.pem": str(key),
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+    }
+    for old, new in replacements.items():
+        assert old in site, f"the nginx site no longer has {old!r}"
+        site = site.replace(old, new)
+    site = "\n".join(line for line in site.splitlines() if "listen [::]" not in line)
+    (folder / "site.conf").write_text(site, encoding="utf-8")
+    config = folder / "nginx.conf"
+    temp = " ".join(
+        f"{kind}_temp_path {folder}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    config.write_text(
+        # As root, nginx's workers would drop to `nobody`, who cannot enter pytest's private tmp folders.
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"pid {folder}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
+        f"http {{ access_log off; {temp} include {folder}/site.conf; }}\n",
+        encoding="utf-8",
+    )
+    return config

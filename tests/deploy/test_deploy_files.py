@@ -17,6 +17,7 @@ from portal.config import Settings
 from tests.conftest import REPO, require_program
 from tests.deploy.deployfiles import (
     KNOWN_VARIABLES,
+    NGINX_SITE,
     WEB_COMMAND,
     WORKER_COMMAND,
     dockerfile_instructions,
@@ -29,6 +30,7 @@ from tests.deploy.deployfiles import (
     megabytes,
     memory_mib,
     mentioned_variables,
+    nginx_test_config,
     systemd_unit,
 )
 
@@ -310,8 +312,6 @@ def test_systemd_analyze_verify(unit: str, tmp_path: Path) -> None:
 
 # --- nginx ---------------------------------------------------------------------------------------------
 
-NGINX_SITE = REPO / "deploy" / "nginx" / "wtf-portal.conf"
-
 
 def test_nginx_site_limits_and_streams() -> None:
     text = NGINX_SITE.read_text(encoding="utf-8")
@@ -329,24 +329,8 @@ def test_nginx_site_limits_and_streams() -> None:
 def test_nginx_accepts_the_site(tmp_path: Path) -> None:
     require_program("nginx", shutil.which("nginx") is not None)
     require_program("openssl", shutil.which("openssl") is not None)
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    site = NGINX_SITE.read_text(encoding="utf-8")
-    site = site.replace("/etc/letsencrypt/live/portal.example.com/fullchain.pem", str(cert))
-    site = site.replace("/etc/letsencrypt/live/portal.example.com/privkey.pem", str(key))
-    (tmp_path / "site.conf").write_text(site, encoding="utf-8")
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
-        f"http {{ access_log off; client_body_temp_path {tmp_path}; include {tmp_path}/site.conf; }}\n",
-        encoding="utf-8",
-    )
+    config = nginx_test_config(tmp_path)
     result = subprocess.run(
-        ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-        capture_output=True,
-        text=True,
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(config)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
