@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     brand_config: Path = Path("./brand_config.json")
 
     # rendering
-    ffmpeg_path: str | None = Field(default=None, validation_alias=AliasChoices("FFMPEG_PATH", "WTF_FFMPEG_PATH"))
+    ffmpeg_path: str | None = Field(
+        default=None, validation_alias=AliasChoices("FFMPEG_PATH", "WTF_FFMPEG_PATH")
+    )
     x264_preset: X264Preset = "veryfast"
     crf: int = Field(default=21, ge=0, le=51)
     render_memory_mb: int = Field(default=1536, ge=256)
@@ -72,7 +74,9 @@ class Settings(BaseSettings):
     @field_validator("queue_url")
     @classmethod
     def _known_queue(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("sqlite:", "redis://", "rediss://", "postgresql://", "postgres://")):
+        if value and not value.startswith(
+            ("sqlite:", "redis://", "rediss://", "postgresql://", "postgres://")
+        ):
             raise ValueError("must start with sqlite:, redis://, rediss:// or postgresql://")
         return value
 

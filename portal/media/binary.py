@@ -1,4 +1,4 @@
-"""Which FFmpeg binary the engine uses: FFMPEG_PATH, else `ffmpeg` on PATH, else the imageio-ffmpeg wheel's."""
+"""Which FFmpeg the engine uses: FFMPEG_PATH, else `ffmpeg` on PATH, else the imageio-ffmpeg wheel's."""
 
 from __future__ import annotations
 
@@ -24,5 +24,6 @@ def locate_ffmpeg(configured: str | None = None) -> Path:
         return Path(imageio_ffmpeg.get_ffmpeg_exe())
     except (ImportError, RuntimeError) as exc:
         raise FFmpegUnavailableError(
-            f"no FFmpeg: FFMPEG_PATH is unset, 'ffmpeg' is not on PATH and the imageio-ffmpeg wheel has none ({exc})"
+            "no FFmpeg: FFMPEG_PATH is unset, 'ffmpeg' is not on PATH "
+            f"and the imageio-ffmpeg wheel has none ({exc})"
         ) from None

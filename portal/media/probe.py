@@ -22,7 +22,19 @@ from portal.media.errors import (
 TRC_PQ = 16  # SMPTE ST 2084
 TRC_HLG = 18  # ARIB STD-B67
 # Single-picture codecs: a file holding one of these as its only video is a still, not a clip.
-STILL_IMAGE_CODECS = {"png", "mjpeg", "jpegls", "webp", "bmp", "gif", "tiff", "apng", "jpeg2000", "qoi", "ppm"}
+STILL_IMAGE_CODECS = {
+    "png",
+    "mjpeg",
+    "jpegls",
+    "webp",
+    "bmp",
+    "gif",
+    "tiff",
+    "apng",
+    "jpeg2000",
+    "qoi",
+    "ppm",
+}
 # Demuxers that only ever hold images.
 IMAGE_DEMUXERS = ("_pipe", "image2")
 # Rates further apart than this between the container's average and the stream's base rate mean VFR.
@@ -40,6 +52,7 @@ class MediaInfo:
     rotation: int  # degrees the player turns the picture: 0, 90, 180 or 270
     sar: Fraction
     fps: float  # the rate outputs should have: the source's, capped at 60
+    declared_fps: float  # the source's own average rate, uncapped
     variable_frame_rate: bool
     duration: float
     bit_depth: int
@@ -96,7 +109,7 @@ def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
     except (StopIteration, av.error.FFmpegError) as exc:
         raise UnreadableSourceError(f"{path}: no video frame can be decoded ({exc or 'no frames'})") from None
 
-    rotation = int(round(first.rotation or 0)) % 360
+    rotation = round(first.rotation or 0) % 360
     sar = Fraction(stream.sample_aspect_ratio or 1) or Fraction(1)
     width, height = first.width, first.height
     display_width = max(2, round(width * sar)) if sar != 1 else width
@@ -106,7 +119,7 @@ def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
     duration = _duration(container, stream)
     if duration <= 0:
         raise UnreadableSourceError(f"{path}: duration cannot be determined (truncated?)")
-    fps, vfr = _frame_rate(stream, duration)
+    declared_fps, vfr = _frame_rate(stream, duration)
 
     trc = codec.color_trc
     hdr: Literal["pq", "hlg"] | None = "pq" if trc == TRC_PQ else "hlg" if trc == TRC_HLG else None
@@ -119,7 +132,8 @@ def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
         coded_height=first.height,
         rotation=rotation,
         sar=sar,
-        fps=fps,
+        fps=min(declared_fps, MAX_OUTPUT_FPS),
+        declared_fps=declared_fps,
         variable_frame_rate=vfr,
         duration=duration,
         bit_depth=max(component.bits for component in first.format.components),
@@ -142,7 +156,7 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
 
 
 def _frame_rate(stream: av.video.stream.VideoStream, duration: float) -> tuple[float, bool]:
-    """The output rate (source rate capped at 60) and whether the source is variable-rate.
+    """The source's average rate and whether it is variable-rate.
 
     A VFR phone clip has an average rate well below its timebase-derived base rate; outputs take the
     average so they neither drop nor duplicate much.
@@ -155,4 +169,4 @@ def _frame_rate(stream: av.video.stream.VideoStream, duration: float) -> tuple[f
     vfr = bool(base and average and abs(base - average) / base > VFR_TOLERANCE)
     if not math.isfinite(rate) or rate <= 0:
         rate = 30.0
-    return min(round(rate, 3), MAX_OUTPUT_FPS), vfr
+    return round(rate, 3), vfr

@@ -1,0 +1,72 @@
+"""Overlay art: logos and text watermarks become RGBA PNGs at the exact pixel size the plan placed them.
+
+Text is drawn with Pillow's built-in scalable font, so a text handle and an image watermark go through one
+overlay mechanism in FFmpeg. Opacity is baked into the alpha channel: FFmpeg's overlay then needs no
+extra filter per brand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, ImageFont
+from PIL.ImageDraw import Draw
+
+# Text is drawn large and scaled down, so small handles stay crisp.
+TEXT_DRAW_HEIGHT = 160
+TEXT_STROKE_FRACTION = 0.06  # a dark outline keeps a white handle readable on a white sky
+
+
+@dataclass(frozen=True)
+class OverlayArt:
+    """What one overlay shows: an image file or a line of text, with its opacity."""
+
+    image: Path | None = None
+    text: str | None = None
+    color: str = "#FFFFFF"
+    opacity: float = 1.0
+
+
+@lru_cache(maxsize=256)
+def image_size(path: Path) -> tuple[int, int]:
+    """Pixel size of an overlay image (cached: brands reuse the same logo for every render)."""
+    with Image.open(path) as image:
+        return image.size
+
+
+@lru_cache(maxsize=256)
+def _draw_text(text: str, color: str) -> Image.Image:
+    font = ImageFont.load_default(size=TEXT_DRAW_HEIGHT)
+    stroke = max(1, round(TEXT_DRAW_HEIGHT * TEXT_STROKE_FRACTION))
+    left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
+    canvas = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
+    Draw(canvas).text(
+        (-left, -top), text, font=font, fill=color, stroke_width=stroke, stroke_fill=(0, 0, 0, 200)
+    )
+    return canvas
+
+
+def art_aspect(art: OverlayArt) -> float:
+    """Width / height of the art at its natural proportions."""
+    if art.image is not None:
+        width, height = image_size(art.image)
+    else:
+        width, height = _draw_text(art.text or "", art.color).size
+    return width / height
+
+
+def render_art(art: OverlayArt, width: int, height: int, dest: Path) -> Path:
+    """Write the art as an RGBA PNG of exactly width x height with its opacity in the alpha."""
+    if art.image is not None:
+        with Image.open(art.image) as source:
+            picture = source.convert("RGBA")
+    else:
+        picture = _draw_text(art.text or "", art.color).copy()
+    picture = picture.resize((width, height), Image.Resampling.LANCZOS)
+    if art.opacity < 1:
+        alpha = picture.getchannel("A").point(lambda value: round(value * art.opacity))
+        picture.putalpha(alpha)
+    picture.save(dest, format="PNG", compress_level=1)
+    return dest
