@@ -17,6 +17,10 @@ class SourceError(EngineError):
     code = "bad_source"
 
 
+class MissingSourceError(SourceError):
+    code = "not_found"
+
+
 class EmptySourceError(SourceError):
     code = "empty_file"
 

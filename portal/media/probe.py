@@ -12,6 +12,7 @@ import av
 
 from portal.media.errors import (
     EmptySourceError,
+    MissingSourceError,
     NotMediaError,
     NoVideoStreamError,
     StillImageError,
@@ -79,7 +80,7 @@ def probe_media(path: Path | str) -> MediaInfo:
     """Read a source's facts; raise a typed SourceError naming the file and the reason."""
     path = Path(path)
     if not path.is_file():
-        raise UnreadableSourceError(f"{path}: no such file")
+        raise MissingSourceError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise EmptySourceError(f"{path}: the file is empty")
     try:
