@@ -103,7 +103,8 @@ def canvas_size(info: MediaInfo, preset: str) -> tuple[int, int]:
 
 
 def _even(value: float) -> int:
-    return max(2, round(value / 2) * 2)
+    """Nearest even integer, halves rounded up (Python's round() would send 853 to 852)."""
+    return max(2, math.floor(value / 2 + 0.5) * 2)
 
 
 def place(

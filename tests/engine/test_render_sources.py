@@ -1,0 +1,89 @@
+"""Every awkward source, rendered for two brands and read back as a platform would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portal.video_processor import probe_media, render_source
+from tests.engine.inspect_output import BT709, describe, plane_means
+from tests.mediagen import ffmpeg
+
+# name -> (preset, expected output size, source has audio)
+CASES = {
+    "rotate90": ("source", (320, 568), True),
+    "rotate270": ("source", (320, 568), True),
+    "hdr10_pq": ("source", (320, 568), True),
+    "hlg": ("vertical", (1080, 1920), True),
+    "odd_size": ("source", (322, 570), True),
+    "vfr": ("source", (320, 568), True),
+    "no_audio": ("square", (1080, 1080), False),
+    "mono_mp3_44k": ("source", (320, 568), True),
+    "anamorphic_sd": ("source", (854, 480), True),
+    "very_short": ("landscape", (1920, 1080), True),
+    "hfr_120": ("source", (320, 568), True),
+    "uhd_4k60": ("source", (1920, 1080), True),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_source_renders_ready_to_post(name: str, source, two_brands, tmp_path: Path) -> None:
+    preset, size, has_audio = CASES[name]
+    src = source(name)
+    info = probe_media(src)
+    outputs = render_source(src, two_brands, tmp_path, preset=preset)
+
+    assert [o.brand for o in outputs] == [b.id for b in two_brands]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(o.path.name for o in outputs)
+    for output in outputs:
+        facts = describe(output.path)
+        assert facts["codec"] == "h264" and facts["profile"] == "High"
+        assert facts["pix_fmt"] == "yuv420p"
+        assert (facts["primaries"], facts["trc"], facts["matrix"]) == (BT709, BT709, BT709)
+        assert facts["rotation"] == 0
+        assert (facts["width"], facts["height"]) == size
+        assert facts["width"] % 2 == 0 and facts["height"] % 2 == 0
+        assert facts["fps"] == pytest.approx(min(info.declared_fps, 60), rel=0.02)
+        assert abs(facts["duration"] - info.duration) <= 0.1
+        assert facts["boxes"].index("moov") < facts["boxes"].index("mdat")
+        if has_audio:
+            assert (facts["audio_codec"], facts["audio_rate"], facts["audio_channels"]) == ("aac", 48000, 2)
+        else:
+            assert facts["audio_codec"] is None
+        assert (output.width, output.height) == size
+
+
+def test_probe_reads_displayed_geometry(source) -> None:
+    assert (probe_media(source("rotate90")).width, probe_media(source("rotate90")).height) == (320, 568)
+    assert probe_media(source("rotate270")).rotation in (90, 270)
+    anamorphic = probe_media(source("anamorphic_sd"))
+    assert (anamorphic.width, anamorphic.height) == (853, 480)
+    assert probe_media(source("hdr10_pq")).hdr == "pq" and probe_media(source("hlg")).hdr == "hlg"
+    assert probe_media(source("hdr10_pq")).bit_depth == 10
+    assert probe_media(source("vfr")).variable_frame_rate
+    assert not probe_media(source("no_audio")).has_audio
+    mono = probe_media(source("mono_mp3_44k"))
+    assert (mono.audio_channels, mono.audio_sample_rate) == (1, 44100)
+
+
+@pytest.mark.parametrize("transfer", ["smpte2084", "arib-std-b67"])
+def test_hdr_is_tone_mapped_not_retagged(transfer: str, two_brands, tmp_path: Path) -> None:
+    """A saturated HDR (BT.2020) patch must be converted to BT.709 SDR, not passed through re-tagged.
+
+    Re-tagging keeps the code values, so the colour comes out washed (measured: Cr 186 re-tagged vs 224
+    to 245 converted, for both PQ and HLG).
+    """
+    src = tmp_path / "patch.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "color=c=0xC04020:size=320x568:rate=30:duration=0.5",
+        "-vf", "format=yuv420p10le", "-c:v", "libx265",
+        "-x265-params", f"colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc:log-level=error",
+        "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc", str(src),
+    )  # fmt: skip
+    retagged = tmp_path / "retagged.mp4"
+    ffmpeg("-i", str(src), "-vf", "format=yuv420p", "-c:v", "libx264", "-preset", "ultrafast", str(retagged))
+    rendered = render_source(src, two_brands[:1], tmp_path / "out")
+    converted_cr, retagged_cr = plane_means(rendered[0].path)[2], plane_means(retagged)[2]
+    # the brand's overlays cover a few percent of the frame; the patch dominates the mean
+    assert converted_cr - retagged_cr > 20
