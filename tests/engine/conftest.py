@@ -46,7 +46,7 @@ SOURCES: dict[str, Callable[[Path, Path], Path]] = {
         height=569,
         video_args=("-vf", "scale=321:569", "-c:v", "ffv1", "-pix_fmt", "yuv444p"),
         audio_args=("-c:a", "flac"),
-    ),  # fmt: skip
+    ),
     "vfr": lambda p, tmp: make_clip(
         p,
         duration=1.5,
@@ -62,7 +62,7 @@ SOURCES: dict[str, Callable[[Path, Path], Path]] = {
             "-pix_fmt",
             "yuv420p",
         ),
-    ),  # fmt: skip
+    ),
     "no_audio": lambda p, tmp: make_clip(p, audio=False),
     "mono_mp3_44k": lambda p, tmp: make_clip(
         p.with_suffix(".mkv"), audio_args=("-c:a", "libmp3lame", "-ar", "44100", "-ac", "1")
@@ -87,7 +87,7 @@ SOURCES: dict[str, Callable[[Path, Path], Path]] = {
             "-color_trc",
             "smpte170m",
         ),
-    ),  # fmt: skip
+    ),
     "very_short": lambda p, tmp: make_clip(p, duration=0.2),
     "hfr_120": lambda p, tmp: make_clip(p, fps=120, duration=0.5),
     "uhd_4k60": lambda p, tmp: make_clip(p, width=3840, height=2160, fps=60, duration=0.5),

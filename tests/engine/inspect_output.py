@@ -43,7 +43,10 @@ def plane_means(path: Path) -> list[float]:
 def colour_bbox(image: Image.Image, rgb: tuple[int, int, int], tolerance: int = 60) -> tuple | None:
     """Bounding box (left, top, right, bottom) of the pixels close to `rgb`, or None."""
     bands = image.convert("RGB").split()
-    masks = [band.point(lambda v, c=c: 255 if abs(v - c) <= tolerance else 0) for band, c in zip(bands, rgb)]
+    masks = [
+        band.point(lambda v, c=c: 255 if abs(v - c) <= tolerance else 0)
+        for band, c in zip(bands, rgb, strict=True)
+    ]
     mask = ImageChops.multiply(ImageChops.multiply(masks[0], masks[1]), masks[2])
     return mask.getbbox()
 
