@@ -1,0 +1,106 @@
+"""Broken sources, progress, cancel and timeout: typed errors and nothing partial left behind."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psutil
+import pytest
+from PIL import Image
+
+from portal.media.errors import (
+    EmptySourceError,
+    MissingSourceError,
+    NotMediaError,
+    NoVideoStreamError,
+    RenderCancelledError,
+    RenderTimeoutError,
+    StillImageError,
+)
+from portal.video_processor import EngineOptions, render_source
+from tests.mediagen import ffmpeg, make_clip
+
+
+def _truncated(tmp: Path) -> Path:
+    whole = make_clip(tmp / "whole.mp4")
+    path = tmp / "truncated.mp4"
+    path.write_bytes(whole.read_bytes()[:4000])
+    return path
+
+
+def _image_renamed(tmp: Path) -> Path:
+    path = tmp / "photo.mp4"
+    Image.new("RGB", (64, 64), "red").save(path, format="PNG")
+    return path
+
+
+def _audio_only(tmp: Path) -> Path:
+    path = tmp / "voice.mp4"
+    ffmpeg("-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", str(path))
+    return path
+
+
+BROKEN = {
+    "empty": (lambda tmp: (tmp / "empty.mp4").write_bytes(b"") or tmp / "empty.mp4", EmptySourceError),
+    "missing": (lambda tmp: tmp / "nowhere.mp4", MissingSourceError),
+    "truncated": (_truncated, NotMediaError),
+    "image_renamed_mp4": (_image_renamed, StillImageError),
+    "audio_only": (_audio_only, NoVideoStreamError),
+}
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_source_raises_typed_error_and_leaves_nothing(name: str, two_brands, tmp_path: Path) -> None:
+    make, error = BROKEN[name]
+    src = make(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(error) as raised:
+        render_source(src, two_brands, out)
+    assert str(src) in str(raised.value)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_progress_is_monotonic_and_ends_at_100(two_brands, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", width=640, height=1136, duration=5)
+    seen: list[tuple[str, float]] = []
+    render_source(
+        clip, two_brands, tmp_path / "out", on_progress=lambda stage, pct: seen.append((stage, pct))
+    )
+    percents = [pct for _stage, pct in seen]
+    assert percents == sorted(percents) and len(set(percents)) == len(percents)
+    assert percents[0] < 100.0 and percents[-1] == 100.0
+    assert {stage for stage, _pct in seen} == {"rendering"}
+
+
+def _ffmpeg_children() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name", "cmdline"]) if "ffmpeg" in (p.info["name"] or "")
+            and any(".mp4.part" in part for part in (p.info["cmdline"] or []))]  # fmt: skip
+
+
+def _long_clip(tmp: Path) -> Path:
+    return make_clip(tmp / "long.mp4", width=640, height=1136, duration=20)
+
+
+def test_cancel_kills_ffmpeg_and_leaves_no_output(two_brands, tmp_path: Path) -> None:
+    clip = _long_clip(tmp_path)
+    cancel = threading.Event()
+
+    def cancel_once_running(_stage: str, percent: float) -> None:
+        if percent > 1:
+            cancel.set()
+
+    out = tmp_path / "out"
+    slow = EngineOptions(x264_preset="slow")
+    with pytest.raises(RenderCancelledError):
+        render_source(clip, two_brands, out, options=slow, on_progress=cancel_once_running, cancel=cancel)
+    assert list(out.iterdir()) == []
+    assert [p for p in _ffmpeg_children() if str(out) in " ".join(p.info["cmdline"])] == []
+
+
+def test_timeout_bounds_the_run(two_brands, tmp_path: Path) -> None:
+    clip = _long_clip(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(RenderTimeoutError):
+        render_source(clip, two_brands, out, options=EngineOptions(x264_preset="slow", timeout_s=1))
+    assert list(out.iterdir()) == []

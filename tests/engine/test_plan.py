@@ -1,0 +1,135 @@
+"""The plan is pure: these tests never run FFmpeg."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from portal.brand_loader import SAFE_ZONE_PRESETS
+from portal.media.plan import EncodeSettings, PlanError, batch_sizes, estimate_peak_mb, plan_render
+from portal.media.probe import MediaInfo
+from tests.engine.conftest import make_brands
+
+PLAIN = MediaInfo(
+    path=Path("clip.mp4"), width=1080, height=1920, coded_width=1080, coded_height=1920, rotation=0,
+    sar=Fraction(1), fps=30.0, declared_fps=30.0, variable_frame_rate=False, duration=10.0, bit_depth=8,
+    pix_fmt="yuv420p", video_codec="h264", hdr=None, color_matrix=1, has_audio=True, audio_channels=2,
+    audio_sample_rate=48000,
+)  # fmt: skip
+
+
+def plan(info: MediaInfo, brands, preset: str = "source", memory_mb: int = 4096):
+    return plan_render(
+        info, brands, preset, Path("out"), "clip", Path("work"), EncodeSettings(memory_mb=memory_mb)
+    )
+
+
+def test_plain_vertical_source_gets_no_needless_filters(two_brands) -> None:
+    result = plan(PLAIN, two_brands)
+    assert result.normalize_filters == ("setparams",)
+    assert "aresample" not in result.batches[0].filter_graph
+    assert len(result.batches) == 1 and "split=2" in result.batches[0].filter_graph
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"hdr": "pq", "pix_fmt": "yuv420p10le", "bit_depth": 10}, {"zscale", "tonemap", "format"}),
+    ({"variable_frame_rate": True, "fps": 29.5, "declared_fps": 29.5}, {"fps"}),
+    ({"declared_fps": 120.0, "fps": 60.0}, {"fps"}),
+    ({"coded_width": 720, "coded_height": 480, "width": 853, "height": 480, "sar": Fraction(32, 27),
+      "color_matrix": 6}, {"scale", "setsar"}),
+    ({"pix_fmt": "yuv422p10le"}, {"format"}),
+])  # fmt: skip
+def test_normalization_adds_only_what_the_source_needs(change: dict, expected: set, two_brands) -> None:
+    result = plan(replace(PLAIN, **change), two_brands)
+    assert expected <= set(result.normalize_filters)
+    assert result.normalize_filters[-1] == "setparams"
+    if "tonemap" not in expected:
+        assert "tonemap" not in result.normalize_filters
+
+
+def test_sd_source_matrix_is_converted_to_bt709(two_brands) -> None:
+    sd = replace(PLAIN, width=640, height=480, coded_width=640, coded_height=480, color_matrix=6)
+    assert "out_color_matrix=bt709" in plan(sd, two_brands).batches[0].filter_graph
+
+
+def test_landscape_into_vertical_fits_over_a_blurred_fill(two_brands) -> None:
+    landscape = replace(PLAIN, width=1920, height=1080, coded_width=1920, coded_height=1080)
+    result = plan(landscape, two_brands, "vertical")
+    assert (result.width, result.height) == (1080, 1920)
+    assert "fill" in result.normalize_filters
+    graph = result.batches[0].filter_graph
+    assert "boxblur" in graph and "lutyuv" in graph and "overlay=0:656" in graph  # 1080x608 centred
+
+
+def test_source_preset_caps_long_side_and_keeps_even(two_brands) -> None:
+    uhd = replace(PLAIN, width=3840, height=2160, coded_width=3840, coded_height=2160)
+    assert (plan(uhd, two_brands).width, plan(uhd, two_brands).height) == (1920, 1080)
+    odd = replace(PLAIN, width=321, height=569, coded_width=321, coded_height=569)
+    assert (plan(odd, two_brands).width, plan(odd, two_brands).height) == (322, 570)
+
+
+def test_rotated_source_is_not_rescaled(two_brands) -> None:
+    rotated = replace(PLAIN, coded_width=1920, coded_height=1080, rotation=90)
+    assert "scale" not in plan(rotated, two_brands).normalize_filters
+
+
+@pytest.mark.parametrize("zone", ["tiktok", "reels", "shorts", "all"])
+def test_every_overlay_is_inside_the_safe_rectangle(zone: str, logo: Path) -> None:
+    brands = make_brands(logo, a=zone)
+    result = plan(PLAIN, brands)
+    safe = SAFE_ZONE_PRESETS[zone]
+    for overlay in result.overlays:
+        assert overlay.x >= 1080 * safe.left and overlay.x + overlay.width <= 1080 * (1 - safe.right)
+        assert overlay.y >= 1920 * safe.top and overlay.y + overlay.height <= 1920 * (1 - safe.bottom)
+        assert overlay.x % 2 == overlay.y % 2 == 0
+
+
+def test_safe_zone_presets_do_not_apply_to_landscape_outputs(logo: Path) -> None:
+    brands = make_brands(logo, a="reels")
+    result = plan(replace(PLAIN, width=1920, height=1080, coded_width=1920, coded_height=1080), brands)
+    logo_overlay = result.outputs[0].overlays[0]
+    margin = 0.03 * 1920
+    assert logo_overlay.y == pytest.approx(margin, abs=2)  # no 14% reels band on a landscape canvas
+
+
+def test_oversized_logo_is_scaled_down_to_fit(logo: Path) -> None:
+    brand = make_brands(logo, a="all")[0]
+    huge = brand.model_copy(update={"logo": brand.logo.model_copy(update={"width": 1.0})})
+    overlay = plan(PLAIN, [huge]).overlays[0]
+    safe = SAFE_ZONE_PRESETS["all"]
+    assert overlay.width <= 1080 * (1 - safe.left - safe.right) - 2 * 0.03 * 1080
+
+
+def test_encoders_are_batched_under_the_memory_budget(logo: Path) -> None:
+    brands = make_brands(logo, a="tiktok", b="reels", c="shorts")
+    roomy = plan(PLAIN, brands, memory_mb=4096)
+    tight = plan(PLAIN, brands, memory_mb=450)
+    assert [len(b.outputs) for b in roomy.batches] == [3]
+    assert [len(b.outputs) for b in tight.batches] == [1, 1, 1]
+    for batch in tight.batches:
+        assert estimate_peak_mb(PLAIN, (1080, 1920), len(batch.outputs)) <= 450
+    assert [o.brand for o in tight.outputs] == ["a", "b", "c"]
+
+
+def test_batches_are_even_and_a_single_encoder_is_always_allowed() -> None:
+    assert batch_sizes(PLAIN, (1080, 1920), 5, 800) == [2, 2, 1]
+    assert batch_sizes(PLAIN, (1080, 1920), 2, 1) == [1, 1]
+
+
+def test_unknown_preset_and_no_brands_are_plan_errors(two_brands) -> None:
+    with pytest.raises(PlanError, match="unknown preset"):
+        plan(PLAIN, two_brands, "cinema")
+    with pytest.raises(PlanError, match="no brands"):
+        plan(PLAIN, [])
+
+
+def test_outputs_are_written_under_temp_names_with_faststart(two_brands) -> None:
+    batch = plan(PLAIN, two_brands).batches[0]
+    args = " ".join(batch.args)
+    assert args.count("+faststart") == 2 and args.count("-profile:v high") == 2
+    for output in batch.outputs:
+        assert output.temp_path.name.startswith(".") and output.temp_path.suffix == ".part"
+        assert str(output.temp_path) in batch.args and str(output.path) not in batch.args
