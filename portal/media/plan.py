@@ -27,13 +27,13 @@ MAX_FPS = 60.0
 FILL_STEP_PREFIX = "split=2[fg][bg]"
 
 # Peak memory model, measured on this project's reference machine (2 cores, FFmpeg 9.0 from the
-# imageio-ffmpeg wheel, x264 veryfast; `python bench/memory_model.py`; see docs/PERFORMANCE.md):
+# imageio-ffmpeg wheel, x264 veryfast; `make bench BENCH_ARGS=memory`; see docs/PERFORMANCE.md):
 # decode-only peaks at 46/63/136 MB for 0.9/2.1/8.3 MP sources, and each libx264 encoder adds about
 # 105 MB at 720x1280 and 225 MB at 1080x1920, i.e. ~110 MB per output megapixel.
-BASE_MB = 40.0
+BASE_MB = 70.0  # overlay inputs, audio, filter buffers: measured engine runs peak ~25 MB above bare encodes
 DECODE_MB_PER_MP = 12.0
 ENCODER_MB_PER_MP = 115.0
-ENCODER_FIXED_MB = 10.0
+ENCODER_FIXED_MB = 20.0
 HDR_MB_PER_MP = 60.0  # float planes of the tone-mapping chain at output size
 
 
