@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # operations
     retention_hours: float = Field(default=72, gt=0)
     embedded_worker: bool = True
+    heartbeat_stale_s: int = Field(default=30, ge=2)  # a rendering job silent this long is requeued
+    max_attempts: int = Field(default=3, ge=1, le=20)
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     log_format: Literal["json", "text"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,0 +1,203 @@
+"""State: jobs, their outputs, uploads and the job event log (the seed's tables), in SQLAlchemy 2.
+
+The jobs table is the truth; the queue only carries job ids. Nothing here is SQLite-only: the same code
+runs on PostgreSQL through WTF_DATABASE_URL. Migrations are Alembic's (portal/migrations).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from portal.config import Settings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+ACTIVE_STATUSES = ("queued", "downloading", "rendering")
+FINISHED_STATUSES = ("completed", "failed", "cancelled")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16), default="render")  # render | fetch
+    status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    stage: Mapped[str | None] = mapped_column(String(32))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    source_kind: Mapped[str] = mapped_column(String(16))  # upload | url
+    source_name: Mapped[str] = mapped_column(Text)  # the upload's file name or the URL
+    source_path: Mapped[str | None] = mapped_column(Text)  # the file the engine reads, once known
+    brands: Mapped[list] = mapped_column(JSON, default=list)
+    preset: Mapped[str] = mapped_column(String(16), default="source")
+    source_meta: Mapped[dict | None] = mapped_column(JSON)  # title, uploader, extractor... for links
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    outputs: Mapped[list[Output]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="Output.id"
+    )
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class Output(Base):
+    __tablename__ = "outputs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255), unique=True)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    duration: Mapped[float] = mapped_column(Float)
+
+    job: Mapped[Job] = relationship(back_populates="outputs")
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    filename: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    media: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class LogEntry(Base):
+    """The seed's log table: job events with time, level, job id and message."""
+
+    __tablename__ = "logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
+    level: Mapped[str] = mapped_column(String(10))
+    job_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    message: Mapped[str] = mapped_column(Text)
+
+
+class WorkerBeat(Base):
+    """Last sign of life of each queue consumer, for /api/debug/health."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class Database:
+    """One engine and session factory per process, built from Settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.effective_database_url
+        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def upgrade(self) -> None:
+        """Apply Alembic migrations up to head; concurrent starters wait for each other."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self._migration_lock(), self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(4242)"))
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(4242)"))
+                    connection.commit()
+            return
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.settings.data_dir / ".migrate.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def log(self, level: str, message: str, job_id: str | None = None) -> None:
+        with self.session() as session:
+            session.add(LogEntry(level=level, job_id=job_id, message=message[:4000]))
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # WAL lets the web read while the worker writes; busy_timeout waits instead of failing on a lock.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

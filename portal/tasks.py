@@ -1,0 +1,273 @@
+"""The queue: Huey carries job ids; the jobs table is the truth.
+
+Huey delivers at most once, so a worker takes a lease on the job row and renews a heartbeat while it
+works; a reaper in every consumer puts jobs with a stale heartbeat back on the queue (bounded attempts),
+so a killed worker never leaves a job `rendering` forever. Cancel is cooperative: the job's watcher sees
+the flag and sets the engine's cancel event, which kills FFmpeg's process group.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey, crontab
+from sqlalchemy import or_, select, update
+
+from portal.brand_loader import BrandConfigError
+from portal.config import Settings, load_settings
+from portal.database import Database, Job, WorkerBeat, utc_now
+from portal.jobs import BrandRegistry, record_outputs, run_retention
+from portal.logging_setup import job_context
+from portal.media.errors import EngineError, RenderCancelledError
+from portal.video_processor import EngineOptions, render_source, safe_stem
+
+log = logging.getLogger("portal.worker")
+WATCH_SECONDS = 0.5  # how often a running job checks its cancel flag and writes progress
+HEARTBEAT_SECONDS = 5.0
+REAPER_SECONDS = 10.0
+RETRY_DELAY_SECONDS = 5
+
+
+def make_huey(settings: Settings) -> Huey:
+    """SqliteHuey in the data folder by default; RedisHuey or PostgresHuey from WTF_QUEUE_URL."""
+    url = settings.effective_queue_url
+    if url.startswith(("redis://", "rediss://")):
+        return RedisHuey("wtf-portal", url=url)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresHuey("wtf-portal", dsn=url)
+    path = Path(urlparse(url).path) if url.startswith("sqlite:") else settings.data_dir / "queue.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("wtf-portal", filename=str(path))
+
+
+class Runtime:
+    """Settings, database, queue and brands of this process, built once on first use."""
+
+    _instance: Runtime | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings)
+        self.huey = make_huey(settings)
+        self.brands = BrandRegistry(settings.brand_config)
+        self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
+        self.process_job = self.huey.task(retries=0, context=False)(process_job)
+        self.huey.periodic_task(crontab(minute="*/30"))(run_cleanup)
+
+    @classmethod
+    def get(cls, settings: Settings | None = None) -> Runtime:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls(settings or load_settings())
+            return cls._instance
+
+    def enqueue(self, job_id: str, delay: float | None = None) -> None:
+        if delay:
+            self.process_job.schedule((job_id,), delay=delay)
+        else:
+            self.process_job(job_id)
+
+    def queue_depth(self) -> int:
+        return self.huey.pending_count()
+
+
+def process_job(job_id: str) -> None:
+    """Run one job to its end: acquire the source, render every brand, record the outputs."""
+    runtime = Runtime.get()
+    with job_context(job_id):
+        if not _take_lease(runtime, job_id):
+            log.info("job %s is not waiting for a worker; skipped", job_id)
+            return
+        _JobRun(runtime, job_id).run()
+
+
+def _take_lease(runtime: Runtime, job_id: str) -> bool:
+    with runtime.db.session() as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
+            .values(
+                status="rendering",
+                stage="starting",
+                lease_owner=runtime.worker_name,
+                heartbeat_at=utc_now(),
+                started_at=utc_now(),
+                attempts=Job.attempts + 1,
+            )
+        )
+        return result.rowcount == 1
+
+
+class _JobRun:
+    def __init__(self, runtime: Runtime, job_id: str) -> None:
+        self.runtime = runtime
+        self.job_id = job_id
+        self.cancel = threading.Event()
+        self.done = threading.Event()
+        self.progress: tuple[str, float] | None = None
+
+    def run(self) -> None:
+        runtime, settings = self.runtime, self.runtime.settings
+        watcher = threading.Thread(target=self._watch, name=f"job-{self.job_id[:8]}", daemon=True)
+        watcher.start()
+        started = time.monotonic()
+        try:
+            with runtime.db.session() as session:
+                job = session.get(Job, self.job_id)
+                brands = runtime.brands.current().select(job.brands)
+                source = acquire_source(job, settings)
+                stem = f"{safe_stem(Path(job.source_name).stem)[:40]}-{job.id[:8]}"
+                preset = job.preset
+            rendered = render_source(
+                source, brands, settings.outputs_dir, preset=preset,
+                options=EngineOptions.from_settings(settings), stem=stem,
+                on_progress=self._on_progress, cancel=self.cancel,
+            )  # fmt: skip
+        except RenderCancelledError:
+            self._finish("cancelled", None, None)
+        except (EngineError, BrandConfigError) as exc:
+            self._fail(exc)
+        except Exception as exc:  # a bug: keep the job honest and the worker alive
+            log.exception("job %s crashed", self.job_id)
+            self._fail(exc)
+        else:
+            with runtime.db.session() as session:
+                job = session.get(Job, self.job_id)
+                record_outputs(job, rendered, settings)
+            self._finish("completed", None, None)
+            runtime.db.log(
+                "INFO", f"rendered {len(rendered)} outputs in {time.monotonic() - started:.1f} s", self.job_id
+            )
+        finally:
+            self.done.set()
+            watcher.join(timeout=5)
+
+    def _on_progress(self, stage: str, percent: float) -> None:
+        self.progress = (stage, percent)
+
+    def _watch(self) -> None:
+        """Write progress, renew the heartbeat, and turn a cancel request into the engine's cancel event."""
+        last_beat = 0.0
+        written = None
+        while not self.done.wait(WATCH_SECONDS):
+            now = time.monotonic()
+            values: dict = {}
+            if self.progress != written and self.progress is not None:
+                written = self.progress
+                values.update(stage=written[0], progress=written[1])
+            if now - last_beat >= HEARTBEAT_SECONDS or values:
+                last_beat = now
+                values["heartbeat_at"] = utc_now()
+            try:
+                with self.runtime.db.session() as session:
+                    session.execute(update(Job).where(Job.id == self.job_id).values(**values))
+                    if session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
+                        self.cancel.set()
+            except Exception:  # a busy database must not kill the render; the next tick retries
+                log.warning("job %s: progress write failed", self.job_id, exc_info=True)
+
+    def _fail(self, exc: Exception) -> None:
+        code = getattr(exc, "code", "internal_error")
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        with self.runtime.db.session() as session:
+            job = session.get(Job, self.job_id)
+            retry = getattr(exc, "transient", False) and job.attempts < self.runtime.settings.max_attempts
+            if retry:
+                job.status, job.stage, job.lease_owner = "queued", "waiting to retry", None
+                job.error, job.error_code = message, code
+        if retry:
+            self.runtime.db.log("WARNING", f"transient failure, retrying: {message}", self.job_id)
+            self.runtime.enqueue(self.job_id, delay=RETRY_DELAY_SECONDS)
+            return
+        self._finish("failed", code, message)
+        detail = getattr(exc, "stderr_tail", "")
+        self.runtime.db.log("ERROR", f"{message}\n{detail}".strip(), self.job_id)
+
+    def _finish(self, status: str, code: str | None, message: str | None) -> None:
+        with self.runtime.db.session() as session:
+            job = session.get(Job, self.job_id)
+            job.status, job.error_code, job.error = status, code, message
+            job.stage = None if status != "completed" else "done"
+            if status == "completed":
+                job.progress = 100.0
+            job.finished_at, job.lease_owner = utc_now(), None
+
+
+def acquire_source(job: Job, settings: Settings) -> Path:
+    """The file the engine renders: the one place a job's source becomes a local path."""
+    if job.source_kind == "upload":
+        path = Path(job.source_path or "")
+        if not path.is_file():
+            raise EngineError(
+                f"the uploaded file for job {job.id} is gone (expired or deleted); upload it again"
+            )
+        return path
+    raise EngineError(f"unsupported source kind {job.source_kind!r}")
+
+
+def reap_stale_jobs(runtime: Runtime) -> list[str]:
+    """Requeue jobs whose worker stopped beating; fail them after WTF_MAX_ATTEMPTS."""
+    settings = runtime.settings
+    stale_before = utc_now() - timedelta(seconds=settings.heartbeat_stale_s)
+    requeued = []
+    with runtime.db.session() as session:
+        stale = session.scalars(
+            select(Job).where(
+                Job.status.in_(("rendering", "downloading")),
+                or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < stale_before),
+            )
+        ).all()
+        for job in stale:
+            if job.attempts >= settings.max_attempts:
+                job.status, job.error_code = "failed", "worker_lost"
+                job.error = f"the worker stopped {job.attempts} times while running this job; giving up"
+                job.finished_at, job.lease_owner = utc_now(), None
+            else:
+                job.status, job.stage, job.lease_owner = "queued", "requeued", None
+                requeued.append(job.id)
+    for job_id in requeued:
+        log.warning("job %s: worker heartbeat stale, requeued", job_id)
+        runtime.db.log("WARNING", "worker heartbeat stale; job requeued", job_id)
+        runtime.enqueue(job_id)
+    return requeued
+
+
+def run_cleanup() -> None:
+    """Periodic retention sweep (also `wtf-portal cleanup`)."""
+    runtime = Runtime.get()
+    with runtime.db.session() as session:
+        report = run_retention(session, runtime.settings)
+    log.info("cleanup: %s", report.summary())
+
+
+def _beat_and_reap(runtime: Runtime, stop: threading.Event) -> None:
+    while True:
+        try:
+            with runtime.db.session() as session:
+                session.merge(WorkerBeat(name=runtime.worker_name, seen_at=utc_now()))
+            reap_stale_jobs(runtime)
+        except Exception:
+            log.warning("reaper pass failed", exc_info=True)
+        if stop.wait(REAPER_SECONDS):
+            return
+
+
+def run_worker(concurrency: int) -> None:
+    """A queue consumer: Huey's, plus the heartbeat-and-reaper thread. Stops on SIGINT/SIGTERM."""
+    runtime = Runtime.get()
+    runtime.db.upgrade()
+    stop = threading.Event()
+    threading.Thread(target=_beat_and_reap, args=(runtime, stop), name="reaper", daemon=True).start()
+    consumer = runtime.huey.create_consumer(workers=concurrency, worker_type="thread", periodic=True)
+    try:
+        consumer.run()
+    finally:
+        stop.set()
