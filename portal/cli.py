@@ -221,3 +221,7 @@ def demo(out_dir: Path | None, seconds: float, size: str) -> None:
         click.echo(
             f"  {output.brand:<14} {output.path}  ({output.width}x{output.height}, {output.duration:.2f} s)"
         )
+
+
+# Service commands live in their own module; importing it registers them on `main`.
+import portal.service  # noqa: E402, F401

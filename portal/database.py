@@ -7,6 +7,7 @@ runs on PostgreSQL through WTF_DATABASE_URL. Migrations are Alembic's (portal/mi
 from __future__ import annotations
 
 import fcntl
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -169,6 +170,7 @@ class Database:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per start is plenty
         with self._migration_lock(), self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")

@@ -1,0 +1,58 @@
+"""The Flask application factory and the module-level `app` (gunicorn target `portal.app:app`)."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+from flask import Flask
+
+from portal.config import ConfigError, Settings, load_settings
+from portal.logging_setup import configure_logging, init_request_ids
+from portal.tasks import Runtime
+from portal.web import api, debug, events, health
+from portal.web.errors import register_error_handlers
+from portal.web.health import init_metrics
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from validated settings; refuse to start without a portal key outside dev mode."""
+    settings = settings or load_settings()
+    if not settings.portal_key and not settings.dev_mode:
+        raise ConfigError("WTF_PORTAL_KEY: required (set WTF_DEV_MODE=1 for a local development run)")
+    configure_logging(settings)
+    settings.ensure_dirs()
+
+    app = Flask(__name__)
+    app.config.update(
+        PORTAL_KEY=settings.portal_key or secrets.token_urlsafe(24),
+        SECRET_KEY=settings.secret_key or secrets.token_urlsafe(32),
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1_048_576,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not settings.dev_mode,
+        JSON_SORT_KEYS=False,
+    )
+    rt = Runtime(settings)
+    rt.db.upgrade()
+    app.extensions["runtime"] = rt
+
+    init_request_ids(app)
+    register_error_handlers(app)
+    init_metrics(app, rt)
+    for blueprint in (api.bp, events.bp, debug.bp, health.bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def __getattr__(name: str) -> Flask:
+    """`portal.app:app` is built on first access (PEP 562), so importing this module reads no environment."""
+    if name != "app":
+        raise AttributeError(name)
+    try:
+        application = create_app()
+    except ConfigError as exc:
+        print(f"wtf-portal: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    globals()["app"] = application
+    return application

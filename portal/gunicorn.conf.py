@@ -1,0 +1,49 @@
+"""Gunicorn settings: the seed's deployment target (`gunicorn -c portal/gunicorn.conf.py portal.app:app`).
+
+Corrected from the seed: gthread workers with threads, so event streams and downloads are served while
+renders run (renders happen in the queue consumer, never in a request); one process tree on Render's
+free plan, because `when_ready` starts the consumer as a child and `on_exit` stops it.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+threads = int(os.environ.get("GUNICORN_THREADS", "16"))  # each open event stream holds one thread
+timeout = 120  # requests are short: uploads and downloads stream, renders run in the consumer
+graceful_timeout = 30
+keepalive = 5
+# No preload: each worker builds its own database pool, and the embedded consumer is a separate process,
+# so nothing forked shares connections. (With preload_app=True the app would be built before the fork.)
+preload_app = False
+accesslog = None  # portal.logging_setup logs each request once, with its request id
+loglevel = "info"
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+_consumer = None
+
+
+def _embedded_worker_enabled() -> bool:
+    return os.environ.get("WTF_EMBEDDED_WORKER", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def when_ready(server):
+    """Start the queue consumer next to the web workers (off with WTF_EMBEDDED_WORKER=0)."""
+    global _consumer
+    if _embedded_worker_enabled():
+        _consumer = subprocess.Popen([sys.executable, "-m", "portal", "worker"])
+        server.log.info("embedded queue consumer started (pid %s)", _consumer.pid)
+
+
+def on_exit(server):
+    """Stop the embedded consumer: SIGINT lets Huey finish or hand back its task."""
+    if _consumer is not None and _consumer.poll() is None:
+        _consumer.send_signal(signal.SIGINT)
+        try:
+            _consumer.wait(timeout=graceful_timeout)
+        except subprocess.TimeoutExpired:
+            _consumer.kill()

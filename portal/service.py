@@ -1,0 +1,80 @@
+"""Service commands of `wtf-portal`: serve (web + embedded worker), worker, db upgrade, cleanup."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from portal.cli import UserError, main, settings_or_exit
+
+GUNICORN_CONF = Path(__file__).resolve().parent / "gunicorn.conf.py"
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, help="Default: $PORT, else 8000.")
+def serve(host: str, port: int | None) -> None:
+    """Run the web app under gunicorn (gthread) with an embedded queue consumer."""
+    settings = settings_or_exit()
+    from portal.app import create_app
+    from portal.config import ConfigError
+
+    try:
+        create_app(settings)  # fail here, in one line, rather than inside a gunicorn worker
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
+    if gunicorn is None:
+        raise UserError("gunicorn is not installed in this environment")
+    bind = f"{host}:{port or settings.port}"
+    os.execv(gunicorn, [gunicorn, "-c", str(GUNICORN_CONF), "--bind", bind, "portal.app:app"])
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    help="Jobs rendered at once (default WTF_WORKER_CONCURRENCY).",
+)
+def worker(concurrency: int | None) -> None:
+    """Run a render worker: a Huey consumer plus the stale-job reaper."""
+    settings = settings_or_exit()
+    from portal.logging_setup import configure_logging
+    from portal.tasks import Runtime, run_worker
+
+    configure_logging(settings)
+    Runtime.get(settings)
+    run_worker(concurrency or settings.worker_concurrency)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations up to the latest."""
+    from portal.database import Database
+
+    Database(settings_or_exit()).upgrade()
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--older-than", "older_than", type=click.FloatRange(min=0, min_open=True), metavar="HOURS",
+              help="Retention in hours (default WTF_RETENTION_HOURS).")  # fmt: skip
+def cleanup(older_than: float | None) -> None:
+    """Remove temp files, old uploads and outputs, and old job and log rows; never a running job's files."""
+    from portal.database import Database
+    from portal.jobs import run_retention
+
+    database = Database(settings_or_exit())
+    database.upgrade()
+    with database.session() as session:
+        report = run_retention(session, database.settings, older_than)
+    click.echo(report.summary())

@@ -1,0 +1,1 @@
+"""HTTP blueprints by area: api, events, debug, health (and the dashboard)."""

@@ -1,0 +1,375 @@
+"""The HTTP API (DESIGN 4.7): uploads, jobs, downloads, archives, brands."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from flask import Blueprint, Response, current_app, request, send_from_directory, stream_with_context
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import and_, or_, select
+from werkzeug.utils import secure_filename
+
+from portal import __version__
+from portal.brand_loader import Brand, BrandConfigError, UnknownBrandError
+from portal.database import Job, Upload, new_id, utc_now
+from portal.jobs import JobStateError, check_deletable, delete_job_files, describe_job, reset_for_retry
+from portal.maintenance import LowDiskError, require_free_disk
+from portal.media.errors import EngineError, SourceError
+from portal.video_processor import PRESETS, EngineOptions, probe_media, render_preview
+from portal.web.auth import require_api_auth
+from portal.web.errors import ApiError, validation_message
+from portal.web.runtime import runtime
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+OPEN_ENDPOINTS = {"api.test"}
+PAGE_LIMIT_MAX = 100
+ARCHIVE_CHUNK = 1 << 20
+STATUSES = ("queued", "downloading", "rendering", "completed", "failed", "cancelled")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint not in OPEN_ENDPOINTS:
+        require_api_auth()
+
+
+@bp.get("/test")
+def test():
+    """Liveness for scripts and the seed's clients."""
+    return {"status": "online", "version": __version__}
+
+
+class ProcessRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    urls: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    upload_id: str | None = None
+    brands: list[str] | Literal["all"] = Field(min_length=1)
+    preset: Literal["source", "vertical", "square", "landscape"] = "source"
+    playlist: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ProcessRequest:
+        given = [name for name in ("url", "urls", "upload_id") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'url', 'urls' or 'upload_id'")
+        return self
+
+
+def _brand_ids(requested: list[str] | str) -> list[str]:
+    try:
+        return [brand.id for brand in runtime().brands.current().select(requested)]
+    except UnknownBrandError as exc:
+        raise ApiError(422, "unknown_brand", str(exc)) from None
+    except BrandConfigError as exc:
+        raise ApiError(503, "brand_config_invalid", str(exc)) from None
+
+
+def _require_disk() -> None:
+    try:
+        require_free_disk(runtime().settings)
+    except LowDiskError as exc:
+        raise ApiError(507, "low_disk", str(exc)) from None
+
+
+def _save_upload(file_storage) -> Upload:
+    """Store a multipart file under uploads/, probe it, and keep it only if it is a usable video."""
+    if file_storage is None or not file_storage.filename:
+        raise ApiError(400, "missing_file", "send the video as a multipart field named 'file'")
+    settings = runtime().settings
+    _require_disk()
+    upload_id = new_id()
+    original = secure_filename(file_storage.filename) or "upload"
+    suffix = Path(original).suffix.lower()[:10] or ".bin"
+    path = settings.uploads_dir / f"{upload_id}{suffix}"
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    file_storage.save(path)
+    try:
+        info = probe_media(path)
+    except SourceError as exc:
+        path.unlink(missing_ok=True)
+        reason = str(exc).split(": ", 1)[-1]
+        raise ApiError(415, exc.code, f"{file_storage.filename}: {reason}") from None
+    upload = Upload(id=upload_id, filename=original, path=str(path), size=path.stat().st_size,
+                    media={k: v for k, v in info.as_dict().items() if k != "path"})  # fmt: skip
+    with runtime().db.session() as session:
+        session.add(upload)
+    return upload
+
+
+def _describe_upload(upload: Upload) -> dict:
+    return {"id": upload.id, "filename": upload.filename, "size": upload.size, "media": upload.media}
+
+
+@bp.post("/uploads")
+def create_upload():
+    """Store and probe a video file; answer its id and what it is."""
+    upload = _save_upload(request.files.get("file"))
+    return {"upload": _describe_upload(upload)}, 201
+
+
+def _parse_process_request() -> tuple[ProcessRequest, Upload | None]:
+    if request.mimetype == "multipart/form-data":
+        brands = [b for value in request.form.getlist("brands") for b in value.split(",") if b.strip()]
+        fields = {"brands": "all" if brands == ["all"] else [b.strip() for b in brands],
+                  "preset": request.form.get("preset") or "source", "upload_id": "multipart"}  # fmt: skip
+        try:
+            payload = ProcessRequest.model_validate(fields)
+        except ValidationError as exc:
+            raise ApiError(422, "invalid_request", validation_message(exc)) from None
+        _brand_ids(payload.brands)  # refuse unknown brands before storing the file
+        return payload, _save_upload(request.files.get("file"))
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(
+            415, "unsupported_media_type", "send JSON (Content-Type: application/json) or multipart"
+        )
+    try:
+        return ProcessRequest.model_validate(data), None
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", validation_message(exc)) from None
+
+
+def _new_job(kind: str, source_kind: str, source_name: str, source_path: str | None,
+             brands: list[str], preset: str) -> Job:  # fmt: skip
+    return Job(id=new_id(), kind=kind, status="queued", progress=0.0, source_kind=source_kind,
+               source_name=source_name, source_path=source_path, brands=brands, preset=preset,
+               attempts=0, cancel_requested=False)  # fmt: skip
+
+
+@bp.post("/videos/process")
+def process_video():
+    """Queue a branding job for an upload (JSON upload_id, or multipart file); 202 with the job."""
+    payload, upload = _parse_process_request()
+    if payload.url or payload.urls:
+        raise ApiError(422, "urls_not_supported", "links are not supported yet: upload the file instead")
+    brands = _brand_ids(payload.brands)
+    _require_disk()
+    rt = runtime()
+    with rt.db.session() as session:
+        if upload is None:
+            upload = session.get(Upload, payload.upload_id)
+            if upload is None or not Path(upload.path).is_file():
+                raise ApiError(
+                    404, "upload_not_found", f"no upload {payload.upload_id!r} (expired or never made)"
+                )
+        job = _new_job("render", "upload", upload.filename, upload.path, brands, payload.preset)
+        session.add(job)
+    rt.enqueue(job.id)
+    return _job_response(job.id, 202)
+
+
+@bp.post("/videos/fetch")
+def fetch_videos():
+    """Download links without branding (the seed's fetch)."""
+    raise ApiError(422, "urls_not_supported", "links are not supported yet: upload the file instead")
+
+
+def _job_response(job_id: str, status: int = 200):
+    with runtime().db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        return {"job": describe_job(job)}, status
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str):
+    """One job with its stage, progress and outputs."""
+    return _job_response(job_id)
+
+
+def _encode_cursor(job: Job) -> str:
+    raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created), str(job_id)
+    except (ValueError, TypeError):
+        raise ApiError(400, "bad_cursor", "the cursor is not one this API gave out") from None
+
+
+@bp.get("/jobs")
+def list_jobs():
+    """Jobs, newest first, a page at a time; ?status=, ?limit=, ?cursor=."""
+    status = request.args.get("status")
+    if status and status not in STATUSES:
+        raise ApiError(400, "bad_status", f"status must be one of {', '.join(STATUSES)}")
+    try:
+        limit = min(PAGE_LIMIT_MAX, max(1, int(request.args.get("limit", 20))))
+    except ValueError:
+        raise ApiError(400, "bad_limit", "limit must be a whole number") from None
+    query = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+    if status:
+        query = query.where(Job.status == status)
+    if cursor := request.args.get("cursor"):
+        created, job_id = _decode_cursor(cursor)
+        query = query.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))
+    with runtime().db.session() as session:
+        jobs = session.scalars(query).all()
+        page = jobs[:limit]
+        return {
+            "jobs": [describe_job(job) for job in page],
+            "next": _encode_cursor(page[-1]) if len(jobs) > limit else None,
+        }
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def cancel_job(job_id: str):
+    """Stop a job: a queued one at once, a running one as soon as its worker sees the flag."""
+    with runtime().db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        if job.finished:
+            raise ApiError(409, "job_finished", f"job {job_id} is already {job.status}")
+        job.cancel_requested = True
+        if job.status == "queued":
+            job.status, job.stage, job.finished_at = "cancelled", None, utc_now()
+    return _job_response(job_id, 202)
+
+
+@bp.post("/jobs/<job_id>/retry")
+def retry_job(job_id: str):
+    """Run a failed or cancelled job again."""
+    rt = runtime()
+    with rt.db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        try:
+            reset_for_retry(job)
+        except JobStateError as exc:
+            raise ApiError(409, "job_not_retryable", str(exc)) from None
+        if job.source_kind == "upload" and not Path(job.source_path or "").is_file():
+            raise ApiError(409, "source_gone", "the uploaded file has expired; upload it again")
+    rt.enqueue(job_id)
+    return _job_response(job_id, 202)
+
+
+@bp.delete("/jobs/<job_id>")
+def delete_job(job_id: str):
+    """Delete a finished job and its files."""
+    rt = runtime()
+    with rt.db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        try:
+            check_deletable(job)
+        except JobStateError as exc:
+            raise ApiError(409, "job_running", str(exc)) from None
+        delete_job_files(job, rt.settings)
+        session.delete(job)
+    return {"deleted": job_id}
+
+
+@bp.get("/videos/download/<path:filename>")
+def download(filename: str):
+    """An output file, with Range, ETag and Content-Disposition; never outside the outputs folder."""
+    mimetype = "video/mp4" if filename.endswith(".mp4") else None
+    folder = runtime().settings.outputs_dir.resolve()
+    return send_from_directory(folder, filename, as_attachment=True, conditional=True, mimetype=mimetype)
+
+
+class _ChunkSink:
+    """A write-only file that zipfile streams into; the response generator drains it."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        self.chunks.append(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> Iterator[bytes]:
+        chunks, self.chunks = self.chunks, []
+        yield from chunks
+
+
+@bp.get("/jobs/<job_id>/archive")
+def archive(job_id: str):
+    """Every output of a job in one ZIP, streamed as it is written (no copy on disk)."""
+    rt = runtime()
+    with rt.db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        files = [rt.settings.outputs_dir / output.filename for output in job.outputs]
+    files = [path for path in files if path.is_file()]
+    if not files:
+        raise ApiError(409, "no_outputs", f"job {job_id} has no outputs to download")
+
+    def generate() -> Iterator[bytes]:
+        sink = _ChunkSink()
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive_file:  # type: ignore[arg-type]
+            for path in files:
+                with path.open("rb") as source, archive_file.open(path.name, "w", force_zip64=True) as target:
+                    while chunk := source.read(ARCHIVE_CHUNK):
+                        target.write(chunk)
+                        yield from sink.drain()
+                yield from sink.drain()
+        yield from sink.drain()
+
+    response = Response(stream_with_context(generate()), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="job-{job_id}.zip"'
+    return response
+
+
+@bp.get("/brands")
+def list_brands():
+    """The brands of brand_config.json."""
+    try:
+        config = runtime().brands.current()
+    except BrandConfigError as exc:
+        raise ApiError(503, "brand_config_invalid", str(exc)) from None
+    return {"brands": [{"id": brand.id, **brand.model_dump(mode="json", exclude={"id"})}
+                       for brand in config.brands.values()]}  # fmt: skip
+
+
+@bp.get("/brands/<brand_id>/preview.jpg")
+def brand_preview(brand_id: str):
+    """A still with the brand's overlays for a preset, made by the engine (cached per brand version)."""
+    preset = request.args.get("preset", "vertical")
+    if preset not in PRESETS:
+        raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
+    brand = runtime().brands.current().brands.get(brand_id)
+    if brand is None:
+        raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}")
+    jpeg = _preview_cache(brand.model_dump_json(), preset)
+    response = Response(jpeg, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "no-cache"
+    response.set_etag(f"{hash((brand.model_dump_json(), preset)) & 0xFFFFFFFF:x}")
+    return response.make_conditional(request)
+
+
+def _preview_cache(brand_json: str, preset: str) -> bytes:
+    cache = current_app.extensions.setdefault("preview_cache", {})
+    key = (brand_json, preset)
+    if key not in cache:
+        try:
+            cache[key] = render_preview(Brand.model_validate_json(brand_json), preset,
+                                        EngineOptions.from_settings(runtime().settings))  # fmt: skip
+        except EngineError as exc:
+            raise ApiError(500, exc.code, str(exc).splitlines()[0]) from None
+        if len(cache) > 64:
+            cache.pop(next(iter(cache)))
+    return cache[key]

@@ -1,0 +1,108 @@
+"""Diagnostics for operators: environment (redacted), FFmpeg, storage, health, brands. Key required."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from flask import Blueprint
+from sqlalchemy import func, select, text
+
+from portal.brand_loader import BrandConfigError, check_brand_assets
+from portal.database import Job, WorkerBeat
+from portal.jobs import iso
+from portal.maintenance import disk_status
+from portal.video_processor import EngineOptions, ffmpeg_report
+from portal.web.auth import require_api_auth
+from portal.web.runtime import runtime
+
+bp = Blueprint("debug", __name__, url_prefix="/api/debug")
+SECRET_WORDS = ("KEY", "SECRET", "PASSWORD", "TOKEN", "COOKIE")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    require_api_auth()
+
+
+def _redacted(name: str, value: str) -> str:
+    if any(word in name.upper() for word in SECRET_WORDS):
+        return "***" if value else ""
+    if "://" in value and "@" in value:  # credentials in database and queue URLs
+        scheme, rest = value.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return value
+
+
+@bp.get("/env")
+def env():
+    """The WTF_* environment and the effective settings, secrets redacted."""
+    settings = runtime().settings
+    variables = {k: _redacted(k, v) for k, v in sorted(os.environ.items())
+                 if k.startswith("WTF_") or k in ("FFMPEG_PATH", "PORT")}  # fmt: skip
+    effective = {k: _redacted(k, str(v)) for k, v in settings.model_dump().items()}
+    effective["database_url"] = _redacted("database_url", settings.effective_database_url)
+    effective["queue_url"] = _redacted("queue_url", settings.effective_queue_url)
+    return {"environment": variables, "settings": effective}
+
+
+@bp.get("/ffmpeg")
+def ffmpeg():
+    """Which FFmpeg, its version, and the filters/encoders it lacks."""
+    return ffmpeg_report(EngineOptions.from_settings(runtime().settings))
+
+
+def _folder_size(folder) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
+
+
+@bp.get("/storage")
+def storage():
+    """Each data folder: writable, size, and the free space where it lives."""
+    settings = runtime().settings
+    folders = {}
+    for name in ("uploads", "outputs", "temp", "logs"):
+        folder = getattr(settings, f"{name}_dir")
+        folders[name] = {
+            "path": str(folder),
+            "exists": folder.exists(),
+            "writable": folder.exists() and os.access(folder, os.W_OK),
+            "size_bytes": _folder_size(folder),
+        }
+    usage = shutil.disk_usage(settings.data_dir)
+    return {"folders": folders, "disk": {**disk_status(settings), "total_mb": usage.total // 1_048_576}}
+
+
+@bp.get("/health")
+def health():
+    """Database, queue and the last heartbeat of each worker."""
+    rt = runtime()
+    report: dict = {}
+    try:
+        with rt.db.session() as session:
+            session.execute(text("SELECT 1"))
+            counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+            workers = {w.name: iso(w.seen_at) for w in session.scalars(select(WorkerBeat))}
+        report["database"] = {"ok": True, "jobs": counts}
+        report["workers"] = workers
+    except Exception as exc:
+        report["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
+    try:
+        report["queue"] = {"ok": True, "pending": rt.queue_depth()}
+    except Exception as exc:
+        report["queue"] = {"ok": False, "error": str(exc).splitlines()[0]}
+    return report
+
+
+@bp.get("/brands")
+def brands():
+    """Brand config validity and asset integrity."""
+    try:
+        config = runtime().brands.current()
+    except BrandConfigError as exc:
+        return {"ok": False, "error": str(exc), "brands": {}}
+    problems = check_brand_assets(config)
+    return {
+        "ok": not problems,
+        "brands": {brand_id: [str(p) for p in problems if p.brand == brand_id] for brand_id in config.brands},
+    }

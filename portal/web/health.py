@@ -1,0 +1,101 @@
+"""Probes and metrics: /healthz (alive), /readyz (can take work), /metrics (Prometheus text)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select, text
+
+from portal.database import Job
+from portal.maintenance import disk_status
+from portal.tasks import Runtime
+from portal.web.runtime import runtime
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready for work: database reachable, data folder writable, enough free disk."""
+    rt = runtime()
+    checks = {}
+    try:
+        with rt.db.session() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = {"ok": True}
+    except Exception as exc:
+        checks["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
+    writable = os.access(rt.settings.outputs_dir, os.W_OK) and os.access(rt.settings.uploads_dir, os.W_OK)
+    checks["data_dir"] = {"ok": writable, "path": str(rt.settings.data_dir)}
+    checks["disk"] = disk_status(rt.settings)
+    ready = all(check["ok"] for check in checks.values())
+    return {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+
+
+class JobCollector:
+    """Job counts, render time and queue depth read from the database and queue at scrape time.
+
+    Read at scrape time so every web process reports the same truth, whoever ran the jobs.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self):
+        jobs = GaugeMetricFamily("wtf_jobs", "Jobs by status", labels=["status"])
+        rendered = GaugeMetricFamily("wtf_render_seconds_total", "Wall seconds of completed jobs")
+        completed = GaugeMetricFamily("wtf_render_jobs_completed", "Completed jobs counted in render seconds")
+        depth = GaugeMetricFamily("wtf_queue_depth", "Tasks waiting in the queue")
+        with self.rt.db.session() as session:
+            counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+            spans = session.execute(
+                select(Job.started_at, Job.finished_at).where(
+                    Job.status == "completed", Job.started_at.is_not(None)
+                )
+            ).all()
+        for status in ("queued", "downloading", "rendering", "completed", "failed", "cancelled"):
+            jobs.add_metric([status], counts.get(status, 0))
+        rendered.add_metric([], sum((end - start).total_seconds() for start, end in spans if end))
+        completed.add_metric([], len(spans))
+        try:
+            depth.add_metric([], self.rt.queue_depth())
+        except Exception:
+            depth.add_metric([], float("nan"))
+        yield from (jobs, rendered, completed, depth)
+
+
+def init_metrics(app: Flask, rt: Runtime) -> None:
+    registry = CollectorRegistry()
+    registry.register(JobCollector(rt))
+    latency = Histogram(
+        "wtf_http_request_seconds", "Request latency", ["method", "endpoint"], registry=registry,
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    )  # fmt: skip
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        started = g.pop("metrics_started", None)
+        if started is not None and request.endpoint != "events.job_events":
+            latency.labels(request.method, request.endpoint or "unknown").observe(
+                time.perf_counter() - started
+            )
+        return response
+
+    @app.get("/metrics")
+    def metrics():
+        """Prometheus text format."""
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
