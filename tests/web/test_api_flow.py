@@ -1,0 +1,112 @@
+"""Upload -> process -> events -> download (Range) -> archive, through the real service over HTTP."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import requests
+
+from tests.web.server import KEY, Server
+
+
+def read_events(server: Server, job_id: str) -> list[dict]:
+    events = []
+    with requests.get(f"{server.url}/api/jobs/{job_id}/events", headers={"X-Portal-Key": KEY},
+                      stream=True, timeout=120) as response:  # fmt: skip
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        assert response.headers["X-Accel-Buffering"] == "no"
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+    return events
+
+
+def test_upload_process_events_download_archive(server: Server, clip: Path) -> None:
+    job = server.process_upload(clip, ["watchthefall", "fallclips"], preset="square")
+    assert job["status"] == "queued" and job["brands"] == ["watchthefall", "fallclips"]
+
+    events = read_events(server, job["id"])  # the stream ends by itself when the job ends
+    assert events[-1]["status"] == "completed" and events[-1]["progress"] == 100
+    progress = [event["progress"] for event in events]
+    assert progress == sorted(progress)
+    assert {"status", "stage", "progress"} <= set(events[0])
+
+    job = server.job(job["id"])
+    assert [o["brand"] for o in job["outputs"]] == ["watchthefall", "fallclips"]
+    output = job["outputs"][0]
+    assert (output["width"], output["height"]) == (1080, 1080) and abs(output["duration"] - 1) <= 0.1
+    assert job["started_at"] and job["finished_at"]
+
+    whole = server.call("GET", output["url"])
+    assert whole.status_code == 200 and whole.headers["Content-Type"] == "video/mp4"
+    assert len(whole.content) == output["size_bytes"]
+    assert f"filename={output['filename']}" in whole.headers["Content-Disposition"].replace('"', "")
+    part = server.call("GET", output["url"], headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == whole.content[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{output['size_bytes']}"
+    again = server.call("GET", output["url"], headers={"If-None-Match": whole.headers["ETag"]})
+    assert again.status_code == 304
+
+    archive = server.call("GET", f"/api/jobs/{job['id']}/archive")
+    assert archive.status_code == 200 and archive.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as bundle:
+        assert sorted(bundle.namelist()) == sorted(o["filename"] for o in job["outputs"])
+        assert bundle.read(output["filename"]) == whole.content
+
+
+def test_multipart_process_lists_and_pages(server: Server, clip: Path) -> None:
+    ids = []
+    for _ in range(3):
+        with clip.open("rb") as handle:
+            response = server.call("POST", "/api/videos/process", files={"file": ("clip.mp4", handle)},
+                                   data={"brands": "dailyfails", "preset": "source"})  # fmt: skip
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["job"]["id"])
+    for job_id in ids:
+        assert server.wait(job_id)["status"] == "completed"
+
+    first = server.call("GET", "/api/jobs", params={"limit": 2, "status": "completed"}).json()
+    assert len(first["jobs"]) == 2 and first["next"]
+    second = server.call(
+        "GET", "/api/jobs", params={"limit": 2, "status": "completed", "cursor": first["next"]}
+    )
+    seen = [job["id"] for job in first["jobs"] + second.json()["jobs"]]
+    assert len(seen) == len(set(seen)) and set(ids) <= set(seen)
+    assert all(job["status"] == "completed" for job in first["jobs"])
+    assert server.call("GET", "/api/jobs", params={"status": "failed"}).json()["jobs"] == []
+
+
+def test_delete_removes_files_and_retry_rules(server: Server, clip: Path) -> None:
+    job = server.wait(server.process_upload(clip, ["watchthefall"])["id"])
+    path = server.data_dir / "outputs" / job["outputs"][0]["filename"]
+    assert path.is_file()
+    assert (
+        server.call("POST", f"/api/jobs/{job['id']}/retry").status_code == 409
+    )  # completed: nothing to retry
+    assert server.call("DELETE", f"/api/jobs/{job['id']}").status_code == 200
+    assert not path.exists()
+    assert server.call("GET", f"/api/jobs/{job['id']}").status_code == 404
+
+
+def test_brands_preview_and_diagnostics(server: Server) -> None:
+    brands = server.call("GET", "/api/brands").json()["brands"]
+    assert [b["id"] for b in brands] == ["watchthefall", "fallclips", "dailyfails"]
+    preview = server.call("GET", "/api/brands/watchthefall/preview.jpg", params={"preset": "square"})
+    assert preview.status_code == 200 and preview.content[:3] == b"\xff\xd8\xff"
+    assert server.call("GET", "/api/brands/nope/preview.jpg").status_code == 404
+
+    env = server.call("GET", "/api/debug/env").json()
+    assert env["environment"]["WTF_PORTAL_KEY"] == "***" and KEY not in json.dumps(env)
+    assert server.call("GET", "/api/debug/ffmpeg").json()["ok"] is True
+    storage = server.call("GET", "/api/debug/storage").json()
+    assert storage["folders"]["outputs"]["writable"] is True
+    health = server.call("GET", "/api/debug/health").json()
+    assert health["database"]["ok"] and health["queue"]["ok"] and health["workers"]
+    assert server.call("GET", "/api/debug/brands").json()["ok"] is True
+    assert requests.get(f"{server.url}/readyz", timeout=5).json()["status"] == "ready"
+    metrics = requests.get(f"{server.url}/metrics", timeout=5).text
+    assert 'wtf_jobs{status="completed"}' in metrics and "wtf_http_request_seconds_bucket" in metrics
