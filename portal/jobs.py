@@ -12,13 +12,10 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import url_for
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from portal.brand_loader import BrandConfig, BrandConfigError, load_brand_config
 from portal.config import Settings
-from portal.database import FINISHED_STATUSES, Job, LogEntry, Output, Upload, utc_now
-from portal.maintenance import CleanupReport, JobRecord, expire_jobs, sweep_data_dir
+from portal.database import FINISHED_STATUSES, Job, Output
 
 
 class JobStateError(Exception):
@@ -79,41 +76,6 @@ def output_paths(job: Job, settings: Settings) -> list[Path]:
 def delete_job_files(job: Job, settings: Settings) -> None:
     for path in output_paths(job, settings):
         path.unlink(missing_ok=True)
-
-
-def job_records(session, settings: Settings) -> list[JobRecord]:
-    """Every job as retention sees it (portal.maintenance): state, age and files owned."""
-    records = []
-    for job in session.scalars(select(Job)):
-        paths = output_paths(job, settings)
-        if job.source_path:
-            paths.append(Path(job.source_path))
-        records.append(JobRecord(job.id, job.status, job.finished_at or job.created_at, tuple(paths)))
-    return records
-
-
-def run_retention(
-    session: Session, settings: Settings, older_than_hours: float | None = None
-) -> CleanupReport:
-    """Remove what is older than the retention time: files, finished jobs, stale uploads, old log rows.
-
-    Never a file of a queued, downloading or rendering job (portal.maintenance keeps those).
-    """
-    from datetime import timedelta
-
-    now = utc_now()
-    report = CleanupReport(cutoff=now - timedelta(hours=older_than_hours or settings.retention_hours))
-    expired, in_use = expire_jobs(settings, job_records(session, settings), report)
-    sweep_data_dir(settings, in_use, report, now)
-    for job in session.scalars(select(Job).where(Job.id.in_(expired))):
-        session.delete(job)
-    report.jobs_removed = len(expired)
-    for upload in session.scalars(select(Upload)):
-        if not Path(upload.path).exists():
-            session.delete(upload)
-            report.uploads_removed += 1
-    report.logs_removed = session.execute(delete(LogEntry).where(LogEntry.time < report.cutoff)).rowcount
-    return report
 
 
 def reset_for_retry(job: Job) -> None:

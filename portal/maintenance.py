@@ -13,9 +13,14 @@ import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.database import ACTIVE_STATUSES, Job, LogEntry, Output, Upload, utc_now
 
 if TYPE_CHECKING:
     from portal.config import Settings
@@ -30,7 +35,7 @@ TEMP_GRACE = timedelta(hours=1)
 class LowDiskError(Exception):
     """Free space in the data folder is under WTF_MIN_FREE_DISK_MB; new jobs are refused."""
 
-    code = "insufficient_storage"
+    code = "low_disk"
 
 
 @dataclass
@@ -154,9 +159,6 @@ def sweep_data_dir(settings: Settings, in_use: InUse, report: CleanupReport, now
     sweep_folder(settings.temp_dir, max(report.cutoff, now - TEMP_GRACE), in_use, report)
 
 
-ACTIVE_STATUSES = frozenset({"queued", "downloading", "rendering"})
-
-
 @dataclass(frozen=True)
 class JobRecord:
     """What retention needs to know of one job row: its state, its age and the files it owns."""
@@ -223,5 +225,47 @@ def require_free_disk(settings: Settings) -> None:
         )
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+def _job_record(job: Job, settings: Settings) -> JobRecord:
+    paths = [settings.outputs_dir / output.filename for output in job.outputs]
+    if job.source_path:
+        paths.append(Path(job.source_path))
+    return JobRecord(job.id, job.status, job.finished_at or job.created_at, tuple(paths))
+
+
+def cleanup(
+    settings: Settings,
+    session: Session,
+    now: datetime | None = None,
+    *,
+    older_than_hours: float | None = None,
+) -> CleanupReport:
+    """One retention pass: expired jobs with their files and log rows, stray files, orphaned uploads.
+
+    Safe to run from several workers at once: rows go by bulk statements (no stale-row errors) and files
+    that another pass removed first are skipped.
+    """
+    now = now or utc_now()
+    hours = settings.retention_hours if older_than_hours is None else older_than_hours
+    report = CleanupReport(cutoff=now - timedelta(hours=hours))
+    jobs = session.scalars(select(Job).options(selectinload(Job.outputs))).all()
+    expired, in_use = expire_jobs(settings, [_job_record(job, settings) for job in jobs], report)
+    sweep_data_dir(settings, in_use, report, now)
+
+    if expired:
+        report.logs_removed += session.execute(delete(LogEntry).where(LogEntry.job_id.in_(expired))).rowcount
+        session.execute(delete(Output).where(Output.job_id.in_(expired)))
+        report.jobs_removed = session.execute(delete(Job).where(Job.id.in_(expired))).rowcount
+    # Log rows live as long as their job; rows of no (remaining) job go after the cutoff.
+    orphaned = or_(LogEntry.job_id.is_(None), LogEntry.job_id.not_in(select(Job.id)))
+    report.logs_removed += session.execute(
+        delete(LogEntry).where(LogEntry.time < report.cutoff, orphaned)
+    ).rowcount
+    # An upload whose file the sweep removed (or that vanished) is no longer offered; the grace keeps
+    # away from one being written right now.
+    settled = now - TEMP_GRACE
+    for upload in session.scalars(select(Upload).where(Upload.created_at < settled)):
+        if not Path(upload.path).exists():
+            session.delete(upload)
+            report.uploads_removed += 1
+    log.info("cleanup: %s", report.summary())
+    return report

@@ -71,10 +71,10 @@ def db_upgrade() -> None:
 def cleanup(older_than: float | None) -> None:
     """Remove temp files, old uploads and outputs, and old job and log rows; never a running job's files."""
     from portal.database import Database
-    from portal.jobs import run_retention
+    from portal.maintenance import cleanup
 
     database = Database(settings_or_exit())
     database.upgrade()
     with database.session() as session:
-        report = run_retention(session, database.settings, older_than)
+        report = cleanup(database.settings, session, older_than_hours=older_than)
     click.echo(report.summary())

@@ -23,8 +23,9 @@ from sqlalchemy import or_, select, update
 from portal.brand_loader import BrandConfigError
 from portal.config import Settings, load_settings
 from portal.database import Database, Job, WorkerBeat, utc_now
-from portal.jobs import BrandRegistry, record_outputs, run_retention
+from portal.jobs import BrandRegistry, record_outputs
 from portal.logging_setup import job_context
+from portal.maintenance import cleanup
 from portal.media.errors import EngineError, RenderCancelledError
 from portal.video_processor import EngineOptions, render_source, safe_stem
 
@@ -244,8 +245,7 @@ def run_cleanup() -> None:
     """Periodic retention sweep (also `wtf-portal cleanup`)."""
     runtime = Runtime.get()
     with runtime.db.session() as session:
-        report = run_retention(session, runtime.settings)
-    log.info("cleanup: %s", report.summary())
+        cleanup(runtime.settings, session)
 
 
 def _beat_and_reap(runtime: Runtime, stop: threading.Event) -> None:

@@ -76,7 +76,7 @@ def _require_disk() -> None:
     try:
         require_free_disk(runtime().settings)
     except LowDiskError as exc:
-        raise ApiError(507, "low_disk", str(exc)) from None
+        raise ApiError(507, exc.code, str(exc)) from None
 
 
 def _save_upload(file_storage) -> Upload:

@@ -159,7 +159,7 @@ def test_disk_status_and_refusal(tmp_path: Path) -> None:
     assert disk_status(starved)["ok"] is False
     with pytest.raises(LowDiskError, match="WTF_MIN_FREE_DISK_MB=1000000000") as caught:
         require_free_disk(starved)
-    assert caught.value.code == "insufficient_storage"
+    assert caught.value.code == "low_disk"
 
 
 def _job(job_id: str, status: str, hours_old: float, *paths: Path) -> JobRecord:
