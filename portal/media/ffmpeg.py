@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -26,6 +28,7 @@ REQUIRED_FILTERS = ("zscale", "tonemap", "overlay", "split", "scale", "setparams
 REQUIRED_ENCODERS = ("libx264", "aac")
 STDERR_TAIL_LINES = 20
 POLL_SECONDS = 0.1
+PR_SET_PDEATHSIG = 1
 
 # (fraction of the run done 0..1); called from the reading thread, at most a few times a second.
 FractionCallback = Callable[[float], None]
@@ -84,7 +87,8 @@ def run_ffmpeg(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        start_new_session=True,
+        start_new_session=True,  # cancel and timeout kill FFmpeg's group, not the caller's
+        preexec_fn=_die_with_parent,
     )
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     stderr_reader = threading.Thread(target=_collect, args=(process.stderr, tail), daemon=True)
@@ -115,6 +119,12 @@ def run_ffmpeg(
         raise RenderTimeoutError(f"FFmpeg did not finish within {timeout:g} s", "\n".join(tail))
     if process.returncode != 0:
         raise RenderError(f"FFmpeg failed with exit code {process.returncode}", "\n".join(tail))
+
+
+def _die_with_parent() -> None:
+    """Linux: if the worker that started FFmpeg dies (kill -9, OOM), FFmpeg is killed too, not orphaned."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

@@ -1,7 +1,8 @@
-"""The real service as a user runs it: `wtf-portal serve` (gunicorn + embedded consumer) in its own process group."""
+"""The real service as a user runs it: `wtf-portal serve` (gunicorn + consumer) in its own process group."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -38,8 +39,11 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
-        env = {**os.environ, "WTF_PORTAL_KEY": KEY, "WTF_SECRET_KEY": "s" * 32, "WTF_DATA_DIR": str(self.data_dir),
-               "WTF_BRAND_CONFIG": str(REPO / "brand_config.json"), "PORT": str(self.port), **self.env}  # fmt: skip
+        env = {
+            **os.environ, "WTF_PORTAL_KEY": KEY, "WTF_SECRET_KEY": "s" * 32,
+            "WTF_DATA_DIR": str(self.data_dir),
+            "WTF_BRAND_CONFIG": str(REPO / "brand_config.json"), "PORT": str(self.port), **self.env,
+        }  # fmt: skip
         command = self.command or [sys.executable, "-m", "portal", "serve", "--port", str(self.port)]
         log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(
@@ -68,10 +72,8 @@ class Server:
     def kill9(self) -> None:
         """SIGKILL the whole process group: gunicorn, its workers, the consumer and FFmpeg."""
         if self.process:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait(timeout=10)
 
     # --- the API, as a script would call it ---
