@@ -165,12 +165,12 @@ class Database:
 
     def upgrade(self) -> None:
         """Apply Alembic migrations up to head; concurrent starters wait for each other."""
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # before the import: it logs its plugins
         from alembic import command
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per start is plenty
         with self._migration_lock(), self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")

@@ -5,10 +5,13 @@ renders run (renders happen in the queue consumer, never in a request); one proc
 free plan, because `when_ready` starts the consumer as a child and `on_exit` stops it.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+
+from gunicorn import glogging
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
@@ -23,8 +26,27 @@ preload_app = False
 accesslog = None  # portal.logging_setup logs each request once, with its request id
 loglevel = "info"
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# gunicorn 25+ opens a control socket in $HOME/.gunicorn: read-only in the image and under systemd, and
+# shared by every gunicorn of the same user; nothing here uses it.
+control_socket_disable = True
 
 _consumer = None
+
+
+class PortalLogger(glogging.Logger):
+    """gunicorn's own lines (arbiter, workers) through portal.logging_setup, in the app's WTF_LOG_FORMAT."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        from portal.config import ConfigError, load_settings
+        from portal.logging_setup import configure_logging
+
+        # A bad variable is reported in one line when the app loads; until then gunicorn's format stays.
+        with contextlib.suppress(ConfigError):
+            configure_logging(load_settings())
+
+
+logger_class = PortalLogger
 
 
 def _embedded_worker_enabled() -> bool:

@@ -87,6 +87,7 @@ def process_job(job_id: str) -> None:
         if not _take_lease(runtime, job_id):
             log.info("job %s is not waiting for a worker; skipped", job_id)
             return
+        log.info("job %s started on %s", job_id, runtime.worker_name)
         _JobRun(runtime, job_id).run()
 
 
@@ -200,6 +201,7 @@ class _JobRun:
             if status == "completed":
                 job.progress = 100.0
             job.finished_at, job.lease_owner = utc_now(), None
+        log.info("job %s %s", self.job_id, status, extra={"status": status})
 
 
 def acquire_source(job: Job, settings: Settings) -> Path:
