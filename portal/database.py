@@ -151,7 +151,8 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.url = settings.effective_database_url
+        # psycopg 3 is the driver we ship; SQLAlchemy 2.0 would otherwise look for psycopg2
+        self.url = settings.effective_database_url.replace("postgresql://", "postgresql+psycopg://", 1)
         self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

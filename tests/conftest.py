@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,3 +33,63 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("WTF_") or name in ("FFMPEG_PATH", "PORT"):
             monkeypatch.delenv(name, raising=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _as_postgres_user() -> list[str]:
+    # initdb and postgres refuse to run as root; CI runs as root.
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1, a free port, trust auth for user wtf."""
+    require_program("initdb", shutil.which("initdb") is not None and shutil.which("pg_ctl") is not None)
+    require_program("pg_dump", shutil.which("pg_dump") is not None and shutil.which("pg_restore") is not None)
+    home = Path(tempfile.mkdtemp(prefix="wtf-pg-"))
+    home.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(home, "postgres", "postgres")
+    data = home / "data"
+    run = [*_as_postgres_user()]
+    subprocess.run([*run, "initdb", "-D", str(data), "-A", "trust", "-U", "wtf", "--no-sync"], check=True,
+                   capture_output=True)  # fmt: skip
+    port = free_port()
+    options = f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off"
+    subprocess.run([*run, "pg_ctl", "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start"],
+                   check=True, capture_output=True)  # fmt: skip
+    try:
+        yield f"postgresql://wtf@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*run, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A throwaway redis-server on 127.0.0.1 and a free port, no persistence."""
+    require_program("redis-server", shutil.which("redis-server") is not None)
+    port = free_port()
+    home = Path(tempfile.mkdtemp(prefix="wtf-redis-"))
+    server = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(home)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(home, ignore_errors=True)

@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,37 +54,6 @@ def test_documented_sqlite_backups_hold_every_row(live_wal_database: Path, tmp_p
     copied = tmp_path / "copied.db"
     shutil.copyfile(live_wal_database, copied)
     assert _rows(copied) < 50
-
-
-def _as_postgres_user() -> list[str]:
-    # initdb and postgres refuse to run as root; CI runs as root.
-    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server on 127.0.0.1, a free port, trust auth for user wtf."""
-    require_program("initdb", shutil.which("initdb") is not None and shutil.which("pg_ctl") is not None)
-    require_program("pg_dump", shutil.which("pg_dump") is not None and shutil.which("pg_restore") is not None)
-    home = Path(tempfile.mkdtemp(prefix="wtf-pg-"))
-    home.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres", "postgres")
-    data = home / "data"
-    run = [*_as_postgres_user()]
-    subprocess.run([*run, "initdb", "-D", str(data), "-A", "trust", "-U", "wtf", "--no-sync"], check=True,
-                   capture_output=True)  # fmt: skip
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off"
-    subprocess.run([*run, "pg_ctl", "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start"],
-                   check=True, capture_output=True)  # fmt: skip
-    try:
-        yield f"postgresql://wtf@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*run, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def _documented_postgres_commands() -> tuple[str, str]:
