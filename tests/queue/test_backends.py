@@ -1,4 +1,4 @@
-"""The same job through the scaled-out shapes: Redis or PostgreSQL queue, PostgreSQL state, separate worker."""
+"""The same job through the scaled-out shapes: Redis or PostgreSQL queue, PostgreSQL state, own worker."""
 
 from __future__ import annotations
 
