@@ -42,7 +42,7 @@ WORKDIR /app
 USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8000
-# slim has no curl: Python asks /readyz (database, queue, FFmpeg, free disk); any non-200 fails the check.
+# slim has no curl: Python asks /readyz (database, data folder, free disk); any non-200 fails the check.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('PORT', '8000'), timeout=4)"
 # The seed's start command, identical to the Procfile's web line and render.yaml's startCommand.
