@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("memory", "engine")
+BENCHMARKS = ("memory", "engine", "api")
 
 
 def main() -> None:
