@@ -54,7 +54,7 @@ class Server:
             try:
                 if requests.get(f"{self.url}/api/test", timeout=1).ok:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 pass
             if self.process.poll() is not None:
                 break
