@@ -60,6 +60,8 @@ def test_render_yaml_starts_what_the_procfile_starts(render_web: dict, url_map: 
     assert _routes(url_map, render_web["healthCheckPath"])
     names = {item["key"] for item in render_web.get("envVars", [])}
     assert {name for name in names if name.startswith("WTF_")} <= KNOWN_VARIABLES
+    python = next(item["value"] for item in render_web["envVars"] if item["key"] == "PYTHON_VERSION")
+    assert f"python-{python}" == (REPO / "runtime.txt").read_text(encoding="utf-8").strip()
     secrets = [item for item in render_web["envVars"] if item["key"] in ("WTF_PORTAL_KEY", "WTF_SECRET_KEY")]
     assert secrets and all("value" not in item for item in secrets), "secrets are set in Render, not in git"
 
