@@ -1,4 +1,4 @@
-"""The Procfile's web command, started as Render or the image would (PORT set, JSON logs), observed from outside.
+"""The Procfile's web command, started as Render or the image would (PORT set, JSON logs), seen from outside.
 
 Its whole output is JSON lines carrying request and job ids; the image's HEALTHCHECK command passes against
 it; with too little free disk /readyz fails, the health check fails, and new work is refused with 507.

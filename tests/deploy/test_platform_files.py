@@ -31,7 +31,6 @@ def render_web() -> dict:
 @pytest.fixture(scope="module")
 def url_map(tmp_path_factory: pytest.TempPathFactory) -> Map:
     from portal.app import create_app
-
     from portal.config import load_settings
 
     data = tmp_path_factory.mktemp("data")
