@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -23,11 +24,12 @@ from sqlalchemy import or_, select, update
 from portal.brand_loader import BrandConfigError
 from portal.config import Settings, load_settings
 from portal.database import Database, Job, WorkerBeat, utc_now
+from portal.downloader import DownloadCancelledError, DownloadOptions, download
 from portal.jobs import BrandRegistry, record_outputs
 from portal.logging_setup import job_context
 from portal.maintenance import cleanup
 from portal.media.errors import EngineError, RenderCancelledError
-from portal.video_processor import EngineOptions, render_source, safe_stem
+from portal.video_processor import EngineOptions, RenderedOutput, probe_media, render_source, safe_stem
 
 log = logging.getLogger("portal.worker")
 WATCH_SECONDS = 0.5  # how often a running job checks its cancel flag and writes progress
@@ -97,7 +99,7 @@ def _take_lease(runtime: Runtime, job_id: str) -> bool:
             update(Job)
             .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
             .values(
-                status="rendering",
+                status="rendering",  # links move to `downloading` with their first progress report
                 stage="starting",
                 lease_owner=runtime.worker_name,
                 heartbeat_at=utc_now(),
@@ -112,6 +114,7 @@ class _JobRun:
     def __init__(self, runtime: Runtime, job_id: str) -> None:
         self.runtime = runtime
         self.job_id = job_id
+        self.spans: dict[str, tuple[float, float]] = {}
         self.cancel = threading.Event()
         self.done = threading.Event()
         self.progress: tuple[str, float] | None = None
@@ -124,16 +127,23 @@ class _JobRun:
         try:
             with runtime.db.session() as session:
                 job = session.get(Job, self.job_id)
-                brands = runtime.brands.current().select(job.brands)
-                source = acquire_source(job, settings)
-                stem = f"{safe_stem(Path(job.source_name).stem)[:40]}-{job.id[:8]}"
-                preset = job.preset
-            rendered = render_source(
-                source, brands, settings.outputs_dir, preset=preset,
-                options=EngineOptions.from_settings(settings), stem=stem,
-                on_progress=self._on_progress, cancel=self.cancel,
-            )  # fmt: skip
-        except RenderCancelledError:
+                brands = runtime.brands.current().select(job.brands) if job.kind == "render" else []
+                kind, preset, source_kind = job.kind, job.preset, job.source_kind
+            # links: downloading is 0-30% of a branding job's bar, all of a fetch job's
+            self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}
+            if source_kind == "upload":
+                self.spans["rendering"] = (0, 100)
+            source = acquire_source(runtime, self.job_id, self._on_progress, self.cancel)
+            stem = f"{safe_stem(source.stem)[:40]}-{self.job_id[:8]}"
+            if kind == "fetch":
+                rendered = [keep_original(source, settings.outputs_dir, stem)]
+            else:
+                rendered = render_source(
+                    source, brands, settings.outputs_dir, preset=preset,
+                    options=EngineOptions.from_settings(settings), stem=stem,
+                    on_progress=self._on_progress, cancel=self.cancel,
+                )  # fmt: skip
+        except (RenderCancelledError, DownloadCancelledError):
             self._finish("cancelled", None, None)
         except (EngineError, BrandConfigError) as exc:
             self._fail(exc)
@@ -146,14 +156,15 @@ class _JobRun:
                 record_outputs(job, rendered, settings)
             self._finish("completed", None, None)
             runtime.db.log(
-                "INFO", f"rendered {len(rendered)} outputs in {time.monotonic() - started:.1f} s", self.job_id
+                "INFO", f"{len(rendered)} outputs in {time.monotonic() - started:.1f} s", self.job_id
             )
         finally:
             self.done.set()
             watcher.join(timeout=5)
 
     def _on_progress(self, stage: str, percent: float) -> None:
-        self.progress = (stage, percent)
+        low, high = self.spans.get(stage, (0, 100))
+        self.progress = (stage, low + (high - low) * percent / 100)
 
     def _watch(self) -> None:
         """Write progress, renew the heartbeat, and turn a cancel request into the engine's cancel event."""
@@ -164,13 +175,18 @@ class _JobRun:
             values: dict = {}
             if self.progress != written and self.progress is not None:
                 written = self.progress
-                values.update(stage=written[0], progress=written[1])
+                values.update(status=written[0], stage=written[0], progress=written[1])
             if now - last_beat >= HEARTBEAT_SECONDS or values:
                 last_beat = now
                 values["heartbeat_at"] = utc_now()
             try:
                 with self.runtime.db.session() as session:
-                    session.execute(update(Job).where(Job.id == self.job_id).values(**values))
+                    # only while this run holds the job: never overwrite the final status it wrote
+                    session.execute(
+                        update(Job)
+                        .where(Job.id == self.job_id, Job.status.in_(("downloading", "rendering")))
+                        .values(**values)
+                    )
                     if session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
                         self.cancel.set()
             except Exception:  # a busy database must not kill the render; the next tick retries
@@ -204,16 +220,42 @@ class _JobRun:
         log.info("job %s %s", self.job_id, status, extra={"status": status})
 
 
-def acquire_source(job: Job, settings: Settings) -> Path:
-    """The file the engine renders: the one place a job's source becomes a local path."""
-    if job.source_kind == "upload":
-        path = Path(job.source_path or "")
-        if not path.is_file():
+def acquire_source(runtime: Runtime, job_id: str, on_progress, cancel: threading.Event) -> Path:
+    """The file the engine reads: the one place a job's source becomes a local path.
+
+    Uploads are already on disk; links are downloaded (or reused) and what was learnt is kept on the job.
+    """
+    with runtime.db.session() as session:
+        job = session.get(Job, job_id)
+        kind, name, path = job.source_kind, job.source_name, job.source_path
+    if kind == "upload":
+        if not path or not Path(path).is_file():
             raise EngineError(
-                f"the uploaded file for job {job.id} is gone (expired or deleted); upload it again"
+                f"the uploaded file for job {job_id} is gone (expired or deleted); upload it again"
             )
-        return path
-    raise EngineError(f"unsupported source kind {job.source_kind!r}")
+        return Path(path)
+    media = download(name, DownloadOptions.from_settings(runtime.settings), on_progress, cancel)
+    with runtime.db.session() as session:
+        job = session.get(Job, job_id)
+        job.source_path = str(media.path)
+        job.source_meta = {key: value for key, value in media.as_dict().items() if key != "path"}
+    return media.path
+
+
+def keep_original(source: Path, outputs_dir: Path, stem: str) -> RenderedOutput:
+    """A fetch job's output: the downloaded file itself, linked (or copied) into the outputs folder."""
+    info = probe_media(source)
+    target = outputs_dir / f"{stem}_original{source.suffix}"
+    outputs_dir.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.part")
+    try:
+        os.link(source, temp)
+    except OSError:
+        shutil.copyfile(source, temp)
+    os.replace(temp, target)
+    return RenderedOutput(
+        "original", target, info.width, info.height, round(info.duration, 3), target.stat().st_size
+    )
 
 
 def reap_stale_jobs(runtime: Runtime) -> list[str]:

@@ -18,6 +18,14 @@ from werkzeug.utils import secure_filename
 from portal import __version__
 from portal.brand_loader import Brand, BrandConfigError, UnknownBrandError
 from portal.database import Job, Upload, new_id, utc_now
+from portal.downloader import (
+    DownloadFailedError,
+    DownloadOptions,
+    UrlRefusedError,
+    check_url,
+    expand_playlist,
+    store_cookies,
+)
 from portal.jobs import JobStateError, check_deletable, delete_job_files, describe_job, reset_for_retry
 from portal.maintenance import LowDiskError, require_free_disk
 from portal.media.errors import EngineError, SourceError
@@ -144,13 +152,41 @@ def _new_job(kind: str, source_kind: str, source_name: str, source_path: str | N
                attempts=0, cancel_requested=False)  # fmt: skip
 
 
+def _link_jobs(urls: list[str], kind: str, brands: list[str], preset: str, expand: bool) -> list[str]:
+    """One job per link (per entry for an expanded playlist); every link is checked before any job exists."""
+    options = DownloadOptions.from_settings(runtime().settings)
+    try:
+        for url in urls:
+            check_url(url, options.allow_private_urls)
+        if expand:
+            urls = [entry for url in urls for entry in expand_playlist(url, options)]
+    except DownloadFailedError as exc:
+        status = 422 if isinstance(exc, UrlRefusedError) or not exc.transient else 502
+        raise ApiError(status, exc.code, str(exc)) from None
+    _require_disk()
+    rt = runtime()
+    jobs = [_new_job(kind, "url", url, None, brands, preset) for url in urls]
+    with rt.db.session() as session:
+        session.add_all(jobs)
+    for job in jobs:
+        rt.enqueue(job.id)
+    return [job.id for job in jobs]
+
+
+def _jobs_response(job_ids: list[str]):
+    with runtime().db.session() as session:
+        jobs = [session.get(Job, job_id) for job_id in job_ids]
+        return {"jobs": [describe_job(job) for job in jobs]}, 202
+
+
 @bp.post("/videos/process")
 def process_video():
-    """Queue a branding job for an upload (JSON upload_id, or multipart file); 202 with the job."""
+    """Queue branding of an upload (upload_id or multipart file), a `url` or `urls`; 202 with the job(s)."""
     payload, upload = _parse_process_request()
-    if payload.url or payload.urls:
-        raise ApiError(422, "urls_not_supported", "links are not supported yet: upload the file instead")
     brands = _brand_ids(payload.brands)
+    if payload.url or payload.urls:
+        ids = _link_jobs(payload.urls or [payload.url], "render", brands, payload.preset, payload.playlist)
+        return _job_response(ids[0], 202) if payload.url and len(ids) == 1 else _jobs_response(ids)
     _require_disk()
     rt = runtime()
     with rt.db.session() as session:
@@ -166,10 +202,44 @@ def process_video():
     return _job_response(job.id, 202)
 
 
+class FetchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    urls: list[str] = Field(min_length=1, max_length=50)
+    playlist: bool = False
+
+
 @bp.post("/videos/fetch")
 def fetch_videos():
-    """Download links without branding (the seed's fetch)."""
-    raise ApiError(422, "urls_not_supported", "links are not supported yet: upload the file instead")
+    """Download links without branding (the seed's fetch); each job's output is the original file."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(415, "unsupported_media_type", "send JSON (Content-Type: application/json)")
+    try:
+        payload = FetchRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", validation_message(exc)) from None
+    return _jobs_response(_link_jobs(payload.urls, "fetch", [], "source", payload.playlist))
+
+
+@bp.post("/cookies")
+def upload_cookies():
+    """Store a Netscape cookies file for sites that want a signed-in user; it is never sent back."""
+    file_storage = request.files.get("file")
+    if file_storage is None:
+        raise ApiError(400, "missing_file", "send the cookies file as a multipart field named 'file'")
+    try:
+        count = store_cookies(runtime().settings.data_dir, file_storage.read(1_048_576))
+    except ValueError as exc:
+        raise ApiError(422, "bad_cookies", str(exc)) from None
+    return {"cookies": {"present": True, "lines": count}}, 201
+
+
+@bp.get("/cookies")
+def cookies_status():
+    """Whether a cookies file is in use (its content is never shown)."""
+    options = DownloadOptions.from_settings(runtime().settings)
+    return {"cookies": {"present": bool(options.cookies_file and Path(options.cookies_file).is_file())}}
 
 
 def _job_response(job_id: str, status: int = 200):

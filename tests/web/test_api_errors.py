@@ -32,7 +32,8 @@ def test_auth_header_bearer_none_wrong(server: Server) -> None:
     ({"upload_id": "x", "brands": ["watchthefall"], "preset": "cinema"}, (422, "invalid_request")),
     ({"upload_id": "0" * 32, "brands": ["watchthefall"]}, (404, "upload_not_found")),
     ({"brands": ["watchthefall"]}, (422, "invalid_request")),
-    ({"url": "https://example.com/v.mp4", "brands": "all"}, (422, "urls_not_supported")),
+    ({"url": "http://127.0.0.1/v.mp4", "brands": "all"}, (422, "url_refused")),
+    ({"urls": ["ftp://example.com/v.mp4"], "brands": "all"}, (422, "url_refused")),
     ({"upload_id": "x", "brands": []}, (422, "invalid_request")),
 ])  # fmt: skip
 def test_process_errors(server: Server, payload: dict, expected: tuple) -> None:
