@@ -68,16 +68,15 @@ def render(
     out_dir: Path,
     as_json: bool,
 ) -> None:
-    """Brand each SOURCE (a video file) for every chosen brand."""
+    """Brand each SOURCE (a video file or a link) for every chosen brand."""
     if bool(brand_ids) == all_brands:
         raise UserError("choose brands with --brand ID (repeatable) or --all-brands")
     settings = settings_or_exit()
     brands = _select_brands(config_path or settings.brand_config, "all" if all_brands else list(brand_ids))
-    options = EngineOptions.from_settings(settings)
     results = []
     with _progress_display(enabled=not as_json) as progress_for:
         for source in sources:
-            results.append(_render_one(source, brands, out_dir, preset, options, progress_for(source)))
+            results.append(_render_one(source, brands, out_dir, preset, settings, progress_for(source)))
     failed = [result for result in results if result.error]
     if as_json:
         payload = {
@@ -105,24 +104,28 @@ def _select_brands(config_path: Path, ids: list[str] | str) -> list[Brand]:
         raise UserError(str(exc)) from None
 
 
+def _local_source(source: str, settings: Settings, on_progress: ProgressCallback) -> Path:
+    """A file argument as is; a link downloaded (or reused) by portal.downloader first."""
+    if not source.startswith(("http://", "https://", "ftp://", "file://")):
+        return Path(source)
+    from portal.downloader import DownloadOptions, download
+
+    return download(source, DownloadOptions.from_settings(settings), on_progress).path
+
+
 def _render_one(
     source: str,
     brands: list[Brand],
     out_dir: Path,
     preset: str,
-    options: EngineOptions,
+    settings: Settings,
     on_progress: ProgressCallback,
 ) -> SourceResult:
-    if source.startswith(("http://", "https://")):
-        error = {
-            "source": source,
-            "code": "links_not_supported",
-            "message": f"{source}: links are not supported yet; download the file first",
-        }
-        return SourceResult(source, [], error)
+    options = EngineOptions.from_settings(settings)
     try:
+        path = _local_source(source, settings, on_progress)
         rendered = render_source(
-            Path(source), brands, out_dir, preset=preset, options=options, on_progress=on_progress
+            path, brands, out_dir, preset=preset, options=options, on_progress=on_progress
         )
     except EngineError as exc:
         first_line = str(exc).splitlines()[0]
@@ -163,11 +166,13 @@ def _progress_display(enabled: bool) -> Iterator[Callable[[str], ProgressCallbac
         return
 
     def plain(source: str) -> ProgressCallback:
-        shown = [-10.0]
+        shown: dict[str, float] = {}
 
         def report(stage: str, percent: float) -> None:
-            if enabled and (percent - shown[0] >= 10 or percent >= 100):
-                shown[0] = percent
+            if enabled and (
+                percent - shown.get(stage, -10.0) >= 10 or (percent >= 100 > shown.get(stage, 0))
+            ):
+                shown[stage] = percent
                 click.echo(f"{source}: {stage} {percent:.0f}%", err=True)
 
         return report
