@@ -227,3 +227,38 @@ def check_brand_assets(config: BrandConfig) -> list[AssetProblem]:
             except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
                 problems.append(AssetProblem(brand.id, path, f"not a readable image ({exc})"))
     return problems
+
+
+def config_to_json(config: BrandConfig, base_dir: Path) -> dict:
+    """The config as brand_config.json holds it: asset paths relative to the file's folder where possible."""
+
+    def relative(path: Path) -> str:
+        try:
+            return str(Path(path).resolve().relative_to(base_dir.resolve()))
+        except ValueError:
+            return str(path)
+
+    brands = {}
+    for brand in config.brands.values():
+        data = brand.model_dump(mode="json", exclude={"id"}, exclude_none=True)
+        if brand.logo:
+            data["logo"]["path"] = relative(brand.logo.path)
+        if brand.watermark and brand.watermark.image:
+            data["watermark"]["image"] = relative(brand.watermark.image)
+        brands[brand.id] = data
+    return {"version": config.version, "brands": brands}
+
+
+def save_brand_config(config: BrandConfig, path: Path) -> None:
+    """Write the config atomically (temp file + rename in the same folder): readers never see half a file."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    text = json.dumps(config_to_json(config, path.resolve().parent), indent=2) + "\n"
+    parse_brand_config(json.loads(text), path.resolve().parent, str(path))  # what we write must load back
+    fd, temp = tempfile.mkstemp(prefix=".brand_config.", suffix=".json", dir=path.resolve().parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(temp, 0o644)
+    os.replace(temp, path)

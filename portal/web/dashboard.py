@@ -1,0 +1,262 @@
+"""The dashboard: sign in with the portal key, brand clips, watch jobs, get results, edit brands.
+
+Pages are server-rendered; a little JavaScript (static/app.js) calls the same /api the scripts use, with
+the session cookie and the session's CSRF token in X-CSRF-Token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+from functools import wraps
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from werkzeug.utils import secure_filename
+
+from portal.brand_loader import (
+    SAFE_ZONE_PRESETS,
+    Brand,
+    BrandConfigError,
+    check_brand_assets,
+    config_to_json,
+    parse_brand_config,
+    save_brand_config,
+)
+from portal.media.errors import EngineError
+from portal.video_processor import PRESETS, EngineOptions, render_preview
+from portal.web.auth import client_id, key_matches, limiter
+from portal.web.errors import ApiError
+from portal.web.runtime import runtime
+
+bp = Blueprint("dashboard", __name__)
+POSITIONS = (
+    "top-left",
+    "top",
+    "top-right",
+    "left",
+    "center",
+    "right",
+    "bottom-left",
+    "bottom",
+    "bottom-right",
+)
+MAX_LOGO_BYTES = 5 * 1_048_576
+
+
+def csrf_token() -> str:
+    if "csrf_token" not in session:
+        session["csrf_token"] = secrets.token_urlsafe(32)
+    return session["csrf_token"]
+
+
+@bp.app_context_processor
+def _template_globals() -> dict:
+    return {"csrf_token": csrf_token, "presets": PRESETS}
+
+
+def _check_csrf() -> None:
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
+    if not hmac.compare_digest(sent.encode(), csrf_token().encode()):
+        abort(400, "the form expired; reload the page and try again")
+
+
+def signed_in(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not session.get("authenticated"):
+            return redirect(url_for("dashboard.login", next=request.path))
+        if request.method == "POST":
+            _check_csrf()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with the portal key."""
+    error = None
+    status = 200
+    if request.method == "POST":
+        _check_csrf()
+        if limiter.blocked(client_id()):
+            error, status = "Too many wrong keys. Wait a minute and try again.", 429
+        elif key_matches(request.form.get("key", "")):
+            session.clear()
+            session["authenticated"] = True
+            session.permanent = True
+            target = request.args.get("next", "")
+            return redirect(
+                target if target.startswith("/") and not target.startswith("//") else url_for(".home")
+            )
+        else:
+            limiter.record_failure(client_id())
+            error, status = "That key is not right.", 401
+    return render_template("login.html", error=error), status
+
+
+@bp.post("/logout")
+@signed_in
+def logout():
+    """Sign out."""
+    session.clear()
+    return redirect(url_for(".login"))
+
+
+def _brands_or_message() -> tuple[list[Brand], str | None]:
+    try:
+        return list(runtime().brands.current().brands.values()), None
+    except BrandConfigError as exc:
+        return [], f"The brand config cannot be used: {exc}"
+
+
+@bp.get("/")
+@signed_in
+def home():
+    """New job, live jobs, results and history."""
+    brands, problem = _brands_or_message()
+    return render_template("home.html", brands=brands, problem=problem)
+
+
+@bp.get("/brands")
+@signed_in
+def brands():
+    """Every brand with its previews; edit, add and remove."""
+    brand_list, problem = _brands_or_message()
+    return render_template(
+        "brands.html", brands=brand_list, problem=problem, positions=POSITIONS, zones=list(SAFE_ZONE_PRESETS)
+    )
+
+
+def _brand_from_form(brand_id: str, logo_path: Path | None) -> dict:
+    """A brand definition (brand_config.json shape) from the edit form."""
+    form = request.form
+    data: dict = {"name": form.get("name", "").strip(), "safe_zone": form.get("safe_zone", "none")}
+    if logo_path is not None:
+        data["logo"] = {
+            "path": str(logo_path),
+            "position": form.get("logo_position", "top-right"),
+            "width": float(form.get("logo_width", 0.18)),
+            "opacity": float(form.get("logo_opacity", 0.9)),
+            "margin": float(form.get("logo_margin", 0.03)),
+        }
+    if form.get("watermark_text", "").strip():
+        data["watermark"] = {
+            "text": form["watermark_text"].strip(),
+            "position": form.get("watermark_position", "bottom-left"),
+            "size": float(form.get("watermark_size", 0.035)),
+            "opacity": float(form.get("watermark_opacity", 0.6)),
+            "color": form.get("watermark_color", "#FFFFFF").upper(),
+        }
+    return data
+
+
+def _edited_config(brand_id: str, logo_path: Path | None):
+    """The whole config with this brand replaced by the form's version, validated like the file."""
+    rt = runtime()
+    path = rt.settings.brand_config
+    current = config_to_json(rt.brands.current(), path.resolve().parent)
+    try:
+        current["brands"][brand_id] = _brand_from_form(brand_id, logo_path)
+    except ValueError:
+        raise ApiError(422, "invalid_brand", "width, opacity, margin and size must be numbers") from None
+    try:
+        return parse_brand_config(current, path.resolve().parent, str(path.name))
+    except BrandConfigError as exc:
+        raise ApiError(422, "invalid_brand", str(exc)) from None
+
+
+def _staged_logo(brand_id: str) -> Path | None:
+    """The uploaded logo under a temp name (for previews and validation), else the brand's current one."""
+    rt = runtime()
+    upload = request.files.get("logo")
+    existing = rt.brands.current().brands.get(brand_id)
+    if upload is None or not upload.filename:
+        return existing.logo.path if existing and existing.logo else None
+    data = upload.read(MAX_LOGO_BYTES + 1)
+    if len(data) > MAX_LOGO_BYTES:
+        raise ApiError(413, "logo_too_large", "the logo is larger than 5 MB")
+    suffix = Path(secure_filename(upload.filename)).suffix.lower() or ".png"
+    folder = rt.settings.temp_dir / "logo-uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / f"{brand_id}-{secrets.token_hex(4)}{suffix}"
+    staged.write_bytes(data)
+    return staged
+
+
+def _is_staged(path: Path | None) -> bool:
+    return path is not None and runtime().settings.temp_dir.resolve() in path.resolve().parents
+
+
+def _valid_brand_id(brand_id: str) -> str:
+    try:
+        return Brand.model_validate({"id": brand_id, "name": "x"}).id
+    except ValueError:
+        raise ApiError(
+            422, "invalid_brand", "brand id: lowercase letters, digits, - and _ (max 64)"
+        ) from None
+
+
+@bp.post("/brands/<brand_id>/preview")
+@signed_in
+def preview(brand_id: str):
+    """A preview of the form's (unsaved) brand, made by the engine."""
+    _valid_brand_id(brand_id)
+    logo = _staged_logo(brand_id)
+    config = _edited_config(brand_id, logo)
+    problems = check_brand_assets(config)
+    if problems:
+        raise ApiError(422, "invalid_logo", str(problems[0]))
+    preset = request.form.get("preset", "vertical")
+    if preset not in PRESETS:
+        raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
+    try:
+        jpeg = render_preview(
+            config.brands[brand_id], preset, EngineOptions.from_settings(runtime().settings)
+        )
+    except EngineError as exc:
+        raise ApiError(500, exc.code, str(exc).splitlines()[0]) from None
+    finally:
+        if _is_staged(logo):
+            logo.unlink(missing_ok=True)
+    return Response(jpeg, mimetype="image/jpeg")
+
+
+@bp.post("/brands/<brand_id>")
+@signed_in
+def save_brand(brand_id: str):
+    """Validate and save a brand (new or edited); takes effect without a restart."""
+    _valid_brand_id(brand_id)
+    staged = _staged_logo(brand_id)
+    config = _edited_config(brand_id, staged)
+    problems = check_brand_assets(config)
+    if problems:
+        if _is_staged(staged):
+            staged.unlink(missing_ok=True)
+        raise ApiError(422, "invalid_logo", str(problems[0]))
+    if _is_staged(staged):
+        # the logo lives next to the config, like the shipped brands: brands/<id>/logo.<ext>
+        final = (
+            runtime().settings.brand_config.resolve().parent / "brands" / brand_id / f"logo{staged.suffix}"
+        )
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, final)
+        config = _edited_config(brand_id, final)
+    save_brand_config(config, runtime().settings.brand_config)
+    return {"brand": json.loads(config.brands[brand_id].model_dump_json())}
+
+
+@bp.post("/brands/<brand_id>/delete")
+@signed_in
+def delete_brand(brand_id: str):
+    """Remove a brand from the config (its logo file stays, for an undo by hand)."""
+    rt = runtime()
+    path = rt.settings.brand_config
+    current = config_to_json(rt.brands.current(), path.resolve().parent)
+    if current["brands"].pop(brand_id, None) is None:
+        raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}")
+    save_brand_config(parse_brand_config(current, path.resolve().parent, path.name), path)
+    return {"deleted": brand_id}

@@ -1,0 +1,170 @@
+"""The team's daily flow in a real browser: sign in, brand a clip, watch it, play and download results."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.browser.conftest import ARTIFACTS, screenshot
+from tests.download.conftest import Site
+from tests.mediagen import make_clip
+from tests.web.server import KEY, Server
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, key: str = KEY) -> None:
+    page.goto("/login")
+    page.get_by_label("Portal key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_wrong_key_is_refused_then_sign_in_and_out(page) -> None:
+    sign_in(page, "not-the-key")
+    assert page.get_by_role("alert").inner_text() == "That key is not right."
+    page.problems.clear()  # the 401 of a wrong key is expected, not a server error
+    sign_in(page)
+    page.get_by_role("button", name="Brand it").wait_for()
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Portal key").wait_for()
+    page.goto("/")
+    assert page.url.endswith("/login?next=/")
+
+
+def test_upload_two_brands_watch_progress_play_and_download(page, service: Server, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "holiday.mp4", width=640, height=1136, duration=6)
+    sign_in(page)
+    page.get_by_label("Video file").set_input_files(str(clip))
+    page.get_by_label("WatchTheFall").check()
+    page.get_by_label("FallClips").check()
+    page.get_by_label("Format").select_option("vertical")
+    page.get_by_role("button", name="Brand it").click()
+
+    page.get_by_role("progressbar").first.wait_for()
+    screenshot(page, "dashboard-rendering-desktop")
+    page.locator("video").nth(1).wait_for(timeout=120_000)
+    for index in range(2):
+        page.wait_for_function(f"document.querySelectorAll('video')[{index}].readyState >= 2", timeout=30_000)
+    links = page.get_by_role("link", name="Download", exact=True)
+    assert links.count() == 2
+    for index in range(2):
+        href = links.nth(index).get_attribute("href")
+        response = requests.get(service.url + href, headers={"X-Portal-Key": KEY}, timeout=30)
+        assert response.status_code == 200 and response.headers["Content-Type"] == "video/mp4"
+    zip_link = page.get_by_role("link", name="Download all (ZIP)")
+    assert zip_link.count() == 1
+    screenshot(page, "dashboard-results-desktop")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "dashboard-results-phone")
+
+
+def test_progress_bar_moves(page, service: Server, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "longer.mp4", width=640, height=1136, duration=12)
+    sign_in(page)
+    page.get_by_label("Video file").set_input_files(str(clip))
+    page.get_by_label("DailyFails").check()
+    page.get_by_role("button", name="Brand it").click()
+    bar = page.get_by_role("progressbar").first
+    bar.wait_for()
+    values = set()
+    for _ in range(200):
+        if not bar.count():
+            break
+        value = bar.get_attribute("aria-valuenow")
+        if value:
+            values.add(int(value))
+        page.wait_for_timeout(100)
+    assert len(values) >= 2, values  # it moved while we watched
+
+
+def test_link_job_and_a_failed_job_with_its_reason(page, site: Site) -> None:
+    sign_in(page)
+    page.get_by_label("Video URLs").fill(f"{site.url}/og.html\n{site.url}/novideo.html")
+    page.get_by_label("WatchTheFall").check()
+    page.get_by_role("button", name="Brand it").click()
+    page.locator("video").first.wait_for(timeout=120_000)
+    failed = page.locator("li.job.failed")
+    failed.wait_for(timeout=60_000)
+    assert "no video found" in failed.get_by_role("alert").inner_text()
+    assert failed.get_by_role("button", name="Retry").count() == 1
+
+
+def test_refused_link_shows_a_readable_message(page) -> None:
+    sign_in(page)
+    page.get_by_label("Video URLs").fill("ftp://example.com/clip.mp4")
+    page.get_by_label("WatchTheFall").check()
+    page.get_by_role("button", name="Brand it").click()
+    message = page.locator("#form-message")
+    message.wait_for()
+    assert "only http and https" in message.inner_text()
+    page.problems.clear()  # the 422 is the point
+
+
+def test_cancel_a_running_job(page, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "long.mp4", width=640, height=1136, duration=30)
+    sign_in(page)
+    page.get_by_label("Video file").set_input_files(str(clip))
+    page.get_by_label("WatchTheFall").check()
+    page.get_by_label("FallClips").check()
+    page.get_by_label("DailyFails").check()
+    page.get_by_role("button", name="Brand it").click()
+    page.get_by_role("progressbar").first.wait_for()
+    page.get_by_role("button", name="Cancel").first.click()
+    page.locator("li.job.cancelled").first.wait_for(timeout=60_000)
+
+
+def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path: Path) -> None:
+    sign_in(page)
+    page.goto("/brands")
+    previews = page.locator("section.brand img[alt*='preview']")
+    assert previews.count() >= 3
+    page.wait_for_function(
+        "[...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    screenshot(page, "brands-desktop")
+    section = page.locator("section[data-brand=fallclips]")
+    section.get_by_label("Watermark text").fill("@fallclips_official")
+    section.get_by_role("button", name="Preview").click()
+    live = section.locator(".live-preview img")
+    live.wait_for()
+    page.wait_for_function(
+        "document.querySelector('section[data-brand=fallclips] .live-preview img').naturalWidth > 0"
+    )
+    assert live.get_attribute("src").startswith("blob:")
+    section.get_by_role("button", name="Save brand").click()
+    page.wait_for_load_state("load")
+    config_path = Path(
+        requests.get(f"{service.url}/api/debug/env", headers={"X-Portal-Key": KEY}, timeout=5).json()[
+            "settings"
+        ]["brand_config"]
+    )
+    saved = json.loads(config_path.read_text())
+    assert saved["brands"]["fallclips"]["watermark"]["text"] == "@fallclips_official"
+
+    # a bad value is refused with the config's own rules, and nothing is written
+    section = page.locator("section[data-brand=fallclips]")
+    section.locator("input[name=logo_opacity]").fill("3")
+    section.get_by_role("button", name="Save brand").click()
+    assert re.search(r"opacity", section.get_by_role("alert").inner_text())
+    assert json.loads(config_path.read_text()) == saved
+    page.problems.clear()  # the 422 is the point of this step
+
+
+def test_phone_width_screens(browser, service: Server) -> None:
+    context = browser.new_context(
+        base_url=service.url, viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    page = context.new_page()
+    sign_in(page)
+    page.get_by_role("button", name="Brand it").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    screenshot(page, "dashboard-phone")
+    page.goto("/brands")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    screenshot(page, "brands-phone")
+    context.close()
+    assert ARTIFACTS.exists()
