@@ -105,8 +105,13 @@ def _save_upload(file_storage) -> Upload:
         path.unlink(missing_ok=True)
         reason = str(exc).split(": ", 1)[-1]
         raise ApiError(415, exc.code, f"{file_storage.filename}: {reason}") from None
-    upload = Upload(id=upload_id, filename=original, path=str(path), size=path.stat().st_size,
-                    media={k: v for k, v in info.as_dict().items() if k != "path"})  # fmt: skip
+    upload = Upload(
+        id=upload_id,
+        filename=original,
+        path=str(path),
+        size=path.stat().st_size,
+        media={k: v for k, v in info.as_dict().items() if k != "path"},
+    )
     with runtime().db.session() as session:
         session.add(upload)
     return upload
@@ -126,8 +131,11 @@ def create_upload():
 def _parse_process_request() -> tuple[ProcessRequest, Upload | None]:
     if request.mimetype == "multipart/form-data":
         brands = [b for value in request.form.getlist("brands") for b in value.split(",") if b.strip()]
-        fields = {"brands": "all" if brands == ["all"] else [b.strip() for b in brands],
-                  "preset": request.form.get("preset") or "source", "upload_id": "multipart"}  # fmt: skip
+        fields = {
+            "brands": "all" if brands == ["all"] else [b.strip() for b in brands],
+            "preset": request.form.get("preset") or "source",
+            "upload_id": "multipart",
+        }
         try:
             payload = ProcessRequest.model_validate(fields)
         except ValidationError as exc:
@@ -145,11 +153,22 @@ def _parse_process_request() -> tuple[ProcessRequest, Upload | None]:
         raise ApiError(422, "invalid_request", validation_message(exc)) from None
 
 
-def _new_job(kind: str, source_kind: str, source_name: str, source_path: str | None,
-             brands: list[str], preset: str) -> Job:  # fmt: skip
-    return Job(id=new_id(), kind=kind, status="queued", progress=0.0, source_kind=source_kind,
-               source_name=source_name, source_path=source_path, brands=brands, preset=preset,
-               attempts=0, cancel_requested=False)  # fmt: skip
+def _new_job(
+    kind: str, source_kind: str, source_name: str, source_path: str | None, brands: list[str], preset: str
+) -> Job:
+    return Job(
+        id=new_id(),
+        kind=kind,
+        status="queued",
+        progress=0.0,
+        source_kind=source_kind,
+        source_name=source_name,
+        source_path=source_path,
+        brands=brands,
+        preset=preset,
+        attempts=0,
+        cancel_requested=False,
+    )
 
 
 def _link_jobs(urls: list[str], kind: str, brands: list[str], preset: str, expand: bool) -> list[str]:
@@ -242,12 +261,16 @@ def cookies_status():
     return {"cookies": {"present": bool(options.cookies_file and Path(options.cookies_file).is_file())}}
 
 
+def _job_or_404(session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+    return job
+
+
 def _job_response(job_id: str, status: int = 200):
     with runtime().db.session() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
-        return {"job": describe_job(job)}, status
+        return {"job": describe_job(_job_or_404(session, job_id))}, status
 
 
 @bp.get("/jobs/<job_id>")
@@ -298,9 +321,7 @@ def list_jobs():
 def cancel_job(job_id: str):
     """Stop a job: a queued one at once, a running one as soon as its worker sees the flag."""
     with runtime().db.session() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        job = _job_or_404(session, job_id)
         if job.finished:
             raise ApiError(409, "job_finished", f"job {job_id} is already {job.status}")
         job.cancel_requested = True
@@ -314,9 +335,7 @@ def retry_job(job_id: str):
     """Run a failed or cancelled job again."""
     rt = runtime()
     with rt.db.session() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        job = _job_or_404(session, job_id)
         try:
             reset_for_retry(job)
         except JobStateError as exc:
@@ -332,9 +351,7 @@ def delete_job(job_id: str):
     """Delete a finished job and its files."""
     rt = runtime()
     with rt.db.session() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        job = _job_or_404(session, job_id)
         try:
             check_deletable(job)
         except JobStateError as exc:
@@ -380,9 +397,7 @@ def archive(job_id: str):
     """Every output of a job in one ZIP, streamed as it is written (no copy on disk)."""
     rt = runtime()
     with rt.db.session() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        job = _job_or_404(session, job_id)
         files = [rt.settings.outputs_dir / output.filename for output in job.outputs]
     files = [path for path in files if path.is_file()]
     if not files:
@@ -411,16 +426,18 @@ def list_brands():
         config = runtime().brands.current()
     except BrandConfigError as exc:
         raise ApiError(503, "brand_config_invalid", str(exc)) from None
-    return {"brands": [{"id": brand.id, **brand.model_dump(mode="json", exclude={"id"})}
-                       for brand in config.brands.values()]}  # fmt: skip
+    return {
+        "brands": [
+            {"id": brand.id, **brand.model_dump(mode="json", exclude={"id"})}
+            for brand in config.brands.values()
+        ]
+    }
 
 
 @bp.get("/brands/<brand_id>/preview.jpg")
 def brand_preview(brand_id: str):
     """A still with the brand's overlays for a preset, made by the engine (cached per brand version)."""
     preset = request.args.get("preset", "vertical")
-    if preset not in PRESETS:
-        raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
     brand = runtime().brands.current().brands.get(brand_id)
     if brand is None:
         raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}")
@@ -431,15 +448,21 @@ def brand_preview(brand_id: str):
     return response.make_conditional(request)
 
 
+def preview_jpeg(brand: Brand, preset: str) -> bytes:
+    """The engine's still of a brand on a preset's canvas; an engine failure becomes a JSON error."""
+    if preset not in PRESETS:
+        raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
+    try:
+        return render_preview(brand, preset, EngineOptions.from_settings(runtime().settings))
+    except EngineError as exc:
+        raise ApiError(500, exc.code, str(exc).splitlines()[0]) from None
+
+
 def _preview_cache(brand_json: str, preset: str) -> bytes:
     cache = current_app.extensions.setdefault("preview_cache", {})
     key = (brand_json, preset)
     if key not in cache:
-        try:
-            cache[key] = render_preview(Brand.model_validate_json(brand_json), preset,
-                                        EngineOptions.from_settings(runtime().settings))  # fmt: skip
-        except EngineError as exc:
-            raise ApiError(500, exc.code, str(exc).splitlines()[0]) from None
+        cache[key] = preview_jpeg(Brand.model_validate_json(brand_json), preset)
         if len(cache) > 64:
             cache.pop(next(iter(cache)))
     return cache[key]

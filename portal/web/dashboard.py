@@ -19,14 +19,15 @@ from werkzeug.utils import secure_filename
 from portal.brand_loader import (
     SAFE_ZONE_PRESETS,
     Brand,
+    BrandConfig,
     BrandConfigError,
     check_brand_assets,
     config_to_json,
     parse_brand_config,
     save_brand_config,
 )
-from portal.media.errors import EngineError
-from portal.video_processor import PRESETS, EngineOptions, render_preview
+from portal.video_processor import PRESETS
+from portal.web.api import preview_jpeg
 from portal.web.auth import client_id, key_matches, limiter
 from portal.web.errors import ApiError
 from portal.web.runtime import runtime
@@ -200,35 +201,8 @@ def _valid_brand_id(brand_id: str) -> str:
         ) from None
 
 
-@bp.post("/brands/<brand_id>/preview")
-@signed_in
-def preview(brand_id: str):
-    """A preview of the form's (unsaved) brand, made by the engine."""
-    _valid_brand_id(brand_id)
-    logo = _staged_logo(brand_id)
-    config = _edited_config(brand_id, logo)
-    problems = check_brand_assets(config)
-    if problems:
-        raise ApiError(422, "invalid_logo", str(problems[0]))
-    preset = request.form.get("preset", "vertical")
-    if preset not in PRESETS:
-        raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
-    try:
-        jpeg = render_preview(
-            config.brands[brand_id], preset, EngineOptions.from_settings(runtime().settings)
-        )
-    except EngineError as exc:
-        raise ApiError(500, exc.code, str(exc).splitlines()[0]) from None
-    finally:
-        if _is_staged(logo):
-            logo.unlink(missing_ok=True)
-    return Response(jpeg, mimetype="image/jpeg")
-
-
-@bp.post("/brands/<brand_id>")
-@signed_in
-def save_brand(brand_id: str):
-    """Validate and save a brand (new or edited); takes effect without a restart."""
+def _validated_edit(brand_id: str) -> tuple[BrandConfig, Path | None]:
+    """The config with the form's brand in it, assets checked; the uploaded logo is staged in temp."""
     _valid_brand_id(brand_id)
     staged = _staged_logo(brand_id)
     config = _edited_config(brand_id, staged)
@@ -237,6 +211,27 @@ def save_brand(brand_id: str):
         if _is_staged(staged):
             staged.unlink(missing_ok=True)
         raise ApiError(422, "invalid_logo", str(problems[0]))
+    return config, staged
+
+
+@bp.post("/brands/<brand_id>/preview")
+@signed_in
+def preview(brand_id: str):
+    """A preview of the form's (unsaved) brand, made by the engine."""
+    config, staged = _validated_edit(brand_id)
+    try:
+        jpeg = preview_jpeg(config.brands[brand_id], request.form.get("preset", "vertical"))
+    finally:
+        if _is_staged(staged):
+            staged.unlink(missing_ok=True)
+    return Response(jpeg, mimetype="image/jpeg")
+
+
+@bp.post("/brands/<brand_id>")
+@signed_in
+def save_brand(brand_id: str):
+    """Validate and save a brand (new or edited); takes effect without a restart."""
+    config, staged = _validated_edit(brand_id)
     if _is_staged(staged):
         # the logo lives next to the config, like the shipped brands: brands/<id>/logo.<ext>
         final = (
