@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from portal.database import Job
 from portal.maintenance import disk_status
 from portal.tasks import Runtime
+from portal.web.auth import require_api_auth
 from portal.web.runtime import runtime
 
 bp = Blueprint("health", __name__)
@@ -97,5 +98,6 @@ def init_metrics(app: Flask, rt: Runtime) -> None:
 
     @app.get("/metrics")
     def metrics():
-        """Prometheus text format."""
+        """Prometheus text; behind the key like all but the probes (scrape it with a bearer token)."""
+        require_api_auth()
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

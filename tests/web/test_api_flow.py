@@ -108,5 +108,6 @@ def test_brands_preview_and_diagnostics(server: Server) -> None:
     assert health["database"]["ok"] and health["queue"]["ok"] and health["workers"]
     assert server.call("GET", "/api/debug/brands").json()["ok"] is True
     assert requests.get(f"{server.url}/readyz", timeout=5).json()["status"] == "ready"
-    metrics = requests.get(f"{server.url}/metrics", timeout=5).text
+    assert requests.get(f"{server.url}/metrics", timeout=5).status_code == 401
+    metrics = server.call("GET", "/metrics").text
     assert 'wtf_jobs{status="completed"}' in metrics and "wtf_http_request_seconds_bucket" in metrics
