@@ -46,10 +46,20 @@ def _as_postgres_user() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
+def postgres_server_bin() -> Path | None:
+    """Where initdb and pg_ctl are: on PATH, or in Debian's versioned folder (not on PATH by default)."""
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).resolve().parent
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server on 127.0.0.1, a free port, trust auth for user wtf."""
-    require_program("initdb", shutil.which("initdb") is not None and shutil.which("pg_ctl") is not None)
+    server_bin = postgres_server_bin()
+    require_program("initdb", server_bin is not None and (server_bin / "pg_ctl").exists())
     require_program("pg_dump", shutil.which("pg_dump") is not None and shutil.which("pg_restore") is not None)
     home = Path(tempfile.mkdtemp(prefix="wtf-pg-"))
     home.chmod(0o755)
@@ -57,16 +67,17 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(home, "postgres", "postgres")
     data = home / "data"
     run = [*_as_postgres_user()]
-    subprocess.run([*run, "initdb", "-D", str(data), "-A", "trust", "-U", "wtf", "--no-sync"], check=True,
+    initdb, pg_ctl = str(server_bin / "initdb"), str(server_bin / "pg_ctl")
+    subprocess.run([*run, initdb, "-D", str(data), "-A", "trust", "-U", "wtf", "--no-sync"], check=True,
                    capture_output=True)  # fmt: skip
     port = free_port()
     options = f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off"
-    subprocess.run([*run, "pg_ctl", "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start"],
+    subprocess.run([*run, pg_ctl, "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start"],
                    check=True, capture_output=True)  # fmt: skip
     try:
         yield f"postgresql://wtf@127.0.0.1:{port}"
     finally:
-        subprocess.run([*run, "pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run([*run, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
 
 
