@@ -57,7 +57,9 @@ def when_ready(server):
     """Start the queue consumer next to the web workers (off with WTF_EMBEDDED_WORKER=0)."""
     global _consumer
     if _embedded_worker_enabled():
-        _consumer = subprocess.Popen([sys.executable, "-m", "portal", "worker"])
+        from portal.media.ffmpeg import die_with_parent
+
+        _consumer = subprocess.Popen([sys.executable, "-m", "portal", "worker"], preexec_fn=die_with_parent)
         server.log.info("embedded queue consumer started (pid %s)", _consumer.pid)
 
 

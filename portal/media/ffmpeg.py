@@ -88,7 +88,7 @@ def run_ffmpeg(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # cancel and timeout kill FFmpeg's group, not the caller's
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     stderr_reader = threading.Thread(target=_collect, args=(process.stderr, tail), daemon=True)
@@ -121,8 +121,11 @@ def run_ffmpeg(
         raise RenderError(f"FFmpeg failed with exit code {process.returncode}", "\n".join(tail))
 
 
-def _die_with_parent() -> None:
-    """Linux: if the worker that started FFmpeg dies (kill -9, OOM), FFmpeg is killed too, not orphaned."""
+def die_with_parent() -> None:
+    """preexec_fn for children: on Linux, if the parent dies (kill -9, OOM) the child is killed too.
+
+    FFmpeg must not render on as an orphan after its worker died, nor the embedded consumer after gunicorn.
+    """
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import zipfile
 from collections.abc import Iterator
@@ -441,10 +442,13 @@ def brand_preview(brand_id: str):
     brand = runtime().brands.current().brands.get(brand_id)
     if brand is None:
         raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}")
-    jpeg = _preview_cache(brand.model_dump_json(), preset)
+    # the version covers the logo files too: the dashboard replaces a logo under the same name
+    stamps = [path.stat().st_mtime_ns for path in brand.asset_paths() if path.exists()]
+    version = f"{brand.model_dump_json()}|{stamps}"
+    jpeg = _preview_cache(version, brand, preset)
     response = Response(jpeg, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "no-cache"
-    response.set_etag(f"{hash((brand.model_dump_json(), preset)) & 0xFFFFFFFF:x}")
+    response.set_etag(hashlib.sha1(f"{version}|{preset}".encode()).hexdigest()[:16])
     return response.make_conditional(request)
 
 
@@ -458,11 +462,11 @@ def preview_jpeg(brand: Brand, preset: str) -> bytes:
         raise ApiError(500, exc.code, str(exc).splitlines()[0]) from None
 
 
-def _preview_cache(brand_json: str, preset: str) -> bytes:
+def _preview_cache(version: str, brand: Brand, preset: str) -> bytes:
     cache = current_app.extensions.setdefault("preview_cache", {})
-    key = (brand_json, preset)
+    key = (version, preset)
     if key not in cache:
-        cache[key] = preview_jpeg(Brand.model_validate_json(brand_json), preset)
+        cache[key] = preview_jpeg(brand, preset)
         if len(cache) > 64:
             cache.pop(next(iter(cache)))
     return cache[key]
