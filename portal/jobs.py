@@ -118,6 +118,11 @@ class BrandRegistry:
         self._config: BrandConfig | None = None
         self._checked = 0.0
 
+    def invalidate(self) -> None:
+        """Forget the cached config: this process just wrote the file and must not serve the old one."""
+        with self._lock:
+            self._config = None
+
     def current(self) -> BrandConfig:
         """The config as the file is now; raises BrandConfigError if it is missing or invalid."""
         with self._lock:

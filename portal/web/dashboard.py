@@ -241,6 +241,7 @@ def save_brand(brand_id: str):
         os.replace(staged, final)
         config = _edited_config(brand_id, final)
     save_brand_config(config, runtime().settings.brand_config)
+    runtime().brands.invalidate()
     return {"brand": json.loads(config.brands[brand_id].model_dump_json())}
 
 
@@ -254,4 +255,5 @@ def delete_brand(brand_id: str):
     if current["brands"].pop(brand_id, None) is None:
         raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}")
     save_brand_config(parse_brand_config(current, path.resolve().parent, path.name), path)
+    rt.brands.invalidate()
     return {"deleted": brand_id}

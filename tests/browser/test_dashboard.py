@@ -168,3 +168,43 @@ def test_phone_width_screens(browser, service: Server) -> None:
     screenshot(page, "brands-phone")
     context.close()
     assert ARTIFACTS.exists()
+
+
+def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
+    from PIL import Image
+
+    logo = tmp_path / "badge.png"
+    Image.new("RGBA", (300, 120), (250, 200, 0, 255)).save(logo)
+    sign_in(page)
+    page.goto("/brands")
+    section = page.locator("section[data-brand='']")
+    section.get_by_label("Brand id").fill("fallsdaily")
+    section.get_by_label("Display name").fill("FallsDaily")
+    section.get_by_label("Logo image").set_input_files(str(logo))
+    section.get_by_label("Watermark text").fill("@fallsdaily")
+    section.get_by_role("button", name="Save brand").click()
+    added = page.locator("section[data-brand=fallsdaily]")
+    added.wait_for()
+    page.wait_for_function(
+        "[...document.querySelectorAll('section[data-brand=fallsdaily] .previews img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    brands = requests.get(f"{service.url}/api/brands", headers={"X-Portal-Key": KEY}, timeout=5).json()[
+        "brands"
+    ]
+    (new,) = [brand for brand in brands if brand["id"] == "fallsdaily"]
+    assert (
+        new["logo"]["path"].endswith("brands/fallsdaily/logo.png")
+        and new["watermark"]["text"] == "@fallsdaily"
+    )
+    page.goto("/")
+    assert page.get_by_label("FallsDaily").count() == 1  # tickable for the next job, no restart
+
+    page.goto("/brands")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("section[data-brand=fallsdaily]").get_by_role("button", name="Remove brand").click()
+    page.locator("section[data-brand=fallsdaily]").wait_for(state="detached")
+    brands = requests.get(f"{service.url}/api/brands", headers={"X-Portal-Key": KEY}, timeout=5).json()[
+        "brands"
+    ]
+    assert "fallsdaily" not in [brand["id"] for brand in brands]
