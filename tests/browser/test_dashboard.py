@@ -135,8 +135,8 @@ def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path
         "document.querySelector('section[data-brand=fallclips] .live-preview img').naturalWidth > 0"
     )
     assert live.get_attribute("src").startswith("blob:")
-    section.get_by_role("button", name="Save brand").click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation():  # the page reloads once the save is answered
+        section.get_by_role("button", name="Save brand").click()
     config_path = Path(
         requests.get(f"{service.url}/api/debug/env", headers={"X-Portal-Key": KEY}, timeout=5).json()[
             "settings"
@@ -182,7 +182,8 @@ def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
     section.get_by_label("Display name").fill("FallsDaily")
     section.get_by_label("Logo image").set_input_files(str(logo))
     section.get_by_label("Watermark text").fill("@fallsdaily")
-    section.get_by_role("button", name="Save brand").click()
+    with page.expect_navigation():
+        section.get_by_role("button", name="Save brand").click()
     added = page.locator("section[data-brand=fallsdaily]")
     added.wait_for()
     page.wait_for_function(
