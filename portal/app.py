@@ -15,11 +15,17 @@ from portal.web.errors import register_error_handlers
 from portal.web.health import init_metrics
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the app from validated settings; refuse to start without a portal key outside dev mode."""
+def startup_settings(settings: Settings | None = None) -> Settings:
+    """Settings the server may start with: valid, and with a portal key unless this is a dev run."""
     settings = settings or load_settings()
     if not settings.portal_key and not settings.dev_mode:
         raise ConfigError("WTF_PORTAL_KEY: required (set WTF_DEV_MODE=1 for a local development run)")
+    return settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from validated settings; refuse to start without a portal key outside dev mode."""
+    settings = startup_settings(settings)
     configure_logging(settings)
     settings.ensure_dirs()
 

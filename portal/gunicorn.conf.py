@@ -53,6 +53,18 @@ def _embedded_worker_enabled() -> bool:
     return os.environ.get("WTF_EMBEDDED_WORKER", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def on_starting(server):
+    """Refuse to start (one line, exit 2) on bad settings, before binding or starting the consumer."""
+    from portal.app import startup_settings
+    from portal.config import ConfigError
+
+    try:
+        startup_settings()
+    except ConfigError as exc:
+        print(f"wtf-portal: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
 def when_ready(server):
     """Start the queue consumer next to the web workers (off with WTF_EMBEDDED_WORKER=0)."""
     global _consumer
