@@ -54,14 +54,21 @@ def test():
     return {"status": "online", "version": __version__}
 
 
-class ProcessRequest(BaseModel):
+class BrandSelection(BaseModel):
+    """What to make: the brands and the format (a multipart request sends only this, with its file)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    brands: list[str] | Literal["all"] = Field(min_length=1)
+    preset: Literal["source", "vertical", "square", "landscape"] = "source"
+
+
+class ProcessRequest(BrandSelection):
+    """A JSON request: the selection plus exactly one source."""
 
     url: str | None = None
     urls: list[str] | None = Field(default=None, min_length=1, max_length=50)
     upload_id: str | None = None
-    brands: list[str] | Literal["all"] = Field(min_length=1)
-    preset: Literal["source", "vertical", "square", "landscape"] = "source"
     playlist: bool = False
 
     @model_validator(mode="after")
@@ -129,20 +136,22 @@ def create_upload():
     return {"upload": _describe_upload(upload)}, 201
 
 
-def _parse_process_request() -> tuple[ProcessRequest, Upload | None]:
+def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
+    """The JSON request, or a multipart one whose file is stored (after its brands are checked)."""
     if request.mimetype == "multipart/form-data":
-        brands = [b for value in request.form.getlist("brands") for b in value.split(",") if b.strip()]
+        brands = [
+            b.strip() for value in request.form.getlist("brands") for b in value.split(",") if b.strip()
+        ]
         fields = {
-            "brands": "all" if brands == ["all"] else [b.strip() for b in brands],
+            "brands": "all" if brands == ["all"] else brands,
             "preset": request.form.get("preset") or "source",
-            "upload_id": "multipart",
         }
         try:
-            payload = ProcessRequest.model_validate(fields)
+            selection = BrandSelection.model_validate(fields)
         except ValidationError as exc:
             raise ApiError(422, "invalid_request", validation_message(exc)) from None
-        _brand_ids(payload.brands)  # refuse unknown brands before storing the file
-        return payload, _save_upload(request.files.get("file"))
+        _brand_ids(selection.brands)  # refuse unknown brands before storing the file
+        return selection, _save_upload(request.files.get("file"))
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ApiError(
@@ -204,7 +213,7 @@ def process_video():
     """Queue branding of an upload (upload_id or multipart file), a `url` or `urls`; 202 with the job(s)."""
     payload, upload = _parse_process_request()
     brands = _brand_ids(payload.brands)
-    if payload.url or payload.urls:
+    if upload is None and (payload.url or payload.urls):
         ids = _link_jobs(payload.urls or [payload.url], "render", brands, payload.preset, payload.playlist)
         return _job_response(ids[0], 202) if payload.url and len(ids) == 1 else _jobs_response(ids)
     _require_disk()
