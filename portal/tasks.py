@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey, crontab
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 
 from portal.brand_loader import BrandConfigError
 from portal.config import Settings, load_settings
@@ -99,7 +99,7 @@ def _take_lease(runtime: Runtime, job_id: str) -> bool:
             update(Job)
             .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
             .values(
-                status="rendering",  # links move to `downloading` with their first progress report
+                status=case((Job.source_kind == "url", "downloading"), else_="rendering"),
                 stage="starting",
                 lease_owner=runtime.worker_name,
                 heartbeat_at=utc_now(),
