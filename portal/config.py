@@ -91,6 +91,10 @@ class Settings(BaseSettings):
         return self.data_dir / "outputs"
 
     @cached_property
+    def downloads_dir(self) -> Path:
+        return self.data_dir / "downloads"  # fetched links, kept for reuse until retention removes them
+
+    @cached_property
     def temp_dir(self) -> Path:
         return self.data_dir / "temp"
 
@@ -108,7 +112,7 @@ class Settings(BaseSettings):
 
     def ensure_dirs(self) -> None:
         """Create the data folders; a folder that cannot be made is a configuration error."""
-        for folder in (self.uploads_dir, self.outputs_dir, self.temp_dir, self.logs_dir):
+        for folder in (self.uploads_dir, self.outputs_dir, self.downloads_dir, self.temp_dir, self.logs_dir):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

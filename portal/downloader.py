@@ -10,7 +10,6 @@ through `sanitize_info` before anything is stored.
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import shutil
 import socket
@@ -37,7 +36,6 @@ from portal.media.errors import EngineError
 from portal.media.probe import probe_media
 
 ProgressCallback = Callable[[str, float], None]
-STORED_FIELDS = ("title", "uploader", "webpage_url", "original_url", "extractor", "id", "duration")
 
 
 class DownloadFailedError(EngineError):
@@ -99,7 +97,7 @@ class DownloadOptions:
     def from_settings(cls, settings: Settings) -> DownloadOptions:
         stored_cookies = settings.data_dir / "secrets" / "cookies.txt"
         return cls(
-            cache_dir=settings.data_dir / "downloads",
+            cache_dir=settings.downloads_dir,
             ffmpeg_path=settings.ffmpeg_path,
             max_filesize_mb=settings.max_download_mb,
             max_duration_s=settings.max_duration_s,
@@ -311,8 +309,6 @@ def _check_duration(url: str, path: Path, options: DownloadOptions) -> None:
 def _cached(options: DownloadOptions, extractor: str, video_id: str) -> Path | None:
     stem = _cache_stem(extractor, video_id)
     for candidate in options.cache_dir.glob(f"{stem}.*"):
-        if candidate.suffix == ".json":
-            continue
         if time.time() - candidate.stat().st_mtime < options.retention_hours * 3600:
             os.utime(candidate)  # reuse keeps it young
             return candidate
@@ -413,8 +409,6 @@ def _download_once(url, options, on_progress, cancel) -> DownloadedMedia:
             _check_duration(url, source, options)
             target = options.cache_dir / f"{_cache_stem(extractor, video_id)}{source.suffix}"
             os.replace(source, target)
-            stored = {key: safe.get(key) for key in STORED_FIELDS}
-            target.with_suffix(".json").write_text(json.dumps(stored))
         else:
             reused_flag, target = True, reused
     if on_progress:

@@ -153,8 +153,8 @@ def sweep_folder(folder: Path, older_than: datetime, in_use: InUse, report: Clea
 
 
 def sweep_data_dir(settings: Settings, in_use: InUse, report: CleanupReport, now: datetime) -> None:
-    """Uploads, outputs and logs after the retention cutoff; temp files after TEMP_GRACE."""
-    for folder in (settings.uploads_dir, settings.outputs_dir, settings.logs_dir):
+    """Uploads, outputs, downloads and logs after the retention cutoff; temp files after TEMP_GRACE."""
+    for folder in (settings.uploads_dir, settings.outputs_dir, settings.downloads_dir, settings.logs_dir):
         sweep_folder(folder, report.cutoff, in_use, report)
     sweep_folder(settings.temp_dir, max(report.cutoff, now - TEMP_GRACE), in_use, report)
 

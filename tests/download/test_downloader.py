@@ -117,3 +117,25 @@ def test_unclassified_failures_keep_the_link_in_the_message(options: DownloadOpt
     with pytest.raises(DownloadFailedError) as raised:
         download("http://127.0.0.1:9/nothing.mp4", options)  # discard port: connection refused
     assert "127.0.0.1:9" in str(raised.value)
+
+
+def test_retention_removes_old_downloads_and_keeps_young_ones(tmp_path) -> None:
+    import os
+    import time
+
+    from portal.config import load_settings
+    from portal.database import Database
+    from portal.maintenance import cleanup
+
+    settings = load_settings(data_dir=tmp_path, retention_hours=1)
+    settings.ensure_dirs()
+    old, young = settings.downloads_dir / "Generic-old.mp4", settings.downloads_dir / "Generic-young.mp4"
+    old.write_bytes(b"x")
+    young.write_bytes(b"y")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    database = Database(settings)
+    database.upgrade()
+    with database.session() as session:
+        cleanup(settings, session)
+    assert not old.exists() and young.exists()
