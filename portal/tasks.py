@@ -271,7 +271,9 @@ def reap_stale_jobs(runtime: Runtime) -> list[str]:
             )
         ).all()
         for job in stale:
-            if job.attempts >= settings.max_attempts:
+            if job.cancel_requested:  # its worker died before it could honour the cancel
+                job.status, job.stage, job.lease_owner, job.finished_at = "cancelled", None, None, utc_now()
+            elif job.attempts >= settings.max_attempts:
                 job.status, job.error_code = "failed", "worker_lost"
                 job.error = f"the worker stopped {job.attempts} times while running this job; giving up"
                 job.finished_at, job.lease_owner = utc_now(), None
