@@ -138,9 +138,11 @@ class BrandConfig(BaseModel):
 class BrandConfigError(Exception):
     """The brand config cannot be used; the message names the file, the brand and the field."""
 
+    code = "brand_config_invalid"
+
 
 class UnknownBrandError(BrandConfigError):
-    pass
+    code = "unknown_brand"  # e.g. removed from the config after a job asked for it
 
 
 def parse_brand_config(data: object, base_dir: Path, source: str = "brand config") -> BrandConfig:
