@@ -1,33 +1,44 @@
 """Links to files: the one module that talks to yt-dlp.
 
-Policy first (http/https only; hosts resolving to private, loopback, link-local, multicast or reserved
-addresses refused unless WTF_ALLOW_PRIVATE_URLS), checked at submission and again on every request
-yt-dlp makes. Downloads are bounded (size, duration), retried when the failure is transient, reused
-when the same video (extractor + id) was fetched within the retention time, and their metadata passes
+Policy first: http/https only, and no connection to a private, loopback, link-local, multicast or reserved
+address unless WTF_ALLOW_PRIVATE_URLS. It is checked on the link at submission, again at download time,
+and on the address of every connection yt-dlp opens while it works for us (redirects, manifests,
+fragments and DNS answers included). Downloads are bounded (size, duration), retried when the failure is
+transient, reused when the same video was fetched within the retention time, and their metadata passes
 through `sanitize_info` before anything is stored.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
+import http.cookiejar
 import ipaddress
+import json
+import logging
 import os
-import shutil
+import re
 import socket
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yt_dlp
+from yt_dlp.cookies import YoutubeDLCookieJar
+from yt_dlp.networking.exceptions import HTTPError, RequestError, TransportError
 from yt_dlp.utils import (
     DownloadCancelled,
-    DownloadError,
-    ExtractorError,
     GeoRestrictedError,
     UnsupportedError,
+    YoutubeDLError,
+    unsmuggle_url,
 )
 
 from portal.config import Settings
@@ -35,7 +46,13 @@ from portal.media.binary import locate_ffmpeg
 from portal.media.errors import EngineError
 from portal.media.probe import probe_media
 
+log = logging.getLogger("portal.downloader")
+
 ProgressCallback = Callable[[str, float], None]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+STORED_FIELDS = ("title", "uploader", "webpage_url", "original_url", "extractor", "id", "duration")
+NETSCAPE_HEADER = "# Netscape HTTP Cookie File\n"
+MB = 1_048_576
 
 
 class DownloadFailedError(EngineError):
@@ -56,6 +73,10 @@ class VideoUnavailableError(DownloadFailedError):
 
 class LoginRequiredError(DownloadFailedError):
     code = "login_required"
+
+
+class AccessDeniedError(DownloadFailedError):
+    code = "access_denied"
 
 
 class GeoBlockedError(DownloadFailedError):
@@ -95,14 +116,15 @@ class DownloadOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DownloadOptions:
-        stored_cookies = settings.data_dir / "secrets" / "cookies.txt"
+        uploaded = cookies_path(settings.data_dir)
         return cls(
             cache_dir=settings.downloads_dir,
             ffmpeg_path=settings.ffmpeg_path,
             max_filesize_mb=settings.max_download_mb,
             max_duration_s=settings.max_duration_s,
             allow_private_urls=settings.allow_private_urls,
-            cookies_file=settings.cookies_file or (stored_cookies if stored_cookies.is_file() else None),
+            # an operator's WTF_COOKIES_FILE wins over an uploaded one
+            cookies_file=settings.cookies_file or (uploaded if uploaded.is_file() else None),
             playlist_limit=settings.playlist_limit,
             retention_hours=settings.retention_hours,
         )
@@ -128,169 +150,259 @@ class DownloadedMedia:
 # --- URL policy ---------------------------------------------------------------------------------
 
 
+def address_refused(ip: IPAddress) -> bool:
+    """Anything but the public internet: loopback, private, link-local (cloud metadata), multicast..."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast or ip.is_reserved
+
+
+def _addresses(host: str, port: int) -> set[IPAddress]:
+    try:
+        return {ipaddress.ip_address(host.split("%", 1)[0])}
+    except ValueError:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
+
+
 def check_url(url: str, allow_private: bool) -> None:
     """Refuse anything but http(s) to public addresses (unless private addresses are allowed)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise UrlRefusedError(f"{url}: only http and https links are accepted")
-    host = parts.hostname
-    if not host:
+    if not parts.hostname:
         raise UrlRefusedError(f"{url}: the link has no host")
     if allow_private:
         return
     try:
-        addresses = {
-            info[4][0] for info in socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-        }
-    except (socket.gaierror, UnicodeError):
-        raise UrlRefusedError(f"{url}: the host {host!r} does not resolve") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not ip.is_global or ip.is_multicast or ip.is_reserved:
+        addresses = _addresses(parts.hostname, parts.port or 443)
+    except (OSError, UnicodeError, ValueError):
+        raise UrlRefusedError(f"{url}: the host {parts.hostname!r} does not resolve") from None
+    for ip in sorted(addresses, key=str):
+        if address_refused(ip):
             raise UrlRefusedError(
-                f"{url}: {host} resolves to {ip}, a private, loopback, link-local or reserved address "
-                "(set WTF_ALLOW_PRIVATE_URLS=1 to allow)"
+                f"{url}: {parts.hostname} resolves to {ip}, a private, loopback, link-local or reserved "
+                "address (set WTF_ALLOW_PRIVATE_URLS=1 to allow)"
             )
 
 
-class _PolicedYoutubeDL(yt_dlp.YoutubeDL):
-    """Every request yt-dlp makes (pages, manifests, fragments, media) passes the URL policy.
+class _RefusedConnection(RequestError):
+    """Raised from the socket layer. A RequestError, so yt-dlp's request handlers pass it up unchanged."""
 
-    A redirect is followed inside yt-dlp's request handler; its final address is checked before any of
-    its data is used (see docs/ACQUISITION.md for what that leaves open).
+    def __init__(self, ip: IPAddress) -> None:
+        super().__init__(f"connection to {ip} refused by the URL policy")
+        self.ip = ip
+
+
+# True while this thread (context) works for a download that must not reach private addresses.
+_POLICED = contextvars.ContextVar("portal_downloader_policed", default=False)
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _audit(event: str, args: tuple) -> None:
+    # Runs for every audited event of the process: leave at once unless it is a policed connect.
+    if event != "socket.connect" or not _POLICED.get():
+        return
+    sock, address = args
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(address, tuple):
+        return
+    for ip in _addresses(address[0], address[1]):
+        if address_refused(ip):
+            raise _RefusedConnection(ip)
+
+
+@contextlib.contextmanager
+def _policed_connections(active: bool) -> Iterator[None]:
+    """Check the address of every socket this thread connects, whatever library opens it.
+
+    yt-dlp resolves names and follows redirects inside its request handlers (urllib or requests); the
+    interpreter's audit event for socket.connect is the one point every connection passes, with the
+    address actually used, before a packet is sent. So a redirect or a DNS answer that changed since
+    check_url cannot reach a private address.
     """
+    global _hook_installed
+    if active:
+        with _hook_lock:
+            if not _hook_installed:
+                sys.addaudithook(_audit)
+                _hook_installed = True
+    token = _POLICED.set(active)
+    try:
+        yield
+    finally:
+        _POLICED.reset(token)
 
-    def __init__(self, params: dict, allow_private: bool) -> None:
-        super().__init__(params)
-        self._allow_private = allow_private
+
+class _PolicedYoutubeDL(yt_dlp.YoutubeDL):
+    """Every request yt-dlp makes (pages, manifests, fragments, media) is http(s); a refused connection
+    surfaces as UrlRefusedError naming the link, not as a network error that would be retried."""
 
     def urlopen(self, req):
         url = req if isinstance(req, str) else req.url
-        check_url(url, self._allow_private)
-        response = super().urlopen(req)
-        final = getattr(response, "url", None)
-        if final and final != url:
-            try:
-                check_url(final, self._allow_private)
-            except UrlRefusedError:
-                response.close()
-                raise
-        return response
+        if urlsplit(url).scheme not in ("http", "https", "data"):  # data: is inline, no network
+            raise UrlRefusedError(f"{url}: only http and https links are accepted")
+        try:
+            return super().urlopen(req)
+        except _RefusedConnection as exc:
+            raise UrlRefusedError(
+                f"{url}: a connection went to {exc.ip} (by a redirect or the host's DNS answer), a "
+                "private, loopback, link-local or reserved address (set WTF_ALLOW_PRIVATE_URLS=1 to allow)"
+            ) from None
 
 
 # --- downloading --------------------------------------------------------------------------------
 
 
-def _params(options: DownloadOptions, workdir: Path, cookies: Path | None, hooks: list) -> dict:
+class _Log:
+    """yt-dlp's messages go to our log (not stdout); the last ones are kept to explain a silent skip."""
+
+    def __init__(self) -> None:
+        self.lines: deque[str] = deque(maxlen=20)
+
+    def debug(self, message: str) -> None:
+        self.lines.append(message)
+        log.debug(message)
+
+    info = debug
+
+    def warning(self, message: str) -> None:
+        self.lines.append(message)
+        log.info(message)
+
+    error = warning
+
+
+def _params(options: DownloadOptions, workdir: Path, cookies: Path | None, hooks: list, logger: _Log) -> dict:
     side = options.max_long_side
-    return {
-        # best video no larger than the output needs, with audio; merged by our FFmpeg into MP4
-        "format": f"bv*[height<={side}][width<={side}]+ba/b[height<={side}][width<={side}]/bv*+ba/b",
+    fits = f"[height<=?{side}][width<=?{side}]"
+    params = {
+        # the best video whose long side fits the output (portrait or landscape), with audio, merged by
+        # our FFmpeg into MP4; if nothing fits, the best there is (the engine scales it down)
+        "format": f"bv*{fits}+ba/b{fits}/bv*+ba/b",
         "format_sort": [f"res:{side}", "vcodec:h264", "acodec:aac"],
         "merge_output_format": "mp4",
         "ffmpeg_location": str(locate_ffmpeg(options.ffmpeg_path)),
-        "outtmpl": {"default": str(workdir / "%(extractor)s-%(id)s.%(ext)s")},
-        "max_filesize": options.max_filesize_mb * 1_048_576,
+        "outtmpl": {"default": str(workdir / "%(id).80B.%(ext)s")},
+        "max_filesize": options.max_filesize_mb * MB,
         "retries": 2,
         "fragment_retries": 3,
         "extractor_retries": 2,
         "socket_timeout": options.socket_timeout,
         "noplaylist": True,
-        "hls_prefer_native": True,  # fragments then go through the policed urlopen, not FFmpeg's network
+        # Python's own downloaders, in this thread: every request is policed. FFmpeg, which yt-dlp hands
+        # the streams native code cannot read, gets no network protocols while the policy is on.
+        "external_downloader": {"default": "native"},
+        "concurrent_fragment_downloads": 1,
         "cookiefile": str(cookies) if cookies else None,
         "progress_hooks": hooks,
         "quiet": True,
-        "no_warnings": True,
+        "no_warnings": False,
         "noprogress": True,
-        "logger": _QuietLogger(),
+        "logger": logger,
     }
+    if not options.allow_private_urls:
+        params["external_downloader_args"] = {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]}
+    return params
 
 
-class _QuietLogger:
-    """yt-dlp's messages go to our log, not to stdout."""
-
-    def __init__(self) -> None:
-        import logging
-
-        self.log = logging.getLogger("portal.downloader")
-
-    def debug(self, message: str) -> None:
-        self.log.debug(message)
-
-    def info(self, message: str) -> None:
-        self.log.debug(message)
-
-    def warning(self, message: str) -> None:
-        self.log.info(message)
-
-    def error(self, message: str) -> None:
-        self.log.info(message)
+def cookies_path(data_dir: Path) -> Path:
+    """Where an uploaded cookies file lives (readable by the service only)."""
+    return data_dir / "secrets" / "cookies.txt"
 
 
 def _cookie_copy(options: DownloadOptions, workdir: Path) -> Path | None:
     """A private, writable copy: yt-dlp writes cookies back, and the shared file must stay intact."""
-    if not options.cookies_file or not Path(options.cookies_file).is_file():
+    if not options.cookies_file:
         return None
+    try:
+        text = Path(options.cookies_file).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise DownloadFailedError(
+            f"the cookies file {options.cookies_file} cannot be read: {exc.strerror}"
+        ) from None
     copy = workdir / "cookies.txt"
-    shutil.copyfile(options.cookies_file, copy)
+    # yt-dlp refuses a file without the Netscape header line, which some exporters leave out
+    copy.write_text(text if text.startswith(("# Netscape", "# HTTP Cookie")) else NETSCAPE_HEADER + text)
     copy.chmod(0o600)
     return copy
 
 
-def _classify(url: str, exc: Exception) -> DownloadFailedError:
-    """yt-dlp's error text -> an error a person can act on, marked transient when retrying may help."""
-    if isinstance(exc, DownloadFailedError):
-        return exc
-    message = str(exc).replace("ERROR: ", "")
-    lower = message.lower()
-    original = getattr(exc, "exc_info", None)
-    cause = original[1] if original else exc
-    if isinstance(cause, UrlRefusedError):
-        return cause
-    if isinstance(cause, GeoRestrictedError) or ("geo" in lower and "restrict" in lower):
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (yt-dlp nests them in exc_info, cause and __cause__)."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        exc_info = getattr(item, "exc_info", None)
+        todo += [
+            exc_info[1] if exc_info else None,
+            getattr(item, "cause", None),
+            item.__cause__,
+            item.__context__,
+        ]
+
+
+_LOGIN_WORDS = ("sign in", "log in", "login", "cookies", "not a bot", "age-restricted", "age restricted")
+_GONE_WORDS = ("private video", "video is private", "removed", "unavailable", "does not exist", "deleted")
+
+
+def _classify(url: str, exc: BaseException) -> DownloadFailedError:
+    """yt-dlp's error -> an error a person can act on, marked transient when retrying may help."""
+    chain = list(_causes(exc))
+    for item in chain:
+        if isinstance(item, DownloadFailedError):
+            return item
+    first = str(exc).replace("ERROR: ", "").splitlines()[0][:200] if str(exc) else type(exc).__name__
+    text = " ".join(str(item) for item in chain).lower()
+    if any(isinstance(item, GeoRestrictedError) for item in chain) or re.search(r"geo.?restrict", text):
         return GeoBlockedError(f"{url}: the video is not available from this server's country")
-    if isinstance(cause, UnsupportedError) or "unsupported url" in lower:
-        return UnsupportedLinkError(f"{url}: no video found at this link (unsupported site or page)")
-    if any(
-        word in lower for word in ("sign in", "login", "log in", "cookies", "not a bot", "age-restricted")
-    ):
-        return LoginRequiredError(
-            f"{url}: the site wants a signed-in user; upload a cookies file (WTF_COOKIES_FILE)"
+    status = next((item.status for item in chain if isinstance(item, HTTPError)), None)
+    if status in (404, 410):
+        return VideoUnavailableError(f"{url}: the video is unavailable (HTTP {status}: removed or not found)")
+    if status == 401:
+        return LoginRequiredError(f"{url}: the site wants a signed-in user; upload a cookies file")
+    if status == 403:
+        return AccessDeniedError(
+            f"{url}: the site refused access (HTTP 403); it may want a signed-in user (upload a cookies "
+            "file) or block this server"
         )
-    if any(word in lower for word in ("private video", "removed", "unavailable", "does not exist", "404")):
-        return VideoUnavailableError(f"{url}: the video is unavailable (removed, private or not found)")
-    if any(
-        word in lower
-        for word in (
-            "timed out",
-            "timeout",
-            "temporarily",
-            "connection",
-            "503",
-            "502",
-            "500",
-            "504",
-            "incomplete",
-            "reset by peer",
-        )
-    ):
-        reason = "timed out" if "timed out" in lower or "timeout" in lower else message.splitlines()[0][:160]
+    if status is not None and (status == 429 or status >= 500):
+        return NetworkError(f"{url}: the site answered HTTP {status}; retried, still failing")
+    if any(isinstance(item, (TransportError, TimeoutError, ConnectionError)) for item in chain):
+        reason = "timed out" if "timed out" in text else first
         return NetworkError(f"{url}: network problem ({reason}); retried, still failing")
-    if isinstance(cause, ExtractorError) and "no video" in lower:
-        return UnsupportedLinkError(f"{url}: no video found at this link")
-    return DownloadFailedError(f"{url}: download failed ({message.splitlines()[0][:200]})")
+    if "not on whitelist" in text:
+        return UrlRefusedError(
+            f"{url}: this stream can only be fetched by FFmpeg, whose connections the URL policy cannot "
+            "check; it is refused unless WTF_ALLOW_PRIVATE_URLS=1"
+        )
+    if any(word in text for word in _LOGIN_WORDS):
+        return LoginRequiredError(f"{url}: the site wants a signed-in user; upload a cookies file")
+    if any(word in text for word in _GONE_WORDS):
+        return VideoUnavailableError(f"{url}: the video is unavailable (removed, private or not found)")
+    if any(isinstance(item, UnsupportedError) for item in chain) or "unsupported url" in text:
+        return UnsupportedLinkError(f"{url}: no video found at this link (unsupported site or page)")
+    return DownloadFailedError(f"{url}: download failed ({first})")
 
 
 def _check_limits(url: str, info: dict, options: DownloadOptions) -> None:
+    """What the site declares, refused before a byte of media is fetched."""
+    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+        raise UnsupportedLinkError(f"{url}: this is a live stream; only finished videos can be fetched")
     duration = info.get("duration")
     if duration and duration > options.max_duration_s:
         raise TooLongError(
             f"{url}: the video lasts {duration:.0f} s, over the limit of {options.max_duration_s} s"
         )
     size = info.get("filesize") or info.get("filesize_approx")
-    if size and size > options.max_filesize_mb * 1_048_576:
+    if size and size > options.max_filesize_mb * MB:
         raise TooLargeError(
-            f"{url}: the video is {size / 1_048_576:.0f} MB, over the limit of {options.max_filesize_mb} MB"
+            f"{url}: the video is {size / MB:.0f} MB, over the limit of {options.max_filesize_mb} MB"
         )
 
 
@@ -306,38 +418,91 @@ def _check_duration(url: str, path: Path, options: DownloadOptions) -> None:
         )
 
 
-def _cached(options: DownloadOptions, extractor: str, video_id: str) -> Path | None:
-    stem = _cache_stem(extractor, video_id)
-    for candidate in options.cache_dir.glob(f"{stem}.*"):
-        if time.time() - candidate.stat().st_mtime < options.retention_hours * 3600:
-            os.utime(candidate)  # reuse keeps it young
-            return candidate
-    return None
+def _cache_stem(info: dict, url: str) -> str:
+    """The reuse key: extractor + id. The generic extractor's id is a file name ("video", "index")
+    that many sites share, so there the address of the page is part of the key."""
+    extractor = str(info.get("extractor_key") or info.get("extractor") or "generic")
+    key = f"{extractor}-{info.get('id')}"
+    if extractor.lower() == "generic":
+        key += "-" + hashlib.sha256((info.get("webpage_url") or url).encode()).hexdigest()[:16]
+    return re.sub(r"[^A-Za-z0-9_-]", "_", key)[:160]
 
 
-def _cache_stem(extractor: str, video_id: str) -> str:
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{extractor}-{video_id}")
-    return safe[:120]
+def _cached(options: DownloadOptions, stem: str) -> Path | None:
+    """The file fetched for this key within the retention time; its sidecar is the index."""
+    sidecar = options.cache_dir / f"{stem}.json"
+    try:
+        path = options.cache_dir / Path(json.loads(sidecar.read_text())["file"]).name
+        fresh = time.time() - path.stat().st_mtime < options.retention_hours * 3600
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not fresh:
+        return None
+    for item in (path, sidecar):
+        os.utime(item)  # reuse keeps both young for the retention sweep
+    return path
+
+
+def _store(options: DownloadOptions, stem: str, source: Path, safe: dict) -> Path:
+    """Move a finished download into the cache with its sidecar (sanitized metadata), both atomically."""
+    target = options.cache_dir / f"{stem}{source.suffix}"
+    os.replace(source, target)
+    sidecar = {"file": target.name, **{key: safe.get(key) for key in STORED_FIELDS}}
+    temp = options.cache_dir / f".{stem}.json.part"
+    temp.write_text(json.dumps(sidecar))
+    os.replace(temp, options.cache_dir / f"{stem}.json")
+    return target
+
+
+class _Progress:
+    """yt-dlp's hook -> ("downloading", percent), monotonic over the files of one video (video + audio);
+    also where a cancel request and the byte limit stop a download whose size was not announced."""
+
+    def __init__(self, url: str, options: DownloadOptions, on_progress, cancel) -> None:
+        self.url, self.limit, self.limit_mb = url, options.max_filesize_mb * MB, options.max_filesize_mb
+        self.on_progress, self.cancel = on_progress, cancel
+        self.parts, self.files, self.done_bytes, self.shown = 1, [], 0, 0.0
+
+    def hook(self, status: dict) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise DownloadCancelled("cancelled")
+        name, done = status.get("filename"), status.get("downloaded_bytes") or 0
+        if name not in self.files:
+            self.files.append(name)
+        if status.get("status") == "finished":
+            self.done_bytes += done
+            return
+        if self.done_bytes + done > self.limit:
+            raise TooLargeError(f"{self.url}: the download passed the limit of {self.limit_mb} MB")
+        total = status.get("total_bytes") or status.get("total_bytes_estimate")
+        if self.on_progress and total:
+            fraction = (len(self.files) - 1 + min(1.0, done / total)) / max(self.parts, len(self.files))
+            percent = min(99.0, 100.0 * fraction)
+            if percent > self.shown:
+                self.shown = percent
+                self.on_progress("downloading", percent)
 
 
 def expand_playlist(url: str, options: DownloadOptions) -> list[str]:
-    """The entries of a playlist, feed or profile link (capped by WTF_PLAYLIST_LIMIT), else [url]."""
+    """The links of a playlist, feed, profile or many-video page (at most WTF_PLAYLIST_LIMIT), else [url]."""
     check_url(url, options.allow_private_urls)
+    logger = _Log()
     params = {
-        **_params(options, options.cache_dir, None, []),
+        **_params(options, options.cache_dir, None, [], logger),
         "noplaylist": False,
         "extract_flat": "in_playlist",
         "playlistend": options.playlist_limit,
     }
     try:
-        with _PolicedYoutubeDL(params, options.allow_private_urls) as ydl:
+        with _policed_connections(not options.allow_private_urls), _PolicedYoutubeDL(params) as ydl:
             info = ydl.extract_info(url, download=False)
-    except (DownloadError, ExtractorError) as exc:
+    except (YoutubeDLError, OSError) as exc:
         raise _classify(url, exc) from None
-    entries = [entry for entry in (info.get("entries") or []) if entry]
-    if not entries:
-        return [url]
-    return [entry.get("url") or entry.get("webpage_url") for entry in entries][: options.playlist_limit]
+    links = [entry.get("url") or entry.get("webpage_url") for entry in info.get("entries") or [] if entry]
+    # entries may carry yt-dlp's private hints after '#__youtubedl_smuggle': a job keeps the plain link
+    links = [unsmuggle_url(link)[0] for link in links if isinstance(link, str)]
+    links = [link for link in links if link.startswith(("http://", "https://"))]
+    return links[: options.playlist_limit] or [url]
 
 
 def download(
@@ -349,66 +514,64 @@ def download(
     """Fetch one video into the cache folder (or reuse it); transient failures are retried."""
     check_url(url, options.allow_private_urls)
     options.cache_dir.mkdir(parents=True, exist_ok=True)
-    last_error: DownloadFailedError | None = None
-    for attempt in range(options.retries):
+    for attempt in range(1, options.retries + 1):
         try:
             return _download_once(url, options, on_progress, cancel)
         except DownloadFailedError as exc:
-            if not exc.transient or attempt == options.retries - 1:
+            if not exc.transient or attempt == options.retries:
                 raise
-            last_error = exc
-            time.sleep(min(8, 2**attempt))
-    raise last_error or DownloadFailedError(f"{url}: download failed")
+            log.info("%s: %s; attempt %d of %d", url, exc.code, attempt, options.retries)
+            time.sleep(min(8, 2 ** (attempt - 1)))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _download_once(url, options, on_progress, cancel) -> DownloadedMedia:
-    limit = options.max_filesize_mb * 1_048_576
-
-    def hook(status: dict) -> None:
-        if cancel is not None and cancel.is_set():
-            raise DownloadCancelled("cancelled")
-        if (status.get("downloaded_bytes") or 0) > limit:
-            raise TooLargeError(f"{url}: the download passed the limit of {options.max_filesize_mb} MB")
-        total = status.get("total_bytes") or status.get("total_bytes_estimate")
-        if on_progress and total and status.get("status") == "downloading":
-            on_progress("downloading", min(99.0, 100.0 * status["downloaded_bytes"] / total))
-
-    with tempfile.TemporaryDirectory(prefix="dl-", dir=options.cache_dir) as work:
+def _download_once(
+    url: str, options: DownloadOptions, on_progress: ProgressCallback | None, cancel: threading.Event | None
+) -> DownloadedMedia:
+    progress = _Progress(url, options, on_progress, cancel)
+    logger = _Log()
+    with (
+        tempfile.TemporaryDirectory(prefix="dl-", dir=options.cache_dir) as work,
+        _policed_connections(not options.allow_private_urls),
+    ):
         workdir = Path(work)
-        params = _params(options, workdir, _cookie_copy(options, workdir), [hook])
+        params = _params(options, workdir, _cookie_copy(options, workdir), [progress.hook], logger)
+        params["playlist_items"] = "1"  # a single video by default: the first one the link leads to
         try:
-            with _PolicedYoutubeDL(params, options.allow_private_urls) as ydl:
+            with _PolicedYoutubeDL(params) as ydl:
                 info = ydl.extract_info(url, download=False)
-                if info.get("_type") == "playlist":
-                    raise UnsupportedLinkError(f"{url}: this is a playlist; ask for playlist expansion")
-                extractor, video_id = (
-                    info.get("extractor_key") or info.get("extractor", "generic"),
-                    str(info["id"]),
-                )
-                reused = _cached(options, extractor, video_id)
+                if info.get("_type") in ("playlist", "multi_video"):
+                    entries = [entry for entry in info.get("entries") or [] if entry]
+                    if not entries:
+                        raise UnsupportedLinkError(f"{url}: the playlist or page has no videos")
+                    info = entries[0]
+                _check_limits(url, info, options)
+                stem = _cache_stem(info, url)
+                reused = _cached(options, stem)
                 if reused is None:
-                    _check_limits(url, info, options)
+                    progress.parts = len(info.get("requested_formats") or [info])
                     info = ydl.process_ie_result(info, download=True)
                 safe = ydl.sanitize_info(info)
         except DownloadCancelled:
             raise DownloadCancelledError(f"{url}: download cancelled") from None
-        except (DownloadError, ExtractorError) as exc:
-            cause = getattr(exc, "exc_info", None)
-            if cause and isinstance(cause[1], DownloadFailedError):
-                raise cause[1] from None
-            if cause and isinstance(cause[1], DownloadCancelled):
+        except (YoutubeDLError, OSError) as exc:
+            if any(isinstance(item, DownloadCancelled) for item in _causes(exc)):
                 raise DownloadCancelledError(f"{url}: download cancelled") from None
             raise _classify(url, exc) from None
         if reused is None:
-            reused_flag = False
-            files = [p for p in workdir.iterdir() if p.name != "cookies.txt" and not p.name.endswith(".part")]
-            if not files:
-                # yt-dlp gives up silently, before any byte, when Content-Length is over max_filesize
-                raise TooLargeError(f"{url}: the file is over the limit of {options.max_filesize_mb} MB")
-            source = max(files, key=lambda p: p.stat().st_size)
-            _check_duration(url, source, options)
-            target = options.cache_dir / f"{_cache_stem(extractor, video_id)}{source.suffix}"
-            os.replace(source, target)
+            done = [
+                Path(item["filepath"])
+                for item in safe.get("requested_downloads") or []
+                if item.get("filepath")
+            ]
+            if not done or not done[0].is_file():
+                if any("max-filesize" in line for line in logger.lines):  # skipped on Content-Length
+                    raise TooLargeError(f"{url}: the file is over the limit of {options.max_filesize_mb} MB")
+                raise DownloadFailedError(
+                    f"{url}: no file was downloaded ({'; '.join(list(logger.lines)[-2:])})"
+                )
+            _check_duration(url, done[0], options)
+            reused_flag, target = False, _store(options, stem, done[0], safe)
         else:
             reused_flag, target = True, reused
     if on_progress:
@@ -418,26 +581,52 @@ def _download_once(url, options, on_progress, cancel) -> DownloadedMedia:
         title=safe.get("title"),
         uploader=safe.get("uploader"),
         original_url=safe.get("original_url") or url,
-        extractor=str(extractor),
-        video_id=video_id,
+        extractor=str(safe.get("extractor_key") or safe.get("extractor") or "generic"),
+        video_id=str(safe.get("id")),
         duration=safe.get("duration"),
         reused=reused_flag,
     )
 
 
+# --- cookies ------------------------------------------------------------------------------------
+
+_COOKIE_LINE = re.compile(r"[^\t]+\t(TRUE|FALSE)\t[^\t]*\t(TRUE|FALSE)\t\d*(\.\d+)?\t[^\t]*\t[^\t]*")
+
+
 def store_cookies(data_dir: Path, content: bytes) -> int:
     """Validate and store an uploaded Netscape cookies file (mode 0600); return its number of cookies."""
-    text = content.decode("utf-8", "replace")
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    valid = [line for line in lines if len(line.split("\t")) == 7]
-    if not valid or len(valid) != len(lines):
-        raise ValueError("not a Netscape cookies file (7 tab-separated fields per line)")
-    folder = data_dir / "secrets"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = folder / "cookies.txt"
-    fd, temp = tempfile.mkstemp(dir=folder)
+    text = content.decode("utf-8", "replace").replace("\r\n", "\n")
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.removeprefix("#HttpOnly_")  # browser exporters mark HttpOnly cookies this way
+        if line.strip() and not line.startswith("#") and not _COOKIE_LINE.fullmatch(line):
+            raise ValueError(
+                f"not a Netscape cookies file: line {number} does not have the 7 tab-separated fields "
+                "(domain, subdomains, path, secure, expiry, name, value)"
+            )
+    if not text.startswith(("# Netscape", "# HTTP Cookie")):
+        text = NETSCAPE_HEADER + text
+    target = cookies_path(data_dir)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temp = tempfile.mkstemp(dir=target.parent)  # mkstemp makes it 0600 from the start
     with os.fdopen(fd, "w") as handle:
-        handle.write(text if text.startswith("# Netscape") else "# Netscape HTTP Cookie File\n" + text)
-    os.chmod(temp, 0o600)
+        handle.write(text)
+    jar = YoutubeDLCookieJar(temp)
+    try:
+        jar.load()  # what yt-dlp itself will read
+    except (http.cookiejar.LoadError, OSError) as exc:
+        os.unlink(temp)
+        raise ValueError(f"not a Netscape cookies file: {exc}") from None
+    if not len(jar):
+        os.unlink(temp)
+        raise ValueError("the cookies file holds no cookies")
     os.replace(temp, target)
-    return len(valid)
+    return len(jar)
+
+
+def forget_cookies(data_dir: Path) -> bool:
+    """Remove an uploaded cookies file; True if there was one."""
+    try:
+        cookies_path(data_dir).unlink()
+    except FileNotFoundError:
+        return False
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import Counter
@@ -12,41 +13,52 @@ from pathlib import Path
 
 import pytest
 
+from portal import downloader
 from portal.downloader import DownloadOptions
 from tests.mediagen import ffmpeg, make_clip
+
+METADATA = "http://169.254.169.254"
 
 
 @dataclass
 class Site:
     root: Path
     url: str = ""
-    bytes_served: Counter = field(default_factory=Counter)
     hits: Counter = field(default_factory=Counter)  # GET requests per path and query
+    cookies: list = field(default_factory=list)  # Cookie headers received
     slow_seconds: float = 5.0
 
 
-def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
-    pages = {
-        "/og.html": '<html><head><meta property="og:video" content="{base}/clip.mp4">'
-        '<meta property="og:title" content="Falling cat"></head><body>hi</body></html>',
-        "/video.html": "<html><head><title>Tag page</title></head><body>"
-        '<video src="{base}/clip.mp4" controls></video></body></html>',
-        "/novideo.html": "<html><head><title>Nothing</title></head><body>just text</body></html>",
-        "/feed.xml": '<?xml version="1.0"?><rss version="2.0"><channel><title>Fails</title>'
-        + "".join(
-            f"<item><title>Clip {i}</title><guid>clip-{i}</guid>"
-            f'<enclosure url="{{base}}/clip.mp4?n={i}" type="video/mp4" length="1"/></item>'
-            for i in range(5)
-        )
-        + "</channel></rss>",
-    }
-    redirects = {"/r1": "/r2", "/r2": "/r3", "/r3": "/clip.mp4"}
+PAGES = {
+    "/og.html": '<html><head><meta property="og:video" content="{base}/clip.mp4">'
+    '<meta property="og:title" content="Falling cat"></head><body>hi</body></html>',
+    "/video.html": "<html><head><title>Tag page</title></head><body>"
+    '<video src="{base}/clip.mp4" controls></video></body></html>',
+    "/two.html": "<html><head><title>Two clips</title></head><body>"
+    '<video src="{base}/b/clip.mp4"></video><video src="{base}/clip.mp4"></video></body></html>',
+    "/novideo.html": "<html><head><title>Nothing</title></head><body>just text</body></html>",
+    "/og-private.html": f'<html><head><meta property="og:video" content="{METADATA}/clip.mp4"></head></html>',
+    "/feed.xml": '<?xml version="1.0"?><rss version="2.0"><channel><title>Fails</title>'
+    + "".join(
+        f"<item><title>Clip {i}</title><guid>clip-{i}</guid>"
+        f'<enclosure url="{{base}}/clip.mp4?n={i}" type="video/mp4" length="1"/></item>'
+        for i in range(5)
+    )
+    + "</channel></rss>",
+    # a stream whose segments live on the cloud metadata address
+    "/hls-private.m3u8": "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+    f"#EXTINF:1.0,\n{METADATA}/seg0.ts\n#EXT-X-ENDLIST\n",
+}
+REDIRECTS = {"/r1": "/r2", "/r2": "/r3", "/r3": "/clip.mp4", "/r-meta": f"{METADATA}/latest/meta-data/"}
+STATUS = {"/error500.mp4": 500, "/forbidden.mp4": 403, "/members.mp4": 401}
 
+
+def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
 
-        def _file(self, path: Path, honour_range: bool = True) -> None:
+        def _file(self, path: Path, honour_range: bool = True, drop_half: bool = False) -> None:
             data = path.read_bytes()
             start, status = 0, 200
             header = self.headers.get("Range", "")
@@ -55,72 +67,94 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 status = 206
             body = data[start:]
             self.send_response(status)
-            self.send_header(
-                "Content-Type", "video/mp4" if path.suffix == ".mp4" else "application/octet-stream"
-            )
+            kind = {".mp4": "video/mp4", ".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
+            self.send_header("Content-Type", kind.get(path.suffix, "application/octet-stream"))
             self.send_header("Content-Length", str(len(body)))
+            self.send_header("Accept-Ranges", "bytes" if honour_range else "none")
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-                site.bytes_served[path.name] += len(body)
+            if self.command == "HEAD":
+                return
+            if drop_half:  # the connection dies halfway: the client sees a short body
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+                return
+            self.wfile.write(body)
 
         def do_HEAD(self) -> None:
             self.do_GET()
 
+        def _send(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def do_GET(self) -> None:
             site.hits[self.path] += self.command == "GET"
+            if self.headers.get("Cookie"):
+                site.cookies.append(self.headers["Cookie"])
             path = self.path.split("?", 1)[0]
-            if path in pages:
-                body = pages[path].replace("{base}", site.url).encode()
-                self.send_response(200)
-                self.send_header(
-                    "Content-Type", "application/rss+xml" if path.endswith(".xml") else "text/html"
-                )
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            elif path in redirects:
+            target = (site.root / path.lstrip("/")).resolve()
+            if path in PAGES:
+                kind = {".xml": "application/rss+xml", ".m3u8": "application/vnd.apple.mpegurl"}
+                body = PAGES[path].replace("{base}", site.url).encode()
+                self._send(200, body, kind.get(Path(path).suffix, "text/html"))
+            elif path in REDIRECTS:
                 self.send_response(302)
-                self.send_header("Location", redirects[path])
+                self.send_header("Location", REDIRECTS[path])
+                self.send_header("Content-Length", "0")
                 self.end_headers()
+            elif path in STATUS:
+                self.send_error(STATUS[path])
+            elif path == "/flaky.mp4" and site.hits[self.path] == 1:
+                self.send_error(503)  # the first answer only
+            elif path == "/flaky.mp4":
+                self._file(site.root / "clip.mp4")
             elif path == "/slow.mp4":
                 time.sleep(site.slow_seconds)
                 self._file(site.root / "clip.mp4")
             elif path == "/norange.mp4":
                 self._file(site.root / "clip.mp4", honour_range=False)
-            elif path.startswith("/hls/") or path in ("/clip.mp4", "/big.mp4", "/long.mp4"):
-                target = site.root / path.lstrip("/")
-                if target.is_file():
-                    return self._file(target)
-                self.send_error(404)
+            elif path == "/drop.mp4":
+                first = site.hits[self.path] == 1 and not self.headers.get("Range")
+                self._file(site.root / "clip.mp4", drop_half=first)
+            elif site.root in target.parents and target.is_file():
+                self._file(target)
             else:
                 self.send_error(404)
 
     return Handler
 
 
+def _make_media(root: Path) -> None:
+    make_clip(root / "clip.mp4", width=320, height=568, duration=1)
+    (root / "b").mkdir()
+    make_clip(root / "b" / "clip.mp4", width=160, height=284, duration=1)  # same name, other video
+    make_clip(root / "long.mp4", width=160, height=284, duration=8, fps=10)
+    (root / "big.mp4").write_bytes((root / "clip.mp4").read_bytes() + b"\0" * (2 * 1_048_576))
+    (root / "hls").mkdir()
+    hls = ["-f", "hls", "-hls_time", "0.5", "-hls_playlist_type", "vod"]
+    ffmpeg("-i", str(root / "clip.mp4"), "-c", "copy", *hls, str(root / "hls" / "index.m3u8"))
+    # a master playlist: two portrait variants (video only) and one audio rendition, as big sites serve
+    (root / "master").mkdir()
+    ffmpeg(
+        "-i", str(root / "clip.mp4"),
+        "-filter_complex", "[0:v]split=2[a][b];[a]scale=180:320[small];[b]scale=288:512[large]",
+        "-map", "[small]", "-map", "[large]", "-map", "0:a",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "12", "-c:a", "aac",
+        *hls, "-master_pl_name", "master.m3u8",
+        "-var_stream_map", "v:0,agroup:aud v:1,agroup:aud a:0,agroup:aud,name:audio",
+        str(root / "master" / "stream_%v.m3u8"),
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    root = tmp_path_factory.mktemp("site")
-    make_clip(root / "clip.mp4", width=320, height=568, duration=1)
-    make_clip(root / "long.mp4", width=160, height=284, duration=8, fps=10)
-    (root / "big.mp4").write_bytes((root / "clip.mp4").read_bytes() * 1 + b"\0" * (2 * 1_048_576))
-    (root / "hls").mkdir()
-    ffmpeg(
-        "-i",
-        str(root / "clip.mp4"),
-        "-c",
-        "copy",
-        "-f",
-        "hls",
-        "-hls_time",
-        "0.5",
-        "-hls_playlist_type",
-        "vod",
-        str(root / "hls" / "index.m3u8"),
-    )
+    root = tmp_path_factory.mktemp("site").resolve()
+    _make_media(root)
     site = Site(root)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
     server.handle_error = lambda *_args: None  # yt-dlp closing a sniffed connection early is not an error
@@ -142,3 +176,15 @@ def options(tmp_path: Path) -> DownloadOptions:
         socket_timeout=1.5,
         retries=2,
     )
+
+
+@pytest.fixture
+def site_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policy with one exception: the test site's own address counts as public.
+
+    Every other private address (the metadata address, other loopback addresses) is refused as in
+    production, so a test can follow the policy past the first hop: redirects, media links, fragments.
+    """
+    refused = downloader.address_refused
+    site_address = ipaddress.ip_address("127.0.0.1")
+    monkeypatch.setattr(downloader, "address_refused", lambda ip: ip != site_address and refused(ip))

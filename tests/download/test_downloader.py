@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import replace
+from pathlib import Path
 
+import av
 import pytest
 
 from portal.downloader import (
+    AccessDeniedError,
+    DownloadCancelledError,
     DownloadFailedError,
     DownloadOptions,
+    LoginRequiredError,
     NetworkError,
     TooLargeError,
     TooLongError,
@@ -18,6 +25,7 @@ from portal.downloader import (
     check_url,
     download,
     expand_playlist,
+    forget_cookies,
     store_cookies,
 )
 from portal.video_processor import probe_media
@@ -25,33 +33,66 @@ from tests.download.conftest import Site
 
 
 @pytest.mark.parametrize("path", ["/clip.mp4", "/og.html", "/video.html", "/hls/index.m3u8", "/norange.mp4",
-                                  "/r1"])  # fmt: skip
+                                  "/r1", "/drop.mp4"])  # fmt: skip
 def test_links_people_paste_give_a_playable_file(path: str, site: Site, options: DownloadOptions) -> None:
     progress = []
     media = download(site.url + path, options, on_progress=lambda stage, pct: progress.append((stage, pct)))
     info = probe_media(media.path)
-    assert (info.width, info.height) == (320, 568) and abs(info.duration - 1) < 0.1
+    assert (info.width, info.height) == (320, 568) and abs(info.duration - 1) < 0.1 and info.has_audio
     assert media.path.parent == options.cache_dir and media.extractor and media.video_id
     assert progress[-1] == ("downloading", 100.0)
+    assert [pct for _, pct in progress] == sorted(pct for _, pct in progress)
     assert not [p for p in options.cache_dir.iterdir() if p.is_dir()]  # no work folders left
 
 
-def test_page_metadata_is_kept(site: Site, options: DownloadOptions) -> None:
+def test_separate_video_and_audio_are_merged_at_the_size_the_output_needs(
+    site: Site, options: DownloadOptions
+) -> None:
+    """A master playlist with portrait variants and an audio rendition, as the big sites serve."""
+    percents = []
+    small = replace(options, max_long_side=400)
+    media = download(site.url + "/master/master.m3u8", small, lambda _stage, pct: percents.append(pct))
+    info = probe_media(media.path)
+    assert (info.width, info.height) == (180, 320) and info.has_audio  # 288x512 is longer than 400
+    assert percents == sorted(percents) and percents[-1] == 100
+    with av.open(str(media.path)) as container:
+        assert container.format.name.startswith("mov")  # merged into MP4 by the project's FFmpeg
+    large = download(site.url + "/master/master.m3u8", replace(options, cache_dir=options.cache_dir / "l"))
+    assert (probe_media(large.path).width, probe_media(large.path).height) == (288, 512)
+
+
+def test_page_metadata_is_kept_sanitized(site: Site, options: DownloadOptions) -> None:
     media = download(site.url + "/og.html", options)
     assert media.title == "Falling cat" and media.original_url == site.url + "/og.html"
     assert media.as_dict()["path"] == str(media.path)
+    (sidecar,) = options.cache_dir.glob("*.json")
+    stored = json.loads(sidecar.read_text())
+    assert stored["file"] == media.path.name and stored["title"] == "Falling cat"
+
+
+def test_a_page_with_several_videos_gives_the_first_unless_expanded(
+    site: Site, options: DownloadOptions
+) -> None:
+    assert probe_media(download(site.url + "/two.html", options).path).width == 160
+    assert expand_playlist(site.url + "/two.html", options) == [
+        site.url + "/b/clip.mp4",
+        site.url + "/clip.mp4",
+    ]
 
 
 @pytest.mark.parametrize(("path", "error", "words"), [
-    ("/missing.mp4", VideoUnavailableError, "unavailable"),
+    ("/missing.mp4", VideoUnavailableError, "HTTP 404"),
     ("/novideo.html", UnsupportedLinkError, "no video found"),
     ("/big.mp4", TooLargeError, "over the limit of 1 MB"),
     ("/long.mp4", TooLongError, "over the limit of 5 s"),
+    ("/forbidden.mp4", AccessDeniedError, "HTTP 403"),
+    ("/members.mp4", LoginRequiredError, "cookies file"),
 ])  # fmt: skip
 def test_permanent_failures_read_clearly_and_are_not_retried(path, error, words, site, options) -> None:
     with pytest.raises(error, match=words) as raised:
-        download(site.url + path, options)
+        download(site.url + path, replace(options, retries=3))
     assert not raised.value.transient and site.url + path in str(raised.value)
+    assert site.hits[path] <= 2  # one attempt: the extractor looks, the downloader fetches; no retry
     assert [p.name for p in options.cache_dir.iterdir()] == []
 
 
@@ -60,7 +101,15 @@ def test_slow_server_times_out_as_a_transient_error_after_retries(
 ) -> None:
     with pytest.raises(NetworkError, match="timed out") as raised:
         download(site.url + "/slow.mp4", options)
-    assert raised.value.transient
+    assert raised.value.transient and site.hits["/slow.mp4"] == options.retries
+
+
+def test_server_errors_are_retried(site: Site, options: DownloadOptions) -> None:
+    media = download(site.url + "/flaky.mp4?once", options)  # 503 first, then the file
+    assert probe_media(media.path).width == 320 and site.hits["/flaky.mp4?once"] >= 2
+    with pytest.raises(NetworkError, match="HTTP 500") as raised:
+        download(site.url + "/error500.mp4", options)
+    assert raised.value.transient and site.hits["/error500.mp4"] == options.retries
 
 
 def test_same_video_is_reused_not_downloaded_again(site: Site, options: DownloadOptions) -> None:
@@ -72,9 +121,27 @@ def test_same_video_is_reused_not_downloaded_again(site: Site, options: Download
     assert site.hits["/clip.mp4?reuse"] - first_requests < first_requests
 
 
+def test_same_file_name_on_another_page_is_another_video(site: Site, options: DownloadOptions) -> None:
+    """The generic extractor names a direct link's video after its file: "clip" here and there."""
+    first = download(site.url + "/clip.mp4", options)
+    other = download(site.url + "/b/clip.mp4", options)
+    assert not other.reused and other.path != first.path and first.video_id == other.video_id == "clip"
+    assert probe_media(other.path).width == 160
+
+
+def test_cancel_stops_the_download_and_leaves_nothing(site: Site, options: DownloadOptions) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(DownloadCancelledError):
+        download(site.url + "/hls/index.m3u8", options, cancel=cancel)
+    assert list(options.cache_dir.iterdir()) == []
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1/a.mp4", "http://localhost:8080/a.mp4",
                                  "http://169.254.169.254/latest/meta-data/", "http://10.0.0.7/x.mp4",
-                                 "http://[::1]/x.mp4"])  # fmt: skip
+                                 "http://[::1]/x.mp4", "http://[::ffff:127.0.0.1]/x.mp4",
+                                 "http://0.0.0.0/x.mp4", "http://224.0.0.1/x.mp4",
+                                 "http://2130706433/x.mp4"])  # fmt: skip
 def test_private_addresses_are_refused_by_default(url: str) -> None:
     with pytest.raises(UrlRefusedError, match="WTF_ALLOW_PRIVATE_URLS"):
         check_url(url, allow_private=False)
@@ -90,52 +157,67 @@ def test_only_http_and_https(url: str) -> None:
 
 
 def test_policy_is_enforced_at_download_time_too(site: Site, options: DownloadOptions) -> None:
-    with pytest.raises(UrlRefusedError):
-        download(site.url + "/clip.mp4", replace(options, allow_private_urls=False))
+    strict = replace(options, allow_private_urls=False)
+    for call in (
+        lambda: download(site.url + "/clip.mp4?s", strict),
+        lambda: expand_playlist(site.url, strict),
+    ):
+        with pytest.raises(UrlRefusedError):
+            call()
+    assert site.hits["/clip.mp4?s"] == 0
+
+
+@pytest.mark.parametrize("path", ["/r-meta", "/og-private.html", "/hls-private.m3u8"])
+def test_policy_follows_redirects_media_links_and_fragments(
+    path: str, site: Site, options: DownloadOptions, site_is_public: None
+) -> None:
+    """The first hop is allowed; the next one leads to 169.254.169.254 and is refused before connecting
+    (connecting there would time out, a network error, not a refusal)."""
+    with pytest.raises(UrlRefusedError, match=r"169\.254\.169\.254") as raised:
+        download(site.url + path, replace(options, allow_private_urls=False))
+    assert raised.value.code == "url_refused" and not raised.value.transient
+    assert list(options.cache_dir.iterdir()) == []
+
+
+def test_policy_allows_the_public_site(site: Site, options: DownloadOptions, site_is_public: None) -> None:
+    media = download(site.url + "/r1", replace(options, allow_private_urls=False))
+    assert probe_media(media.path).width == 320
 
 
 def test_playlist_expansion_and_its_cap(site: Site, options: DownloadOptions) -> None:
     entries = expand_playlist(site.url + "/feed.xml", replace(options, playlist_limit=3))
-    assert len(entries) == 3 and all("/clip.mp4?n=" in entry for entry in entries)
+    assert entries == [f"{site.url}/clip.mp4?n={i}" for i in range(3)]
     assert expand_playlist(site.url + "/clip.mp4", options) == [site.url + "/clip.mp4"]
-    media = download(entries[1], options)
-    assert probe_media(media.path).width == 320
+    assert probe_media(download(entries[1], options).path).width == 320
 
 
-def test_cookies_file_is_validated_stored_private(tmp_path, site: Site, options: DownloadOptions) -> None:
-    line = "127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tabc123\n"
-    assert store_cookies(tmp_path, line.encode()) == 1
+def test_cookies_file_is_validated_stored_private_and_sent(tmp_path, site: Site, options) -> None:
+    lines = (
+        "# a comment\r\n"
+        "127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tabc123\r\n"
+        "#HttpOnly_127.0.0.1\tFALSE\t/\tFALSE\t0\ttoken\txyz\r\n"
+    )
+    assert store_cookies(tmp_path, lines.encode()) == 2
     stored = tmp_path / "secrets" / "cookies.txt"
-    assert stored.stat().st_mode & 0o777 == 0o600 and "abc123" in stored.read_text()
-    with pytest.raises(ValueError, match="Netscape"):
-        store_cookies(tmp_path, b"session=abc123")
+    assert stored.stat().st_mode & 0o777 == 0o600 and stored.read_text().startswith("# Netscape")
+    for bad in (b"session=abc123", b'[{"name": "sid"}]', b"# only comments\n"):
+        with pytest.raises(ValueError, match=r"Netscape|no cookies"):
+            store_cookies(tmp_path, bad)
+    before = stored.read_bytes()
     media = download(site.url + "/clip.mp4?cookies", replace(options, cookies_file=stored))
-    assert media.path.is_file() and "abc123" in stored.read_text()  # the shared file is untouched
+    assert media.path.is_file() and stored.read_bytes() == before  # the shared file is untouched
+    assert any("session=abc123" in header and "token=xyz" in header for header in site.cookies)
+    assert forget_cookies(tmp_path) and not stored.exists() and not forget_cookies(tmp_path)
 
 
-def test_unclassified_failures_keep_the_link_in_the_message(options: DownloadOptions) -> None:
+def test_operator_cookies_file_without_header_works(tmp_path: Path, site: Site, options) -> None:
+    plain = tmp_path / "cookies.txt"
+    plain.write_text("127.0.0.1\tFALSE\t/\tFALSE\t0\toperator\tyes\n")
+    download(site.url + "/clip.mp4?operator", replace(options, cookies_file=plain))
+    assert any("operator=yes" in header for header in site.cookies)
+
+
+def test_unreachable_host_is_a_network_error_naming_the_link(options: DownloadOptions) -> None:
     with pytest.raises(DownloadFailedError) as raised:
         download("http://127.0.0.1:9/nothing.mp4", options)  # discard port: connection refused
-    assert "127.0.0.1:9" in str(raised.value)
-
-
-def test_retention_removes_old_downloads_and_keeps_young_ones(tmp_path) -> None:
-    import os
-    import time
-
-    from portal.config import load_settings
-    from portal.database import Database
-    from portal.maintenance import cleanup
-
-    settings = load_settings(data_dir=tmp_path, retention_hours=1)
-    settings.ensure_dirs()
-    old, young = settings.downloads_dir / "Generic-old.mp4", settings.downloads_dir / "Generic-young.mp4"
-    old.write_bytes(b"x")
-    young.write_bytes(b"y")
-    two_hours_ago = time.time() - 7200
-    os.utime(old, (two_hours_ago, two_hours_ago))
-    database = Database(settings)
-    database.upgrade()
-    with database.session() as session:
-        cleanup(settings, session)
-    assert not old.exists() and young.exists()
+    assert raised.value.code == "network_error" and "127.0.0.1:9" in str(raised.value)
