@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -351,8 +351,9 @@ _LOGIN_WORDS = ("sign in", "log in", "login", "cookies", "not a bot", "age-restr
 _GONE_WORDS = ("private video", "video is private", "removed", "unavailable", "does not exist", "deleted")
 
 
-def _classify(url: str, exc: BaseException) -> DownloadFailedError:
-    """yt-dlp's error -> an error a person can act on, marked transient when retrying may help."""
+def _classify(url: str, exc: BaseException, messages: Iterable[str] = ()) -> DownloadFailedError:
+    """yt-dlp's error (and its last messages) -> an error a person can act on, marked transient when
+    retrying may help."""
     chain = list(_causes(exc))
     for item in chain:
         if isinstance(item, DownloadFailedError):
@@ -376,7 +377,7 @@ def _classify(url: str, exc: BaseException) -> DownloadFailedError:
     if any(isinstance(item, (TransportError, TimeoutError, ConnectionError)) for item in chain):
         reason = "timed out" if "timed out" in text else first
         return NetworkError(f"{url}: network problem ({reason}); retried, still failing")
-    if "not on whitelist" in text:
+    if _POLICED.get() and any("delegated to ffmpeg" in line.lower() for line in messages):
         return UrlRefusedError(
             f"{url}: this stream can only be fetched by FFmpeg, whose connections the URL policy cannot "
             "check; it is refused unless WTF_ALLOW_PRIVATE_URLS=1"
@@ -557,7 +558,7 @@ def _download_once(
         except (YoutubeDLError, OSError) as exc:
             if any(isinstance(item, DownloadCancelled) for item in _causes(exc)):
                 raise DownloadCancelledError(f"{url}: download cancelled") from None
-            raise _classify(url, exc) from None
+            raise _classify(url, exc, logger.lines) from None
         if reused is None:
             done = [
                 Path(item["filepath"])

@@ -138,6 +138,13 @@ def _make_media(root: Path) -> None:
     (root / "hls").mkdir()
     hls = ["-f", "hls", "-hls_time", "0.5", "-hls_playlist_type", "vod"]
     ffmpeg("-i", str(root / "clip.mp4"), "-c", "copy", *hls, str(root / "hls" / "index.m3u8"))
+    # a stream with a feature yt-dlp's own HLS code leaves to FFmpeg (SAMPLE-AES)
+    (root / "sample-aes").mkdir()
+    for part in (root / "hls").iterdir():
+        (root / "sample-aes" / part.name).write_bytes(part.read_bytes())
+    playlist = root / "sample-aes" / "index.m3u8"
+    key = '#EXT-X-KEY:METHOD=SAMPLE-AES,URI="key.bin"\n'
+    playlist.write_text(playlist.read_text().replace("#EXT-X-TARGETDURATION", key + "#EXT-X-TARGETDURATION"))
     # a master playlist: two portrait variants (video only) and one audio rendition, as big sites serve
     (root / "master").mkdir()
     ffmpeg(

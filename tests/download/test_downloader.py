@@ -179,6 +179,15 @@ def test_policy_follows_redirects_media_links_and_fragments(
     assert list(options.cache_dir.iterdir()) == []
 
 
+def test_streams_only_ffmpeg_can_fetch_are_refused_while_policed(
+    site: Site, options: DownloadOptions, site_is_public: None
+) -> None:
+    """FFmpeg's own connections cannot be checked, so it gets no network protocol while the policy is on."""
+    with pytest.raises(UrlRefusedError, match="FFmpeg"):
+        download(site.url + "/sample-aes/index.m3u8", replace(options, allow_private_urls=False))
+    assert not [hit for hit in site.hits if hit.startswith("/sample-aes/") and hit.endswith(".ts")]
+
+
 def test_policy_allows_the_public_site(site: Site, options: DownloadOptions, site_is_public: None) -> None:
     media = download(site.url + "/r1", replace(options, allow_private_urls=False))
     assert probe_media(media.path).width == 320
