@@ -25,6 +25,7 @@ from portal.downloader import (
     UrlRefusedError,
     check_url,
     expand_playlist,
+    forget_cookies,
     store_cookies,
 )
 from portal.jobs import JobStateError, check_deletable, delete_job_files, describe_job, reset_for_retry
@@ -189,6 +190,8 @@ def _link_jobs(urls: list[str], kind: str, brands: list[str], preset: str, expan
             check_url(url, options.allow_private_urls)
         if expand:
             urls = [entry for url in urls for entry in expand_playlist(url, options)]
+            for url in urls:  # a feed or page may list links anywhere
+                check_url(url, options.allow_private_urls)
     except DownloadFailedError as exc:
         status = 422 if isinstance(exc, UrlRefusedError) or not exc.transient else 502
         raise ApiError(status, exc.code, str(exc)) from None
@@ -251,17 +254,30 @@ def fetch_videos():
     return _jobs_response(_link_jobs(payload.urls, "fetch", [], "source", payload.playlist))
 
 
+COOKIES_MAX_BYTES = 1_048_576
+
+
 @bp.post("/cookies")
 def upload_cookies():
     """Store a Netscape cookies file for sites that want a signed-in user; it is never sent back."""
     file_storage = request.files.get("file")
     if file_storage is None:
         raise ApiError(400, "missing_file", "send the cookies file as a multipart field named 'file'")
+    content = file_storage.read(COOKIES_MAX_BYTES + 1)
+    if len(content) > COOKIES_MAX_BYTES:
+        raise ApiError(413, "too_large", "a cookies file is at most 1 MB; export only the sites you need")
     try:
-        count = store_cookies(runtime().settings.data_dir, file_storage.read(1_048_576))
+        count = store_cookies(runtime().settings.data_dir, content)
     except ValueError as exc:
         raise ApiError(422, "bad_cookies", str(exc)) from None
     return {"cookies": {"present": True, "lines": count}}, 201
+
+
+@bp.delete("/cookies")
+def delete_cookies():
+    """Forget the uploaded cookies file (a WTF_COOKIES_FILE set by the operator stays in use)."""
+    forget_cookies(runtime().settings.data_dir)
+    return cookies_status()
 
 
 @bp.get("/cookies")

@@ -86,6 +86,9 @@ def test_cookies_upload_is_stored_and_never_echoed(service: Server) -> None:
     line = b"example.com\tFALSE\t/\tTRUE\t0\tsid\tsecret-value\n"
     response = service.call("POST", "/api/cookies", files={"file": ("cookies.txt", line)})
     assert response.status_code == 201 and b"secret-value" not in response.content
+    assert response.json() == {"cookies": {"present": True, "lines": 1}}
     assert service.call("GET", "/api/cookies").json() == {"cookies": {"present": True}}
     bad = service.call("POST", "/api/cookies", files={"file": ("c.txt", b"sid=1")})
-    assert bad.status_code == 422
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "bad_cookies"
+    assert service.call("GET", "/api/cookies").json() == {"cookies": {"present": True}}  # kept
+    assert service.call("DELETE", "/api/cookies").json() == {"cookies": {"present": False}}
