@@ -138,6 +138,12 @@ def _make_media(root: Path) -> None:
     (root / "hls").mkdir()
     hls = ["-f", "hls", "-hls_time", "0.5", "-hls_playlist_type", "vod"]
     ffmpeg("-i", str(root / "clip.mp4"), "-c", "copy", *hls, str(root / "hls" / "index.m3u8"))
+    # AES-128 encrypted HLS, common on news and sports sites: decrypted by yt-dlp itself (pycryptodomex)
+    (root / "aes").mkdir()
+    (root / "aes" / "key.bin").write_bytes(bytes(range(16)))
+    (root / "aes" / "keyinfo").write_text(f"key.bin\n{root / 'aes' / 'key.bin'}\n")
+    encrypt = ["-hls_key_info_file", str(root / "aes" / "keyinfo")]
+    ffmpeg("-i", str(root / "clip.mp4"), "-c", "copy", *hls, *encrypt, str(root / "aes" / "index.m3u8"))
     # a stream with a feature yt-dlp's own HLS code leaves to FFmpeg (SAMPLE-AES)
     (root / "sample-aes").mkdir()
     for part in (root / "hls").iterdir():

@@ -188,9 +188,13 @@ def test_streams_only_ffmpeg_can_fetch_are_refused_while_policed(
     assert not [hit for hit in site.hits if hit.startswith("/sample-aes/") and hit.endswith(".ts")]
 
 
-def test_policy_allows_the_public_site(site: Site, options: DownloadOptions, site_is_public: None) -> None:
-    media = download(site.url + "/r1", replace(options, allow_private_urls=False))
-    assert probe_media(media.path).width == 320
+@pytest.mark.parametrize("path", ["/r1", "/aes/index.m3u8"])
+def test_policy_allows_the_public_site(
+    path: str, site: Site, options: DownloadOptions, site_is_public: None
+) -> None:
+    """Redirects and encrypted HLS (key and fragments fetched by yt-dlp itself) pass a policy that is on."""
+    media = download(site.url + path, replace(options, allow_private_urls=False))
+    assert probe_media(media.path).width == 320 and site.hits["/aes/key.bin"] <= 1
 
 
 def test_playlist_expansion_and_its_cap(site: Site, options: DownloadOptions) -> None:
