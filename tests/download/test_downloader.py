@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import av
 import pytest
 
+from portal.config import load_settings
+from portal.database import Database
 from portal.downloader import (
     AccessDeniedError,
     DownloadCancelledError,
@@ -28,6 +32,7 @@ from portal.downloader import (
     forget_cookies,
     store_cookies,
 )
+from portal.maintenance import cleanup
 from portal.video_processor import probe_media
 from tests.download.conftest import Site
 
@@ -234,3 +239,21 @@ def test_unreachable_host_is_a_network_error_naming_the_link(options: DownloadOp
     with pytest.raises(DownloadFailedError) as raised:
         download("http://127.0.0.1:9/nothing.mp4", options)  # discard port: connection refused
     assert raised.value.code == "network_error" and "127.0.0.1:9" in str(raised.value)
+
+
+def test_retention_removes_old_downloads_and_keeps_young_ones(tmp_path: Path, site: Site) -> None:
+    settings = load_settings(data_dir=tmp_path, retention_hours=1, allow_private_urls=True)
+    settings.ensure_dirs()
+    options = DownloadOptions.from_settings(settings)
+    young = download(site.url + "/clip.mp4?young", options).path
+    old = download(site.url + "/b/clip.mp4?old", options).path
+    two_hours_ago = time.time() - 7200
+    for path in (old, old.with_suffix(".json")):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    database = Database(settings)
+    database.upgrade()
+    with database.session() as session:
+        cleanup(settings, session)
+    assert not old.exists() and not old.with_suffix(".json").exists() and young.exists()
+    assert not download(site.url + "/b/clip.mp4?old", options).reused  # fetched again, not reused
+    assert download(site.url + "/clip.mp4?young", options).reused
