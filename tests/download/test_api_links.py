@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.download.conftest import Site
-from tests.web.server import Server
+from tests.web.server import TERMINAL, Server
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,17 @@ def test_urls_make_one_job_each_and_playlists_expand_when_asked(service: Server,
         assert service.wait(job["id"])["status"] == "completed"
 
 
+def test_link_job_shows_its_download_then_completes(service: Server, site: Site) -> None:
+    response = service.call(
+        "POST", "/api/videos/process", json={"url": f"{site.url}/slow.mp4?api", "brands": ["fallclips"]}
+    )
+    job_id = response.json()["job"]["id"]
+    seen = service.wait(job_id, until=lambda job: job["status"] == "downloading" or job["status"] in TERMINAL)
+    assert seen["status"] == "downloading"  # the server answers after a few seconds
+    done = service.wait(job_id)
+    assert done["status"] == "completed" and done["progress"] == 100
+
+
 def test_fetch_downloads_only_and_serves_the_original(service: Server, site: Site) -> None:
     response = service.call("POST", "/api/videos/fetch", json={"urls": [f"{site.url}/hls/index.m3u8"]})
     assert response.status_code == 202
@@ -56,6 +67,9 @@ def test_fetch_downloads_only_and_serves_the_original(service: Server, site: Sit
     (output,) = job["outputs"]
     assert output["brand"] == "original" and (output["width"], output["height"]) == (320, 568)
     assert service.call("GET", output["url"]).status_code == 200
+    again = service.call("POST", "/api/videos/fetch", json={"urls": [f"{site.url}/hls/index.m3u8"]})
+    second = service.wait(again.json()["jobs"][0]["id"])
+    assert second["status"] == "completed" and second["source"]["reused"] and not job["source"]["reused"]
 
 
 def test_failed_download_reads_clearly_on_the_job(service: Server, site: Site) -> None:
