@@ -246,8 +246,8 @@ class _PolicedYoutubeDL(yt_dlp.YoutubeDL):
             return super().urlopen(req)
         except _RefusedConnection as exc:
             raise UrlRefusedError(
-                f"{url}: a connection went to {exc.ip} (by a redirect or the host's DNS answer), a "
-                "private, loopback, link-local or reserved address (set WTF_ALLOW_PRIVATE_URLS=1 to allow)"
+                f"{url}: leads to {exc.ip} (by a redirect or the host's DNS answer), a private, loopback, "
+                "link-local or reserved address; not connected (set WTF_ALLOW_PRIVATE_URLS=1 to allow)"
             ) from None
 
 
@@ -278,7 +278,8 @@ def _params(options: DownloadOptions, workdir: Path, cookies: Path | None, hooks
     fits = f"[height<=?{side}][width<=?{side}]"
     params = {
         # the best video whose long side fits the output (portrait or landscape), with audio, merged by
-        # our FFmpeg into MP4; if nothing fits, the best there is (the engine scales it down)
+        # our FFmpeg into MP4; if nothing fits, the nearest size above (res sorts by the short side),
+        # which the engine scales down
         "format": f"bv*{fits}+ba/b{fits}/bv*+ba/b",
         "format_sort": [f"res:{side}", "vcodec:h264", "acodec:aac"],
         "merge_output_format": "mp4",
@@ -449,8 +450,9 @@ def _store(options: DownloadOptions, stem: str, source: Path, safe: dict) -> Pat
     target = options.cache_dir / f"{stem}{source.suffix}"
     os.replace(source, target)
     sidecar = {"file": target.name, **{key: safe.get(key) for key in STORED_FIELDS}}
-    temp = options.cache_dir / f".{stem}.json.part"
-    temp.write_text(json.dumps(sidecar))
+    fd, temp = tempfile.mkstemp(prefix=f".{stem}", suffix=".part", dir=options.cache_dir)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(sidecar, handle)
     os.replace(temp, options.cache_dir / f"{stem}.json")
     return target
 
