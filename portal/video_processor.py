@@ -195,8 +195,8 @@ def render_preview(brand: Brand, preset: str, options: EngineOptions = EngineOpt
     frame = MediaInfo(
         path=Path("preview"), width=width, height=height, coded_width=width, coded_height=height,
         rotation=0, sar=1, fps=30.0, declared_fps=30.0, variable_frame_rate=False, duration=1.0,
-        bit_depth=8, pix_fmt="rgb24", video_codec="lavfi", hdr=None, color_matrix=2,
-        has_audio=False, audio_channels=0, audio_sample_rate=0,
+        bit_depth=8, pix_fmt="rgb24", video_codec="lavfi", hdr=None, color_matrix=2, full_range=False,
+        video_index=0, has_audio=False, audio_index=None, audio_channels=0, audio_sample_rate=0,
     )  # fmt: skip
     source = f"gradients=s={width}x{height}:c0=0x1d2b53:c1=0x7e2553:x0=0:y0=0:x1={width}:y1={height}:d=1"
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:

@@ -181,8 +181,9 @@ def normalize_chain(info: MediaInfo, canvas: tuple[int, int]) -> list[str]:
         if resize:
             steps.append(f"scale={fitted[0]}:{fitted[1]}")
         transfer = "smpte2084" if info.hdr == "pq" else "arib-std-b67"
+        source_range = "pc" if info.full_range else "tv"
         steps += [
-            f"zscale=tin={transfer}:min=bt2020nc:pin=bt2020:rin=tv:t=linear:npl=100",
+            f"zscale=tin={transfer}:min=bt2020nc:pin=bt2020:rin={source_range}:t=linear:npl=100",
             "format=gbrpf32le",
             "zscale=p=bt709",
             "tonemap=tonemap=hable:desat=0",
@@ -191,8 +192,13 @@ def normalize_chain(info: MediaInfo, canvas: tuple[int, int]) -> list[str]:
         ]
     else:
         bt601 = info.color_matrix in (5, 6)  # SD sources: convert the matrix, don't just re-tag it
-        if resize or bt601:
-            steps.append(f"scale={fitted[0]}:{fitted[1]}" + (":out_color_matrix=bt709" if bt601 else ""))
+        if resize or bt601 or info.full_range:
+            steps.append(
+                f"scale={fitted[0]}:{fitted[1]}"
+                + (":out_color_matrix=bt709" if bt601 else "")
+                # full-range samples are squeezed into 16..235; re-tagging alone would crush blacks
+                + (":out_range=tv" if info.full_range else "")
+            )
         if info.pix_fmt != "yuv420p":
             steps.append("format=yuv420p")
     if resize:
@@ -299,7 +305,7 @@ def plan_render(
 
 def _batch_graph(info: MediaInfo, normalize: list[str], outputs: tuple[OutputPlan, ...]) -> str:
     chains = []
-    video = "[0:v]" + ",".join(normalize)
+    video = f"[0:{info.video_index}]" + ",".join(normalize)
     count = len(outputs)
     if count > 1:
         video += f",split={count}" + "".join(f"[s{index}]" for index in range(count))
@@ -316,9 +322,10 @@ def _batch_graph(info: MediaInfo, normalize: list[str], outputs: tuple[OutputPla
             overlay_input += 1
         chains.append(f"{label}null[v{index}]")
     if info.has_audio:
-        audio = "[0:a]aformat=sample_fmts=fltp:channel_layouts=stereo"
+        audio = f"[0:{info.audio_index}]"
         if info.audio_sample_rate != 48000:
-            audio = "[0:a]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo"
+            audio += "aresample=48000,"
+        audio += "aformat=sample_fmts=fltp:channel_layouts=stereo"
         if count > 1:
             audio += f",asplit={count}" + "".join(f"[a{index}]" for index in range(count))
         else:

@@ -22,6 +22,7 @@ from portal.media.errors import (
 # AVColorTransferCharacteristic values that mean HDR.
 TRC_PQ = 16  # SMPTE ST 2084
 TRC_HLG = 18  # ARIB STD-B67
+JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range samples
 # Single-picture codecs: a file holding one of these as its only video is a still, not a clip.
 STILL_IMAGE_CODECS = {
     "png",
@@ -38,6 +39,11 @@ STILL_IMAGE_CODECS = {
 }
 # Demuxers that only ever hold images.
 IMAGE_DEMUXERS = ("_pipe", "image2")
+# Data ending this much (and this fraction) before the header's duration means the file was cut short;
+# smaller shortfalls are rendered, with the duration the data really has.
+TRUNCATED_MIN_GAP_S = 0.5
+TRUNCATED_MIN_GAP_FRACTION = 0.05
+TAIL_READ_S = 1.0  # how much of the end is demuxed to find where the data really stops
 # Rates further apart than this between the container's average and the stream's base rate mean VFR.
 VFR_TOLERANCE = 0.02
 MAX_OUTPUT_FPS = 60.0
@@ -61,7 +67,10 @@ class MediaInfo:
     video_codec: str
     hdr: Literal["pq", "hlg"] | None
     color_matrix: int  # AVColorSpace of the source (1 = BT.709, 2 = unspecified)
+    full_range: bool  # JPEG-range (0..255) luma, as some Android phones record; outputs are limited range
+    video_index: int  # the stream rendered (not a cover picture or thumbnail track)
     has_audio: bool
+    audio_index: int | None
     audio_channels: int
     audio_sample_rate: int
 
@@ -94,21 +103,16 @@ def probe_media(path: Path | str) -> MediaInfo:
 
 
 def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
-    if not container.streams.video:
-        if container.streams.audio:
-            raise NoVideoStreamError(f"{path}: has audio but no video stream")
-        raise NoVideoStreamError(f"{path}: has no video stream")
-    stream = container.streams.video[0]
+    stream = _main_video_stream(path, container)
     codec = stream.codec_context
-    if codec.name in STILL_IMAGE_CODECS and (
-        container.format.name.endswith(IMAGE_DEMUXERS) or (stream.frames or 0) <= 1
-    ):
+    still_codec = codec.name in STILL_IMAGE_CODECS
+    if still_codec and container.format.name.endswith(IMAGE_DEMUXERS):
         raise StillImageError(f"{path}: is a still image ({codec.name}), not a video")
-
-    try:
-        first = next(container.decode(stream))
-    except (StopIteration, av.error.FFmpegError) as exc:
-        raise UnreadableSourceError(f"{path}: no video frame can be decoded ({exc or 'no frames'})") from None
+    # A picture codec may also carry a clip (MJPEG in MKV/AVI, animated GIF): a clip has a second frame.
+    frames = _first_frames(path, container, stream, 2 if still_codec else 1)
+    if still_codec and len(frames) < 2:
+        raise StillImageError(f"{path}: is a still image ({codec.name}), not a video")
+    first = frames[0]
 
     rotation = round(first.rotation or 0) % 360
     sar = Fraction(stream.sample_aspect_ratio or 1) or Fraction(1)
@@ -117,9 +121,7 @@ def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
     if rotation in (90, 270):
         display_width, height = height, display_width
 
-    duration = _duration(container, stream)
-    if duration <= 0:
-        raise UnreadableSourceError(f"{path}: duration cannot be determined (truncated?)")
+    duration = _duration(path, container, stream)
     declared_fps, vfr = _frame_rate(stream, duration)
 
     trc = codec.color_trc
@@ -142,18 +144,88 @@ def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
         video_codec=codec.name,
         hdr=hdr,
         color_matrix=int(codec.colorspace or 2),
+        full_range=codec.color_range == JPEG_RANGE or first.format.name.startswith("yuvj"),
+        video_index=stream.index,
         has_audio=audio is not None,
+        audio_index=audio.index if audio else None,
         audio_channels=audio.codec_context.channels if audio else 0,
         audio_sample_rate=audio.codec_context.sample_rate if audio else 0,
     )
 
 
-def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+def _main_video_stream(path: Path, container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The clip's own picture: not a cover image, and a moving codec before a picture one if both exist."""
+    videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not videos:
+        cover = " (only a cover picture)" if container.streams.video else ""
+        if container.streams.audio:
+            raise NoVideoStreamError(f"{path}: has audio but no video stream{cover}")
+        raise NoVideoStreamError(f"{path}: has no video stream{cover}")
+    moving = [s for s in videos if s.codec_context.name not in STILL_IMAGE_CODECS]
+    return (moving or videos)[0]
+
+
+def _first_frames(
+    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream, count: int
+) -> list[av.VideoFrame]:
+    frames = []
+    try:
+        for frame in container.decode(stream):
+            frames.append(frame)
+            if len(frames) == count:
+                break
+    except av.error.FFmpegError as exc:
+        if not frames:
+            raise UnreadableSourceError(f"{path}: no video frame can be decoded ({exc})") from None
+    if not frames:
+        raise UnreadableSourceError(f"{path}: no video frame can be decoded (no frames)")
+    return frames
+
+
+def _duration(
+    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> float:
+    """Seconds of media the file really holds; a file cut well short of its header raises."""
     if container.duration:
-        return container.duration / av.time_base
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    return 0.0
+        declared = container.duration / av.time_base
+    elif stream.duration and stream.time_base:
+        declared = float(stream.duration * stream.time_base)
+    else:
+        declared = 0.0  # live recordings (browser MediaRecorder WebM) have no duration in their header
+    end = _data_end(container, declared)
+    if declared <= 0:
+        if not end:
+            raise UnreadableSourceError(f"{path}: duration cannot be determined (truncated?)")
+        return end
+    if end is None or end >= declared:
+        return declared
+    gap = declared - end
+    if gap > TRUNCATED_MIN_GAP_S and gap > TRUNCATED_MIN_GAP_FRACTION * declared:
+        raise UnreadableSourceError(
+            f"{path}: is truncated (its data stops at {end:.2f} s of the {declared:.2f} s it declares)"
+        )
+    return end
+
+
+def _data_end(container: av.container.InputContainer, declared: float) -> float | None:
+    """Where the last audio or video packet ends, in seconds from the start; None if it cannot be read.
+
+    Only the last second is demuxed (no decoding): cheap even for a long 4K file.
+    """
+    start = container.start_time or 0
+    tail_from = declared - TAIL_READ_S if declared > 0 else 1e9  # no header: seek to the last keyframe
+    end = None
+    try:
+        container.seek(start + max(0, int(tail_from * av.time_base)), backward=True)
+        for packet in container.demux():
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            if stamp is None or packet.stream.type not in ("video", "audio") or not packet.time_base:
+                continue
+            packet_end = float((stamp + (packet.duration or 0)) * packet.time_base) - start / av.time_base
+            end = packet_end if end is None else max(end, packet_end)
+    except av.error.FFmpegError:
+        return None
+    return end
 
 
 def _frame_rate(stream: av.video.stream.VideoStream, duration: float) -> tuple[float, bool]:

@@ -35,6 +35,37 @@ def _rotated(path: Path, degrees: int, tmp: Path) -> Path:
     return path
 
 
+def _full_range(path: Path) -> Path:
+    """Black top half, white bottom half, in full-range samples (0 and 255) tagged as such."""
+    ffmpeg(
+        "-f", "lavfi", "-i", "color=c=black:size=320x568:rate=30:duration=1",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
+        "-vf", "drawbox=y=284:h=284:c=white:t=fill,scale=out_range=pc,format=yuv420p", "-color_range", "pc",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(path),
+    )  # fmt: skip
+    return path
+
+
+def _cover_first(path: Path, tmp: Path) -> Path:
+    """An MKV whose first video track is a one-frame PNG (a thumbnail), the clip second."""
+    cover = tmp / "cover.png"
+    Image.new("RGB", (300, 300), "blue").save(cover)
+    clip = make_clip(tmp / "clip-for-cover.mp4")
+    ffmpeg("-i", str(cover), "-i", str(clip), "-map", "0", "-map", "1", "-c", "copy", str(path))
+    return path
+
+
+def _live_webm(path: Path) -> Path:
+    """A WebM written as a live stream (as browsers' MediaRecorder does): no duration in its header."""
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=320x568:rate=30:duration=1",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
+        "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus",
+        "-live", "1", "-f", "webm", str(path),
+    )  # fmt: skip
+    return path
+
+
 SOURCES: dict[str, Callable[[Path, Path], Path]] = {
     "rotate90": lambda p, tmp: _rotated(p, 90, tmp),
     "rotate270": lambda p, tmp: _rotated(p, 270, tmp),
@@ -91,6 +122,12 @@ SOURCES: dict[str, Callable[[Path, Path], Path]] = {
     "very_short": lambda p, tmp: make_clip(p, duration=0.2),
     "hfr_120": lambda p, tmp: make_clip(p, fps=120, duration=0.5),
     "uhd_4k60": lambda p, tmp: make_clip(p, width=3840, height=2160, fps=60, duration=0.5),
+    "full_range": lambda p, tmp: _full_range(p),
+    "mjpeg_mkv": lambda p, tmp: make_clip(
+        p.with_suffix(".mkv"), audio=False, video_args=("-c:v", "mjpeg", "-pix_fmt", "yuvj420p")
+    ),
+    "cover_first_mkv": lambda p, tmp: _cover_first(p.with_suffix(".mkv"), tmp),
+    "live_webm": lambda p, tmp: _live_webm(p.with_suffix(".webm")),
 }
 
 

@@ -6,7 +6,7 @@ import struct
 from pathlib import Path
 
 import av
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageStat
 
 BT709 = 1  # AVCOL_PRI_BT709 / AVCOL_TRC_BT709 / AVCOL_SPC_BT709
 
@@ -38,6 +38,13 @@ def plane_means(path: Path) -> list[float]:
     """Mean Y, Cb, Cr of the first frame (4:4:4, so every plane has one value per pixel)."""
     frame = first_frame(path).reformat(format="yuv444p")
     return [sum(bytes(plane)) / len(bytes(plane)) for plane in frame.planes]
+
+
+def luma_mean(frame: av.VideoFrame, box: tuple[int, int, int, int]) -> float:
+    """Mean of the coded Y samples (16..235 for limited range) in box (left, top, right, bottom)."""
+    plane = frame.planes[0]
+    luma = Image.frombuffer("L", (frame.width, frame.height), bytes(plane), "raw", "L", plane.line_size, 1)
+    return ImageStat.Stat(luma.crop(box)).mean[0]
 
 
 def colour_bbox(image: Image.Image, rgb: tuple[int, int, int], tolerance: int = 60) -> tuple | None:

@@ -17,6 +17,7 @@ from portal.media.errors import (
     RenderCancelledError,
     RenderTimeoutError,
     StillImageError,
+    UnreadableSourceError,
 )
 from portal.video_processor import EngineOptions, render_source
 from tests.mediagen import ffmpeg, make_clip
@@ -41,12 +42,36 @@ def _audio_only(tmp: Path) -> Path:
     return path
 
 
+def _cut_mid_data(tmp: Path) -> Path:
+    """A fast-start download cut off part way: the index is there, the last 40% of the data is not."""
+    x264 = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart")
+    whole = make_clip(tmp / "whole.mp4", duration=2, video_args=x264)
+    data = whole.read_bytes()
+    path = tmp / "cut.mp4"
+    path.write_bytes(data[: len(data) * 6 // 10])
+    return path
+
+
+def _song_with_cover(tmp: Path) -> Path:
+    """An MP3 with album art, renamed .mp4: its only picture is a cover, not a video."""
+    cover = tmp / "cover.png"
+    Image.new("RGB", (64, 64), "blue").save(cover)
+    path = tmp / "song.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "sine=duration=1", "-i", str(cover), "-map", "0", "-map", "1",
+        "-c:a", "libmp3lame", "-c:v", "png", "-disposition:v:0", "attached_pic", "-f", "mp3", str(path),
+    )  # fmt: skip
+    return path
+
+
 BROKEN = {
     "empty": (lambda tmp: (tmp / "empty.mp4").write_bytes(b"") or tmp / "empty.mp4", EmptySourceError),
     "missing": (lambda tmp: tmp / "nowhere.mp4", MissingSourceError),
     "truncated": (_truncated, NotMediaError),
     "image_renamed_mp4": (_image_renamed, StillImageError),
     "audio_only": (_audio_only, NoVideoStreamError),
+    "cut_mid_data": (_cut_mid_data, UnreadableSourceError),
+    "song_with_cover_art": (_song_with_cover, NoVideoStreamError),
 }
 
 

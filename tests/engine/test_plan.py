@@ -16,8 +16,8 @@ from tests.engine.conftest import make_brands
 PLAIN = MediaInfo(
     path=Path("clip.mp4"), width=1080, height=1920, coded_width=1080, coded_height=1920, rotation=0,
     sar=Fraction(1), fps=30.0, declared_fps=30.0, variable_frame_rate=False, duration=10.0, bit_depth=8,
-    pix_fmt="yuv420p", video_codec="h264", hdr=None, color_matrix=1, has_audio=True, audio_channels=2,
-    audio_sample_rate=48000,
+    pix_fmt="yuv420p", video_codec="h264", hdr=None, color_matrix=1, full_range=False, video_index=0,
+    has_audio=True, audio_index=1, audio_channels=2, audio_sample_rate=48000,
 )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from portal.video_processor import probe_media, render_source
-from tests.engine.inspect_output import BT709, describe, plane_means
+from tests.engine.inspect_output import BT709, describe, first_frame, luma_mean, plane_means
 from tests.mediagen import ffmpeg
 
 # name -> (preset, expected output size, source has audio)
@@ -24,6 +24,10 @@ CASES = {
     "very_short": ("landscape", (1920, 1080), True),
     "hfr_120": ("source", (320, 568), True),
     "uhd_4k60": ("source", (1920, 1080), True),
+    "full_range": ("source", (320, 568), True),
+    "mjpeg_mkv": ("source", (320, 568), False),
+    "cover_first_mkv": ("source", (320, 568), True),
+    "live_webm": ("source", (320, 568), True),
 }
 
 
@@ -65,6 +69,37 @@ def test_probe_reads_displayed_geometry(source) -> None:
     assert not probe_media(source("no_audio")).has_audio
     mono = probe_media(source("mono_mp3_44k"))
     assert (mono.audio_channels, mono.audio_sample_rate) == (1, 44100)
+    assert probe_media(source("full_range")).full_range and not probe_media(source("no_audio")).full_range
+    covered = probe_media(source("cover_first_mkv"))
+    assert (covered.video_index, covered.video_codec, covered.audio_index) == (1, "h264", 2)
+    assert probe_media(source("live_webm")).duration == pytest.approx(1.0, abs=0.05)
+
+
+def test_full_range_source_is_converted_to_limited_range(source, two_brands, tmp_path: Path) -> None:
+    """Full-range black (0) and white (255) must become 16 and 235, not be re-tagged (crushed, clipped)."""
+    output = render_source(source("full_range"), two_brands[:1], tmp_path)[0]
+    frame = first_frame(output.path)  # patches away from the logo and the handle:
+    black, white = luma_mean(frame, (150, 190, 170, 210)), luma_mean(frame, (240, 340, 260, 360))
+    assert black == pytest.approx(16, abs=3) and white == pytest.approx(235, abs=3)
+
+
+@pytest.mark.parametrize("transfer", ["smpte2084", "arib-std-b67"])
+def test_hdr_mid_grey_is_not_washed_out(transfer: str, two_brands, tmp_path: Path) -> None:
+    """A mid-grey HDR patch stays mid-grey once tone-mapped.
+
+    Measured for code value 0x80: engine Y 146 (PQ) and 122 (HLG); converting to BT.709 without a tone
+    map gives 225 and 180 (near-white). The patch measured is clear of the overlays.
+    """
+    src = tmp_path / "grey.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "color=c=0x808080:size=320x568:rate=30:duration=0.5",
+        "-vf", "format=yuv420p10le", "-c:v", "libx265",
+        "-x265-params", f"colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc:log-level=error",
+        "-color_primaries", "bt2020", "-color_trc", transfer, "-colorspace", "bt2020nc", str(src),
+    )  # fmt: skip
+    output = render_source(src, two_brands[:1], tmp_path / "out")[0]
+    grey = luma_mean(first_frame(output.path), (100, 190, 220, 260))
+    assert 95 <= grey <= 170
 
 
 @pytest.mark.parametrize("transfer", ["smpte2084", "arib-std-b67"])
