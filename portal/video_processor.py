@@ -12,7 +12,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -41,6 +42,13 @@ __all__ = [
 ProgressCallback = Callable[[str, float], None]  # (stage, percent 0..100): monotonic, ends at 100
 DURATION_TOLERANCE_S = 0.1
 PREVIEW_SOURCE_CANVAS = (1080, 1920)  # the `source` preset has no fixed size: preview it as a phone clip
+# The generated frame a preview is drawn on (its size is set per preset).
+PREVIEW_INFO = MediaInfo(
+    path=Path("preview"), width=1080, height=1920, coded_width=1080, coded_height=1920,
+    rotation=0, sar=Fraction(1), fps=30.0, declared_fps=30.0, variable_frame_rate=False, duration=1.0,
+    bit_depth=8, pix_fmt="rgb24", video_codec="lavfi", hdr=None, color_matrix=2, full_range=False,
+    video_index=0, has_audio=False, audio_index=None, audio_channels=0, audio_sample_rate=0,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -187,17 +195,12 @@ class _ProgressReporter:
 
 
 def render_preview(brand: Brand, preset: str, options: EngineOptions = EngineOptions()) -> bytes:
-    """A JPEG still (half size) of the brand's overlays on a generated frame, made by the same plan."""
+    """A JPEG still, at the preset's size, of the brand's overlays on a generated frame (same plan)."""
     binary = usable_ffmpeg(options.ffmpeg_path)
     if preset not in PRESETS:
         raise EngineError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     width, height = PRESET_CANVAS.get(preset, PREVIEW_SOURCE_CANVAS)
-    frame = MediaInfo(
-        path=Path("preview"), width=width, height=height, coded_width=width, coded_height=height,
-        rotation=0, sar=1, fps=30.0, declared_fps=30.0, variable_frame_rate=False, duration=1.0,
-        bit_depth=8, pix_fmt="rgb24", video_codec="lavfi", hdr=None, color_matrix=2, full_range=False,
-        video_index=0, has_audio=False, audio_index=None, audio_channels=0, audio_sample_rate=0,
-    )  # fmt: skip
+    frame = replace(PREVIEW_INFO, width=width, height=height, coded_width=width, coded_height=height)
     source = f"gradients=s={width}x{height}:c0=0x1d2b53:c1=0x7e2553:x0=0:y0=0:x1={width}:y1={height}:d=1"
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
         work_dir = Path(work)
@@ -214,11 +217,11 @@ def render_preview(brand: Brand, preset: str, options: EngineOptions = EngineOpt
         for overlay in plan.overlays:
             render_art(overlay.art, overlay.width, overlay.height, overlay.png)
         still = work_dir / "preview.jpg"
-        graph = plan.batches[0].filter_graph + ";[v0]scale=iw/2:-2[preview]"
         args = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i", source]
         for overlay in plan.overlays:
             args += ["-i", str(overlay.png)]
-        args += ["-filter_complex", graph, "-map", "[preview]", "-frames:v", "1", "-q:v", "3", str(still)]
+        args += ["-filter_complex", plan.batches[0].filter_graph, "-map", "[v0]", "-frames:v", "1"]
+        args += ["-q:v", "3", str(still)]
         run_ffmpeg(binary, args, duration=1.0, timeout=60)
         return still.read_bytes()
 

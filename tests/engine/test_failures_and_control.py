@@ -11,6 +11,7 @@ from PIL import Image
 
 from portal.media.errors import (
     EmptySourceError,
+    FFmpegUnavailableError,
     MissingSourceError,
     NotMediaError,
     NoVideoStreamError,
@@ -19,7 +20,7 @@ from portal.media.errors import (
     StillImageError,
     UnreadableSourceError,
 )
-from portal.video_processor import EngineOptions, render_source
+from portal.video_processor import EngineOptions, ffmpeg_report, render_source
 from tests.mediagen import ffmpeg, make_clip
 
 
@@ -129,3 +130,18 @@ def test_timeout_bounds_the_run(two_brands, tmp_path: Path) -> None:
     with pytest.raises(RenderTimeoutError):
         render_source(clip, two_brands, out, options=EngineOptions(x264_preset="slow", timeout_s=1))
     assert list(out.iterdir()) == []
+
+
+def test_ffmpeg_report_names_the_binary_and_finds_nothing_missing() -> None:
+    report = ffmpeg_report()
+    assert report["ok"] and report["missing"] == []
+    assert Path(report["path"]).is_file() and report["version"].startswith("ffmpeg version")
+
+
+@pytest.mark.parametrize("binary", ["/nonexistent/ffmpeg", "/bin/true"])
+def test_an_unusable_ffmpeg_is_reported_by_name(binary: str, two_brands, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", duration=0.2, audio=False)
+    with pytest.raises(FFmpegUnavailableError, match=binary.split("/")[-1]):
+        render_source(clip, two_brands, tmp_path / "out", options=EngineOptions(ffmpeg_path=binary))
+    assert not (tmp_path / "out").exists()
+    assert ffmpeg_report(EngineOptions(ffmpeg_path=binary))["ok"] is False

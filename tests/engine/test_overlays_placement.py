@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from portal.brand_loader import SAFE_ZONE_PRESETS
-from portal.video_processor import render_source
+from portal.media.plan import plan_render
+from portal.video_processor import PREVIEW_INFO, render_preview, render_source
 from tests.engine.conftest import LOGO_RGB, make_brands
 from tests.engine.inspect_output import colour_bbox, first_frame
 from tests.mediagen import make_clip
@@ -50,3 +54,27 @@ def test_logo_too_big_for_the_safe_area_is_scaled_down_not_pushed(logo: Path, tm
     margin = brand.logo.margin * 1080
     assert left >= 1080 * zone.left + margin - 2
     assert right <= 1080 * (1 - zone.right) - margin + 2
+
+
+@pytest.mark.parametrize(("preset", "canvas"), [("source", (1080, 1920)), ("landscape", (1920, 1080))])
+def test_preview_is_a_jpeg_at_the_preset_size_with_the_logo_where_a_render_puts_it(
+    preset: str, canvas, logo: Path
+) -> None:
+    brand = make_brands(logo, shown="tiktok")[0]
+    image = Image.open(io.BytesIO(render_preview(brand, preset)))
+    assert image.format == "JPEG" and image.size == canvas
+    expected = (
+        plan_render(
+            replace(PREVIEW_INFO, width=canvas[0], height=canvas[1]),
+            [brand],
+            preset,
+            Path("o"),
+            "p",
+            Path("w"),
+        )
+        .outputs[0]
+        .overlays[0]
+    )
+    left, top, right, bottom = colour_bbox(image, LOGO_RGB)
+    assert (left, top) == pytest.approx((expected.x, expected.y), abs=3)
+    assert (right - left, bottom - top) == pytest.approx((expected.width, expected.height), abs=3)
