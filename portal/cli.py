@@ -1,15 +1,19 @@
 """`wtf-portal`: render on a laptop, check brands, run the demo (and, for the service, serve and work).
 
 Every user error is one line on stderr and exit code 2; a traceback at a user is a bug.
+Service commands live in `portal.service`; a new command is one `@main.command()` there or here.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -17,9 +21,15 @@ import click
 from portal.brand_loader import Brand, BrandConfigError, check_brand_assets, load_brand_config
 from portal.config import ConfigError, Settings, load_settings
 from portal.media.errors import EngineError
-from portal.video_processor import PRESETS, EngineOptions, ProgressCallback, render_source
+from portal.video_processor import PRESETS, EngineOptions, ProgressCallback, render_source, safe_stem
 
 USAGE_ERROR = 2
+INTERRUPTED = 130  # the shell's convention for a run stopped by Ctrl-C (128 + SIGINT)
+LINK_SCHEMES = ("http://", "https://", "ftp://", "file://")
+
+
+def error_line(message: str) -> None:
+    click.echo(f"wtf-portal: {message}", err=True)
 
 
 class UserError(click.ClickException):
@@ -28,7 +38,37 @@ class UserError(click.ClickException):
     exit_code = USAGE_ERROR
 
     def show(self, file=None) -> None:
-        click.echo(f"wtf-portal: {self.format_message()}", err=True)
+        error_line(self.format_message())
+
+
+# click >= 8.2 shows the help of a group called with no arguments through this usage error
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+@contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except click.UsageError as exc:
+        if isinstance(exc, _NO_ARGS_IS_HELP):
+            raise
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        raise UserError(exc.format_message() + hint) from None
+
+
+class PortalGroup(click.Group):
+    """The root group. click prints usage errors as usage, hint and error; here they are one line too.
+
+    Subcommands are parsed inside the root's invoke(), so this covers every command, including later ones.
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        with _one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: click.Context):
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
 
 
 def settings_or_exit(**overrides: object) -> Settings:
@@ -38,7 +78,7 @@ def settings_or_exit(**overrides: object) -> Settings:
         raise UserError(str(exc)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=PortalGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wtf-portal")
 def main() -> None:
     """WatchTheFall Orchestrator: one clip in, one ready-to-post MP4 per brand out."""
@@ -49,6 +89,61 @@ class SourceResult:
     source: str
     outputs: list[dict]
     error: dict | None
+
+    @classmethod
+    def failure(cls, source: str, code: str, reason: str) -> SourceResult:
+        message = reason if source in reason else f"{source}: {reason}"
+        return cls(source, [], {"source": source, "code": code, "message": message})
+
+
+@dataclass
+class RenderRun:
+    """What the sources of one `render` call share: brands, destination, engine options, cancel."""
+
+    brands: list[Brand]
+    out_dir: Path
+    preset: str
+    settings: Settings
+    cancel: threading.Event = field(default_factory=threading.Event)
+    stems: set[str] = field(default_factory=set)
+
+    def render(self, source: str, on_progress: ProgressCallback) -> SourceResult:
+        if self.cancel.is_set():
+            return SourceResult.failure(source, "cancelled", "not rendered (interrupted)")
+        try:
+            path = self.local_path(source, on_progress)
+            rendered = render_source(
+                path, self.brands, self.out_dir, preset=self.preset,
+                options=EngineOptions.from_settings(self.settings), stem=self.claim_stem(path),
+                on_progress=on_progress, cancel=self.cancel,
+            )  # fmt: skip
+        except EngineError as exc:
+            return SourceResult.failure(source, exc.code, str(exc).splitlines()[0])
+        except OSError as exc:  # the machine's, not the engine's: e.g. the disk filled up during the rename
+            return SourceResult.failure(source, "os_error", str(exc))
+        outputs = [
+            {"source": source, "brand": r.brand, "path": str(r.path),
+             "width": r.width, "height": r.height, "duration": r.duration}
+            for r in rendered
+        ]  # fmt: skip
+        return SourceResult(source, outputs, None)
+
+    def local_path(self, source: str, on_progress: ProgressCallback) -> Path:
+        """A file argument as is; a link downloaded (or reused) by portal.downloader first."""
+        if not source.startswith(LINK_SCHEMES):
+            return Path(source)
+        from portal.downloader import DownloadOptions, download
+
+        return download(source, DownloadOptions.from_settings(self.settings), on_progress, self.cancel).path
+
+    def claim_stem(self, path: Path) -> str:
+        """The file's stem, numbered if an earlier source of this run had it (a/clip.mp4, b/clip.mp4)."""
+        base = stem = safe_stem(path.stem)
+        number = 2
+        while stem in self.stems:
+            stem, number = f"{base}-{number}", number + 1
+        self.stems.add(stem)
+        return stem
 
 
 @main.command()
@@ -73,10 +168,10 @@ def render(
         raise UserError("choose brands with --brand ID (repeatable) or --all-brands")
     settings = settings_or_exit()
     brands = _select_brands(config_path or settings.brand_config, "all" if all_brands else list(brand_ids))
-    results = []
-    with _progress_display(enabled=not as_json) as progress_for:
-        for source in sources:
-            results.append(_render_one(source, brands, out_dir, preset, settings, progress_for(source)))
+    _prepare_out_dir(out_dir)
+    run = RenderRun(brands, out_dir, preset, settings)
+    with _cancel_on_interrupt(run.cancel), _progress_display(enabled=not as_json) as progress_for:
+        results = [run.render(source, progress_for(source)) for source in sources]
     failed = [result for result in results if result.error]
     if as_json:
         payload = {
@@ -85,81 +180,86 @@ def render(
         }
         click.echo(json.dumps(payload, indent=2))
     else:
-        for result in results:
-            for output in result.outputs:
-                click.echo(
-                    f"{output['brand']}: {output['path']} ({output['width']}x{output['height']}, "
-                    f"{output['duration']:.2f} s)"
-                )
+        for output in (output for result in results for output in result.outputs):
+            click.echo(
+                f"{output['brand']}: {output['path']} ({output['width']}x{output['height']}, "
+                f"{output['duration']:.2f} s)"
+            )
     for result in failed:
-        click.echo(f"wtf-portal: {result.error['message']}", err=True)
+        error_line(result.error["message"])
+    if run.cancel.is_set():
+        error_line("interrupted; finished outputs were kept, nothing partial was left")
+        sys.exit(INTERRUPTED)
     if failed:
         sys.exit(USAGE_ERROR)
 
 
 def _select_brands(config_path: Path, ids: list[str] | str) -> list[Brand]:
+    """The chosen brands, with their logo and watermark files checked before any work starts."""
     try:
-        return load_brand_config(config_path).select(ids)
+        config = load_brand_config(config_path)
+        brands = config.select(ids)
     except BrandConfigError as exc:
         raise UserError(str(exc)) from None
+    if not brands:
+        raise UserError(f"{config_path}: the config has no brands")
+    problems = check_brand_assets(config.model_copy(update={"brands": {b.id: b for b in brands}}))
+    if problems:
+        more = f" (and {len(problems) - 1} more: wtf-portal brands check)" if len(problems) > 1 else ""
+        raise UserError(f"{config_path}: {problems[0]}{more}")
+    return brands
 
 
-def _local_source(source: str, settings: Settings, on_progress: ProgressCallback) -> Path:
-    """A file argument as is; a link downloaded (or reused) by portal.downloader first."""
-    if not source.startswith(("http://", "https://", "ftp://", "file://")):
-        return Path(source)
-    from portal.downloader import DownloadOptions, download
-
-    return download(source, DownloadOptions.from_settings(settings), on_progress).path
-
-
-def _render_one(
-    source: str,
-    brands: list[Brand],
-    out_dir: Path,
-    preset: str,
-    settings: Settings,
-    on_progress: ProgressCallback,
-) -> SourceResult:
-    options = EngineOptions.from_settings(settings)
+def _prepare_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: is a file, not a folder")
     try:
-        path = _local_source(source, settings, on_progress)
-        rendered = render_source(
-            path, brands, out_dir, preset=preset, options=options, on_progress=on_progress
-        )
-    except EngineError as exc:
-        first_line = str(exc).splitlines()[0]
-        message = first_line if source in first_line else f"{source}: {first_line}"
-        return SourceResult(source, [], {"source": source, "code": exc.code, "message": message})
-    outputs = [
-        {
-            "source": source,
-            "brand": r.brand,
-            "path": str(r.path),
-            "width": r.width,
-            "height": r.height,
-            "duration": r.duration,
-        }
-        for r in rendered
-    ]
-    return SourceResult(source, outputs, None)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
+
+
+@contextmanager
+def _cancel_on_interrupt(cancel: threading.Event) -> Iterator[None]:
+    """Ctrl-C cancels the render, so the engine kills FFmpeg and removes its temp files; twice aborts.
+
+    A plain KeyboardInterrupt would unwind past FFmpeg, which runs in its own session and so never sees the
+    terminal's SIGINT.
+    """
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        # set() from another thread: the handler may run while this thread holds the event's lock
+        threading.Thread(target=cancel.set, daemon=True).start()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
 def _progress_display(enabled: bool) -> Iterator[Callable[[str], ProgressCallback]]:
-    """A rich progress bar per source on a terminal; plain lines every 10% otherwise; nothing for --json."""
+    """A rich bar per source when stderr is a terminal, else a plain line per 10%; nothing for --json.
+
+    Progress goes to stderr so that stdout holds only the results (and is safe to redirect).
+    """
     if enabled and sys.stderr.isatty():
+        from rich.console import Console
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-            console=None, transient=False,
+            console=Console(stderr=True),
         ) as bars:  # fmt: skip
 
             def for_source(source: str) -> ProgressCallback:
-                task = bars.add_task(Path(source).name, total=100)
+                name = Path(source).name
+                task = bars.add_task(name, total=100)
                 return lambda stage, percent: bars.update(
-                    task, completed=percent, description=f"{Path(source).name} {stage}"
+                    task, completed=percent, description=f"{name} {stage}"
                 )
 
             yield for_source
@@ -169,9 +269,8 @@ def _progress_display(enabled: bool) -> Iterator[Callable[[str], ProgressCallbac
         shown: dict[str, float] = {}
 
         def report(stage: str, percent: float) -> None:
-            if enabled and (
-                percent - shown.get(stage, -10.0) >= 10 or (percent >= 100 > shown.get(stage, 0))
-            ):
+            last = shown.get(stage)
+            if enabled and (last is None or percent - last >= 10 or (percent >= 100 > last)):
                 shown[stage] = percent
                 click.echo(f"{source}: {stage} {percent:.0f}%", err=True)
 
@@ -194,9 +293,11 @@ def brands_check(config_path: Path | None) -> None:
         config = load_brand_config(path)
     except BrandConfigError as exc:
         raise UserError(str(exc)) from None
+    if not config.brands:
+        raise UserError(f"{path}: the config has no brands")
     problems = check_brand_assets(config)
     for problem in problems:
-        click.echo(f"wtf-portal: {path}: {problem}", err=True)
+        error_line(f"{path}: {problem}")
     if problems:
         sys.exit(USAGE_ERROR)
     for brand in config.brands.values():
@@ -204,24 +305,32 @@ def brands_check(config_path: Path | None) -> None:
         click.echo(f"ok  {brand.id:<20} {brand.name} (safe zone: {zone})")
 
 
+def _frame_size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)x(\d+)", value.lower())
+    size = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not all(64 <= side <= 3840 and side % 2 == 0 for side in size):
+        raise click.BadParameter(f"{value!r}: expected WIDTHxHEIGHT, even numbers from 64 to 3840")
+    return size
+
+
 @main.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Where the branded files go.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Default: DATA_DIR/outputs/demo.")
 @click.option("--seconds", type=click.FloatRange(0.5, 60), default=6.0, show_default=True)
-@click.option("--size", default="1080x1920", show_default=True, help="Sample clip size, WIDTHxHEIGHT.")
-def demo(out_dir: Path | None, seconds: float, size: str) -> None:
+@click.option("--size", default="1080x1920", show_default=True, callback=_frame_size,
+              help="Sample clip size, WIDTHxHEIGHT.")  # fmt: skip
+def demo(out_dir: Path | None, seconds: float, size: tuple[int, int]) -> None:
     """Make a sample clip with FFmpeg and brand it with every demo brand."""
     from portal.demo import run_demo
 
     settings = settings_or_exit()
+    brands = _select_brands(settings.brand_config, "all")
+    out_dir = out_dir or settings.outputs_dir / "demo"
+    _prepare_out_dir(out_dir)
     try:
-        width, height = (int(part) for part in size.lower().split("x"))
-    except ValueError:
-        raise UserError(f"--size {size!r}: expected WIDTHxHEIGHT, e.g. 1080x1920") from None
-    try:
-        outputs = run_demo(settings, out_dir or settings.outputs_dir / "demo", seconds, (width, height))
-    except (BrandConfigError, EngineError) as exc:
+        outputs = run_demo(settings, brands, out_dir, seconds, size)
+    except EngineError as exc:
         raise UserError(str(exc).splitlines()[0]) from None
-    click.echo("Demo outputs:")
+    click.echo(f"Demo: a {seconds:g} s {size[0]}x{size[1]} sample clip branded for {len(outputs)} brands:")
     for output in outputs:
         click.echo(
             f"  {output.brand:<14} {output.path}  ({output.width}x{output.height}, {output.duration:.2f} s)"

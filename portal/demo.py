@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from portal.brand_loader import load_brand_config
+from portal.brand_loader import Brand
 from portal.config import Settings
 from portal.media.ffmpeg import run_ffmpeg, usable_ffmpeg
 from portal.video_processor import EngineOptions, RenderedOutput, render_source
@@ -25,11 +25,10 @@ def make_sample_clip(path: Path, seconds: float, size: tuple[int, int], options:
 
 
 def run_demo(
-    settings: Settings, out_dir: Path, seconds: float, size: tuple[int, int]
+    settings: Settings, brands: list[Brand], out_dir: Path, seconds: float, size: tuple[int, int]
 ) -> list[RenderedOutput]:
-    """Make the sample clip and brand it for every brand; returns the outputs."""
+    """Make the sample clip in the temp folder and brand it for `brands` (vertical); returns the outputs."""
     options = EngineOptions.from_settings(settings)
-    brands = load_brand_config(settings.brand_config).select("all")
     settings.temp_dir.mkdir(parents=True, exist_ok=True)
     clip = make_sample_clip(settings.temp_dir / "demo-sample.mp4", seconds, size, options)
     try:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from portal.brand_loader import BrandConfigError, check_brand_assets, load_brand_config
+from tests.cli.runner import write_config as write
 from tests.conftest import REPO
-
-
-def write(tmp_path: Path, brands: dict) -> Path:
-    path = tmp_path / "brand_config.json"
-    path.write_text(json.dumps({"version": 1, "brands": brands}))
-    return path
 
 
 def test_shipped_config_is_valid_with_readable_assets() -> None:
@@ -31,6 +25,10 @@ def test_shipped_config_is_valid_with_readable_assets() -> None:
     ({"name": "A", "safe_zone": "snapchat"}, "brand 'a': safe_zone"),
     ({"name": "A", "watermark": {"text": "@a", "color": "white"}}, "brand 'a': watermark.color"),
     ({"logo": {"path": "l.png"}}, "brand 'a': name"),
+    ({"name": "A", "logo": {"path": "l.png", "width": 0}}, "brand 'a': logo.width"),
+    ({"name": "A", "watermark": {"text": "@a", "size": -1}}, "brand 'a': watermark.size"),
+    ({"name": "A", "watermark": {"position": "top"}}, "brand 'a': watermark"),
+    ({"name": "A", "logo": {"path": "l.png", "shadow": True}}, "brand 'a': logo.shadow"),
 ])  # fmt: skip
 def test_errors_name_file_brand_and_field(brand: dict, expected: str, tmp_path: Path) -> None:
     path = write(tmp_path, {"a": brand})
@@ -55,9 +53,11 @@ def test_asset_checks(tmp_path: Path) -> None:
         "missing": {"name": "M", "logo": {"path": "gone.png"}},
         "garbage": {"name": "G", "logo": {"path": "text.png"}},
         "huge": {"name": "H", "logo": {"path": "huge.png"}},
+        "stamp": {"name": "S", "watermark": {"image": "stamp.png"}},
     })  # fmt: skip
     problems = {p.brand: p.problem for p in check_brand_assets(load_brand_config(path))}
-    assert problems["missing"] == "file not found"
+    assert len(problems) == 4
+    assert problems["missing"] == "file not found" and problems["stamp"] == "file not found"
     assert problems["garbage"].startswith("not a readable image")
     assert "too large" in problems["huge"]
 
