@@ -172,15 +172,12 @@ def render(
     run = RenderRun(brands, out_dir, preset, settings)
     with _cancel_on_interrupt(run.cancel), _progress_display(enabled=not as_json) as progress_for:
         results = [run.render(source, progress_for(source)) for source in sources]
+    outputs = [output for result in results for output in result.outputs]
     failed = [result for result in results if result.error]
     if as_json:
-        payload = {
-            "outputs": [output for result in results for output in result.outputs],
-            "errors": [result.error for result in failed],
-        }
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps({"outputs": outputs, "errors": [result.error for result in failed]}, indent=2))
     else:
-        for output in (output for result in results for output in result.outputs):
+        for output in outputs:
             click.echo(
                 f"{output['brand']}: {output['path']} ({output['width']}x{output['height']}, "
                 f"{output['duration']:.2f} s)"
