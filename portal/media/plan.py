@@ -29,7 +29,9 @@ FILL_STEP_PREFIX = "split=2[fg][bg]"
 # Peak memory model, measured on this project's reference machine (2 cores, FFmpeg 9.0 from the
 # imageio-ffmpeg wheel, x264 veryfast; `make bench BENCH_ARGS=memory`; see docs/PERFORMANCE.md):
 # decode-only peaks at 46/63/136 MB for 0.9/2.1/8.3 MP sources, and each libx264 encoder adds about
-# 105 MB at 720x1280 and 225 MB at 1080x1920, i.e. ~110 MB per output megapixel.
+# 105 MB at 720x1280 and 225 MB at 1080x1920, i.e. ~110 MB per output megapixel. Whole engine runs
+# (vertical, 1 / 3 brands) peaked at 314/804 MB from a 1080x1920 H.264 source, 400/870 MB from 4K H.264
+# with the blurred fill, and 600/1065 MB from 4K 10-bit PQ HEVC (estimates 353/870, 428/945, 652/1169).
 BASE_MB = 70.0  # overlay inputs, audio, filter buffers: measured engine runs peak ~25 MB above bare encodes
 DECODE_MB_PER_MP = 12.0
 ENCODER_MB_PER_MP = 115.0
@@ -244,7 +246,8 @@ def _fill_graph(fitted: tuple[int, int], canvas: tuple[int, int]) -> str:
 
 def estimate_peak_mb(info: MediaInfo, canvas: tuple[int, int], encoders: int) -> float:
     """Estimated peak RSS of one FFmpeg process running `encoders` outputs (see the model above)."""
-    source_mp = info.coded_width * info.coded_height / 1e6
+    # 10-bit decoders hold 16-bit samples: twice the bytes per frame (measured on a 4K PQ HEVC source)
+    source_mp = info.coded_width * info.coded_height / 1e6 * (2 if info.bit_depth > 8 else 1)
     output_mp = canvas[0] * canvas[1] / 1e6
     hdr = HDR_MB_PER_MP * output_mp if info.hdr else 0.0
     per_encoder = ENCODER_FIXED_MB + ENCODER_MB_PER_MP * output_mp
