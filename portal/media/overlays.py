@@ -29,9 +29,19 @@ class OverlayArt:
     opacity: float = 1.0
 
 
-@lru_cache(maxsize=256)
 def image_size(path: Path) -> tuple[int, int]:
-    """Pixel size of an overlay image (cached: brands reuse the same logo for every render)."""
+    """Pixel size of an overlay image.
+
+    Cached, since brands reuse the same logo for every render, but keyed on the file's mtime and size too:
+    a logo replaced under the same name (the dashboard saves brands/<id>/logo.png) must not keep the old
+    shape in a long-running worker.
+    """
+    stat = path.stat()
+    return _image_size(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _image_size(path: Path, _mtime_ns: int, _size: int) -> tuple[int, int]:
     with Image.open(path) as image:
         return image.size
 

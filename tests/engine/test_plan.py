@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from portal.brand_loader import SAFE_ZONE_PRESETS
 from portal.media.plan import EncodeSettings, PlanError, batch_sizes, estimate_peak_mb, plan_render
@@ -133,3 +134,13 @@ def test_outputs_are_written_under_temp_names_with_faststart(two_brands) -> None
     for output in batch.outputs:
         assert output.temp_path.name.startswith(".") and output.temp_path.suffix == ".part"
         assert str(output.temp_path) in batch.args and str(output.path) not in batch.args
+
+
+def test_a_logo_replaced_under_the_same_name_is_placed_at_its_new_shape(tmp_path: Path) -> None:
+    logo = tmp_path / "logo.png"
+    Image.new("RGBA", (200, 100), (0, 255, 0, 255)).save(logo)
+    brands = make_brands(logo, a="none")
+    wide = plan(PLAIN, brands).overlays[0]
+    Image.new("RGBA", (100, 100), (0, 255, 0, 255)).save(logo)  # the dashboard saves over the old file
+    square = plan(PLAIN, brands).overlays[0]
+    assert wide.width == square.width and (wide.height, square.height) == (wide.width // 2, square.width)
