@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import tempfile
 import threading
 import time
@@ -105,12 +106,13 @@ def render_source(
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
     info = probe_media(source)
-    out_dir.mkdir(parents=True, exist_ok=True)
     report = _ProgressReporter(on_progress)
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
-            info, brands, preset, out_dir, safe_stem(stem or source.stem), Path(work), options.encode
-        )
+            info, brands, preset, out_dir, safe_stem(stem or source.stem), Path(work), options.encode,
+            temp_tag=secrets.token_hex(4),
+        )  # fmt: skip
+        out_dir.mkdir(parents=True, exist_ok=True)
         for overlay in plan.overlays:
             render_art(overlay.art, overlay.width, overlay.height, overlay.png)
         try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portal.brand_loader import Brand, Position, SafeZone
+from portal.media.errors import EngineError
 from portal.media.overlays import OverlayArt, art_aspect
 from portal.media.probe import MediaInfo
 
@@ -39,8 +40,10 @@ ENCODER_FIXED_MB = 20.0
 HDR_MB_PER_MP = 60.0  # float planes of the tone-mapping chain at output size
 
 
-class PlanError(ValueError):
+class PlanError(EngineError, ValueError):
     """The request cannot be planned (unknown preset, no brands)."""
+
+    code = "invalid_render_request"
 
 
 @dataclass(frozen=True)
@@ -276,10 +279,13 @@ def plan_render(
     work_dir: Path,
     settings: EncodeSettings = EncodeSettings(),
     input_args: Sequence[str] | None = None,
+    temp_tag: str = "",
 ) -> RenderPlan:
     """Everything FFmpeg must do to make one output per brand from `info`'s source.
 
     `input_args` replaces `-i SOURCE` (the preview renders a generated frame through the same plan).
+    `temp_tag` makes the temporary names unique to one run, so two runs of the same job (a re-queued
+    job whose first worker is still alive) never write into each other's files.
     """
     if not brands:
         raise PlanError("no brands to render")
@@ -289,7 +295,7 @@ def plan_render(
         OutputPlan(
             brand=brand.id,
             path=out_dir / f"{stem}_{brand.id}.mp4",
-            temp_path=out_dir / f".{stem}_{brand.id}.mp4.part",
+            temp_path=out_dir / f".{stem}_{brand.id}{'.' + temp_tag if temp_tag else ''}.mp4.part",
             overlays=brand_overlays(brand, canvas, work_dir),
         )
         for brand in brands

@@ -11,6 +11,7 @@ from PIL import Image
 
 from portal.media.errors import (
     EmptySourceError,
+    EngineError,
     FFmpegUnavailableError,
     MissingSourceError,
     NotMediaError,
@@ -85,6 +86,15 @@ def test_broken_source_raises_typed_error_and_leaves_nothing(name: str, two_bran
         render_source(src, two_brands, out)
     assert str(src) in str(raised.value)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_request_that_cannot_be_planned_is_an_engine_error(two_brands, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", duration=0.2, audio=False)
+    with pytest.raises(EngineError, match="unknown preset 'cinema'"):
+        render_source(clip, two_brands, tmp_path / "out", preset="cinema")
+    with pytest.raises(EngineError, match="no brands"):
+        render_source(clip, [], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_progress_is_monotonic_and_ends_at_100(two_brands, tmp_path: Path) -> None:

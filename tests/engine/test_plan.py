@@ -129,6 +129,8 @@ def test_unknown_preset_and_no_brands_are_plan_errors(two_brands) -> None:
 
 def test_outputs_are_written_under_temp_names_with_faststart(two_brands) -> None:
     batch = plan(PLAIN, two_brands).batches[0]
+    tagged = plan_render(PLAIN, two_brands, "source", Path("out"), "clip", Path("w"), temp_tag="r1")
+    assert [o.temp_path.name for o in tagged.outputs] == [f".clip_{b.id}.r1.mp4.part" for b in two_brands]
     args = " ".join(batch.args)
     assert args.count("+faststart") == 2 and args.count("-profile:v high") == 2
     for output in batch.outputs:
