@@ -24,7 +24,8 @@ from portal.media.errors import EngineError
 from portal.video_processor import PRESETS, EngineOptions, ProgressCallback, render_source, safe_stem
 
 USAGE_ERROR = 2
-INTERRUPTED = 130  # the shell's convention for a run stopped by Ctrl-C (128 + SIGINT)
+# Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
+STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 LINK_SCHEMES = ("http://", "https://", "ftp://", "file://")
 
 
@@ -98,7 +99,7 @@ class SourceResult:
 
 @dataclass
 class RenderRun:
-    """What the sources of one `render` call share: brands, destination, engine options, cancel."""
+    """What the sources of one `render` call share: brands, destination, settings, cancel."""
 
     brands: list[Brand]
     out_dir: Path
@@ -106,10 +107,13 @@ class RenderRun:
     settings: Settings
     cancel: threading.Event = field(default_factory=threading.Event)
     stems: set[str] = field(default_factory=set)
+    stopped_by: signal.Signals | None = None
 
     def render(self, source: str, on_progress: ProgressCallback) -> SourceResult:
-        if self.cancel.is_set():
-            return SourceResult.failure(source, "cancelled", "not rendered (interrupted)")
+        if self.stopped_by:
+            return SourceResult.failure(
+                source, "cancelled", f"not rendered ({STOP_SIGNALS[self.stopped_by]})"
+            )
         try:
             path = self.local_path(source, on_progress)
             rendered = render_source(
@@ -170,7 +174,7 @@ def render(
     brands = _select_brands(config_path or settings.brand_config, "all" if all_brands else list(brand_ids))
     _prepare_out_dir(out_dir)
     run = RenderRun(brands, out_dir, preset, settings)
-    with _cancel_on_interrupt(run.cancel), _progress_display(enabled=not as_json) as progress_for:
+    with _stop_on_signals(run), _progress_display(enabled=not as_json) as progress_for:
         results = [run.render(source, progress_for(source)) for source in sources]
     outputs = [output for result in results for output in result.outputs]
     failed = [result for result in results if result.error]
@@ -184,9 +188,9 @@ def render(
             )
     for result in failed:
         error_line(result.error["message"])
-    if run.cancel.is_set():
-        error_line("interrupted; finished outputs were kept, nothing partial was left")
-        sys.exit(INTERRUPTED)
+    if run.stopped_by:
+        error_line(f"{STOP_SIGNALS[run.stopped_by]}; finished outputs were kept, nothing partial was left")
+        sys.exit(128 + run.stopped_by)
     if failed:
         sys.exit(USAGE_ERROR)
 
@@ -217,24 +221,27 @@ def _prepare_out_dir(out_dir: Path) -> None:
 
 
 @contextmanager
-def _cancel_on_interrupt(cancel: threading.Event) -> Iterator[None]:
-    """Ctrl-C cancels the render, so the engine kills FFmpeg and removes its temp files; twice aborts.
+def _stop_on_signals(run: RenderRun) -> Iterator[None]:
+    """Ctrl-C or SIGTERM (e.g. from `timeout`) cancels the render, so the engine kills FFmpeg and removes
+    its temp files; a second signal aborts at once.
 
-    A plain KeyboardInterrupt would unwind past FFmpeg, which runs in its own session and so never sees the
-    terminal's SIGINT.
+    Without this, KeyboardInterrupt would unwind past FFmpeg, which runs in its own session and so never
+    sees the terminal's SIGINT, and SIGTERM would end Python with FFmpeg's `.part` files left in --out.
     """
 
-    def on_interrupt(signum: int, frame: object) -> None:
-        if cancel.is_set():
+    def on_signal(signum: int, frame: object) -> None:
+        if run.stopped_by:
             raise KeyboardInterrupt
+        run.stopped_by = signal.Signals(signum)
         # set() from another thread: the handler may run while this thread holds the event's lock
-        threading.Thread(target=cancel.set, daemon=True).start()
+        threading.Thread(target=run.cancel.set, daemon=True).start()
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager

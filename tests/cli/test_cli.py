@@ -205,28 +205,33 @@ def test_progress_bar_on_a_terminal_keeps_stdout_for_results(clip: Path, tmp_pat
     assert "wtf-portal:" not in text
 
 
-def test_ctrl_c_cancels_and_leaves_nothing_partial(clip: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "word"), [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")])
+def test_a_stop_signal_cancels_cleanly(stop: signal.Signals, word: str, clip: Path, tmp_path: Path) -> None:
     long_clip = make_clip(tmp_path / "long.mp4", duration=10)
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [*COMMAND, "render", str(long_clip), str(clip), "--all-brands", "--preset", "vertical",
+        [*COMMAND, "render", str(clip), str(long_clip), str(clip), "--all-brands", "--preset", "vertical",
          "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
     )  # fmt: skip
-    first = process.stderr.readline()
-    assert "rendering" in first, first
+    for line in process.stderr:  # wait until the long clip is being rendered
+        if line.startswith(f"{long_clip}: rendering"):
+            break
     children = psutil.Process(process.pid).children(recursive=True)
     assert any("ffmpeg" in child.name() for child in children)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
-    assert stdout == "" and "Traceback" not in stderr
+    assert process.returncode == 128 + stop, stderr
+    assert "Traceback" not in stderr
     assert error_lines(stderr) == [
         f"wtf-portal: {long_clip}: render cancelled",
-        f"wtf-portal: {clip}: not rendered (interrupted)",
-        "wtf-portal: interrupted; finished outputs were kept, nothing partial was left",
+        f"wtf-portal: {clip}: not rendered ({word})",
+        f"wtf-portal: {word}; finished outputs were kept, nothing partial was left",
     ]
-    assert list(out.iterdir()) == []
+    # the first source's outputs are kept and listed; nothing of the second, no .part files
+    kept = sorted(p.name for p in out.iterdir())
+    assert kept == ["clip_dailyfails.mp4", "clip_fallclips.mp4", "clip_watchthefall.mp4"]
+    assert len(stdout.splitlines()) == 3
     assert psutil.wait_procs(children, timeout=10)[1] == []  # FFmpeg was killed, not left rendering
 
 
