@@ -47,6 +47,10 @@ TAIL_READ_S = 1.0  # how much of the end is demuxed to find where the data reall
 # Rates further apart than this between the container's average and the stream's base rate mean VFR.
 VFR_TOLERANCE = 0.02
 MAX_OUTPUT_FPS = 60.0
+# A variable-rate phone clip averaging 29.6 fps is a 30 fps clip that skipped frames: its outputs get the
+# standard rate it was recorded at (what platforms and players expect), when the average is this close.
+STANDARD_RATES = (24000 / 1001, 24.0, 25.0, 30000 / 1001, 30.0, 50.0, 60000 / 1001, 60.0)
+STANDARD_RATE_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
         coded_height=first.height,
         rotation=rotation,
         sar=sar,
-        fps=min(declared_fps, MAX_OUTPUT_FPS),
+        fps=output_rate(declared_fps, vfr),
         declared_fps=declared_fps,
         variable_frame_rate=vfr,
         duration=duration,
@@ -226,6 +230,16 @@ def _data_end(container: av.container.InputContainer, declared: float) -> float 
     except av.error.FFmpegError:
         return None
     return end
+
+
+def output_rate(average: float, variable: bool) -> float:
+    """The rate outputs get: the source's, capped at 60; a variable rate snaps to the nearest standard one."""
+    rate = min(average, MAX_OUTPUT_FPS)
+    if variable:
+        nearest = min(STANDARD_RATES, key=lambda standard: abs(standard - rate))
+        if abs(nearest - rate) <= STANDARD_RATE_TOLERANCE * nearest:
+            rate = nearest
+    return round(rate, 3)
 
 
 def _frame_rate(stream: av.video.stream.VideoStream, duration: float) -> tuple[float, bool]:

@@ -66,6 +66,13 @@ def _live_webm(path: Path) -> Path:
     return path
 
 
+# A phone's 30 fps clip: one dropped frame a second and jittered timestamps on a 1/600 timebase (~29 fps).
+PHONE_VFR_ARGS = (
+    "-vf", "select='not(eq(mod(n\\,30)\\,7))',setpts='(N+0.3*sin(N*1.7))/29/TB'",
+    "-fps_mode", "vfr", "-video_track_timescale", "600",
+    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+)  # fmt: skip
+
 SOURCES: dict[str, Callable[[Path, Path], Path]] = {
     "rotate90": lambda p, tmp: _rotated(p, 90, tmp),
     "rotate270": lambda p, tmp: _rotated(p, 270, tmp),
@@ -94,6 +101,8 @@ SOURCES: dict[str, Callable[[Path, Path], Path]] = {
             "yuv420p",
         ),
     ),
+    # a phone's 30 fps clip: a dropped frame and jittered timestamps on a 1/600 timebase, ~29 fps average
+    "vfr_phone": lambda p, tmp: make_clip(p, duration=2, video_args=PHONE_VFR_ARGS),
     "no_audio": lambda p, tmp: make_clip(p, audio=False),
     "mono_mp3_44k": lambda p, tmp: make_clip(
         p.with_suffix(".mkv"), audio_args=("-c:a", "libmp3lame", "-ar", "44100", "-ac", "1")

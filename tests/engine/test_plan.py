@@ -11,7 +11,7 @@ from PIL import Image
 
 from portal.brand_loader import SAFE_ZONE_PRESETS
 from portal.media.plan import EncodeSettings, PlanError, batch_sizes, estimate_peak_mb, plan_render
-from portal.media.probe import MediaInfo
+from portal.media.probe import MediaInfo, output_rate
 from tests.engine.conftest import make_brands
 
 PLAIN = MediaInfo(
@@ -49,6 +49,16 @@ def test_normalization_adds_only_what_the_source_needs(change: dict, expected: s
     assert result.normalize_filters[-1] == "setparams"
     if "tonemap" not in expected:
         assert "tonemap" not in result.normalize_filters
+
+
+@pytest.mark.parametrize(("average", "variable", "expected"), [
+    (29.6, True, 29.97), (30.4, True, 30.0), (58.9, True, 59.94), (16.7, True, 16.7), (25.0, False, 25.0),
+    (27.0, False, 27.0), (120.0, False, 60.0), (119.0, True, 60.0),
+])  # fmt: skip
+def test_output_rate_is_capped_and_a_variable_rate_snaps_to_a_standard_one(
+    average, variable, expected
+) -> None:
+    assert output_rate(average, variable) == pytest.approx(expected, abs=0.001)
 
 
 def test_sd_source_matrix_is_converted_to_bt709(two_brands) -> None:

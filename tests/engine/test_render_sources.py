@@ -18,6 +18,7 @@ CASES = {
     "hlg": ("vertical", (1080, 1920), True),
     "odd_size": ("source", (322, 570), True),
     "vfr": ("source", (320, 568), True),
+    "vfr_phone": ("vertical", (1080, 1920), True),
     "no_audio": ("square", (1080, 1080), False),
     "mono_mp3_44k": ("source", (320, 568), True),
     "anamorphic_sd": ("source", (854, 480), True),
@@ -48,7 +49,7 @@ def test_source_renders_ready_to_post(name: str, source, two_brands, tmp_path: P
         assert facts["rotation"] == 0
         assert (facts["width"], facts["height"]) == size
         assert facts["width"] % 2 == 0 and facts["height"] % 2 == 0
-        assert facts["fps"] == pytest.approx(min(info.declared_fps, 60), rel=0.02)
+        assert facts["fps"] == pytest.approx(info.fps, rel=0.02) and info.fps <= 60
         assert abs(facts["duration"] - info.duration) <= 0.1
         assert facts["boxes"].index("moov") < facts["boxes"].index("mdat")
         if has_audio:
@@ -66,6 +67,8 @@ def test_probe_reads_displayed_geometry(source) -> None:
     assert probe_media(source("hdr10_pq")).hdr == "pq" and probe_media(source("hlg")).hdr == "hlg"
     assert probe_media(source("hdr10_pq")).bit_depth == 10
     assert probe_media(source("vfr")).variable_frame_rate
+    phone = probe_media(source("vfr_phone"))
+    assert phone.variable_frame_rate and phone.declared_fps < 29.5 and phone.fps == pytest.approx(29.97)
     assert not probe_media(source("no_audio")).has_audio
     mono = probe_media(source("mono_mp3_44k"))
     assert (mono.audio_channels, mono.audio_sample_rate) == (1, 44100)
