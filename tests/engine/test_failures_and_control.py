@@ -17,10 +17,12 @@ from portal.media.errors import (
     NotMediaError,
     NoVideoStreamError,
     RenderCancelledError,
+    RenderError,
     RenderTimeoutError,
     StillImageError,
     UnreadableSourceError,
 )
+from portal.media.ffmpeg import STDERR_TAIL_LINES, run_ffmpeg, usable_ffmpeg
 from portal.video_processor import EngineOptions, ffmpeg_report, render_source
 from tests.mediagen import ffmpeg, make_clip
 
@@ -155,3 +157,18 @@ def test_an_unusable_ffmpeg_is_reported_by_name(binary: str, two_brands, tmp_pat
         render_source(clip, two_brands, tmp_path / "out", options=EngineOptions(ffmpeg_path=binary))
     assert not (tmp_path / "out").exists()
     assert ffmpeg_report(EngineOptions(ffmpeg_path=binary))["ok"] is False
+
+
+@pytest.mark.parametrize("level", ["error", "verbose"])
+def test_a_failed_run_keeps_the_last_lines_of_ffmpeg_stderr(level: str, tmp_path: Path) -> None:
+    """At the engine's log level the reason is kept; a chatty run keeps only its last lines."""
+    args = ["-v", level, "-f", "lavfi", "-i", "testsrc2=size=64x64:duration=0.2",
+            "-c:v", "libx264", "-preset", "no-such-preset", str(tmp_path / "x.mp4")]  # fmt: skip
+    with pytest.raises(RenderError) as raised:
+        run_ffmpeg(usable_ffmpeg(), args, duration=0.2)
+    tail = raised.value.stderr_tail.splitlines()
+    assert "exit code" in str(raised.value)
+    if level == "error":
+        assert any("no-such-preset" in line for line in tail)
+    else:
+        assert len(tail) == STDERR_TAIL_LINES and "Conversion failed" in "\n".join(tail[-3:])
