@@ -100,16 +100,22 @@ def run_ffmpeg(
 
     deadline = time.monotonic() + timeout if timeout else None
     reason = None
-    while process.poll() is None:
-        if cancel is not None and cancel.wait(POLL_SECONDS):
-            reason = "cancelled"
-        elif deadline is not None and time.monotonic() > deadline:
-            reason = "timeout"
-        elif cancel is None:
-            time.sleep(POLL_SECONDS)
-        if reason:
-            _kill_group(process)
-            break
+    try:
+        while process.poll() is None:
+            if cancel is not None and cancel.wait(POLL_SECONDS):
+                reason = "cancelled"
+            elif deadline is not None and time.monotonic() > deadline:
+                reason = "timeout"
+            elif cancel is None:
+                time.sleep(POLL_SECONDS)
+            if reason:
+                _kill_group(process)
+                break
+    except BaseException:
+        # Ctrl-C or a worker shutting down: FFmpeg is in its own session and would not see the signal
+        _kill_group(process)
+        process.wait()
+        raise
     process.wait()
     progress_reader.join(timeout=5)
     stderr_reader.join(timeout=5)

@@ -136,6 +136,26 @@ def test_cancel_kills_ffmpeg_and_leaves_no_output(two_brands, tmp_path: Path) ->
     assert [p for p in _ffmpeg_children() if str(out) in " ".join(p.info["cmdline"])] == []
 
 
+class _CtrlCWhileWaiting(threading.Event):
+    """Ctrl-C arriving while the engine waits on FFmpeg (Python raises it in the main thread)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if _ffmpeg_children():
+            raise KeyboardInterrupt
+        return super().wait(timeout)
+
+
+def test_an_interrupt_kills_ffmpeg_and_leaves_no_output(two_brands, tmp_path: Path) -> None:
+    clip = _long_clip(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        render_source(
+            clip, two_brands, out, options=EngineOptions(x264_preset="slow"), cancel=_CtrlCWhileWaiting()
+        )
+    assert list(out.iterdir()) == []
+    assert [p for p in _ffmpeg_children() if str(out) in " ".join(p.info["cmdline"])] == []
+
+
 def test_timeout_bounds_the_run(two_brands, tmp_path: Path) -> None:
     clip = _long_clip(tmp_path)
     out = tmp_path / "out"
