@@ -24,6 +24,8 @@ from portal.media.errors import (
 )
 from portal.media.ffmpeg import STDERR_TAIL_LINES, run_ffmpeg, usable_ffmpeg
 from portal.video_processor import EngineOptions, ffmpeg_report, render_source
+from tests.engine.conftest import make_brands
+from tests.engine.inspect_output import describe
 from tests.mediagen import ffmpeg, make_clip
 
 
@@ -109,6 +111,28 @@ def test_progress_is_monotonic_and_ends_at_100(two_brands, tmp_path: Path) -> No
     assert percents == sorted(percents) and len(set(percents)) == len(percents)
     assert percents[0] < 100.0 and percents[-1] == 100.0
     assert {stage for stage, _pct in seen} == {"rendering"}
+
+
+def test_a_tight_memory_budget_renders_in_batches_with_one_progress_bar(logo: Path, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", duration=1)
+    brands = make_brands(logo, a="tiktok", b="reels", c="shorts")
+    seen: list[float] = []
+    outputs = render_source(
+        clip, brands, tmp_path / "out", options=EngineOptions(memory_mb=1),
+        on_progress=lambda _stage, pct: seen.append(pct),
+    )  # fmt: skip
+    assert [o.brand for o in outputs] == ["a", "b", "c"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c_a.mp4", "c_b.mp4", "c_c.mp4"]
+    for output in outputs:
+        facts = describe(output.path)
+        assert (facts["codec"], facts["width"], facts["height"], facts["audio_rate"]) == (
+            "h264",
+            320,
+            568,
+            48000,
+        )
+    assert seen == sorted(seen) and seen[-1] == 100.0
+    assert any(33 < pct <= 66 for pct in seen)  # the second of three runs reports into the middle third
 
 
 def _ffmpeg_children() -> list[psutil.Process]:
