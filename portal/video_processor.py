@@ -48,7 +48,7 @@ PREVIEW_INFO = MediaInfo(
     path=Path("preview"), width=1080, height=1920, coded_width=1080, coded_height=1920,
     rotation=0, sar=Fraction(1), fps=30.0, declared_fps=30.0, variable_frame_rate=False, duration=1.0,
     bit_depth=8, pix_fmt="rgb24", video_codec="lavfi", hdr=None, color_matrix=2, full_range=False,
-    video_index=0, has_audio=False, audio_index=None, audio_channels=0, audio_sample_rate=0,
+    interlaced=False, video_index=0, has_audio=False, audio_index=None, audio_channels=0, audio_sample_rate=0,
 )  # fmt: skip
 
 

@@ -176,6 +176,9 @@ def normalize_chain(info: MediaInfo, canvas: tuple[int, int]) -> list[str]:
     graph of its own (FILL_STEP_PREFIX).
     """
     steps: list[str] = []
+    if info.interlaced:
+        # one frame per frame (the source's rate), and only frames flagged interlaced are touched
+        steps.append("bwdif=mode=send_frame:deint=interlaced")
     if info.variable_frame_rate or info.declared_fps > MAX_FPS + 0.01:
         steps.append(f"fps={_rate_text(info.fps)}")
 

@@ -72,6 +72,7 @@ class MediaInfo:
     hdr: Literal["pq", "hlg"] | None
     color_matrix: int  # AVColorSpace of the source (1 = BT.709, 2 = unspecified)
     full_range: bool  # JPEG-range (0..255) luma, as some Android phones record; outputs are limited range
+    interlaced: bool  # fields, as broadcast and DVD rips have: outputs are deinterlaced (progressive)
     video_index: int  # the stream rendered (not a cover picture or thumbnail track)
     has_audio: bool
     audio_index: int | None
@@ -149,6 +150,7 @@ def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
         hdr=hdr,
         color_matrix=int(codec.colorspace or 2),
         full_range=codec.color_range == JPEG_RANGE or first.format.name.startswith("yuvj"),
+        interlaced=bool(first.interlaced_frame),
         video_index=stream.index,
         has_audio=audio is not None,
         audio_index=audio.index if audio else None,

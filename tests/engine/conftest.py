@@ -73,6 +73,12 @@ PHONE_VFR_ARGS = (
     "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
 )  # fmt: skip
 
+# A PAL widescreen broadcast rip: interlaced fields, 720x576 with 64:45 pixels (shown 1024x576).
+PAL_WIDE_ARGS = (
+    "-vf", "setsar=64/45,setfield=tff", "-flags", "+ildct+ilme", "-x264-params", "tff=1",
+    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+)  # fmt: skip
+
 SOURCES: dict[str, Callable[[Path, Path], Path]] = {
     "rotate90": lambda p, tmp: _rotated(p, 90, tmp),
     "rotate270": lambda p, tmp: _rotated(p, 270, tmp),
@@ -127,6 +133,9 @@ SOURCES: dict[str, Callable[[Path, Path], Path]] = {
             "-color_trc",
             "smpte170m",
         ),
+    ),
+    "interlaced_pal_wide": lambda p, tmp: make_clip(
+        p, width=720, height=576, fps=25, video_args=PAL_WIDE_ARGS
     ),
     "very_short": lambda p, tmp: make_clip(p, duration=0.2),
     "hfr_120": lambda p, tmp: make_clip(p, fps=120, duration=0.5),

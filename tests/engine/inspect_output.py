@@ -75,6 +75,7 @@ def describe(path: Path) -> dict:
             "trc": cc.color_trc,
             "matrix": cc.colorspace,
             "rotation": frame.rotation,
+            "interlaced": frame.interlaced_frame,
             "fps": float(video.average_rate or 0),
             "duration": container.duration / av.time_base,
             "audio_codec": audio.codec_context.name if audio else None,

@@ -17,8 +17,8 @@ from tests.engine.conftest import make_brands
 PLAIN = MediaInfo(
     path=Path("clip.mp4"), width=1080, height=1920, coded_width=1080, coded_height=1920, rotation=0,
     sar=Fraction(1), fps=30.0, declared_fps=30.0, variable_frame_rate=False, duration=10.0, bit_depth=8,
-    pix_fmt="yuv420p", video_codec="h264", hdr=None, color_matrix=1, full_range=False, video_index=0,
-    has_audio=True, audio_index=1, audio_channels=2, audio_sample_rate=48000,
+    pix_fmt="yuv420p", video_codec="h264", hdr=None, color_matrix=1, full_range=False, interlaced=False,
+    video_index=0, has_audio=True, audio_index=1, audio_channels=2, audio_sample_rate=48000,
 )  # fmt: skip
 
 
@@ -42,6 +42,7 @@ def test_plain_vertical_source_gets_no_needless_filters(two_brands) -> None:
     ({"coded_width": 720, "coded_height": 480, "width": 853, "height": 480, "sar": Fraction(32, 27),
       "color_matrix": 6}, {"scale", "setsar"}),
     ({"pix_fmt": "yuv422p10le"}, {"format"}),
+    ({"interlaced": True}, {"bwdif"}),
 ])  # fmt: skip
 def test_normalization_adds_only_what_the_source_needs(change: dict, expected: set, two_brands) -> None:
     result = plan(replace(PLAIN, **change), two_brands)
