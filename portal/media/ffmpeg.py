@@ -24,7 +24,10 @@ from portal.media.errors import (
     RenderTimeoutError,
 )
 
-REQUIRED_FILTERS = ("zscale", "tonemap", "overlay", "split", "scale", "setparams", "boxblur", "fps")
+REQUIRED_FILTERS = (
+    "zscale", "tonemap", "overlay", "split", "asplit", "scale", "setparams",
+    "boxblur", "lutyuv", "fps", "bwdif", "aresample", "aformat",
+)  # fmt: skip
 REQUIRED_ENCODERS = ("libx264", "aac")
 STDERR_TAIL_LINES = 20
 POLL_SECONDS = 0.1
