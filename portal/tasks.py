@@ -135,6 +135,9 @@ class _JobRun:
                 self.spans["rendering"] = (0, 100)
             source = acquire_source(runtime, self.job_id, self._on_progress, self.cancel)
             stem = f"{safe_stem(source.stem)[:40]}-{self.job_id[:8]}"
+            # Partial files of an earlier attempt whose worker died: this run holds the lease now.
+            for leftover in settings.outputs_dir.glob(f".{stem}_*.part"):
+                leftover.unlink(missing_ok=True)
             if kind == "fetch":
                 rendered = [keep_original(source, settings.outputs_dir, stem)]
             else:
