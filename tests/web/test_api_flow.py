@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -105,7 +106,13 @@ def test_brands_preview_and_diagnostics(server: Server) -> None:
     storage = server.call("GET", "/api/debug/storage").json()
     assert storage["folders"]["outputs"]["writable"] is True
     health = server.call("GET", "/api/debug/health").json()
-    assert health["database"]["ok"] and health["queue"]["ok"] and health["workers"]
+    assert health["database"]["ok"] and health["queue"]["ok"]
+    for _ in range(100):  # the embedded consumer reports its first heartbeat once it has started
+        if health["workers"]:
+            break
+        time.sleep(0.2)
+        health = server.call("GET", "/api/debug/health").json()
+    assert health["workers"]
     assert server.call("GET", "/api/debug/brands").json()["ok"] is True
     assert requests.get(f"{server.url}/readyz", timeout=5).json()["status"] == "ready"
     assert requests.get(f"{server.url}/metrics", timeout=5).status_code == 401
