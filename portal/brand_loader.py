@@ -13,36 +13,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from portal.media.safezone import SafeZone, SafeZoneName, project_zone
+
 Position = Literal[
     "top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right"
 ]
-SafeZoneName = Literal["none", "tiktok", "reels", "shorts", "all"]
 
 BRAND_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # A logo bigger than this is a mistake (a camera photo, a print file), not a watermark.
 MAX_ASSET_PIXELS = 4096 * 4096
 MAX_ASSET_BYTES = 10 * 1024 * 1024
-
-
-class SafeZone(BaseModel):
-    """Fractions of the output canvas that platform UI covers; overlays stay inside the rest."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    top: float = Field(default=0.0, ge=0, lt=0.5)
-    bottom: float = Field(default=0.0, ge=0, lt=0.5)
-    left: float = Field(default=0.0, ge=0, lt=0.5)
-    right: float = Field(default=0.0, ge=0, lt=0.5)
-
-
-# Fractions of a 9:16 canvas (DESIGN 4.2): Meta's published percentages and consistent third-party guides.
-SAFE_ZONE_PRESETS: dict[str, SafeZone] = {
-    "none": SafeZone(),
-    "tiktok": SafeZone(top=0.08, bottom=0.23, left=0.06, right=0.14),
-    "reels": SafeZone(top=0.14, bottom=0.35, left=0.06, right=0.06),
-    "shorts": SafeZone(top=0.15, bottom=0.25, left=0.06, right=0.14),
-    "all": SafeZone(top=0.14, bottom=0.35, left=0.06, right=0.17),
-}
 
 
 class LogoSpec(BaseModel):
@@ -99,16 +79,8 @@ class Brand(BaseModel):
         return value
 
     def safe_zone_for(self, width: int, height: int) -> SafeZone:
-        """The zone for an output of this size.
-
-        Named presets describe a 9:16 phone screen, so they apply to portrait outputs only; explicit
-        fractions are the brand asking for them, so they apply to every shape.
-        """
-        if isinstance(self.safe_zone, SafeZone):
-            return self.safe_zone
-        if height <= width:
-            return SAFE_ZONE_PRESETS["none"]
-        return SAFE_ZONE_PRESETS[self.safe_zone]
+        """The zone for an output of this size, as the platform shows it (see portal.media.safezone)."""
+        return project_zone(self.safe_zone, width, height)
 
     def asset_paths(self) -> list[Path]:
         paths = [self.logo.path] if self.logo else []

@@ -17,7 +17,6 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from werkzeug.utils import secure_filename
 
 from portal.brand_loader import (
-    SAFE_ZONE_PRESETS,
     Brand,
     BrandConfig,
     BrandConfigError,
@@ -26,6 +25,7 @@ from portal.brand_loader import (
     parse_brand_config,
     save_brand_config,
 )
+from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS
 from portal.web.api import preview_jpeg
 from portal.web.auth import client_id, key_matches, limiter

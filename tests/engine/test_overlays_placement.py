@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from portal.brand_loader import SAFE_ZONE_PRESETS
 from portal.media.plan import plan_render
+from portal.media.safezone import SAFE_ZONE_PRESETS, project_zone
 from portal.video_processor import PREVIEW_INFO, render_preview, render_source
 from tests.engine.conftest import LOGO_RGB, make_brands
 from tests.engine.inspect_output import colour_bbox, first_frame
@@ -34,7 +34,7 @@ def test_logo_inside_safe_area_top_right(zone: str, preset: str, canvas, logo: P
 
     width, height = canvas
     left, top, right, bottom = colour_bbox(first_frame(output.path).to_image(), LOGO_RGB)
-    safe = SAFE_ZONE_PRESETS[zone] if height > width else SAFE_ZONE_PRESETS["none"]
+    safe = project_zone(zone, width, height)
     margin = brand.logo.margin * width
     # top-right corner of the safe rectangle, less the margin (2 px for chroma rounding and blur)
     assert right == pytest.approx(width * (1 - safe.right) - margin, abs=3)

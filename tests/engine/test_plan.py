@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from portal.brand_loader import SAFE_ZONE_PRESETS
 from portal.media.plan import EncodeSettings, PlanError, batch_sizes, estimate_peak_mb, plan_render
 from portal.media.probe import MediaInfo, output_rate
+from portal.media.safezone import SAFE_ZONE_PRESETS
 from tests.engine.conftest import make_brands
 
 PLAIN = MediaInfo(
@@ -99,12 +99,14 @@ def test_every_overlay_is_inside_the_safe_rectangle(zone: str, logo: Path) -> No
         assert overlay.x % 2 == overlay.y % 2 == 0
 
 
-def test_safe_zone_presets_do_not_apply_to_landscape_outputs(logo: Path) -> None:
+def test_named_zone_on_a_landscape_output_keeps_only_what_the_phone_still_covers(logo: Path) -> None:
     brands = make_brands(logo, a="reels")
     result = plan(replace(PLAIN, width=1920, height=1080, coded_width=1920, coded_height=1080), brands)
     logo_overlay = result.outputs[0].overlays[0]
     margin = 0.03 * 1920
-    assert logo_overlay.y == pytest.approx(margin, abs=2)  # no 14% reels band on a landscape canvas
+    assert logo_overlay.y == pytest.approx(margin, abs=2)  # the 14% reels band falls in the letterbox bar
+    # but the right-hand strip still covers the picture's right edge on the phone
+    assert logo_overlay.x + logo_overlay.width == pytest.approx(1920 * (1 - 0.06) - margin, abs=2)
 
 
 def test_oversized_logo_is_scaled_down_to_fit(logo: Path) -> None:
