@@ -1,28 +1,67 @@
-"""brand_config.json (version 1) -> validated `Brand` objects, plus asset integrity checks.
+"""brand_config.json (versions 1 and 2) -> validated `Brand` objects, plus asset integrity checks.
 
-Errors name the file, the brand and the field, so a typo in a config is a one-line fix.
+Version 1 gives a brand a logo and one watermark; version 2 gives it any number of layers (DESIGN 4.2).
+The engine sees one model: `Brand.drawn_layers()` expresses a version-1 logo and watermark as the layers
+they always meant, so there is a single drawing path. Errors name the file, the brand and the field, so a
+typo in a config is a one-line fix.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from portal.media.safezone import SafeZone, SafeZoneName, project_zone
 
+# "auto": the engine picks the position that covers the least of the clip (DESIGN 4.2)
 Position = Literal[
-    "top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right"
+    "top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right", "auto"
 ]
+Shape = Literal["vertical", "square", "landscape"]
+SHAPES: tuple[Shape, ...] = ("vertical", "square", "landscape")
+# When a layer has no image for the output's shape, the nearest shape's image is used, in this order.
+NEAREST_SHAPES: dict[Shape, tuple[Shape, ...]] = {
+    "vertical": ("vertical", "square", "landscape"),
+    "square": ("square", "vertical", "landscape"),
+    "landscape": ("landscape", "square", "vertical"),
+}
 
-BRAND_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+BRAND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # A logo bigger than this is a mistake (a camera photo, a print file), not a watermark.
 MAX_ASSET_PIXELS = 4096 * 4096
 MAX_ASSET_BYTES = 10 * 1024 * 1024
+
+
+def _hex_colour(value: str) -> str:
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", value):
+        raise ValueError("must be a colour like #FFFFFF")
+    return value.upper()
+
+
+HexColour = Annotated[str, AfterValidator(_hex_colour)]
+Fraction01 = Annotated[float, Field(ge=0, le=1)]
+Margin = Annotated[float, Field(ge=0, lt=0.5)]
+
+
+def output_shape(width: int, height: int) -> Shape:
+    """vertical (h > w), square, or landscape (w > h), as DESIGN 4.2 names an output's shape."""
+    return "vertical" if height > width else "landscape" if width > height else "square"
 
 
 class LogoSpec(BaseModel):
@@ -45,21 +84,120 @@ class WatermarkSpec(BaseModel):
     position: Position = "bottom-left"
     size: float = Field(default=0.035, gt=0, le=0.5)  # text height, or image height, / output height
     opacity: float = Field(default=0.6, ge=0, le=1)
-    color: str = "#FFFFFF"
+    color: HexColour = "#FFFFFF"
     margin: float = Field(default=0.03, ge=0, lt=0.5)
-
-    @field_validator("color")
-    @classmethod
-    def _hex_colour(cls, value: str) -> str:
-        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", value):
-            raise ValueError("must be a colour like #FFFFFF")
-        return value.upper()
 
     @model_validator(mode="after")
     def _text_or_image(self) -> WatermarkSpec:
         if (self.text is None) == (self.image is None):
             raise ValueError("give exactly one of 'text' or 'image'")
         return self
+
+
+class ShapeImages(BaseModel):
+    """One image per output shape; a missing shape uses the nearest one (NEAREST_SHAPES)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vertical: Path | None = None
+    square: Path | None = None
+    landscape: Path | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> ShapeImages:
+        if not self.paths():
+            raise ValueError("give an image for at least one of vertical, square, landscape")
+        return self
+
+    def paths(self) -> list[Path]:
+        return [path for shape in SHAPES if (path := getattr(self, shape)) is not None]
+
+    def for_shape(self, shape: Shape) -> Path:
+        return next(path for s in NEAREST_SHAPES[shape] if (path := getattr(self, s)) is not None)
+
+
+class ImageLayer(BaseModel):
+    """A picture: full-frame (`fit: cover`, decoration, exempt from the safe zone) or placed like a logo.
+
+    A placed layer is `width` wide (fraction of the output width) or `size` tall (fraction of its height),
+    `margin` (fraction of the width) inside the safe rectangle. `key_color` makes a flat background
+    transparent: pixels within `key_tolerance` of it (0..1, like FFmpeg's colorkey similarity).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: Path | ShapeImages
+    fit: Literal["cover"] | None = None
+    scale: float = Field(default=1.0, gt=0, le=4)  # cover only: >1 crops a padded PNG's empty border
+    opacity: Fraction01 = 1.0
+    position: Position = "bottom-right"
+    width: float | None = Field(default=None, gt=0, le=1)
+    size: float | None = Field(default=None, gt=0, le=1)
+    margin: Margin = 0.03
+    key_color: HexColour | None = None
+    key_tolerance: float = Field(default=0.1, gt=0, le=1)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ImageLayer:
+        # compared with the defaults (not "was it given") so a saved and re-read layer validates the same
+        defaults = {name: field.default for name, field in type(self).model_fields.items()}
+        if self.fit == "cover":
+            placed = [
+                name
+                for name in ("position", "width", "size", "margin")
+                if getattr(self, name) != defaults[name]
+            ]
+            if placed:
+                raise ValueError(f"a cover layer fills the frame: remove {', '.join(placed)}")
+        elif self.scale != defaults["scale"]:
+            raise ValueError("'scale' is for fit: cover layers; a placed layer takes width or size")
+        if self.width is not None and self.size is not None:
+            raise ValueError("give 'width' or 'size', not both")
+        return self
+
+    def image_for(self, shape: Shape) -> Path:
+        return self.image if isinstance(self.image, Path) else self.image.for_shape(shape)
+
+    def image_paths(self) -> list[Path]:
+        return [self.image] if isinstance(self.image, Path) else self.image.paths()
+
+
+class TextBox(BaseModel):
+    """A filled rectangle behind a text layer (v3's text background)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    color: HexColour = "#000000"
+    opacity: Fraction01 = 0.6
+
+
+class TextLayer(BaseModel):
+    """A line of text, `size` tall (fraction of the output height), drawn with the bundled font."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(min_length=1, max_length=120)
+    position: Position = "bottom"
+    size: float = Field(default=0.035, gt=0, le=0.5)
+    color: HexColour = "#FFFFFF"
+    opacity: Fraction01 = 1.0
+    margin: Margin = 0.03
+    box: TextBox | None = None
+    enabled: bool = True
+
+
+def _layer_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "TextLayer" if "text" in value else "ImageLayer"
+    return type(value).__name__
+
+
+# Tags are class names so error paths read "layers.1.opacity", not "layers.1.image.opacity".
+Layer = Annotated[
+    Annotated[ImageLayer, Tag("ImageLayer")] | Annotated[TextLayer, Tag("TextLayer")],
+    Discriminator(_layer_kind),
+]
 
 
 class Brand(BaseModel):
@@ -69,42 +207,108 @@ class Brand(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     logo: LogoSpec | None = None
     watermark: WatermarkSpec | None = None
+    layers: tuple[Layer, ...] = ()
     safe_zone: SafeZoneName | SafeZone = "none"
 
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
         if not BRAND_ID.fullmatch(value):
-            raise ValueError("brand id must match [a-z0-9][a-z0-9_-]{0,63}")
+            raise ValueError("brand id must match [A-Za-z0-9][A-Za-z0-9_-]{0,63}")
         return value
 
     def safe_zone_for(self, width: int, height: int) -> SafeZone:
         """The zone for an output of this size, as the platform shows it (see portal.media.safezone)."""
         return project_zone(self.safe_zone, width, height)
 
+    def all_layers(self) -> tuple[ImageLayer | TextLayer, ...]:
+        """Every layer in drawing order, disabled ones included: a version-1 logo, then its watermark
+        (the order version 1 always drew them in), then the version-2 layers."""
+        legacy: list[ImageLayer | TextLayer] = []
+        if self.logo is not None:
+            legacy.append(ImageLayer(image=self.logo.path, **self.logo.model_dump(exclude={"path"})))
+        mark = self.watermark
+        if mark is not None and mark.image is not None:
+            legacy.append(ImageLayer(**mark.model_dump(exclude={"text", "color"})))
+        elif mark is not None:
+            legacy.append(TextLayer(**mark.model_dump(exclude={"image"})))
+        return (*legacy, *self.layers)
+
+    def drawn_layers(self) -> tuple[ImageLayer | TextLayer, ...]:
+        """The layers the engine draws, bottom first."""
+        return tuple(layer for layer in self.all_layers() if layer.enabled)
+
+    def as_layers(self) -> Brand:
+        """The same brand in version-2 form (logo and watermark become layers), e.g. before editing layers."""
+        return self.model_copy(update={"logo": None, "watermark": None, "layers": self.all_layers()})
+
     def asset_paths(self) -> list[Path]:
-        paths = [self.logo.path] if self.logo else []
-        if self.watermark and self.watermark.image:
-            paths.append(self.watermark.image)
-        return paths
+        return [
+            path
+            for layer in self.all_layers()
+            if isinstance(layer, ImageLayer)
+            for path in layer.image_paths()
+        ]
 
 
 class BrandConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: Literal[1] = 1
+    version: Literal[1, 2] = 1
     brands: dict[str, Brand]
     source: Path | None = Field(default=None, exclude=True)  # the file it came from
 
+    @model_validator(mode="after")
+    def _ids_unique_ignoring_case(self) -> BrandConfig:
+        seen: dict[str, str] = {}
+        for brand_id in self.brands:
+            other = seen.setdefault(brand_id.casefold(), brand_id)
+            if other != brand_id:
+                raise ValueError(f"brand ids {other!r} and {brand_id!r} differ only in case")
+        return self
+
+    def find(self, brand_id: str) -> Brand:
+        """The brand with this id in any case (`ScotlandWTF`, `scotlandwtf`); UnknownBrandError if none.
+
+        The CLI, the API and the dashboard all look brands up here, so they agree on what a name means.
+        """
+        brand = self.brands.get(brand_id)
+        if brand is None:
+            wanted = brand_id.casefold()
+            brand = next((b for key, b in self.brands.items() if key.casefold() == wanted), None)
+        if brand is None:
+            known = ", ".join(self.brands) or "none"
+            raise UnknownBrandError(f"unknown brand {brand_id!r} (known: {known})")
+        return brand
+
     def select(self, ids: list[str] | Literal["all"]) -> list[Brand]:
-        """Brands by id, in the order asked; unknown ids raise UnknownBrandError naming them."""
+        """Brands by id (any case), in the order asked; unknown ids raise UnknownBrandError naming them."""
         if ids == "all":
             return list(self.brands.values())
-        unknown = [brand_id for brand_id in ids if brand_id not in self.brands]
+        found: dict[str, Brand] = {}
+        unknown = []
+        for brand_id in ids:
+            try:
+                brand = self.find(brand_id)
+            except UnknownBrandError:
+                unknown.append(brand_id)
+                continue
+            found.setdefault(brand.id, brand)
         if unknown:
             known = ", ".join(self.brands) or "none"
             raise UnknownBrandError(f"unknown brand {', '.join(map(repr, unknown))} (known: {known})")
-        return [self.brands[brand_id] for brand_id in dict.fromkeys(ids)]
+        return list(found.values())
+
+    def with_brand(self, brand: Brand) -> BrandConfig:
+        """This config with `brand` added or replacing the brand of the same id in any case; version 2
+        once any brand has layers."""
+        brands = {}
+        for key, existing in self.brands.items():  # keep the brand's place in the file
+            replaced = key.casefold() == brand.id.casefold()
+            brands[brand.id if replaced else key] = brand if replaced else existing
+        brands.setdefault(brand.id, brand)
+        version = 2 if any(b.layers for b in brands.values()) else self.version
+        return self.model_copy(update={"brands": brands, "version": version})
 
 
 class BrandConfigError(Exception):
@@ -117,23 +321,46 @@ class UnknownBrandError(BrandConfigError):
     code = "unknown_brand"  # e.g. removed from the config after a job asked for it
 
 
+def _map_asset_paths(brand: dict, convert: Callable[[str], str]) -> dict:
+    """A copy of a brand's JSON with every asset path passed through `convert` (the one list of where
+    paths live: logo.path, watermark.image, layers[].image as one path or one per shape)."""
+
+    def mapped(value: Any) -> Any:
+        if isinstance(value, str):
+            return convert(value)
+        if isinstance(value, dict):
+            return {shape: convert(v) if isinstance(v, str) else v for shape, v in value.items()}
+        return value
+
+    brand = dict(brand)
+    for key, field in (("logo", "path"), ("watermark", "image")):
+        spec = brand.get(key)
+        if isinstance(spec, dict) and isinstance(spec.get(field), str):
+            brand[key] = {**spec, field: convert(spec[field])}
+    if isinstance(brand.get("layers"), list):
+        brand["layers"] = [
+            {**layer, "image": mapped(layer["image"])}
+            if isinstance(layer, dict) and "image" in layer
+            else layer
+            for layer in brand["layers"]
+        ]
+    return brand
+
+
 def parse_brand_config(data: object, base_dir: Path, source: str = "brand config") -> BrandConfig:
     """Validate a decoded config; relative asset paths are resolved against `base_dir`."""
     if not isinstance(data, dict) or not isinstance(data.get("brands"), dict):
         raise BrandConfigError(f"{source}: expected an object with a 'brands' object")
-    brands_in = data["brands"]
+    version = data.get("version", 1)
     brands: dict[str, dict] = {}
-    for brand_id, raw in brands_in.items():
+    for brand_id, raw in data["brands"].items():
         if not isinstance(raw, dict):
             raise BrandConfigError(f"{source}: brand {brand_id!r}: expected an object")
-        brand = {**raw, "id": brand_id}
-        for key, field in (("logo", "path"), ("watermark", "image")):
-            spec = brand.get(key)
-            if isinstance(spec, dict) and isinstance(spec.get(field), str):
-                brand[key] = {**spec, field: str(base_dir / spec[field])}
-        brands[brand_id] = brand
+        if "layers" in raw and version == 1:
+            raise BrandConfigError(f'{source}: brand {brand_id!r}: layers need "version": 2')
+        brands[brand_id] = {**_map_asset_paths(raw, lambda path: str(base_dir / path)), "id": brand_id}
     try:
-        return BrandConfig.model_validate({"version": data.get("version", 1), "brands": brands})
+        return BrandConfig.model_validate({"version": version, "brands": brands})
     except ValidationError as exc:
         raise BrandConfigError(_describe(exc, source)) from None
 
@@ -206,20 +433,18 @@ def check_brand_assets(config: BrandConfig) -> list[AssetProblem]:
 def config_to_json(config: BrandConfig, base_dir: Path) -> dict:
     """The config as brand_config.json holds it: asset paths relative to the file's folder where possible."""
 
-    def relative(path: Path) -> str:
+    def relative(path: str) -> str:
         try:
             return str(Path(path).resolve().relative_to(base_dir.resolve()))
         except ValueError:
-            return str(path)
+            return path
 
     brands = {}
     for brand in config.brands.values():
-        data = brand.model_dump(mode="json", exclude={"id"}, exclude_none=True)
-        if brand.logo:
-            data["logo"]["path"] = relative(brand.logo.path)
-        if brand.watermark and brand.watermark.image:
-            data["watermark"]["image"] = relative(brand.watermark.image)
-        brands[brand.id] = data
+        data = brand.model_dump(mode="json", exclude={"id", "layers"}, exclude_none=True)
+        if brand.layers:  # a version-1 brand stays exactly version 1; layers are written without defaults
+            data["layers"] = [layer.model_dump(mode="json", exclude_defaults=True) for layer in brand.layers]
+        brands[brand.id] = _map_asset_paths(data, relative)
     return {"version": config.version, "brands": brands}
 
 

@@ -464,9 +464,10 @@ def list_brands():
 def brand_preview(brand_id: str):
     """A still with the brand's overlays for a preset, made by the engine (cached per brand version)."""
     preset = request.args.get("preset", "vertical")
-    brand = runtime().brands.current().brands.get(brand_id)
-    if brand is None:
-        raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}")
+    try:
+        brand = runtime().brands.current().find(brand_id)
+    except UnknownBrandError:
+        raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}") from None
     # the version covers the logo files too: the dashboard replaces a logo under the same name
     stamps = [path.stat().st_mtime_ns for path in brand.asset_paths() if path.exists()]
     version = f"{brand.model_dump_json()}|{stamps}"

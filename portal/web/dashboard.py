@@ -20,6 +20,7 @@ from portal.brand_loader import (
     Brand,
     BrandConfig,
     BrandConfigError,
+    UnknownBrandError,
     check_brand_assets,
     config_to_json,
     parse_brand_config,
@@ -174,7 +175,7 @@ def _staged_logo(brand_id: str) -> Path | None:
     """The uploaded logo under a temp name (for previews and validation), else the brand's current one."""
     rt = runtime()
     upload = request.files.get("logo")
-    existing = rt.brands.current().brands.get(brand_id)
+    existing = rt.brands.current().brands.get(brand_id)  # brand_id is already the canonical id
     if upload is None or not upload.filename:
         return existing.logo.path if existing and existing.logo else None
     data = upload.read(MAX_LOGO_BYTES + 1)
@@ -193,17 +194,23 @@ def _is_staged(path: Path | None) -> bool:
 
 
 def _valid_brand_id(brand_id: str) -> str:
+    """The id of the existing brand of this name in any case, else `brand_id` if it is a valid new id."""
+    try:
+        return runtime().brands.current().find(brand_id).id
+    except UnknownBrandError:
+        pass
     try:
         return Brand.model_validate({"id": brand_id, "name": "x"}).id
     except ValueError:
         raise ApiError(
-            422, "invalid_brand", "brand id: lowercase letters, digits, - and _ (max 64)"
+            422,
+            "invalid_brand",
+            "brand id: letters, digits, - and _ (max 64), starting with a letter or digit",
         ) from None
 
 
 def _validated_edit(brand_id: str) -> tuple[BrandConfig, Path | None]:
     """The config with the form's brand in it, assets checked; the uploaded logo is staged in temp."""
-    _valid_brand_id(brand_id)
     staged = _staged_logo(brand_id)
     config = _edited_config(brand_id, staged)
     problems = check_brand_assets(config)
@@ -218,6 +225,7 @@ def _validated_edit(brand_id: str) -> tuple[BrandConfig, Path | None]:
 @signed_in
 def preview(brand_id: str):
     """A preview of the form's (unsaved) brand, made by the engine."""
+    brand_id = _valid_brand_id(brand_id)
     config, staged = _validated_edit(brand_id)
     try:
         jpeg = preview_jpeg(config.brands[brand_id], request.form.get("preset", "vertical"))
@@ -231,6 +239,7 @@ def preview(brand_id: str):
 @signed_in
 def save_brand(brand_id: str):
     """Validate and save a brand (new or edited); takes effect without a restart."""
+    brand_id = _valid_brand_id(brand_id)
     config, staged = _validated_edit(brand_id)
     if _is_staged(staged):
         # the logo lives next to the config, like the shipped brands: brands/<id>/logo.<ext>
@@ -251,9 +260,12 @@ def delete_brand(brand_id: str):
     """Remove a brand from the config (its logo file stays, for an undo by hand)."""
     rt = runtime()
     path = rt.settings.brand_config
+    try:
+        brand_id = rt.brands.current().find(brand_id).id
+    except UnknownBrandError:
+        raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}") from None
     current = config_to_json(rt.brands.current(), path.resolve().parent)
-    if current["brands"].pop(brand_id, None) is None:
-        raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}")
+    del current["brands"][brand_id]
     save_brand_config(parse_brand_config(current, path.resolve().parent, path.name), path)
     rt.brands.invalidate()
     return {"deleted": brand_id}
