@@ -32,8 +32,18 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+empty :=
+space := $(empty) $(empty)
+# Installed for the tests only (the dev extra and what it pulls in); never in the runtime lock.
+DEV_ONLY := playwright|pytest|pytest-xdist|pyyaml|execnet|iniconfig|pluggy|ruff|requests|greenlet|pyee|\
+	charset-normalizer|certifi|idna|moto|antlr4-python3-runtime|attrs|aws-xray-sdk|cffi|cfn-lint|\
+	cryptography|docker|flask-cors|graphql-core|joserfc|jsonpatch|jsonpath-ng|jsonpointer|jsonschema|\
+	jsonschema-path|jsonschema-specifications|lazy-object-proxy|mpmath|networkx|openapi-schema-validator|\
+	openapi-spec-validator|pathable|py-partiql-parser|pycparser|pyparsing|referencing|regex|responses|\
+	rfc3339-validator|rpds-py|sympy|wrapt|xmltodict
+
 lock: $(STAMP)           ## refresh the pinned lock from pyproject's runtime dependencies
-	$(PY) -m pip freeze --exclude-editable | grep -v -i -E '^(playwright|pytest|pytest-xdist|pyyaml|execnet|iniconfig|pluggy|ruff|requests|greenlet|pyee|charset-normalizer|urllib3|certifi|idna)==' > requirements.txt
+	$(PY) -m pip freeze --exclude-editable | grep -v -i -E '^($(subst $(space),,$(DEV_ONLY)))==' > requirements.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

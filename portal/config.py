@@ -6,6 +6,7 @@ validated once, at start; a bad value raises `ConfigError` naming the variable, 
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite in the data dir
     queue_url: str | None = None  # default: SqliteHuey in the data dir
     brand_config: Path = Path("./brand_config.json")
+    storage_url: str | None = None  # s3://BUCKET/PREFIX: media in object storage (DESIGN 4.9)
+    storage_public_url: str | None = (
+        None  # the store's endpoint as browsers reach it, if not AWS_ENDPOINT_URL
+    )
 
     # rendering
     ffmpeg_path: str | None = Field(
@@ -68,7 +73,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     port: int = Field(default=8000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "WTF_PORT"))
 
-    @field_validator("database_url", "queue_url", "ffmpeg_path", "portal_key", "secret_key", mode="before")
+    @field_validator(
+        "database_url", "queue_url", "ffmpeg_path", "portal_key", "secret_key", "storage_url",
+        "storage_public_url", mode="before",
+    )  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -80,6 +88,20 @@ class Settings(BaseSettings):
             ("sqlite:", "redis://", "rediss://", "postgresql://", "postgres://")
         ):
             raise ValueError("must start with sqlite:, redis://, rediss:// or postgresql://")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _bucket_url(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?", value):
+            raise ValueError("must be s3://BUCKET or s3://BUCKET/PREFIX (a valid bucket name)")
+        return value
+
+    @field_validator("storage_public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"https?://[^\s/]+/?", value):
+            raise ValueError("must be an http(s) endpoint such as https://media.example.com")
         return value
 
     @cached_property

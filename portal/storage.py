@@ -1,0 +1,383 @@
+"""Where media lives (DESIGN 4.9): the data folder, or S3-compatible object storage.
+
+Two areas are shared by every process: `uploads` (what the web receives) and `outputs` (what workers
+make). With the data folder (WTF_STORAGE_URL unset) they are folders of WTF_DATA_DIR, which every process
+must then share (one machine, or one volume). With object storage (`s3://BUCKET/PREFIX`) they are key
+prefixes in a bucket, and each process keeps only scratch space in its own data folder: the web holds an
+upload there while it probes it, a worker fetches its source and renders there.
+
+Files are referred to by a *ref*, the string kept in the database: a local file's absolute path, or an
+object's `s3://BUCKET/KEY`. The two never look alike, so a row written under one backend is never
+mistaken for the other.
+
+Atomicity: an object appears under its key only when its PUT (or its multipart upload) completes, so
+files go straight to their final keys; a worker killed mid-upload leaves an invisible, incomplete
+multipart upload, which retention aborts (`abort_stale_uploads`). The worker marks a job completed only
+after every output is stored, so a retried job never finds half an output under a final name.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import mimetypes
+import os
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, ClassVar
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from portal.config import Settings
+
+log = logging.getLogger(__name__)
+
+UPLOADS, OUTPUTS = "uploads", "outputs"
+AREAS = (UPLOADS, OUTPUTS)
+# A presigned link only has to outlive the start of a download (S3 checks expiry when a request
+# begins); the web hands out a fresh one on every request of the (signed) download link.
+PRESIGN_SECONDS = 3600
+# boto3 switches to a multipart upload above the threshold: parts are retried one by one and sent
+# in parallel, and the file is read from disk a part at a time.
+MULTIPART_BYTES = 16 * 1_048_576
+TRANSFER_THREADS = 4
+COPY_CHUNK = 1 << 20
+
+
+class StorageError(Exception):
+    """Object storage is unreachable or refused a request; worth retrying later."""
+
+    code = "storage_unavailable"
+    status = 503
+    transient = True
+
+
+class StoredFileMissingError(StorageError):
+    """The stored file a job or a download needs is gone (expired, deleted, or never made)."""
+
+    code = "stored_file_missing"
+    status = 404
+    transient = False
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One file of an area, as retention sees it."""
+
+    ref: str
+    name: str
+    size: int
+    modified: datetime
+
+
+def check_name(name: str) -> str:
+    """A stored file's name is one path segment: never a folder, never another area, never hidden."""
+    if not name or name != os.path.basename(name) or "\\" in name or name.startswith("."):
+        raise StoredFileMissingError(f"no stored file {name!r}")
+    return name
+
+
+class MediaStorage(ABC):
+    """One interface over both backends; callers never ask which one they have, except to describe it."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def ref(self, area: str, name: str) -> str:
+        """The ref of a file named `name` in `area` (it may not exist)."""
+
+    @abstractmethod
+    def store(self, path: Path, area: str, name: str | None = None) -> str:
+        """Move a complete local file into `area`; it appears there whole or not at all. Return its ref."""
+
+    @abstractmethod
+    def exists(self, ref: str) -> bool: ...
+
+    @abstractmethod
+    def delete(self, ref: str) -> int:
+        """Remove the file (a missing one is fine); return the bytes freed."""
+
+    @abstractmethod
+    def open(self, ref: str) -> BinaryIO:
+        """A reader that streams the file (an S3 body is read as it arrives, never whole)."""
+
+    @abstractmethod
+    def local_copy(self, ref: str, scratch: Path) -> Path:
+        """A local path the engine can read: the file itself, or a copy fetched into `scratch`."""
+
+    @abstractmethod
+    def presigned_url(self, ref: str, filename: str, seconds: int = PRESIGN_SECONDS) -> str | None:
+        """A URL that serves the file without the portal, or None when the web serves it itself."""
+
+    @abstractmethod
+    def list(self, area: str) -> Iterator[StoredObject]: ...
+
+    @abstractmethod
+    def check(self) -> dict:
+        """`{"ok": bool, ...}` for /readyz: can this process store and read media now?"""
+
+    def render_dir(self, scratch: Path) -> Path:
+        """Where the engine writes a job's outputs before `store` publishes them."""
+        return scratch
+
+    def abort_stale_uploads(self, older_than: datetime) -> int:
+        """Abandon uploads a killed process left half-done; return how many."""
+        return 0
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, **self.check()}
+
+
+class LocalStorage(MediaStorage):
+    """The data folder: uploads/ and outputs/ of WTF_DATA_DIR, shared by every process that renders."""
+
+    kind = "local"
+
+    def _folder(self, area: str) -> Path:
+        return self.settings.uploads_dir if area == UPLOADS else self.settings.outputs_dir
+
+    def ref(self, area: str, name: str) -> str:
+        return str(self._folder(area) / check_name(name))
+
+    def render_dir(self, scratch: Path) -> Path:
+        # Outputs are rendered in place: the engine writes a temp name and renames it (DESIGN 4.4).
+        return self.settings.outputs_dir
+
+    def store(self, path: Path, area: str, name: str | None = None) -> str:
+        target = Path(self.ref(area, name or path.name))
+        if path.resolve() != target.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(path, target)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                temp = target.with_name(f".{target.name}.part")  # another filesystem: copy, then rename
+                shutil.copyfile(path, temp)
+                os.replace(temp, target)
+                path.unlink()
+        return str(target)
+
+    def exists(self, ref: str) -> bool:
+        return Path(ref).is_file()
+
+    def delete(self, ref: str) -> int:
+        path = Path(ref)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def open(self, ref: str) -> BinaryIO:
+        try:
+            return Path(ref).open("rb")
+        except FileNotFoundError:
+            raise StoredFileMissingError(f"{Path(ref).name} is gone (expired or deleted)") from None
+
+    def local_copy(self, ref: str, scratch: Path) -> Path:
+        if not self.exists(ref):
+            raise StoredFileMissingError(f"{Path(ref).name} is gone (expired or deleted)")
+        return Path(ref)
+
+    def presigned_url(self, ref: str, filename: str, seconds: int = PRESIGN_SECONDS) -> str | None:
+        return None
+
+    def list(self, area: str) -> Iterator[StoredObject]:
+        folder = self._folder(area)
+        if not folder.is_dir():
+            return
+        for entry in folder.iterdir():
+            if entry.is_file():
+                stat = entry.stat()
+                modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+                yield StoredObject(str(entry), entry.name, stat.st_size, modified)
+
+    def check(self) -> dict:
+        folders = [self._folder(area) for area in AREAS]
+        return {
+            "ok": all(os.access(folder, os.W_OK) for folder in folders),
+            "path": str(self.settings.data_dir),
+        }
+
+
+class ObjectStorage(MediaStorage):
+    """An S3-compatible bucket (AWS S3, R2, B2, MinIO) under `s3://BUCKET/PREFIX`, through boto3.
+
+    The endpoint and credentials come from boto3's own chain: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION (or a role, or a profile).
+    """
+
+    kind = "s3"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        import boto3  # only deployments with object storage pay for importing it
+        from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
+
+        parsed = urlparse(settings.storage_url or "")
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.strip("/")
+        # Path-style addressing works with every S3-compatible store (MinIO and a compose host name
+        # need it); AWS still serves it.
+        # A short connect timeout: /readyz must answer inside the platform's probe timeout.
+        config = Config(
+            signature_version="s3v4", s3={"addressing_style": "path"}, connect_timeout=3,
+            retries={"mode": "standard", "max_attempts": 3},
+        )  # fmt: skip
+        self.client = boto3.client("s3", config=config)
+        # Browsers may reach the store under another name than the servers do (MinIO inside compose).
+        public = settings.storage_public_url
+        self.signer = boto3.client("s3", config=config, endpoint_url=public) if public else self.client
+        self.transfer = TransferConfig(
+            multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES,
+            max_concurrency=TRANSFER_THREADS,
+        )  # fmt: skip
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self._errors = (BotoCoreError, ClientError, Boto3Error)  # upload_file raises Boto3Error's kind
+
+    # --- keys and refs ---
+    def _key(self, area: str, name: str) -> str:
+        return "/".join(part for part in (self.prefix, area, check_name(name)) if part)
+
+    def ref(self, area: str, name: str) -> str:
+        return f"s3://{self.bucket}/{self._key(area, name)}"
+
+    def _key_of(self, ref: str) -> str:
+        parsed = urlparse(ref)
+        if parsed.scheme != "s3" or parsed.netloc != self.bucket:
+            raise StoredFileMissingError(f"{ref} is not in this portal's bucket {self.bucket}")
+        return parsed.path.lstrip("/")
+
+    def _fail(self, action: str, exc: Exception) -> StorageError:
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return StoredFileMissingError(f"{action}: not found in bucket {self.bucket}")
+        return StorageError(f"object storage: {action} failed: {str(exc).splitlines()[0]}")
+
+    # --- files ---
+    def store(self, path: Path, area: str, name: str | None = None) -> str:
+        name = name or path.name
+        key = self._key(area, name)
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        try:
+            self.client.upload_file(
+                str(path), self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=self.transfer
+            )
+        except self._errors as exc:
+            raise self._fail(f"upload of {name}", exc) from None
+        path.unlink()
+        return f"s3://{self.bucket}/{key}"
+
+    def exists(self, ref: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key_of(ref))
+        except StoredFileMissingError:
+            return False
+        except self._errors as exc:
+            error = self._fail("checking a file", exc)
+            if isinstance(error, StoredFileMissingError):
+                return False
+            raise error from None
+        return True
+
+    def delete(self, ref: str) -> int:
+        key = self._key_of(ref)
+        try:
+            size = self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except self._errors as exc:
+            error = self._fail(f"deleting {key}", exc)
+            if isinstance(error, StoredFileMissingError):
+                return 0
+            raise error from None
+        return size
+
+    def open(self, ref: str) -> BinaryIO:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key_of(ref))["Body"]
+        except self._errors as exc:
+            raise self._fail(f"reading {ref}", exc) from None
+
+    def local_copy(self, ref: str, scratch: Path) -> Path:
+        key = self._key_of(ref)
+        scratch.mkdir(parents=True, exist_ok=True)
+        target = scratch / key.rsplit("/", 1)[-1]
+        temp = target.with_name(f".{target.name}.part")
+        try:
+            self.client.download_file(self.bucket, key, str(temp), Config=self.transfer)
+        except self._errors as exc:
+            temp.unlink(missing_ok=True)
+            raise self._fail(f"fetching {key}", exc) from None
+        os.replace(temp, target)
+        return target
+
+    def presigned_url(self, ref: str, filename: str, seconds: int = PRESIGN_SECONDS) -> str | None:
+        params = {
+            "Bucket": self.bucket,
+            "Key": self._key_of(ref),
+            "ResponseContentDisposition": f'attachment; filename="{filename}"',
+        }
+        try:
+            return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+        except self._errors as exc:
+            raise self._fail(f"signing {filename}", exc) from None
+
+    def list(self, area: str) -> Iterator[StoredObject]:
+        prefix = "/".join(part for part in (self.prefix, area) if part) + "/"
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                for item in page.get("Contents", []):
+                    name = item["Key"][len(prefix) :]
+                    ref = f"s3://{self.bucket}/{item['Key']}"
+                    yield StoredObject(ref, name, item["Size"], item["LastModified"])
+        except self._errors as exc:
+            raise self._fail(f"listing {prefix}", exc) from None
+
+    def abort_stale_uploads(self, older_than: datetime) -> int:
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        aborted = 0
+        try:
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < older_than:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        aborted += 1
+        except self._errors as exc:
+            raise self._fail("listing unfinished uploads", exc) from None
+        return aborted
+
+    def check(self) -> dict:
+        where = {"bucket": self.bucket, "prefix": self.prefix, "endpoint": self.client.meta.endpoint_url}
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except self._errors as exc:
+            return {"ok": False, **where, "error": str(exc).splitlines()[0]}
+        return {"ok": True, **where}
+
+
+def open_storage(settings: Settings) -> MediaStorage:
+    """The backend WTF_STORAGE_URL names: object storage for `s3://...`, else the data folder."""
+    return ObjectStorage(settings) if settings.storage_url else LocalStorage(settings)
+
+
+def job_scratch(settings: Settings, job_id: str) -> Path:
+    """A job's private working folder on this machine (named by job id, so retention spares it)."""
+    return settings.temp_dir / job_id
