@@ -65,6 +65,7 @@ class Settings(BaseSettings):
 
     # operations
     retention_hours: float = Field(default=72, gt=0)
+    link_ttl_hours: float = Field(default=24, gt=0, le=8760)  # signed download links live this long
     embedded_worker: bool = True
     heartbeat_stale_s: int = Field(default=30, ge=2)  # a rendering job silent this long is requeued
     max_attempts: int = Field(default=3, ge=1, le=20)

@@ -11,11 +11,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from flask import url_for
-
 from portal.brand_loader import BrandConfig, BrandConfigError, load_brand_config
 from portal.config import Settings
 from portal.database import FINISHED_STATUSES, Job, Output
+from portal.web.links import signed_download_url
 
 
 class JobStateError(Exception):
@@ -32,7 +31,7 @@ def describe_job(job: Job, *, external_urls: bool = False) -> dict:
         {
             "brand": output.brand,
             "filename": output.filename,
-            "url": url_for("api.download", filename=output.filename, _external=external_urls),
+            "url": signed_download_url(output.filename, external=external_urls),
             "size_bytes": output.size_bytes,
             "width": output.width,
             "height": output.height,

@@ -32,6 +32,7 @@ from portal.jobs import JobStateError, check_deletable, delete_job_files, descri
 from portal.maintenance import LowDiskError, require_free_disk
 from portal.media.errors import EngineError, SourceError
 from portal.video_processor import PRESETS, EngineOptions, probe_media, render_preview
+from portal.web import links
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.runtime import runtime
@@ -45,8 +46,11 @@ STATUSES = ("queued", "downloading", "rendering", "completed", "failed", "cancel
 
 @bp.before_request
 def _authenticate() -> None:
-    if request.endpoint not in OPEN_ENDPOINTS:
-        require_api_auth()
+    if request.endpoint in OPEN_ENDPOINTS:
+        return
+    if request.endpoint == "api.download" and links.is_signed(request.args):
+        return  # a signed link stands in for the key; the view checks it (403 if changed or expired)
+    require_api_auth()
 
 
 @bp.get("/test")
@@ -389,10 +393,22 @@ def delete_job(job_id: str):
 
 @bp.get("/videos/download/<path:filename>")
 def download(filename: str):
-    """An output file, with Range, ETag and Content-Disposition; never outside the outputs folder."""
+    """An output file, with the key or as a signed link (`expires` + `signature`, no key needed)."""
+    signed = links.is_signed(request.args)
+    if signed:
+        links.link_signer().check(filename, request.args)
+    # A signed link is opened by players and phones: inline plays it; `<a download>` still saves it.
+    return send_output(filename, inline=signed)
+
+
+def send_output(filename: str, *, inline: bool) -> Response:
+    """The one place an output file is served: Range, ETag, Content-Disposition; never outside outputs/."""
     mimetype = "video/mp4" if filename.endswith(".mp4") else None
     folder = runtime().settings.outputs_dir.resolve()
-    return send_from_directory(folder, filename, as_attachment=True, conditional=True, mimetype=mimetype)
+    return send_from_directory(
+        folder, filename, as_attachment=not inline, download_name=Path(filename).name,
+        conditional=True, mimetype=mimetype,
+    )  # fmt: skip
 
 
 class _ChunkSink:
