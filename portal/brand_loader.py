@@ -156,6 +156,13 @@ class ImageLayer(BaseModel):
             raise ValueError("give 'width' or 'size', not both")
         return self
 
+    def to_json(self) -> dict[str, Any]:
+        """The layer as brand_config.json holds it: every setting that applies to its kind, spelled out."""
+        skip = {"enabled"} if self.enabled else set()
+        skip |= {"position", "width", "size", "margin"} if self.fit == "cover" else {"scale"}
+        skip |= set() if self.key_color else {"key_tolerance"}
+        return self.model_dump(mode="json", exclude=skip, exclude_none=True)
+
     def image_for(self, shape: Shape) -> Path:
         return self.image if isinstance(self.image, Path) else self.image.for_shape(shape)
 
@@ -185,6 +192,12 @@ class TextLayer(BaseModel):
     margin: Margin = 0.03
     box: TextBox | None = None
     enabled: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The layer as brand_config.json holds it."""
+        return self.model_dump(
+            mode="json", exclude=set() if not self.enabled else {"enabled"}, exclude_none=True
+        )
 
 
 def _layer_kind(value: Any) -> str:
@@ -404,30 +417,35 @@ class AssetProblem:
         return f"brand {self.brand!r}: {self.path}: {self.problem}"
 
 
-def check_brand_assets(config: BrandConfig) -> list[AssetProblem]:
-    """Every logo and watermark image exists, decodes, and is a sensible size."""
+def asset_problem(path: Path, formats: tuple[str, ...] = ()) -> str | None:
+    """Why an image file cannot be a brand asset (missing, too big, not an image, not one of `formats`
+    such as ("PNG",)), or None if it can."""
     from PIL import Image, UnidentifiedImageError
 
-    problems: list[AssetProblem] = []
-    for brand in config.brands.values():
-        for path in brand.asset_paths():
-            if not path.is_file():
-                problems.append(AssetProblem(brand.id, path, "file not found"))
-                continue
-            if path.stat().st_size > MAX_ASSET_BYTES:
-                problems.append(AssetProblem(brand.id, path, "larger than 10 MB"))
-                continue
-            try:
-                with Image.open(path) as image:
-                    if image.width * image.height > MAX_ASSET_PIXELS:
-                        problems.append(
-                            AssetProblem(brand.id, path, f"{image.width}x{image.height} is too large")
-                        )
-                        continue
-                    image.load()
-            except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-                problems.append(AssetProblem(brand.id, path, f"not a readable image ({exc})"))
-    return problems
+    if not path.is_file():
+        return "file not found"
+    if path.stat().st_size > MAX_ASSET_BYTES:
+        return "larger than 10 MB"
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > MAX_ASSET_PIXELS:
+                return f"{image.width}x{image.height} is too large"
+            if formats and image.format not in formats:
+                return f"a {image.format} image, not {' or '.join(formats)}"
+            image.load()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        return f"not a readable image ({exc})"
+    return None
+
+
+def check_brand_assets(config: BrandConfig) -> list[AssetProblem]:
+    """Every logo and watermark image exists, decodes, and is a sensible size."""
+    return [
+        AssetProblem(brand.id, path, problem)
+        for brand in config.brands.values()
+        for path in brand.asset_paths()
+        if (problem := asset_problem(path)) is not None
+    ]
 
 
 def config_to_json(config: BrandConfig, base_dir: Path) -> dict:
@@ -442,8 +460,8 @@ def config_to_json(config: BrandConfig, base_dir: Path) -> dict:
     brands = {}
     for brand in config.brands.values():
         data = brand.model_dump(mode="json", exclude={"id", "layers"}, exclude_none=True)
-        if brand.layers:  # a version-1 brand stays exactly version 1; layers are written without defaults
-            data["layers"] = [layer.model_dump(mode="json", exclude_defaults=True) for layer in brand.layers]
+        if brand.layers:  # a version-1 brand stays exactly version 1
+            data["layers"] = [layer.to_json() for layer in brand.layers]
         brands[brand.id] = _map_asset_paths(data, relative)
     return {"version": config.version, "brands": brands}
 

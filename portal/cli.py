@@ -309,6 +309,25 @@ def brands_check(config_path: Path | None) -> None:
         click.echo(f"ok  {brand.id:<20} {brand.name} (safe zone: {zone})")
 
 
+@brands.command("import-v3")
+@click.argument("v3_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default="brand_config.json",
+              show_default=True, help="Config to write; assets go beside it in <name>-assets/.")  # fmt: skip
+def brands_import_v3(v3_dir: Path, out: Path) -> None:
+    """Bring the brands of a WatchTheFall Orchestrator v3 checkout (V3_DIR), with their look."""
+    from portal.v3_import import V3ImportError, import_v3
+
+    try:
+        result = import_v3(v3_dir, out)
+    except V3ImportError as exc:
+        raise UserError(str(exc)) from None
+    for outcome in result.outcomes:
+        click.echo(str(outcome))
+    if result.config_path is None:
+        raise UserError(f"{v3_dir}: no brand could be imported; nothing written")
+    click.echo(f"wrote {result.config_path} ({result.imported} brands); it passes 'wtf-portal brands check'")
+
+
 def _frame_size(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d+)x(\d+)", value.lower())
     size = (int(match[1]), int(match[2])) if match else (0, 0)

@@ -14,19 +14,45 @@ as proportions of that 720-px width, so the look is the same at our sizes.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
 from collections.abc import Mapping
-from pathlib import Path
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from portal.brand_loader import Brand, HexColour, ImageLayer, Shape, ShapeImages, TextBox, TextLayer
+from portal.brand_loader import (
+    BRAND_ID,
+    NEAREST_SHAPES,
+    Brand,
+    BrandConfig,
+    HexColour,
+    ImageLayer,
+    SafeZoneName,
+    Shape,
+    ShapeImages,
+    TextBox,
+    TextLayer,
+    asset_problem,
+    check_brand_assets,
+    load_brand_config,
+    save_brand_config,
+)
 
 V3_OUTPUT_WIDTH = 720  # v3 scaled every video to 720 px wide before branding; its px settings mean that
 V3_OUTPUT_HEIGHT = 1280  # the 9:16 height at that width: v3's text_size is read as a fraction of it
 V3_KEY_COLOR = "#000000"  # v3's logos are opaque circles on black: colorkey=black:0.1:0.1
 V3_KEY_TOLERANCE = 0.1
 V3_LOGO_POSITION = "bottom-right"
+# v3 ignored platform UI; its imported brands keep their overlays clear of every platform's buttons
+# (DESIGN 4.2's example). Positioned layers move inside the zone; the full-frame watermark is exempt.
+V3_SAFE_ZONE: SafeZoneName = "all"
 
 
 # v3 stored pixels as integers (and its API int()-ed them); a fraction read back is rounded, not refused
@@ -58,7 +84,13 @@ class V3Settings(BaseModel):
 
 
 def _px(fraction: float) -> int:
+    """A fraction of the output width as v3's pixels."""
     return round(fraction * V3_OUTPUT_WIDTH)
+
+
+def _fraction(pixels: float, of: int = V3_OUTPUT_WIDTH) -> float:
+    """v3's pixels as a fraction of its output (4 decimals: 0.1 px at 1920)."""
+    return round(pixels / of, 4)
 
 
 def _roles(layers: tuple) -> dict[str, int]:
@@ -111,9 +143,9 @@ def _text_layer(settings: V3Settings) -> TextLayer:
     return TextLayer(
         text=settings.text_content,
         position=settings.text_position,
-        size=settings.text_size / V3_OUTPUT_HEIGHT,
+        size=_fraction(settings.text_size, V3_OUTPUT_HEIGHT),
         color=settings.text_color,
-        margin=settings.text_margin / V3_OUTPUT_WIDTH,
+        margin=_fraction(settings.text_margin),
         box=box if settings.text_bg_enabled else None,
         enabled=settings.text_enabled,
     )
@@ -144,15 +176,15 @@ def apply_v3_settings(brand: Brand, changes: Mapping[str, Any]) -> Brand:
         }),
         "logo": _picked(asked, {
             "logo_scale": ("width", settings.logo_scale),
-            "logo_padding": ("margin", settings.logo_padding / V3_OUTPUT_WIDTH),
+            "logo_padding": ("margin", _fraction(settings.logo_padding)),
         }),
         "text": _picked(asked, {
             "text_enabled": ("enabled", settings.text_enabled),
             "text_content": ("text", settings.text_content),
             "text_position": ("position", settings.text_position),
-            "text_size": ("size", settings.text_size / V3_OUTPUT_HEIGHT),
+            "text_size": ("size", _fraction(settings.text_size, V3_OUTPUT_HEIGHT)),
             "text_color": ("color", settings.text_color),
-            "text_margin": ("margin", settings.text_margin / V3_OUTPUT_WIDTH),
+            "text_margin": ("margin", _fraction(settings.text_margin)),
         }),
     }  # fmt: skip
     if "logo_scale" in asked:
@@ -193,9 +225,285 @@ def v3_layers(
                 key_tolerance=V3_KEY_TOLERANCE,
                 position=V3_LOGO_POSITION,
                 width=settings.logo_scale,
-                margin=settings.logo_padding / V3_OUTPUT_WIDTH,
+                margin=_fraction(settings.logo_padding),
             )
         )
     if settings.text_content:
         layers.append(_text_layer(settings))
     return tuple(layers)
+
+
+# ---- reading a v3 checkout --------------------------------------------------------------------------
+
+V3_BRAND_CONFIG = Path("portal/brand_config.json")
+V3_DATABASE = Path("portal/db/portal.db")
+V3_BRANDING = Path("WTF_MASTER_ASSETS/Branding")
+V3_WATERMARK_FOLDERS: dict[Shape, str] = {
+    "vertical": "Vertical_HD",
+    "square": "Square",
+    "landscape": "Landscape",
+}
+V3_WATERMARK_COLUMNS: dict[Shape, str] = {
+    "vertical": "watermark_vertical",
+    "square": "watermark_square",
+    "landscape": "watermark_landscape",
+}
+V3_LOGO_FOLDER = Path("Logos/Circle")
+WATERMARK_FORMATS = ("PNG",)  # the full-frame watermark needs its transparency
+
+
+class V3ImportError(Exception):
+    """The v3 folder or the destination cannot be used at all; one line naming the file."""
+
+
+@dataclass(frozen=True)
+class BrandOutcome:
+    brand: str
+    imported: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{'imported' if self.imported else 'skipped '} {self.brand}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    outcomes: list[BrandOutcome]
+    config_path: Path | None  # None when nothing was written
+
+    @property
+    def imported(self) -> int:
+        return sum(outcome.imported for outcome in self.outcomes)
+
+
+class _Skip(Exception):
+    """This brand cannot be imported; the message says why (naming the file)."""
+
+
+def _watermark_names(brand: str) -> list[str]:
+    """v3's four spellings of a watermark file (resolve_watermark_path): Clean drops "WTF"."""
+    clean = brand.replace("WTF", "").strip()
+    names = [
+        f"{clean}_watermark.png",
+        f"{clean.lower()}_watermark.png",
+        f"{clean.capitalize()}_watermark.png",
+    ]
+    return list(dict.fromkeys([*names, f"{brand}_watermark.png"]))
+
+
+def _stored_path(v3_dir: Path, stored: object) -> Path | None:
+    """A path from v3's database (relative to v3's root, often with Windows backslashes) on this machine."""
+    if not isinstance(stored, str) or not stored.strip():
+        return None
+    parts = PureWindowsPath(stored.strip()).parts  # splits on both \\ and /
+    if PureWindowsPath(stored).anchor or stored.startswith("/"):
+        # an absolute path from the machine v3 ran on: keep what follows the master-assets folder
+        anchor = V3_BRANDING.parts[0]
+        parts = parts[parts.index(anchor) :] if anchor in parts else parts[1:]
+    return v3_dir.joinpath(*parts)
+
+
+def _read_database(path: Path) -> dict[str, dict[str, Any]]:
+    """v3's brands table (asset paths and settings) by case-folded name, with brand_configs (the settings
+    v3's renders actually read) laid over it. {} when v3 never made the database."""
+    if not path.exists():
+        return {}
+    rows: dict[str, dict[str, Any]] = {}
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            db.row_factory = sqlite3.Row
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "brands" in tables:
+                # a system brand (no owner) wins over a user's copy of the same name
+                for row in db.execute("SELECT * FROM brands ORDER BY user_id IS NOT NULL, id"):
+                    rows.setdefault(str(row["name"]).casefold(), dict(row))
+            if "brand_configs" in tables:
+                for row in db.execute("SELECT * FROM brand_configs ORDER BY id"):
+                    name = str(row["brand_name"]).casefold()
+                    settings = {
+                        k: v for k, v in dict(row).items() if k in V3Settings.model_fields and v is not None
+                    }
+                    rows[name] = {"name": row["brand_name"], **rows.get(name, {}), **settings}
+    except sqlite3.Error as exc:
+        raise V3ImportError(f"{path}: cannot read v3's database ({exc})") from None
+    return rows
+
+
+def _read_v3_config(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise V3ImportError(f"{path}: not found (is this a v3 checkout?)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise V3ImportError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise V3ImportError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise V3ImportError(f"{path}: expected v3's shape, an object of brands")
+    return data
+
+
+class _V3Brand:
+    """One v3 brand's assets and settings, found the way v3 found them."""
+
+    def __init__(self, v3_dir: Path, name: str, entry: dict[str, Any], row: dict[str, Any]) -> None:
+        self.v3_dir, self.name, self.row = v3_dir, name, row
+        self.display_name = str(entry.get("display_name") or row.get("display_name") or name)[:80]
+        self.branding = v3_dir / V3_BRANDING
+
+    def settings(self) -> V3Settings:
+        values = {k: v for k, v in self.row.items() if k in V3Settings.model_fields and v is not None}
+        try:
+            return V3Settings(**values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(part) for part in error["loc"])
+            raise _Skip(f"{self._db_name()}: {field} = {error['input']!r}: {error['msg']}") from None
+
+    def _db_name(self) -> str:
+        return str(self.v3_dir / V3_DATABASE)
+
+    def _stored(self, column: str) -> Path | None:
+        """The database's path in `column`, on this machine (None when the database names none)."""
+        return _stored_path(self.v3_dir, self.row.get(column))
+
+    @property
+    def logo_convention(self) -> Path:
+        return self.branding / V3_LOGO_FOLDER / f"{self.name}_logo.png"
+
+    def watermarks(self) -> dict[Shape, Path]:
+        found: dict[Shape, Path] = {}
+        for shape, folder in V3_WATERMARK_FOLDERS.items():
+            stored = self._stored(V3_WATERMARK_COLUMNS[shape])
+            candidates = [stored] if stored else []
+            candidates += [
+                self.branding / "Watermarks" / folder / name for name in _watermark_names(self.name)
+            ]
+            path = next((p for p in candidates if p.is_file()), None)
+            if path is None and stored is not None:
+                raise _Skip(
+                    f"{stored}: file not found (named by {self._db_name()}, {V3_WATERMARK_COLUMNS[shape]})"
+                )
+            if path is not None:
+                found[shape] = path
+        return found
+
+    def logo(self) -> Path | None:
+        stored = self._stored("logo_path")
+        path = next((p for p in (stored, self.logo_convention) if p is not None and p.is_file()), None)
+        if path is None and stored is not None:
+            raise _Skip(f"{stored}: file not found (named by {self._db_name()}, logo_path)")
+        return path
+
+
+def _copy_assets(
+    brand_id: str, watermarks: dict[Shape, Path], logo: Path | None, folder: Path
+) -> tuple[dict[Shape, Path], Path | None]:
+    """Check and copy a brand's assets into `folder`/<id>/; _Skip naming the first bad file."""
+    checks = [(path, WATERMARK_FORMATS) for path in watermarks.values()]
+    checks += [(logo, ())] if logo is not None else []
+    for path, formats in checks:
+        problem = asset_problem(path, formats)
+        if problem is not None:
+            raise _Skip(f"{path}: {problem}")
+    target = folder / brand_id
+    target.mkdir(parents=True)
+    copied = {
+        shape: Path(shutil.copyfile(path, target / f"watermark-{shape}.png"))
+        for shape, path in watermarks.items()
+    }
+    copied_logo = (
+        Path(shutil.copyfile(logo, target / f"logo{logo.suffix.lower()}")) if logo is not None else None
+    )
+    return copied, copied_logo
+
+
+def _describe_import(watermarks: dict[Shape, Path], logo: Path | None, settings: V3Settings) -> str:
+    parts = []
+    if watermarks:
+        missing = [f"{shape} uses {next(s for s in NEAREST_SHAPES[shape] if s in watermarks)}"
+                   for shape in V3_WATERMARK_FOLDERS if shape not in watermarks]  # fmt: skip
+        parts.append(f"watermark {', '.join(watermarks)}" + (f" ({'; '.join(missing)})" if missing else ""))
+    else:
+        parts.append("no watermark")
+    parts.append("logo" if logo is not None else "no logo")
+    if settings.text_content:
+        parts.append(f"text {settings.text_content!r}" + ("" if settings.text_enabled else " (off)"))
+    return ", ".join(parts)
+
+
+def import_v3(v3_dir: Path, out: Path) -> ImportResult:
+    """Read a v3 checkout and write `out` (a version-2 brand config) with its assets beside it, in
+    `<out stem>-assets/<brand>/`. The config and its assets appear together or not at all: everything is
+    written in a temporary folder next to `out`, checked like `brands check`, then moved into place.
+    """
+    v3_dir, out = Path(v3_dir), Path(out)
+    entries = _read_v3_config(v3_dir / V3_BRAND_CONFIG)
+    if not (v3_dir / V3_BRANDING).is_dir():
+        raise V3ImportError(f"{v3_dir / V3_BRANDING}: not found (v3's master assets)")
+    rows = _read_database(v3_dir / V3_DATABASE)
+    assets_dir = out.parent / f"{out.stem}-assets"
+    for existing in (out, assets_dir):
+        if existing.exists():
+            raise V3ImportError(f"{existing}: already exists; choose another --out")
+    # brand_config.json's brands first (its order), then brands only v3's database knows
+    names = list(entries) + [
+        row["name"] for key, row in rows.items() if key not in {n.casefold() for n in entries}
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".import-v3-", dir=out.parent))
+    try:
+        outcomes, config = _import_brands(v3_dir, names, entries, rows, work / assets_dir.name)
+        if config is None:
+            return ImportResult(outcomes, None)
+        staged = work / out.name
+        save_brand_config(config, staged)
+        written = load_brand_config(staged)  # what `brands check` does, before anything is in place
+        problems = check_brand_assets(written)
+        if problems:
+            raise V3ImportError(f"{out}: the written config fails its check: {problems[0]}")
+        os.replace(work / assets_dir.name, assets_dir)
+        try:
+            os.replace(staged, out)
+        except OSError:
+            shutil.rmtree(assets_dir, ignore_errors=True)
+            raise
+        return ImportResult(outcomes, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _import_brands(
+    v3_dir: Path, names: list[str], entries: dict, rows: dict, assets: Path
+) -> tuple[list[BrandOutcome], BrandConfig | None]:
+    outcomes: list[BrandOutcome] = []
+    brands: dict[str, Brand] = {}
+    for name in names:
+        row = rows.get(name.casefold(), {})
+        try:
+            if not BRAND_ID.fullmatch(name):
+                raise _Skip("not a usable brand id (letters, digits, - and _, at most 64)")
+            twin = next((b for b in brands if b.casefold() == name.casefold()), None)
+            if twin is not None:
+                raise _Skip(f"same name as {twin!r} ignoring case")
+            if row.get("is_active", 1) in (0, "0"):
+                raise _Skip("inactive in v3's database")
+            v3 = _V3Brand(v3_dir, name, entries.get(name, {}), row)
+            settings = v3.settings()
+            watermarks, logo = v3.watermarks(), v3.logo()
+            if not watermarks and logo is None:
+                looked = v3.branding / "Watermarks" / "*" / _watermark_names(name)[0]
+                raise _Skip(f"no watermark or logo found ({looked}, {v3.logo_convention})")
+            copied, copied_logo = _copy_assets(name, watermarks, logo, assets)
+            brands[name] = Brand(
+                id=name,
+                name=v3.display_name,
+                safe_zone=V3_SAFE_ZONE,
+                layers=v3_layers(settings, copied, copied_logo),
+            )
+            outcomes.append(BrandOutcome(name, True, _describe_import(watermarks, logo, settings)))
+        except _Skip as skip:
+            outcomes.append(BrandOutcome(name, False, str(skip)))
+    if not brands:
+        return outcomes, None
+    return outcomes, BrandConfig(version=2, brands=brands)
