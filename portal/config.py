@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     cookies_file: Path | None = None
 
+    # webhooks (DESIGN 4.7): no secret, no webhooks
+    webhook_secret: str | None = Field(default=None, min_length=16)
+    # seconds between tries: the first try is at the job's end, one more after each delay
+    webhook_retry_delays: str = "30,120,300,600,900"
+    webhook_timeout_s: float = Field(default=10, gt=0, le=120)
+
     # operations
     retention_hours: float = Field(default=72, gt=0)
     link_ttl_hours: float = Field(default=24, gt=0, le=8760)  # signed download links live this long
@@ -76,7 +82,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "database_url", "queue_url", "ffmpeg_path", "portal_key", "secret_key", "storage_url",
-        "storage_public_url", mode="before",
+        "storage_public_url", "webhook_secret", mode="before",
     )  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -104,6 +110,17 @@ class Settings(BaseSettings):
         if value and not re.fullmatch(r"https?://[^\s/]+/?", value):
             raise ValueError("must be an http(s) endpoint such as https://media.example.com")
         return value
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _delays(cls, value: str) -> str:
+        _parse_delays(value)
+        return value
+
+    @cached_property
+    def webhook_retry_delays_s(self) -> tuple[float, ...]:
+        """The pause before each retry of a webhook delivery, in order."""
+        return _parse_delays(self.webhook_retry_delays)
 
     @cached_property
     def uploads_dir(self) -> Path:
@@ -140,6 +157,16 @@ class Settings(BaseSettings):
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ConfigError(f"WTF_DATA_DIR: cannot create {folder}: {exc.strerror}") from None
+
+
+def _parse_delays(value: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in value.split(","))
+    except ValueError:
+        raise ValueError("must be seconds separated by commas, e.g. 30,120,300") from None
+    if any(delay < 0 for delay in delays):
+        raise ValueError("delays cannot be negative")
+    return delays
 
 
 def _variable_name(field: str) -> str:

@@ -1,4 +1,4 @@
-"""State: jobs, their outputs, uploads and the job event log (the seed's tables), in SQLAlchemy 2.
+"""State: jobs, their outputs, uploads, webhook deliveries and the job event log, in SQLAlchemy 2.
 
 The jobs table is the truth; the queue only carries job ids. Nothing here is SQLite-only: the same code
 runs on PostgreSQL through WTF_DATABASE_URL. Migrations are Alembic's (portal/migrations).
@@ -82,6 +82,7 @@ class Job(Base):
     brands: Mapped[list] = mapped_column(JSON, default=list)
     preset: Mapped[str] = mapped_column(String(16), default="source")
     source_meta: Mapped[dict | None] = mapped_column(JSON)  # title, uploader, extractor... for links
+    webhook_url: Mapped[str | None] = mapped_column(Text)  # told when the job ends (portal.webhooks)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -92,6 +93,9 @@ class Job(Base):
 
     outputs: Mapped[list[Output]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="Output.id"
+    )
+    deliveries: Mapped[list[WebhookDelivery]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="WebhookDelivery.created_at"
     )
 
     @property
@@ -112,6 +116,26 @@ class Output(Base):
     duration: Mapped[float] = mapped_column(Float)
 
     job: Mapped[Job] = relationship(back_populates="outputs")
+
+
+class WebhookDelivery(Base):
+    """One webhook POST owed for one job end: stored first, so a restart between tries loses none."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)  # the exact JSON that is signed and sent on every try
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status
+    last_error: Mapped[str | None] = mapped_column(Text)  # why the last try failed
+    next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a sender is on it until then
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Upload(Base):

@@ -213,7 +213,7 @@ def _audit(event: str, args: tuple) -> None:
 
 
 @contextlib.contextmanager
-def _policed_connections(active: bool) -> Iterator[None]:
+def policed_connections(active: bool) -> Iterator[None]:
     """Check the address of every socket this thread connects, whatever library opens it.
 
     yt-dlp resolves names and follows redirects inside its request handlers (urllib or requests); the
@@ -497,7 +497,7 @@ def expand_playlist(url: str, options: DownloadOptions) -> list[str]:
         "playlistend": options.playlist_limit,
     }
     try:
-        with _policed_connections(not options.allow_private_urls), _PolicedYoutubeDL(params) as ydl:
+        with policed_connections(not options.allow_private_urls), _PolicedYoutubeDL(params) as ydl:
             info = ydl.extract_info(url, download=False)
     except (YoutubeDLError, OSError) as exc:
         raise _classify(url, exc) from None
@@ -535,7 +535,7 @@ def _download_once(
     logger = _Log()
     with (
         tempfile.TemporaryDirectory(prefix="dl-", dir=options.cache_dir) as work,
-        _policed_connections(not options.allow_private_urls),
+        policed_connections(not options.allow_private_urls),
     ):
         workdir = Path(work)
         params = _params(options, workdir, _cookie_copy(options, workdir), [progress.hook], logger)

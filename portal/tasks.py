@@ -30,6 +30,7 @@ from portal.logging_setup import job_context
 from portal.maintenance import cleanup
 from portal.media.errors import EngineError, RenderCancelledError
 from portal.video_processor import EngineOptions, RenderedOutput, probe_media, render_source, safe_stem
+from portal.webhooks import start_sender
 
 log = logging.getLogger("portal.worker")
 WATCH_SECONDS = 0.5  # how often a running job checks its cancel flag and writes progress
@@ -315,6 +316,7 @@ def run_worker(concurrency: int) -> None:
     runtime.db.upgrade()
     stop = threading.Event()
     threading.Thread(target=_beat_and_reap, args=(runtime, stop), name="reaper", daemon=True).start()
+    start_sender(runtime.db, runtime.settings, stop)
     consumer = runtime.huey.create_consumer(workers=concurrency, worker_type="thread", periodic=True)
     try:
         consumer.run()

@@ -1,0 +1,227 @@
+"""Webhooks (DESIGN 4.7): when a job ends, its `webhook_url` is told, signed, retried and never lost.
+
+The delivery is written in the same transaction as the job's end (an outbox row), so the promise survives
+any crash after the job ended; a sender thread in every worker process claims due rows, POSTs them and
+records the answer. A claim expires, so a sender killed mid-try is replaced by the next one: delivery is
+at least once, and the `X-WTF-Delivery` id lets a receiver drop a repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from datetime import timedelta
+from http.client import HTTPConnection, HTTPSConnection
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from portal import __version__
+from portal.config import Settings
+from portal.database import Database, Job, WebhookDelivery, utc_now
+from portal.downloader import check_url, policed_connections
+from portal.logging_setup import job_context
+
+log = logging.getLogger(__name__)
+
+EVENTS = {"completed": "job.completed", "failed": "job.failed", "cancelled": "job.cancelled"}
+TIMESTAMP_HEADER = "X-WTF-Timestamp"
+SIGNATURE_HEADER = "X-WTF-Signature"
+DELIVERY_HEADER = "X-WTF-Delivery"
+EVENT_HEADER = "X-WTF-Event"
+POLL_SECONDS = 1.0  # how soon a sender notices a new or due delivery
+CLAIM_MARGIN_SECONDS = 30.0  # a claim outlives the receiver's timeout by this much
+BATCH = 20
+RESPONSE_READ_LIMIT = 65_536  # a receiver's answer is read (so the connection closes cleanly), not kept
+
+
+class WebhooksDisabledError(Exception):
+    """A webhook was asked for, but WTF_WEBHOOK_SECRET is not set, so nothing could be signed."""
+
+    code = "webhooks_disabled"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=HEX`: HMAC-SHA256 of `TIMESTAMP.BODY` with the shared secret."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def signature_valid(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
+    """What a receiver checks (constant time); docs/API.md shows the same in ten lines."""
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def check_target(url: str, settings: Settings) -> None:
+    """A submission's webhook_url: webhooks must be on and the URL policy must allow the target."""
+    if not settings.webhook_secret:
+        raise WebhooksDisabledError(
+            "webhooks are off on this server: the operator has not set WTF_WEBHOOK_SECRET"
+        )
+    check_url(url, settings.allow_private_urls)
+
+
+def record_job_end(session: Session, job: Job, job_object: dict) -> WebhookDelivery | None:
+    """Owe one delivery for this job end (in the caller's transaction); None if the job has no webhook."""
+    if not job.webhook_url:
+        return None
+    event = EVENTS[job.status]
+    delivery = WebhookDelivery(
+        job_id=job.id,
+        event=event,
+        url=job.webhook_url,
+        body=json.dumps({"event": event, "job": job_object}, separators=(",", ":")),
+        status="pending",
+        attempts=0,
+        next_try_at=utc_now(),
+    )
+    session.add(delivery)
+    return delivery
+
+
+def max_tries(settings: Settings) -> int:
+    return 1 + len(settings.webhook_retry_delays_s)
+
+
+class WebhookSender:
+    """Claims due deliveries, POSTs them and records each try; one per worker process."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.send_due()
+            except Exception:  # a busy or lost database must not end the sender; the next pass retries
+                log.warning("webhook pass failed", exc_info=True)
+            stop.wait(POLL_SECONDS)
+
+    def send_due(self) -> int:
+        """Try every delivery that is due now; answer how many were tried."""
+        now = utc_now()
+        with self.db.session() as session:
+            due = session.scalars(
+                select(WebhookDelivery.id)
+                .where(
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_try_at <= now,
+                    or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
+                )
+                .order_by(WebhookDelivery.next_try_at)
+                .limit(BATCH)
+            ).all()
+        tried = 0
+        for delivery_id in due:
+            if self._claim(delivery_id):
+                self._try(delivery_id)
+                tried += 1
+        return tried
+
+    def _claim(self, delivery_id: str) -> bool:
+        now = utc_now()
+        until = now + timedelta(seconds=self.settings.webhook_timeout_s + CLAIM_MARGIN_SECONDS)
+        with self.db.session() as session:
+            result = session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.status == "pending",
+                    or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
+                )
+                .values(claimed_until=until)
+            )
+            return result.rowcount == 1
+
+    def _try(self, delivery_id: str) -> None:
+        with self.db.session() as session:
+            delivery = session.get(WebhookDelivery, delivery_id)
+            job_id, url, event, body = delivery.job_id, delivery.url, delivery.event, delivery.body.encode()
+        with job_context(job_id):
+            status, error = self._post(delivery_id, url, event, body)
+            self._record(delivery_id, status, error)
+
+    def _post(self, delivery_id: str, url: str, event: str, body: bytes) -> tuple[int | None, str | None]:
+        """One POST; the receiver's status, or why there was none. A redirect is an answer, not followed:
+        following it could reach an address the policy refuses, with a signed body nobody asked for."""
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"wtf-portal/{__version__} webhooks",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(self.settings.webhook_secret or "", timestamp, body),
+            DELIVERY_HEADER: delivery_id,
+            EVENT_HEADER: event,
+        }
+        parts = urlsplit(url)
+        connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
+        connection = connection_class(parts.hostname, parts.port, timeout=self.settings.webhook_timeout_s)
+        allow_private = self.settings.allow_private_urls
+        try:
+            # the policy again, at send time: the host's DNS answer may have changed since submission
+            check_url(url, allow_private)
+            with policed_connections(not allow_private):
+                connection.request(
+                    "POST", urlunsplit(("", "", parts.path or "/", parts.query, "")), body, headers
+                )
+                response = connection.getresponse()
+                response.read(RESPONSE_READ_LIMIT)
+                return response.status, None
+        except Exception as exc:  # refused, unreachable, timed out, TLS...: a failed try, retried
+            return None, (str(exc) or type(exc).__name__)[:500]
+        finally:
+            connection.close()
+
+    def _record(self, delivery_id: str, status: int | None, error: str | None) -> None:
+        delays = self.settings.webhook_retry_delays_s
+        now = utc_now()
+        with self.db.session() as session:
+            delivery = session.get(WebhookDelivery, delivery_id)
+            delivery.attempts += 1
+            delivery.last_status, delivery.claimed_until = status, None
+            delivery.last_error = error or (None if status and 200 <= status < 300 else f"HTTP {status}")
+            if status is not None and 200 <= status < 300:
+                delivery.status, delivery.delivered_at, delivery.next_try_at = "delivered", now, None
+            elif delivery.attempts > len(delays):
+                delivery.status, delivery.next_try_at = "failed", None
+            else:
+                delivery.next_try_at = now + timedelta(seconds=delays[delivery.attempts - 1])
+            outcome, attempts, job_id = delivery.status, delivery.attempts, delivery.job_id
+            event, problem = delivery.event, delivery.last_error
+        if outcome == "delivered":
+            log.info("webhook %s delivered (HTTP %s, try %d)", event, status, attempts)
+        else:
+            log.warning("webhook %s try %d failed: %s", event, attempts, problem)
+        if outcome != "pending":
+            result = f"delivered (HTTP {status})" if outcome == "delivered" else f"given up: {problem}"
+            self.db.log("INFO" if outcome == "delivered" else "WARNING",
+                        f"webhook {event}: {result} after {attempts} tries", job_id)  # fmt: skip
+
+
+def describe_delivery(delivery: WebhookDelivery) -> dict:
+    """How a delivery shows on its job (API and dashboard)."""
+    return {
+        "id": delivery.id,
+        "event": delivery.event,
+        "url": delivery.url,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "last_status": delivery.last_status,
+        "last_error": delivery.last_error,
+        "next_try_at": delivery.next_try_at,
+        "delivered_at": delivery.delivered_at,
+    }
+
+
+def start_sender(db: Database, settings: Settings, stop: threading.Event) -> threading.Thread:
+    """The sender of this worker process, as a daemon thread that ends when `stop` is set."""
+    thread = threading.Thread(
+        target=WebhookSender(db, settings).run, args=(stop,), name="webhooks", daemon=True
+    )
+    thread.start()
+    return thread
