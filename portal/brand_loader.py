@@ -378,17 +378,25 @@ def parse_brand_config(data: object, base_dir: Path, source: str = "brand config
         raise BrandConfigError(_describe(exc, source)) from None
 
 
+def read_json_file(path: Path, what: str) -> object:
+    """The decoded JSON of a file; ValueError with one line naming the file (`what` it should be)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+
+
 def load_brand_config(path: Path | str) -> BrandConfig:
     """Read, parse and validate a brand_config.json file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BrandConfigError(f"{path}: brand config not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BrandConfigError(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise BrandConfigError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        data = read_json_file(path, "brand config")
+    except ValueError as exc:
+        raise BrandConfigError(str(exc)) from None
     config = parse_brand_config(data, path.resolve().parent, str(path))
     return config.model_copy(update={"source": path})
 

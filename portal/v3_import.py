@@ -14,7 +14,6 @@ as proportions of that 720-px width, so the look is the same at our sizes.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
@@ -42,6 +41,7 @@ from portal.brand_loader import (
     asset_problem,
     check_brand_assets,
     load_brand_config,
+    read_json_file,
     save_brand_config,
 )
 
@@ -331,13 +331,9 @@ def _read_database(path: Path) -> dict[str, dict[str, Any]]:
 
 def _read_v3_config(path: Path) -> dict[str, dict[str, Any]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise V3ImportError(f"{path}: not found (is this a v3 checkout?)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise V3ImportError(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise V3ImportError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        data = read_json_file(path, "v3's brand config")
+    except ValueError as exc:
+        raise V3ImportError(str(exc)) from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise V3ImportError(f"{path}: expected v3's shape, an object of brands")
     return data

@@ -65,7 +65,7 @@ def assert_nothing_written(tmp_path: Path, out: Path) -> None:
 
 
 @pytest.mark.parametrize(("breakage", "expected"), [
-    (lambda v3: (v3 / "portal" / "brand_config.json").unlink(), "brand_config.json: not found"),
+    (lambda v3: (v3 / "portal/brand_config.json").unlink(), "brand_config.json: v3's brand config not found"),
     (lambda v3: (v3 / "portal" / "brand_config.json").write_text("{"), "brand_config.json: not valid JSON"),
     (lambda v3: (v3 / BRANDING).rename(v3 / "elsewhere"), "WTF_MASTER_ASSETS/Branding: not found"),
     (lambda v3: (v3 / "portal/db/portal.db").write_bytes(b"not a database" * 100), "portal.db: cannot read"),
