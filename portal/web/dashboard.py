@@ -26,6 +26,7 @@ from portal.brand_loader import (
     parse_brand_config,
     save_brand_config,
 )
+from portal.media.plan import PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS
 from portal.web.api import preview_jpeg
@@ -128,8 +129,18 @@ def home():
 def brands():
     """Every brand with its previews; edit, add and remove."""
     brand_list, problem = _brands_or_message()
+    # each preview's UI areas: the brand's zone as the phone shows that shape (shaded on the preview)
+    ui_areas = {
+        brand.id: {preset: brand.safe_zone_for(*size) for preset, size in PRESET_CANVAS.items()}
+        for brand in brand_list
+    }
     return render_template(
-        "brands.html", brands=brand_list, problem=problem, positions=POSITIONS, zones=list(SAFE_ZONE_PRESETS)
+        "brands.html",
+        brands=brand_list,
+        problem=problem,
+        positions=POSITIONS,
+        zones=list(SAFE_ZONE_PRESETS),
+        ui_areas=ui_areas,
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
+from tests.browser.conftest import browser, page, service  # noqa: F401  (real Chromium on the real app)
 from tests.mediagen import ffmpeg
 
 GROUND = (96, 96, 96)
