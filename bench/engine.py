@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -25,7 +26,8 @@ import av
 from bench.report import median, write_section
 from portal.brand_loader import Brand, load_brand_config
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
-from portal.media.plan import EncodeSettings, canvas_size, normalize_chain, plan_render
+from portal.media.overlays import measure_art
+from portal.media.plan import brand_arts, canvas_size, normalize_chain, plan_render
 from portal.media.probe import MediaInfo, probe_media
 from portal.video_processor import EngineOptions, render_source
 
@@ -121,13 +123,14 @@ def output_is_correct(path: Path) -> bool:
 
 def ffmpeg_passes(info: MediaInfo, brands: list[Brand], memory_mb: int) -> int:
     """How many FFmpeg runs the plan batches the three encoders into at this memory budget."""
-    encode = EncodeSettings(OPTIONS.x264_preset, OPTIONS.crf, memory_mb)
-    return len(plan_render(info, brands, "source", Path("."), "x", Path("."), encode).batches)
+    options = replace(OPTIONS, memory_mb=memory_mb)
+    sizes = measure_art(brand_arts(brands))
+    return len(plan_render(info, brands, "source", Path("."), "x", Path("."), sizes, options).batches)
 
 
 def clean_band(brand: Brand, info: MediaInfo) -> tuple[int, int]:
     """Rows (top, bottom) of the canvas that no overlay of this brand touches."""
-    plan = plan_render(info, [brand], "source", Path("."), "x", Path("."), EncodeSettings())
+    plan = plan_render(info, [brand], "source", Path("."), "x", Path("."), measure_art(brand_arts([brand])))
     height = SIZE[1]
     top = max([o.y + o.height for o in plan.overlays if o.y < height / 2] or [0])
     bottom = min([o.y for o in plan.overlays if o.y >= height / 2] or [height])

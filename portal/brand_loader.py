@@ -27,12 +27,9 @@ from pydantic import (
     model_validator,
 )
 
+from portal.media.options import Position
 from portal.media.safezone import SafeZone, SafeZoneName, project_zone
 
-# "auto": the engine picks the position that covers the least of the clip (DESIGN 4.2)
-Position = Literal[
-    "top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right", "auto"
-]
 Shape = Literal["vertical", "square", "landscape"]
 SHAPES: tuple[Shape, ...] = ("vertical", "square", "landscape")
 # When a layer has no image for the output's shape, the nearest shape's image is used, in this order.

@@ -21,7 +21,7 @@ import click
 from portal.brand_loader import Brand, BrandConfigError, check_brand_assets, load_brand_config
 from portal.config import ConfigError, Settings, load_settings
 from portal.media.errors import EngineError
-from portal.video_processor import PRESETS, EngineOptions, ProgressCallback, render_source, safe_stem
+from portal.video_processor import PRESETS, ProgressCallback, render_source, safe_stem
 
 USAGE_ERROR = 2
 # Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
@@ -118,7 +118,7 @@ class RenderRun:
             path = self.local_path(source, on_progress)
             rendered = render_source(
                 path, self.brands, self.out_dir, preset=self.preset,
-                options=EngineOptions.from_settings(self.settings), stem=self.claim_stem(path),
+                options=self.settings.engine_options(), stem=self.claim_stem(path),
                 on_progress=on_progress, cancel=self.cancel,
             )  # fmt: skip
         except EngineError as exc:
@@ -350,7 +350,7 @@ def demo(out_dir: Path | None, seconds: float, size: tuple[int, int]) -> None:
     out_dir = out_dir or settings.outputs_dir / "demo"
     _prepare_out_dir(out_dir)
     try:
-        outputs = run_demo(settings, brands, out_dir, seconds, size)
+        outputs = run_demo(settings.engine_options(), brands, out_dir, settings.temp_dir, seconds, size)
     except EngineError as exc:
         raise UserError(str(exc).splitlines()[0]) from None
     click.echo(f"Demo: a {seconds:g} s {size[0]}x{size[1]} sample clip branded for {len(outputs)} brands:")

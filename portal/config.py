@@ -14,9 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-X264Preset = Literal[
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
-]
+from portal.media.options import ENGINE_DEFAULTS, EngineOptions, X264Preset
 
 
 class ConfigError(Exception):
@@ -47,10 +45,10 @@ class Settings(BaseSettings):
     ffmpeg_path: str | None = Field(
         default=None, validation_alias=AliasChoices("FFMPEG_PATH", "WTF_FFMPEG_PATH")
     )
-    x264_preset: X264Preset = "veryfast"
-    crf: int = Field(default=21, ge=0, le=51)
-    render_memory_mb: int = Field(default=1536, ge=256)
-    render_timeout_s: int = Field(default=1800, ge=10)
+    x264_preset: X264Preset = ENGINE_DEFAULTS.x264_preset
+    crf: int = Field(default=ENGINE_DEFAULTS.crf, ge=0, le=51)
+    render_memory_mb: int = Field(default=ENGINE_DEFAULTS.memory_mb, ge=256)
+    render_timeout_s: int = Field(default=ENGINE_DEFAULTS.timeout_s, ge=10)
 
     # limits
     max_upload_mb: int = Field(default=500, ge=1)
@@ -149,6 +147,16 @@ class Settings(BaseSettings):
     @property
     def effective_queue_url(self) -> str:
         return self.queue_url or f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+
+    def engine_options(self) -> EngineOptions:
+        """What the engine is told: the one adapter from settings to `EngineOptions`."""
+        return EngineOptions(
+            ffmpeg_path=self.ffmpeg_path,
+            x264_preset=self.x264_preset,
+            crf=self.crf,
+            memory_mb=self.render_memory_mb,
+            timeout_s=self.render_timeout_s,
+        )
 
     def ensure_dirs(self) -> None:
         """Create the data folders; a folder that cannot be made is a configuration error."""

@@ -29,7 +29,7 @@ from portal.jobs import BrandRegistry, record_outputs
 from portal.logging_setup import job_context
 from portal.maintenance import cleanup
 from portal.media.errors import EngineError, RenderCancelledError
-from portal.video_processor import EngineOptions, RenderedOutput, probe_media, render_source, safe_stem
+from portal.video_processor import RenderedOutput, probe_media, render_source, safe_stem
 from portal.webhooks import start_sender
 
 log = logging.getLogger("portal.worker")
@@ -144,7 +144,7 @@ class _JobRun:
             else:
                 rendered = render_source(
                     source, brands, settings.outputs_dir, preset=preset,
-                    options=EngineOptions.from_settings(settings), stem=stem,
+                    options=settings.engine_options(), stem=stem,
                     on_progress=self._on_progress, cancel=self.cancel,
                 )  # fmt: skip
         except (RenderCancelledError, DownloadCancelledError):

@@ -7,25 +7,23 @@ raises the typed errors of `portal.media.errors`; a reader of `out_dir` never se
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 
 from portal.brand_loader import Brand
-from portal.config import Settings
 from portal.media.binary import locate_ffmpeg
 from portal.media.errors import EngineError, RenderError, RenderTimeoutError
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
-from portal.media.overlays import render_art
-from portal.media.plan import PRESET_CANVAS, PRESETS, EncodeSettings, RenderPlan, plan_render
+from portal.media.options import ENGINE_DEFAULTS, PRESETS, EngineOptions
+from portal.media.overlays import measure_art, render_art
+from portal.media.plan import RenderPlan, brand_arts, plan_preview, plan_render, safe_stem
 from portal.media.probe import MediaInfo, probe_media
 
 __all__ = [
@@ -38,41 +36,12 @@ __all__ = [
     "probe_media",
     "render_preview",
     "render_source",
+    "safe_stem",
 ]
 
 ProgressCallback = Callable[[str, float], None]  # (stage, percent 0..100): monotonic, ends at 100
 DURATION_TOLERANCE_S = 0.1
-PREVIEW_SOURCE_CANVAS = (1080, 1920)  # the `source` preset has no fixed size: preview it as a phone clip
-# The generated frame a preview is drawn on (its size is set per preset).
-PREVIEW_INFO = MediaInfo(
-    path=Path("preview"), width=1080, height=1920, coded_width=1080, coded_height=1920,
-    rotation=0, sar=Fraction(1), fps=30.0, declared_fps=30.0, variable_frame_rate=False, duration=1.0,
-    bit_depth=8, pix_fmt="rgb24", video_codec="lavfi", hdr=None, color_matrix=2, full_range=False,
-    interlaced=False, video_index=0, has_audio=False, audio_index=None, audio_channels=0, audio_sample_rate=0,
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    ffmpeg_path: str | None = None
-    x264_preset: str = "veryfast"
-    crf: int = 21
-    memory_mb: int = 1536
-    timeout_s: float = 1800
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> EngineOptions:
-        return cls(
-            ffmpeg_path=settings.ffmpeg_path,
-            x264_preset=settings.x264_preset,
-            crf=settings.crf,
-            memory_mb=settings.render_memory_mb,
-            timeout_s=settings.render_timeout_s,
-        )
-
-    @property
-    def encode(self) -> EncodeSettings:
-        return EncodeSettings(x264_preset=self.x264_preset, crf=self.crf, memory_mb=self.memory_mb)
+PREVIEW_TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -85,19 +54,13 @@ class RenderedOutput:
     size_bytes: int
 
 
-def safe_stem(name: str) -> str:
-    """A file-name stem that is safe in any folder and any shell."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:80]
-    return cleaned or "clip"
-
-
 def render_source(
     source: Path,
     brands: Sequence[Brand],
     out_dir: Path,
     *,
     preset: str = "source",
-    options: EngineOptions = EngineOptions(),
+    options: EngineOptions = ENGINE_DEFAULTS,
     stem: str | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
@@ -109,12 +72,11 @@ def render_source(
     report = _ProgressReporter(on_progress)
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
-            info, brands, preset, out_dir, safe_stem(stem or source.stem), Path(work), options.encode,
-            temp_tag=secrets.token_hex(4),
+            info, brands, preset, out_dir, safe_stem(stem or source.stem), Path(work),
+            measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4),
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
-        for overlay in plan.overlays:
-            render_art(overlay.art, overlay.width, overlay.height, overlay.png)
+        _draw_overlays(plan)
         try:
             _run_batches(binary, plan, options, report, cancel)
             rendered = [_verify(output.temp_path, output.brand, plan) for output in plan.outputs]
@@ -129,6 +91,11 @@ def render_source(
         RenderedOutput(r.brand, output.path, r.width, r.height, r.duration, r.size_bytes)
         for r, output in zip(rendered, plan.outputs, strict=True)
     ]
+
+
+def _draw_overlays(plan: RenderPlan) -> None:
+    for overlay in plan.overlays:
+        render_art(overlay.art, overlay.width, overlay.height, overlay.png)
 
 
 def _run_batches(
@@ -196,39 +163,18 @@ class _ProgressReporter:
             self.callback(stage, percent)
 
 
-def render_preview(brand: Brand, preset: str, options: EngineOptions = EngineOptions()) -> bytes:
+def render_preview(brand: Brand, preset: str, options: EngineOptions = ENGINE_DEFAULTS) -> bytes:
     """A JPEG still, at the preset's size, of the brand's overlays on a generated frame (same plan)."""
     binary = usable_ffmpeg(options.ffmpeg_path)
-    if preset not in PRESETS:
-        raise EngineError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
-    width, height = PRESET_CANVAS.get(preset, PREVIEW_SOURCE_CANVAS)
-    frame = replace(PREVIEW_INFO, width=width, height=height, coded_width=width, coded_height=height)
-    source = f"gradients=s={width}x{height}:c0=0x1d2b53:c1=0x7e2553:x0=0:y0=0:x1={width}:y1={height}:d=1"
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
-        work_dir = Path(work)
-        plan = plan_render(
-            frame,
-            [brand],
-            preset,
-            work_dir,
-            "preview",
-            work_dir,
-            options.encode,
-            ["-f", "lavfi", "-i", source],
-        )
-        for overlay in plan.overlays:
-            render_art(overlay.art, overlay.width, overlay.height, overlay.png)
-        still = work_dir / "preview.jpg"
-        args = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i", source]
-        for overlay in plan.overlays:
-            args += ["-i", str(overlay.png)]
-        args += ["-filter_complex", plan.batches[0].filter_graph, "-map", "[v0]", "-frames:v", "1"]
-        args += ["-q:v", "3", str(still)]
-        run_ffmpeg(binary, args, duration=1.0, timeout=60)
+        still = Path(work) / "preview.jpg"
+        plan, args = plan_preview(brand, preset, Path(work), measure_art(brand_arts([brand])), still)
+        _draw_overlays(plan)
+        run_ffmpeg(binary, args, duration=plan.duration, timeout=PREVIEW_TIMEOUT_S)
         return still.read_bytes()
 
 
-def ffmpeg_report(options: EngineOptions = EngineOptions()) -> dict:
+def ffmpeg_report(options: EngineOptions = ENGINE_DEFAULTS) -> dict:
     """Which FFmpeg is used, its version, and what it lacks (for /api/debug/ffmpeg)."""
     try:
         return dict(capabilities(locate_ffmpeg(options.ffmpeg_path)))

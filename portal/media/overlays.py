@@ -7,26 +7,18 @@ extra filter per brand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageFont
 from PIL.ImageDraw import Draw
 
+from portal.media.layers import ArtSizes, OverlayArt
+
 # Text is drawn large and scaled down, so small handles stay crisp.
 TEXT_DRAW_HEIGHT = 160
 TEXT_STROKE_FRACTION = 0.06  # a dark outline keeps a white handle readable on a white sky
-
-
-@dataclass(frozen=True)
-class OverlayArt:
-    """What one overlay shows: an image file or a line of text, with its opacity."""
-
-    image: Path | None = None
-    text: str | None = None
-    color: str = "#FFFFFF"
-    opacity: float = 1.0
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -58,13 +50,16 @@ def _draw_text(text: str, color: str) -> Image.Image:
     return canvas
 
 
-def art_aspect(art: OverlayArt) -> float:
-    """Width / height of the art at its natural proportions."""
+def art_size(art: OverlayArt) -> tuple[int, int]:
+    """Natural (width, height) of the art: the image's pixels, or the text as drawn."""
     if art.image is not None:
-        width, height = image_size(art.image)
-    else:
-        width, height = _draw_text(art.text or "", art.color).size
-    return width / height
+        return image_size(art.image)
+    return _draw_text(art.text or "", art.color).size
+
+
+def measure_art(arts: Iterable[OverlayArt]) -> ArtSizes:
+    """The sizes the plan needs, measured once per distinct art."""
+    return {art: art_size(art) for art in dict.fromkeys(arts)}
 
 
 def render_art(art: OverlayArt, width: int, height: int, dest: Path) -> Path:

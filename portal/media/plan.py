@@ -8,23 +8,30 @@ once, normalizes once, and splits to every brand's overlays and encoder in the b
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
-from portal.brand_loader import Brand, Position, SafeZone
+from portal.brand_loader import SHAPES, Brand, SafeZone, output_shape
 from portal.media.errors import EngineError
-from portal.media.overlays import OverlayArt, art_aspect
+from portal.media.layers import ArtSizes, Layer, OverlayArt, brand_layers
+from portal.media.options import (
+    ENGINE_DEFAULTS,
+    MAX_FPS,
+    MAX_LONG_SIDE,
+    PRESET_CANVAS,
+    PRESETS,
+    EngineOptions,
+    Position,
+)
 from portal.media.probe import MediaInfo
 
-PRESETS = ("source", "vertical", "square", "landscape")
-PRESET_CANVAS = {"vertical": (1080, 1920), "square": (1080, 1080), "landscape": (1920, 1080)}
-MAX_LONG_SIDE = 1920
 ASPECT_TOLERANCE = 0.01  # closer than this, a source is scaled to the canvas rather than fitted and filled
 FILL_DOWNSCALE = 8  # the blurred fill is made at 1/8 size: the blur hides the detail anyway
 FILL_DARKEN = 0.55  # luma factor of the fill, so the real picture stands out
 AUDIO_BITRATE = "160k"
-MAX_FPS = 60.0
 FILL_STEP_PREFIX = "split=2[fg][bg]"
 
 # Peak memory model, measured on this project's reference machine (2 cores, FFmpeg 9.0 from the
@@ -56,6 +63,48 @@ class PlacedOverlay:
     png: Path  # where the facade writes the art before FFmpeg runs
 
 
+# Output names: `<stem>_<brand>.mp4`, written first as `.<stem>_<brand>[.<run tag>].mp4.part`. A job's stem
+# ends in `-<job id's first JOB_TAG_LENGTH chars>`, so every file a job writes carries its tag.
+JOB_TAG_LENGTH = 8
+STEM_SOURCE_CHARS = 40  # of the source's name, in a job's stem
+TEMP_SUFFIX = ".part"
+
+
+def safe_stem(name: str) -> str:
+    """A file-name stem that is safe in any folder and any shell."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:80]
+    return cleaned or "clip"
+
+
+def job_stem(source_stem: str, job_id: str) -> str:
+    """The stem of every file a job writes: its source's name, cut short, and the job's tag."""
+    return f"{safe_stem(source_stem)[:STEM_SOURCE_CHARS]}-{job_id[:JOB_TAG_LENGTH]}"
+
+
+def output_name(stem: str, brand: str, suffix: str = ".mp4") -> str:
+    """The final name of one output (a fetch job's kept original uses brand "original")."""
+    return f"{stem}_{brand}{suffix}"
+
+
+def temp_name(final_name: str, run_tag: str = "") -> str:
+    """Where `final_name` is written until it is complete: hidden, `.part`, unique to one run if tagged."""
+    final = Path(final_name)
+    return f".{final.stem}{'.' + run_tag if run_tag else ''}{final.suffix}{TEMP_SUFFIX}"
+
+
+def temp_glob(stem: str) -> str:
+    """A glob matching every temporary file of every output of `stem` (any run)."""
+    return f".{stem}_*{TEMP_SUFFIX}"
+
+
+def names_job(file_name: str, job_id: str) -> bool:
+    """Whether `file_name` is one of the job's outputs or temporary files (by the job's tag in its stem).
+
+    A source whose own name holds `-<tag>_` also matches: that only keeps a file longer, never deletes one.
+    """
+    return f"-{job_id[:JOB_TAG_LENGTH]}_" in file_name
+
+
 @dataclass(frozen=True)
 class OutputPlan:
     brand: str
@@ -67,6 +116,7 @@ class OutputPlan:
 @dataclass(frozen=True)
 class Batch:
     outputs: tuple[OutputPlan, ...]
+    inputs: tuple[str, ...]  # the source's and every overlay's input arguments
     filter_graph: str
     args: tuple[str, ...]  # FFmpeg arguments after the binary
 
@@ -89,13 +139,6 @@ class RenderPlan:
         return tuple(overlay for output in self.outputs for overlay in output.overlays)
 
 
-@dataclass(frozen=True)
-class EncodeSettings:
-    x264_preset: str = "veryfast"
-    crf: int = 21
-    memory_mb: int = 1536
-
-
 def canvas_size(info: MediaInfo, preset: str) -> tuple[int, int]:
     """Output size for a preset: fixed canvases, or the source's displayed shape capped and made even."""
     if preset in PRESET_CANVAS:
@@ -113,7 +156,7 @@ def _even(value: float) -> int:
 
 
 def place(
-    art: OverlayArt,
+    aspect: float,
     width_px: float,
     position: Position,
     margin: float,
@@ -129,7 +172,6 @@ def place(
     left, right = zone.left * cw + gap, cw - zone.right * cw - gap
     top, bottom = zone.top * ch + gap, ch - zone.bottom * ch - gap
     box_w, box_h = max(2.0, right - left), max(2.0, bottom - top)
-    aspect = art_aspect(art)
     w = min(width_px, box_w, box_h * aspect)
     h = w / aspect
     w_px, h_px = max(2, math.floor(w / 2) * 2), max(2, math.floor(h / 2) * 2)
@@ -148,24 +190,41 @@ def _anchor(position: Position) -> tuple[float, float]:
     return horizontal, vertical
 
 
-def brand_overlays(brand: Brand, canvas: tuple[int, int], work_dir: Path) -> tuple[PlacedOverlay, ...]:
-    """The brand's logo and watermark placed on this canvas."""
+def place_layers(
+    layers: Sequence[Layer],
+    zone: SafeZone,
+    canvas: tuple[int, int],
+    art_sizes: ArtSizes,
+    png_prefix: Path,
+) -> tuple[PlacedOverlay, ...]:
+    """Layers placed on this canvas, each at its measured art's proportions (PNG n at `<prefix>-n.png`)."""
     cw, ch = canvas
-    zone = brand.safe_zone_for(cw, ch)
-    placed = []
-    if brand.logo is not None:
-        art = OverlayArt(image=brand.logo.path, opacity=brand.logo.opacity)
-        placed.append((art, brand.logo.width * cw, brand.logo.position, brand.logo.margin))
-    if brand.watermark is not None:
-        mark = brand.watermark
-        art = OverlayArt(image=mark.image, text=mark.text, color=mark.color, opacity=mark.opacity)
-        # `size` is the height as a fraction of the canvas height; express it as a width for `place`.
-        placed.append((art, mark.size * ch * art_aspect(art), mark.position, mark.margin))
     overlays = []
-    for index, (art, width_px, position, margin) in enumerate(placed):
-        x, y, w, h = place(art, width_px, position, margin, zone, canvas)
-        overlays.append(PlacedOverlay(art, x, y, w, h, work_dir / f"{brand.id}-{index}.png"))
+    for index, layer in enumerate(layers):
+        if layer.art not in art_sizes:
+            raise PlanError(f"no measured size for overlay art {layer.art}")
+        art_w, art_h = art_sizes[layer.art]
+        aspect = art_w / art_h
+        # a height fraction (text handles) is expressed as a width for `place`
+        width_px = layer.width * cw if layer.width is not None else (layer.height or 0) * ch * aspect
+        x, y, w, h = place(aspect, width_px, layer.position, layer.margin, zone, canvas)
+        png = png_prefix.with_name(f"{png_prefix.name}-{index}.png")
+        overlays.append(PlacedOverlay(layer.art, x, y, w, h, png))
     return tuple(overlays)
+
+
+def brand_overlays(
+    brand: Brand, canvas: tuple[int, int], work_dir: Path, art_sizes: ArtSizes
+) -> tuple[PlacedOverlay, ...]:
+    """The brand's layers placed on this canvas, inside its safe zone."""
+    zone = brand.safe_zone_for(*canvas)
+    layers = brand_layers(brand, output_shape(*canvas))
+    return place_layers(layers, zone, canvas, art_sizes, work_dir / brand.id)
+
+
+def brand_arts(brands: Sequence[Brand]) -> list[OverlayArt]:
+    """Every art the brands can draw, on an output of any shape: what the facade measures before planning."""
+    return [layer.art for brand in brands for shape in SHAPES for layer in brand_layers(brand, shape)]
 
 
 def normalize_chain(info: MediaInfo, canvas: tuple[int, int]) -> list[str]:
@@ -280,37 +339,38 @@ def plan_render(
     out_dir: Path,
     stem: str,
     work_dir: Path,
-    settings: EncodeSettings = EncodeSettings(),
+    art_sizes: ArtSizes,
+    options: EngineOptions = ENGINE_DEFAULTS,
     input_args: Sequence[str] | None = None,
     temp_tag: str = "",
 ) -> RenderPlan:
     """Everything FFmpeg must do to make one output per brand from `info`'s source.
 
-    `input_args` replaces `-i SOURCE` (the preview renders a generated frame through the same plan).
-    `temp_tag` makes the temporary names unique to one run, so two runs of the same job (a re-queued
-    job whose first worker is still alive) never write into each other's files.
+    `art_sizes` holds the measured size of every art the brands draw (`brand_arts`). `input_args` replaces
+    `-i SOURCE` (the preview renders a generated frame through the same plan). `temp_tag` makes the
+    temporary names unique to one run, so two runs of the same job (a re-queued job whose first worker is
+    still alive) never write into each other's files.
     """
     if not brands:
         raise PlanError("no brands to render")
     canvas = canvas_size(info, preset)
     normalize = normalize_chain(info, canvas)
-    outputs = [
-        OutputPlan(
-            brand=brand.id,
-            path=out_dir / f"{stem}_{brand.id}.mp4",
-            temp_path=out_dir / f".{stem}_{brand.id}{'.' + temp_tag if temp_tag else ''}.mp4.part",
-            overlays=brand_overlays(brand, canvas, work_dir),
-        )
-        for brand in brands
-    ]
+    outputs = []
+    for brand in brands:
+        final = output_name(stem, brand.id)
+        overlays = brand_overlays(brand, canvas, work_dir, art_sizes)
+        outputs.append(OutputPlan(brand.id, out_dir / final, out_dir / temp_name(final, temp_tag), overlays))
+    source_input = list(input_args) if input_args is not None else ["-i", str(info.path)]
     batches = []
     start = 0
-    for size in batch_sizes(info, canvas, len(outputs), settings.memory_mb):
+    for size in batch_sizes(info, canvas, len(outputs), options.memory_mb):
         group = tuple(outputs[start : start + size])
         start += size
+        overlay_inputs = [arg for output in group for ov in output.overlays for arg in ("-i", str(ov.png))]
+        inputs = (*source_input, *overlay_inputs)
         graph = _batch_graph(info, normalize, group)
-        args = _batch_args(info, group, graph, settings, input_args)
-        batches.append(Batch(outputs=group, filter_graph=graph, args=args))
+        args = (*PROGRESS_HEAD, *inputs, "-filter_complex", graph, *_encode_args(info, group, options))
+        batches.append(Batch(outputs=group, inputs=inputs, filter_graph=graph, args=args))
     names = tuple("fill" if step.startswith(FILL_STEP_PREFIX) else step.split("=")[0] for step in normalize)
     return RenderPlan(canvas[0], canvas[1], info.fps, info.duration, names, tuple(batches))
 
@@ -346,19 +406,8 @@ def _batch_graph(info: MediaInfo, normalize: list[str], outputs: tuple[OutputPla
     return ";".join(chains)
 
 
-def _batch_args(
-    info: MediaInfo,
-    outputs: tuple[OutputPlan, ...],
-    graph: str,
-    settings: EncodeSettings,
-    input_args: Sequence[str] | None,
-) -> tuple[str, ...]:
-    args = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"]
-    args += list(input_args) if input_args is not None else ["-i", str(info.path)]
-    for output in outputs:
-        for overlay in output.overlays:
-            args += ["-i", str(overlay.png)]
-    args += ["-filter_complex", graph]
+def _encode_args(info: MediaInfo, outputs: tuple[OutputPlan, ...], settings: EngineOptions) -> list[str]:
+    args: list[str] = []
     for index, output in enumerate(outputs):
         args += ["-map", f"[v{index}]"]
         if info.has_audio:
@@ -374,4 +423,49 @@ def _batch_args(
             "-map_metadata", "-1", "-map_chapters", "-1",
             "-movflags", "+faststart", "-f", "mp4", str(output.temp_path),
         ]  # fmt: skip
-    return tuple(args)
+    return args
+
+
+# Every FFmpeg run starts so: quiet, no prompts, progress as key=value lines on stdout (ffmpeg.run_ffmpeg).
+PROGRESS_HEAD = ("-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats")
+
+# The preview draws a brand on a generated frame of the preset's size (`source` has none: a phone clip's).
+PREVIEW_SOURCE_CANVAS = (1080, 1920)
+PREVIEW_INFO = MediaInfo(
+    path=Path("preview"), width=1080, height=1920, coded_width=1080, coded_height=1920,
+    rotation=0, sar=Fraction(1), fps=30.0, declared_fps=30.0, variable_frame_rate=False, duration=1.0,
+    bit_depth=8, pix_fmt="rgb24", video_codec="lavfi", hdr=None, color_matrix=2, full_range=False,
+    interlaced=False, video_index=0, has_audio=False, audio_index=None, audio_channels=0, audio_sample_rate=0,
+)  # fmt: skip
+PREVIEW_JPEG_QUALITY = "3"  # FFmpeg's -q:v for MJPEG: 2 (best) .. 31
+
+
+def plan_preview(
+    brand: Brand, preset: str, work_dir: Path, art_sizes: ArtSizes, dest: Path
+) -> tuple[RenderPlan, tuple[str, ...]]:
+    """The plan of a one-frame render of the brand at the preset's size, and the args writing it as JPEG."""
+    if preset not in PRESETS:
+        raise PlanError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    width, height = PRESET_CANVAS.get(preset, PREVIEW_SOURCE_CANVAS)
+    frame = replace(PREVIEW_INFO, width=width, height=height, coded_width=width, coded_height=height)
+    gradient = f"gradients=s={width}x{height}:c0=0x1d2b53:c1=0x7e2553:x0=0:y0=0:x1={width}:y1={height}:d=1"
+    generated = ["-f", "lavfi", "-i", gradient]
+    plan = plan_render(frame, [brand], preset, work_dir, "preview", work_dir, art_sizes, input_args=generated)
+    batch = plan.batches[0]
+    args = (
+        *PROGRESS_HEAD, *batch.inputs, "-filter_complex", batch.filter_graph,
+        "-map", "[v0]", "-frames:v", "1", "-q:v", PREVIEW_JPEG_QUALITY, str(dest),
+    )  # fmt: skip
+    return plan, args
+
+
+def sample_clip_args(path: Path, seconds: float, size: tuple[int, int]) -> tuple[str, ...]:
+    """The demo's sample clip: a moving test pattern with a tone, made by FFmpeg's lavfi sources."""
+    width, height = size
+    return (
+        *PROGRESS_HEAD,
+        "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+        str(path),
+    )  # fmt: skip

@@ -18,6 +18,7 @@ from portal.media.errors import (
     StillImageError,
     UnreadableSourceError,
 )
+from portal.media.options import MAX_FPS
 
 # AVColorTransferCharacteristic values that mean HDR.
 TRC_PQ = 16  # SMPTE ST 2084
@@ -46,7 +47,6 @@ TRUNCATED_MIN_GAP_FRACTION = 0.05
 TAIL_READ_S = 1.0  # how much of the end is demuxed to find where the data really stops
 # Rates further apart than this between the container's average and the stream's base rate mean VFR.
 VFR_TOLERANCE = 0.02
-MAX_OUTPUT_FPS = 60.0
 # A variable-rate phone clip averaging 29.6 fps is a 30 fps clip that skipped frames: its outputs get the
 # standard rate it was recorded at (what platforms and players expect), when the average is this close.
 STANDARD_RATES = (24000 / 1001, 24.0, 25.0, 30000 / 1001, 30.0, 50.0, 60000 / 1001, 60.0)
@@ -236,7 +236,7 @@ def _data_end(container: av.container.InputContainer, declared: float) -> float 
 
 def output_rate(average: float, variable: bool) -> float:
     """The rate outputs get: the source's, capped at 60; a variable rate snaps to the nearest standard one."""
-    rate = min(average, MAX_OUTPUT_FPS)
+    rate = min(average, MAX_FPS)
     if variable:
         nearest = min(STANDARD_RATES, key=lambda standard: abs(standard - rate))
         if abs(nearest - rate) <= STANDARD_RATE_TOLERANCE * nearest:

@@ -31,7 +31,7 @@ from portal.downloader import (
 from portal.jobs import JobStateError, check_deletable, delete_job_files, describe_job, reset_for_retry
 from portal.maintenance import LowDiskError, require_free_disk
 from portal.media.errors import EngineError, SourceError
-from portal.video_processor import PRESETS, EngineOptions, probe_media, render_preview
+from portal.video_processor import PRESETS, probe_media, render_preview
 from portal.web import links
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, validation_message
@@ -499,7 +499,7 @@ def preview_jpeg(brand: Brand, preset: str) -> bytes:
     if preset not in PRESETS:
         raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
     try:
-        return render_preview(brand, preset, EngineOptions.from_settings(runtime().settings))
+        return render_preview(brand, preset, runtime().settings.engine_options())
     except EngineError as exc:
         raise ApiError(500, exc.code, str(exc).splitlines()[0]) from None
 

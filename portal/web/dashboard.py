@@ -26,7 +26,7 @@ from portal.brand_loader import (
     parse_brand_config,
     save_brand_config,
 )
-from portal.media.plan import PRESET_CANVAS
+from portal.media.options import POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS
 from portal.web.api import preview_jpeg
@@ -35,17 +35,6 @@ from portal.web.errors import ApiError
 from portal.web.runtime import runtime
 
 bp = Blueprint("dashboard", __name__)
-POSITIONS = (
-    "top-left",
-    "top",
-    "top-right",
-    "left",
-    "center",
-    "right",
-    "bottom-left",
-    "bottom",
-    "bottom-right",
-)
 MAX_LOGO_BYTES = 5 * 1_048_576
 
 

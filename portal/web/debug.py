@@ -12,7 +12,7 @@ from portal.brand_loader import BrandConfigError, check_brand_assets
 from portal.database import Job, WorkerBeat
 from portal.jobs import iso
 from portal.maintenance import disk_status
-from portal.video_processor import EngineOptions, ffmpeg_report
+from portal.video_processor import ffmpeg_report
 from portal.web.auth import require_api_auth
 from portal.web.runtime import runtime
 
@@ -49,7 +49,7 @@ def env():
 @bp.get("/ffmpeg")
 def ffmpeg():
     """Which FFmpeg, its version, and the filters/encoders it lacks."""
-    return ffmpeg_report(EngineOptions.from_settings(runtime().settings))
+    return ffmpeg_report(runtime().settings.engine_options())
 
 
 def _folder_size(folder) -> int:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from portal.media.plan import plan_render
+from portal.media.overlays import measure_art
+from portal.media.plan import brand_arts, plan_preview
 from portal.media.safezone import SAFE_ZONE_PRESETS, project_zone
-from portal.video_processor import PREVIEW_INFO, render_preview, render_source
+from portal.video_processor import render_preview, render_source
 from tests.engine.conftest import LOGO_RGB, make_brands
 from tests.engine.inspect_output import colour_bbox, first_frame
 from tests.mediagen import make_clip
@@ -63,18 +63,9 @@ def test_preview_is_a_jpeg_at_the_preset_size_with_the_logo_where_a_render_puts_
     brand = make_brands(logo, shown="tiktok")[0]
     image = Image.open(io.BytesIO(render_preview(brand, preset)))
     assert image.format == "JPEG" and image.size == canvas
-    expected = (
-        plan_render(
-            replace(PREVIEW_INFO, width=canvas[0], height=canvas[1]),
-            [brand],
-            preset,
-            Path("o"),
-            "p",
-            Path("w"),
-        )
-        .outputs[0]
-        .overlays[0]
-    )
+    plan, _args = plan_preview(brand, preset, Path("w"), measure_art(brand_arts([brand])), Path("p.jpg"))
+    expected = plan.overlays[0]
+    assert (plan.width, plan.height) == canvas
     left, top, right, bottom = colour_bbox(image, LOGO_RGB)
     assert (left, top) == pytest.approx((expected.x, expected.y), abs=3)
     assert (right - left, bottom - top) == pytest.approx((expected.width, expected.height), abs=3)

@@ -9,7 +9,21 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from portal.media.plan import EncodeSettings, PlanError, batch_sizes, estimate_peak_mb, plan_render
+from portal.media.layers import OverlayArt
+from portal.media.options import EngineOptions
+from portal.media.overlays import measure_art
+from portal.media.plan import (
+    PlanError,
+    batch_sizes,
+    brand_arts,
+    estimate_peak_mb,
+    job_stem,
+    names_job,
+    output_name,
+    plan_render,
+    temp_glob,
+    temp_name,
+)
 from portal.media.probe import MediaInfo, output_rate
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from tests.engine.conftest import make_brands
@@ -22,10 +36,11 @@ PLAIN = MediaInfo(
 )  # fmt: skip
 
 
-def plan(info: MediaInfo, brands, preset: str = "source", memory_mb: int = 4096):
-    return plan_render(
-        info, brands, preset, Path("out"), "clip", Path("work"), EncodeSettings(memory_mb=memory_mb)
-    )
+def plan(info: MediaInfo, brands, preset: str = "source", memory_mb: int = 4096, **kwargs):
+    """The plan as the facade makes it: art measured first, then handed over as sizes."""
+    sizes = measure_art(brand_arts(brands))
+    options = EngineOptions(memory_mb=memory_mb)
+    return plan_render(info, brands, preset, Path("out"), "clip", Path("work"), sizes, options, **kwargs)
 
 
 def test_plain_vertical_source_gets_no_needless_filters(two_brands) -> None:
@@ -142,7 +157,7 @@ def test_unknown_preset_and_no_brands_are_plan_errors(two_brands) -> None:
 
 def test_outputs_are_written_under_temp_names_with_faststart(two_brands) -> None:
     batch = plan(PLAIN, two_brands).batches[0]
-    tagged = plan_render(PLAIN, two_brands, "source", Path("out"), "clip", Path("w"), temp_tag="r1")
+    tagged = plan(PLAIN, two_brands, temp_tag="r1")
     assert [o.temp_path.name for o in tagged.outputs] == [f".clip_{b.id}.r1.mp4.part" for b in two_brands]
     args = " ".join(batch.args)
     assert args.count("+faststart") == 2 and args.count("-profile:v high") == 2
@@ -159,3 +174,29 @@ def test_a_logo_replaced_under_the_same_name_is_placed_at_its_new_shape(tmp_path
     Image.new("RGBA", (100, 100), (0, 255, 0, 255)).save(logo)  # the dashboard saves over the old file
     square = plan(PLAIN, brands).overlays[0]
     assert wide.width == square.width and (wide.height, square.height) == (wide.width // 2, square.width)
+
+
+def test_the_plan_places_art_by_the_sizes_it_is_given_and_opens_no_file(logo: Path) -> None:
+    """The plan does no I/O: with a missing logo file it still plans, at the proportions handed to it."""
+    brand = make_brands(logo, a="none")[0]
+    gone = brand.model_copy(update={"logo": brand.logo.model_copy(update={"path": Path("/nonexistent.png")})})
+    sizes = {art: (400, 100) if art.image else (300, 60) for art in brand_arts([gone])}
+    result = plan_render(PLAIN, [gone], "source", Path("o"), "c", Path("w"), sizes)
+    logo_overlay, handle = result.overlays
+    assert logo_overlay.width == 216 and logo_overlay.height == 54  # 0.2 x 1080 wide, 4:1
+    assert (handle.width, handle.height) == (336, 66)  # 0.035 x 1920 high, 5:1, snapped to even
+    with pytest.raises(PlanError, match="no measured size"):
+        plan_render(PLAIN, [gone], "source", Path("o"), "c", Path("w"), {OverlayArt(text="x"): (1, 1)})
+
+
+def test_the_plan_owns_output_temp_and_job_names() -> None:
+    stem = job_stem("My clip (final)", "0123456789abcdef")
+    assert stem == "My-clip-final-01234567"
+    final = output_name(stem, "scotlandwtf")
+    assert final == "My-clip-final-01234567_scotlandwtf.mp4"
+    assert temp_name(final) == ".My-clip-final-01234567_scotlandwtf.mp4.part"
+    assert temp_name(final, "r1") == ".My-clip-final-01234567_scotlandwtf.r1.mp4.part"
+    assert Path(temp_name(final, "r1")).match(temp_glob(stem))
+    for name in (final, temp_name(final, "r1"), output_name(stem, "original", ".webm")):
+        assert names_job(name, "0123456789abcdef")
+        assert not names_job(name, "fedcba9876543210")

@@ -1,0 +1,45 @@
+"""The engine's vocabulary and defaults, each in one place: presets, fits, positions, caps, EngineOptions.
+
+Everything else (the settings, the CLI's choices, the API's validation, the dashboard's selects) imports
+these; nothing here reads the environment: `portal.config` turns settings into `EngineOptions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+# "auto": the engine picks the position that covers the least of the clip (DESIGN 4.2)
+Position = Literal[
+    "top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right", "auto"
+]
+POSITIONS: tuple[str, ...] = get_args(Position)
+
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+
+# Fixed output canvases (DESIGN 4.3); `source` keeps the source's shape.
+PRESET_CANVAS: dict[str, tuple[int, int]] = {
+    "vertical": (1080, 1920),
+    "square": (1080, 1080),
+    "landscape": (1920, 1080),
+}
+PRESETS: tuple[str, ...] = ("source", *PRESET_CANVAS)
+
+MAX_LONG_SIDE = 1920  # the `source` preset's cap
+MAX_FPS = 60.0  # outputs keep the source's rate up to this
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine renders; the defaults here are the settings' defaults too."""
+
+    ffmpeg_path: str | None = None
+    x264_preset: X264Preset = "veryfast"
+    crf: int = 21
+    memory_mb: int = 1536  # estimated peak of one FFmpeg process must stay under this
+    timeout_s: int = 1800  # seconds
+
+
+ENGINE_DEFAULTS = EngineOptions()
