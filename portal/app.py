@@ -10,7 +10,7 @@ from flask import Flask
 from portal.config import ConfigError, Settings, load_settings
 from portal.logging_setup import configure_logging, init_request_ids
 from portal.tasks import Runtime
-from portal.web import api, dashboard, debug, events, health
+from portal.web import api, dashboard, debug, events, health, v3
 from portal.web.errors import register_error_handlers
 from portal.web.health import init_metrics
 
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_request_ids(app)
     register_error_handlers(app)
     init_metrics(app, rt)
-    for blueprint in (api.bp, events.bp, debug.bp, health.bp, dashboard.bp):
+    for blueprint in (api.bp, events.bp, debug.bp, health.bp, dashboard.bp, v3.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     # operations
     retention_hours: float = Field(default=72, gt=0)
     link_ttl_hours: float = Field(default=24, gt=0, le=8760)  # signed download links live this long
+    sync_wait_s: int = Field(default=600, ge=1, le=86400)  # v3's process_brands and fetch wait this long
     embedded_worker: bool = True
     heartbeat_stale_s: int = Field(default=30, ge=2)  # a rendering job silent this long is requeued
     max_attempts: int = Field(default=3, ge=1, le=20)

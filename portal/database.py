@@ -83,6 +83,9 @@ class Job(Base):
     preset: Mapped[str] = mapped_column(String(16), default="source")
     source_meta: Mapped[dict | None] = mapped_column(JSON)  # title, uploader, extractor... for links
     webhook_url: Mapped[str | None] = mapped_column(Text)  # told when the job ends (portal.webhooks)
+    # v3's per-render settings (process_brands' watermark_scale, logo_padding...), applied to the brands'
+    # layers when the job renders; the brand config itself is not changed
+    v3_settings: Mapped[dict | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

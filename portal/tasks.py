@@ -29,6 +29,7 @@ from portal.jobs import BrandRegistry, record_outputs
 from portal.logging_setup import job_context
 from portal.maintenance import cleanup
 from portal.media.errors import EngineError, RenderCancelledError
+from portal.v3_import import apply_v3_settings
 from portal.video_processor import RenderedOutput, probe_media, render_source, safe_stem
 from portal.webhooks import start_sender
 
@@ -129,6 +130,8 @@ class _JobRun:
             with runtime.db.session() as session:
                 job = session.get(Job, self.job_id)
                 brands = runtime.brands.current().select(job.brands) if job.kind == "render" else []
+                if job.v3_settings:  # process_brands' settings for this render only
+                    brands = [apply_v3_settings(brand, job.v3_settings) for brand in brands]
                 kind, preset, source_kind = job.kind, job.preset, job.source_kind
             # links: downloading is 0-30% of a branding job's bar, all of a fetch job's
             self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}

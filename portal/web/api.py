@@ -238,26 +238,6 @@ def process_video():
     return _job_response(job.id, 202)
 
 
-class FetchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    urls: list[str] = Field(min_length=1, max_length=50)
-    playlist: bool = False
-
-
-@bp.post("/videos/fetch")
-def fetch_videos():
-    """Download links without branding (the seed's fetch); each job's output is the original file."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(415, "unsupported_media_type", "send JSON (Content-Type: application/json)")
-    try:
-        payload = FetchRequest.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(422, "invalid_request", validation_message(exc)) from None
-    return _jobs_response(_link_jobs(payload.urls, "fetch", [], "source", payload.playlist))
-
-
 COOKIES_MAX_BYTES = 1_048_576
 
 

@@ -106,6 +106,13 @@ def _brands_or_message() -> tuple[list[Brand], str | None]:
 
 
 @bp.get("/")
+def root():
+    """The dashboard lives at /portal/, where v3's guides, bookmarks and proxy rules point."""
+    return redirect(url_for(".home"))
+
+
+@bp.get("/portal")
+@bp.get("/portal/")
 @signed_in
 def home():
     """New job, live jobs, results and history."""

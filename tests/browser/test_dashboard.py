@@ -32,7 +32,7 @@ def test_wrong_key_is_refused_then_sign_in_and_out(page) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("Portal key").wait_for()
     page.goto("/")
-    assert page.url.endswith("/login?next=/")
+    assert page.url.endswith("/login?next=/portal/")  # / redirects to the dashboard at v3's /portal/
 
 
 def test_upload_two_brands_watch_progress_play_and_download(page, service: Server, tmp_path: Path) -> None:

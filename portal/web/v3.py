@@ -1,0 +1,446 @@
+"""v3's routes (DESIGN 4.8): a thin adapter over the same jobs, engine and brands, in v3's shapes.
+
+WatchTheFall Orchestrator v3's dashboard and scripts call these paths with these fields and read these
+answers; they keep working with one change: they send the portal key (v3 had none; `/portal/test`,
+`/__debug_alive` and `/__debug_health` stay open). Errors are v3's `{"success": false, "error": "..."}`.
+`process_brands` and `fetch` answer when their job ends, as v3 did (bounded by WTF_SYNC_WAIT_S, and a
+client that goes away does not cancel the job); with `Prefer: respond-async` they answer 202 at once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.wrappers import Response
+from pydantic import ValidationError
+from sqlalchemy import select, text
+from werkzeug.exceptions import HTTPException
+
+from portal.brand_loader import (
+    Brand,
+    BrandConfigError,
+    UnknownBrandError,
+    load_brand_config,
+    save_brand_config,
+)
+from portal.database import FINISHED_STATUSES, Job, Upload, new_id
+from portal.downloader import DownloadFailedError, DownloadOptions, UrlRefusedError, check_url
+from portal.jobs import describe_job
+from portal.media.errors import SourceError
+from portal.v3_import import V3Settings, apply_v3_settings, v3_settings
+from portal.video_processor import PRESETS
+from portal.web import debug
+from portal.web.api import _link_jobs, _require_disk
+from portal.web.auth import require_api_auth
+from portal.web.errors import ApiError, validation_message
+from portal.web.links import signed_download_url
+from portal.web.runtime import runtime
+
+bp = Blueprint("v3", __name__)
+OPEN_ENDPOINTS = {"v3.portal_test", "v3.debug_alive", "v3.debug_health"}
+POLL_SECONDS = 0.5
+# The per-render settings process_brands accepts: v3's brand settings (its font is not ours to choose).
+RENDER_SETTINGS = tuple(name for name in V3Settings.model_fields if name != "text_font")
+FETCH_MAX_URLS = 50
+LINK_SCHEMES = ("http://", "https://")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint not in OPEN_ENDPOINTS:
+        require_api_auth()
+
+
+def v3_error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    """v3's error answer."""
+    return jsonify({"success": False, "error": message, **extra}), status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return v3_error(exc.status, exc.message)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return v3_error(exc.code or 500, exc.description or exc.name)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    current_app.logger.exception("unhandled error")
+    return v3_error(500, "the server hit an unexpected error; see its logs")
+
+
+# --- probes and diagnostics ---------------------------------------------------------------------------
+
+
+def _route_list(prefix: str) -> list[dict]:
+    """Every route under `prefix`: path, method and the first line of what its view says it does."""
+    routes = []
+    for rule in sorted(current_app.url_map.iter_rules(), key=lambda rule: rule.rule):
+        if not rule.rule.startswith(prefix):
+            continue
+        doc = (current_app.view_functions[rule.endpoint].__doc__ or "").strip().splitlines()
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append({"route": rule.rule, "method": method, "description": doc[0] if doc else ""})
+    return routes
+
+
+def _folder_checks() -> dict[str, str]:
+    """v3's health checks: each working folder takes a write, and the database answers."""
+    settings = runtime().settings
+    checks = {}
+    for name in ("uploads", "outputs", "temp"):
+        probe = getattr(settings, f"{name}_dir") / f".health-{os.getpid()}"
+        try:
+            probe.write_bytes(b"ok")
+            probe.unlink()
+            checks[name] = "OK"
+        except OSError as exc:
+            checks[name] = f"ERROR: {exc.strerror}"
+    try:
+        with runtime().db.session() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "OK"
+    except Exception as exc:
+        checks["database"] = f"ERROR: {type(exc).__name__}"
+    return checks
+
+
+@bp.get("/portal/test")
+def portal_test():
+    """v3's availability check, also a readiness probe: 503 while a data folder or the database fails."""
+    failing = [name for name, state in _folder_checks().items() if state != "OK"]
+    message = f"not ready: {', '.join(failing)} failing" if failing else "WatchTheFall Portal is running"
+    body = {"status": "offline" if failing else "online", "message": message, "endpoints": sorted(V3_ROUTES)}
+    return body, 503 if failing else 200
+
+
+@bp.get("/api")
+def api_index():
+    """The API's routes (v3's route list)."""
+    return {"status": "ok", "message": "WatchTheFall Portal API", "endpoints": _route_list("/api")}
+
+
+@bp.get("/__debug_alive")
+def debug_alive():
+    """The process answers (open)."""
+    return "alive", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.get("/__debug_health")
+def debug_health():
+    """Working folders writable and database reachable (open; names only, no paths or secrets)."""
+    checks = _folder_checks()
+    healthy = all(state == "OK" for state in checks.values())
+    return {"status": "healthy" if healthy else "unhealthy", "checks": checks}, 200 if healthy else 503
+
+
+@bp.get("/__debug_routes")
+def debug_routes():
+    """Every registered route."""
+    routes = [
+        {"endpoint": rule.endpoint, "methods": sorted(rule.methods or ()), "rule": rule.rule}
+        for rule in sorted(current_app.url_map.iter_rules(), key=lambda rule: rule.rule)
+    ]
+    return {"status": "ok", "routes": routes}
+
+
+@bp.get("/__debug_env")
+def debug_env():
+    """The WTF_* environment and effective settings, secrets redacted."""
+    return {"status": "ok", **debug.env()}
+
+
+@bp.get("/__debug_ffmpeg")
+def debug_ffmpeg():
+    """Which FFmpeg, its version and what it lacks."""
+    return {"status": "ok", "ffmpeg": debug.ffmpeg()}
+
+
+@bp.get("/__debug_storage")
+def debug_storage():
+    """The data folders: writable, size, free space."""
+    return {"status": "ok", "storage": debug.storage()}
+
+
+@bp.get("/__debug_brands")
+def debug_brands():
+    """Every brand with its files, v3 settings and asset problems."""
+    report = debug.brands()
+    brands = [
+        {
+            "name": brand.id,
+            "display_name": brand.name,
+            "assets": [str(path) for path in brand.asset_paths()],
+            "options": v3_settings(brand),
+            "problems": report["brands"].get(brand.id, []),
+        }
+        for brand in _brands().brands.values()
+    ]
+    return {"status": "ok", "brands": brands, "count": len(brands)}
+
+
+# --- brands ---------------------------------------------------------------------------------------------
+
+
+def _brands():
+    try:
+        return runtime().brands.current()
+    except BrandConfigError as exc:
+        raise ApiError(503, exc.code, str(exc)) from None
+
+
+def _brand(name: str) -> Brand:
+    try:
+        return _brands().find(name)
+    except UnknownBrandError as exc:
+        raise ApiError(404, exc.code, str(exc)) from None
+
+
+@bp.get("/api/brands/list")
+def brands_list():
+    """The brands: v3 name (the id, any case works) and display name."""
+    brands = [{"name": brand.id, "display_name": brand.name} for brand in _brands().brands.values()]
+    return {"success": True, "brands": brands}
+
+
+@bp.get("/api/brands/<name>/config")
+def brand_config(name: str):
+    """A brand's look in v3's settings."""
+    brand = _brand(name)
+    return {"success": True, "config": {"brand_name": brand.id, **v3_settings(brand)}}
+
+
+def _json_object() -> dict:
+    # v3 read bodies as JSON whatever their Content-Type (get_json(force=True)); its clients rely on it
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "send a JSON object")
+    return data
+
+
+def _v3_settings_of(data: dict) -> dict[str, Any]:
+    """The v3 settings named in a request, checked and normalised (400 naming a bad value)."""
+    given = {name: data[name] for name in RENDER_SETTINGS if data.get(name) is not None}
+    try:
+        checked = V3Settings.model_validate(given)
+    except ValidationError as exc:
+        raise ApiError(400, "invalid_settings", validation_message(exc)) from None
+    return {name: getattr(checked, name) for name in given}
+
+
+def _with_settings(brand: Brand, settings: dict[str, Any]) -> Brand:
+    try:
+        return apply_v3_settings(brand, settings)
+    except ValidationError as exc:
+        raise ApiError(400, "invalid_settings", f"{brand.id}: {validation_message(exc)}") from None
+
+
+@bp.post("/api/brands/<name>/config")
+def save_brand_settings(name: str):
+    """Save v3 settings into the brand config (atomically); the next render and the dashboard use them."""
+    settings = _v3_settings_of(_json_object())
+    rt = runtime()
+    path = rt.settings.brand_config
+    try:
+        config = load_brand_config(path)  # the file as it is now, not the cached copy
+        brand = _with_settings(config.find(name), settings)
+        save_brand_config(config.with_brand(brand), path)
+    except UnknownBrandError as exc:
+        raise ApiError(404, exc.code, str(exc)) from None
+    except BrandConfigError as exc:
+        raise ApiError(422, exc.code, str(exc)) from None
+    rt.brands.invalidate()
+    config = {"brand_name": brand.id, **v3_settings(brand)}
+    return {"success": True, "message": f"Configuration saved for {brand.id}", "config": config}
+
+
+# --- process_brands and fetch ---------------------------------------------------------------------------
+
+
+def _prefers_async() -> bool:
+    """RFC 7240: `Prefer: respond-async` (among other preferences, with or without parameters)."""
+    preferences = request.headers.get("Prefer", "")
+    return any(item.split(";")[0].strip().lower() == "respond-async" for item in preferences.split(","))
+
+
+def _server_file(name: str) -> tuple[str, Path]:
+    """A `source_path`: the file name of a fetch result (outputs/) or of an upload (its id or stored name).
+
+    Only a bare file name is accepted, so no request can reach a file outside those two folders.
+    """
+    if Path(name).name != name or "\\" in name or name.startswith("."):
+        raise ApiError(
+            400, "bad_source_path", "source_path must be the file name of a fetch result or an upload"
+        )
+    rt = runtime()
+    with rt.db.session() as session:
+        upload = session.get(Upload, name)
+        if upload is not None and Path(upload.path).is_file():
+            return upload.filename, Path(upload.path)
+    for folder in (rt.settings.uploads_dir, rt.settings.outputs_dir):
+        path = folder / name
+        if path.is_file() and path.resolve().parent == folder.resolve():
+            return name, path
+    raise ApiError(404, "source_not_found", f"File not found: {name} (fetch it or upload it first)")
+
+
+def _queue(job: Job) -> str:
+    rt = runtime()
+    with rt.db.session() as session:
+        session.add(job)
+    rt.enqueue(job.id)
+    return job.id
+
+
+def _new_render_job(source: str, brand_ids: list[str], preset: str, settings: dict[str, Any]) -> Job:
+    """A render job for a link or a file already on the server, with this render's v3 settings."""
+    fields: dict[str, Any] = {"source_kind": "url", "source_name": source, "source_path": None}
+    if source.startswith(LINK_SCHEMES):
+        try:
+            check_url(source, DownloadOptions.from_settings(runtime().settings).allow_private_urls)
+        except DownloadFailedError as exc:
+            raise ApiError(422 if isinstance(exc, UrlRefusedError) else 400, exc.code, str(exc)) from None
+    else:
+        name, path = _server_file(source)
+        fields = {"source_kind": "upload", "source_name": name, "source_path": str(path)}
+    return Job(
+        id=new_id(), kind="render", status="queued", progress=0.0, brands=brand_ids, preset=preset,
+        attempts=0, cancel_requested=False, v3_settings=settings or None, **fields,
+    )  # fmt: skip
+
+
+@bp.post("/api/videos/process_brands")
+def process_brands():
+    """Brand a link or a fetched/uploaded file for v3-named brands; answers when done (v3's flow)."""
+    data = _json_object()
+    source = data.get("url") or data.get("source_path")
+    if not isinstance(source, str) or not source.strip():
+        raise ApiError(400, "missing_source", "URL or source_path is required")
+    requested = data.get("brands")
+    requested = [requested] if isinstance(requested, str) else requested
+    if not requested or not isinstance(requested, list) or not all(isinstance(b, str) for b in requested):
+        raise ApiError(400, "missing_brands", "At least one brand must be selected")
+    try:
+        brands = _brands().select(requested)
+    except UnknownBrandError as exc:
+        raise ApiError(400, exc.code, str(exc)) from None
+    preset = data.get("preset", "source")
+    if preset not in PRESETS:
+        raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
+    settings = _v3_settings_of(data)
+    for brand in brands:
+        _with_settings(brand, settings)  # a combination that cannot render is refused now, not later
+    job = _new_render_job(source.strip(), [brand.id for brand in brands], preset, settings)
+    _require_disk()
+    return _answer([_queue(job)], _process_result, many=False)
+
+
+def _process_result(jobs: list[Job]) -> tuple[dict, int]:
+    (job,) = jobs
+    if job.status != "completed":
+        return _job_failure(job)
+    outputs = [
+        {"brand": o.brand, "filename": o.filename, "download_url": signed_download_url(o.filename)}
+        for o in job.outputs
+    ]
+    message = f"Successfully processed video for {len(outputs)} brands"
+    return {"success": True, "message": message, "outputs": outputs, "job_id": job.id}, 200
+
+
+# A failed job's answer: the client's input (a link with no video, a file that is not one) or upstream.
+SOURCE_PROBLEMS = {"unsupported_link", "url_refused"} | {
+    cls.code for cls in (SourceError, *SourceError.__subclasses__())
+}
+
+
+def _job_failure(job: Job) -> tuple[dict, int]:
+    if job.status == "cancelled":
+        return {"success": False, "error": "the job was cancelled", "job_id": job.id}, 409
+    status = 422 if job.error_code in SOURCE_PROBLEMS else 502 if job.error_code == "download_failed" else 500
+    return {"success": False, "error": job.error, "code": job.error_code, "job_id": job.id}, status
+
+
+@bp.post("/api/videos/fetch")
+def fetch():
+    """Download links without branding; answers when the downloads end (v3's shape)."""
+    data = _json_object()
+    urls = data.get("urls")
+    if not isinstance(urls, list) or not urls or not all(isinstance(url, str) for url in urls):
+        raise ApiError(400, "missing_urls", 'Provide JSON: {"urls": ["url1", "url2", ...]}')
+    if len(urls) > FETCH_MAX_URLS:
+        raise ApiError(400, "too_many_urls", f"at most {FETCH_MAX_URLS} URLs at a time")
+    ids = _link_jobs(urls, "fetch", [], "source", bool(data.get("playlist")))
+    return _answer(ids, _fetch_result, many=True)
+
+
+def _fetch_result(jobs: list[Job]) -> tuple[dict, int]:
+    results = []
+    for job in jobs:
+        if job.status == "completed" and job.outputs:
+            output = job.outputs[0]
+            results.append({
+                "url": job.source_name, "filename": output.filename,
+                "download_url": signed_download_url(output.filename),
+                "size_mb": round(output.size_bytes / 1_048_576, 2), "success": True, "job_id": job.id,
+            })  # fmt: skip
+        else:
+            error = job.error or f"the job was {job.status}"
+            results.append({"url": job.source_name, "success": False, "error": error, "job_id": job.id})
+    successful = sum(result["success"] for result in results)
+    return {"success": True, "total": len(results), "successful": successful, "results": results}, 200
+
+
+def _wait_until_finished(job_ids: list[str], timeout: float) -> bool:
+    """Poll the jobs table until every job has ended (True) or `timeout` passed (False).
+
+    Under the gevent worker the sleep yields to other requests, so a waiting client costs a greenlet, not
+    a thread; the job runs in the queue consumer whatever happens to this request.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with runtime().db.session() as session:
+            statuses = session.scalars(select(Job.status).where(Job.id.in_(job_ids))).all()
+        if all(status in FINISHED_STATUSES for status in statuses):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_SECONDS)
+
+
+def _answer(job_ids: list[str], result: Callable[[list[Job]], tuple[dict, int]], *, many: bool):
+    """202 with the job(s) at once when the client prefers it; else the v3 answer once they end (or 202
+    with the job(s) and an error if they outlast WTF_SYNC_WAIT_S)."""
+    prefers_async = _prefers_async()
+    seconds = runtime().settings.sync_wait_s
+    finished = not prefers_async and _wait_until_finished(job_ids, seconds)
+    with runtime().db.session() as session:
+        jobs = [session.get(Job, job_id) for job_id in job_ids]
+        if finished:
+            body, status = result(jobs)
+            return jsonify(body), status
+        described = {"jobs": [describe_job(job) for job in jobs]} if many else {"job": describe_job(jobs[0])}
+    if prefers_async:
+        return jsonify({"success": True, **described}), 202, {"Preference-Applied": "respond-async"}
+    error = f"still working after {seconds} s; the job goes on (GET /api/jobs/<id>)"
+    return jsonify({"success": False, "error": error, **described}), 202
+
+
+# The v3 paths this blueprint serves (listed by /portal/test, as v3 listed its own).
+V3_ROUTES = {
+    "/portal/",
+    "/portal/test",
+    "/api",
+    "/api/brands/list",
+    "/api/brands/<name>/config",
+    "/api/videos/process_brands",
+    "/api/videos/fetch",
+    "/api/videos/download/<path:filename>",
+}
