@@ -50,9 +50,10 @@ V3_OUTPUT_HEIGHT = 1280  # the 9:16 height at that width: v3's text_size is read
 V3_KEY_COLOR = "#000000"  # v3's logos are opaque circles on black: colorkey=black:0.1:0.1
 V3_KEY_TOLERANCE = 0.1
 V3_LOGO_POSITION = "bottom-right"
-# v3 ignored platform UI; its imported brands keep their overlays clear of every platform's buttons
-# (DESIGN 4.2's example). Positioned layers move inside the zone; the full-frame watermark is exempt.
-V3_SAFE_ZONE: SafeZoneName = "all"
+# v3 placed its logo and text against the frame's edges; an imported brand keeps exactly that layout. A
+# named zone (e.g. "all") moves both inside the platforms' UI, where a long text line and the corner logo
+# then share the zone's narrower bottom edge: a choice for the team, made in the config (docs/ENGINE.md).
+V3_SAFE_ZONE: SafeZoneName = "none"
 
 
 # v3 stored pixels as integers (and its API int()-ed them); a fraction read back is rounded, not refused

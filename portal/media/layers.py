@@ -1,8 +1,8 @@
 """What a brand draws, before placement: layers, each an art (image or text) and where it wants to go.
 
 Pure data, no I/O. The facade measures each layer's art (`overlays.measure_art`) and hands the sizes to the
-plan, which places the layers on the canvas. A new kind of layer or art (full-frame cover, key colour,
-text box, auto placement) extends `Layer`/`OverlayArt` and `brand_layers`; the facade stays as it is.
+plan, which places the layers on the canvas; `overlays.render_art` then draws each art once per render at
+its exact pixel size (scaled, keyed, boxed and faded in Pillow), so FFmpeg only overlays still pictures.
 """
 
 from __future__ import annotations
@@ -23,6 +23,15 @@ class OverlayArt:
     text: str | None = None
     color: str = "#FFFFFF"
     opacity: float = 1.0
+    key_color: str | None = None  # image: pixels near this colour become transparent
+    key_tolerance: float = 0.1
+    box: tuple[str, float] | None = None  # text: (colour, opacity) of a rectangle behind it
+    cover: float | None = None  # image: scaled to cover its (full-frame) box times this, centred, cropped
+
+
+# A text box reaches this far beyond the text on each side, as a fraction of the text's height
+# (v3's drawtext box: a 10 px border around 48 px text).
+TEXT_BOX_PADDING = 0.2
 
 
 # Natural (width, height) in pixels of each art, measured by the facade before planning.
@@ -38,21 +47,30 @@ class Layer:
     margin: float  # fraction of the output width, kept clear inside the safe zone
     width: float | None = None  # fraction of the output width (logos)
     height: float | None = None  # fraction of the output height (text handles)
+    full_frame: bool = False  # covers the canvas; decoration, exempt from the safe zone
 
 
 def brand_layers(brand: Brand, shape: Shape) -> tuple[Layer, ...]:
-    """The positioned layers the brand draws on an output of this shape, bottom first.
-
-    Full-frame (`fit: cover`) layers, key colours and text boxes are not drawn yet: the brand-layers
-    change adds them here and in `overlays.render_art`.
-    """
+    """The layers the brand draws on an output of this shape, bottom first (each image layer's variant
+    for the shape, or the nearest one)."""
     layers = []
     for spec in brand.drawn_layers():
         if isinstance(spec, TextLayer):
-            art = OverlayArt(text=spec.text, color=spec.color, opacity=spec.opacity)
-            layers.append(Layer(art, spec.position, spec.margin, height=spec.size))
-        elif spec.fit is None:
-            art = OverlayArt(image=spec.image_for(shape), opacity=spec.opacity)
+            box = (spec.box.color, spec.box.opacity) if spec.box is not None else None
+            art = OverlayArt(text=spec.text, color=spec.color, opacity=spec.opacity, box=box)
+            # `size` is the text's own height; a box adds its padding above and below
+            height = spec.size * (1 + 2 * TEXT_BOX_PADDING) if box else spec.size
+            layers.append(Layer(art, spec.position, spec.margin, height=height))
+        elif spec.fit == "cover":
+            art = OverlayArt(image=spec.image_for(shape), opacity=spec.opacity, cover=spec.scale)
+            layers.append(Layer(art, "center", 0.0, full_frame=True))
+        else:
+            art = OverlayArt(
+                image=spec.image_for(shape),
+                opacity=spec.opacity,
+                key_color=spec.key_color,
+                key_tolerance=spec.key_tolerance,
+            )
             if spec.size is not None:
                 layers.append(Layer(art, spec.position, spec.margin, height=spec.size))
             else:

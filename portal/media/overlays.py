@@ -1,8 +1,10 @@
-"""Overlay art: logos and text watermarks become RGBA PNGs at the exact pixel size the plan placed them.
+"""Overlay art: logos, full-frame watermarks and text become RGBA PNGs at the exact pixel size the plan
+placed them, once per render.
 
-Text is drawn with Pillow's built-in scalable font, so a text handle and an image watermark go through one
-overlay mechanism in FFmpeg. Opacity is baked into the alpha channel: FFmpeg's overlay then needs no
-extra filter per brand.
+Text is drawn with the font bundled in Pillow (its scalable default, no system font needed), with its box
+if it has one, so text and images go through one overlay mechanism in FFmpeg. Scaling, the key colour
+and opacity are baked into the picture: FFmpeg's overlay then needs no scale, colorkey or alpha filter
+per brand, and nothing is recomputed per frame.
 """
 
 from __future__ import annotations
@@ -11,10 +13,15 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from PIL import Image, ImageFont
+import numpy as np
+from PIL import Image, ImageColor, ImageFont
 from PIL.ImageDraw import Draw
 
-from portal.media.layers import ArtSizes, OverlayArt
+from portal.media.layers import TEXT_BOX_PADDING, ArtSizes, OverlayArt
+
+# Pixels within the key tolerance become transparent, then opacity ramps up over this further distance
+# (the semantics of FFmpeg's colorkey=COLOR:similarity:blend, which v3 used with 0.1:0.1).
+KEY_BLEND = 0.1
 
 # Text is drawn large and scaled down, so small handles stay crisp.
 TEXT_DRAW_HEIGHT = 160
@@ -39,9 +46,9 @@ def _image_size(path: Path, _mtime_ns: int, _size: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=256)
-def _draw_text(text: str, color: str) -> Image.Image:
+def _draw_text(text: str, color: str, outline: bool) -> Image.Image:
     font = ImageFont.load_default(size=TEXT_DRAW_HEIGHT)
-    stroke = max(1, round(TEXT_DRAW_HEIGHT * TEXT_STROKE_FRACTION))
+    stroke = max(1, round(TEXT_DRAW_HEIGHT * TEXT_STROKE_FRACTION)) if outline else 0
     left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
     canvas = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
     Draw(canvas).text(
@@ -50,11 +57,28 @@ def _draw_text(text: str, color: str) -> Image.Image:
     return canvas
 
 
+@lru_cache(maxsize=256)
+def _text_picture(art: OverlayArt) -> Image.Image:
+    """The text as drawn: outlined when bare (readable on any sky), or on its box (which does that job)."""
+    text = _draw_text(art.text or "", art.color, outline=art.box is None)
+    if art.box is None:
+        return text
+    colour, opacity = art.box
+    pad = round(text.height * TEXT_BOX_PADDING)
+    boxed = Image.new(
+        "RGBA",
+        (text.width + 2 * pad, text.height + 2 * pad),
+        (*ImageColor.getrgb(colour), round(255 * opacity)),
+    )
+    boxed.alpha_composite(text, (pad, pad))
+    return boxed
+
+
 def art_size(art: OverlayArt) -> tuple[int, int]:
-    """Natural (width, height) of the art: the image's pixels, or the text as drawn."""
+    """Natural (width, height) of the art: the image's pixels, or the text as drawn (with its box)."""
     if art.image is not None:
         return image_size(art.image)
-    return _draw_text(art.text or "", art.color).size
+    return _text_picture(art).size
 
 
 def measure_art(arts: Iterable[OverlayArt]) -> ArtSizes:
@@ -63,15 +87,42 @@ def measure_art(arts: Iterable[OverlayArt]) -> ArtSizes:
 
 
 def render_art(art: OverlayArt, width: int, height: int, dest: Path) -> Path:
-    """Write the art as an RGBA PNG of exactly width x height with its opacity in the alpha."""
+    """Write the art as an RGBA PNG of exactly width x height: scaled (or, for a cover layer, scaled to
+    cover the box, centred and cropped), its key colour made transparent, its opacity in the alpha."""
     if art.image is not None:
         with Image.open(art.image) as source:
             picture = source.convert("RGBA")
     else:
-        picture = _draw_text(art.text or "", art.color).copy()
-    picture = picture.resize((width, height), Image.Resampling.LANCZOS)
+        picture = _text_picture(art).copy()
+    if art.cover is not None:
+        picture = _cover(picture, width, height, art.cover)
+    else:
+        picture = picture.resize((width, height), Image.Resampling.LANCZOS)
+    if art.key_color is not None:
+        picture = _keyed(picture, art.key_color, art.key_tolerance)
     if art.opacity < 1:
         alpha = picture.getchannel("A").point(lambda value: round(value * art.opacity))
         picture.putalpha(alpha)
     picture.save(dest, format="PNG", compress_level=1)
     return dest
+
+
+def _cover(picture: Image.Image, width: int, height: int, scale: float) -> Image.Image:
+    """The picture scaled to cover width x height times `scale` (aspect kept), centred, cropped to it."""
+    factor = max(width / picture.width, height / picture.height) * scale
+    size = (max(1, round(picture.width * factor)), max(1, round(picture.height * factor)))
+    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    canvas.paste(
+        picture.resize(size, Image.Resampling.LANCZOS), ((width - size[0]) // 2, (height - size[1]) // 2)
+    )
+    return canvas
+
+
+def _keyed(picture: Image.Image, colour: str, tolerance: float) -> Image.Image:
+    """Pixels close to `colour` made transparent (distance in RGB, 0..1 over the cube's diagonal)."""
+    rgba = np.asarray(picture, dtype=np.float32)
+    key = np.array(ImageColor.getrgb(colour), dtype=np.float32)
+    distance = np.sqrt(((rgba[..., :3] - key) ** 2).sum(axis=2) / (3 * 255.0**2))
+    keep = np.clip((distance - tolerance) / KEY_BLEND, 0.0, 1.0)
+    rgba[..., 3] *= keep
+    return Image.fromarray(rgba.round().astype(np.uint8), "RGBA")

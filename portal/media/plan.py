@@ -45,6 +45,9 @@ DECODE_MB_PER_MP = 12.0
 ENCODER_MB_PER_MP = 115.0
 ENCODER_FIXED_MB = 20.0
 HDR_MB_PER_MP = 60.0  # float planes of the tone-mapping chain at output size
+# A full-frame (cover) layer is a canvas-sized RGBA picture held by its overlay for the whole run: the
+# decoded RGBA frame, its yuva420p conversion and the overlay's buffers (measured: docs/PERFORMANCE.md).
+FULL_FRAME_MB_PER_MP = 16.0
 
 
 class PlanError(EngineError, ValueError):
@@ -201,6 +204,10 @@ def place_layers(
     cw, ch = canvas
     overlays = []
     for index, layer in enumerate(layers):
+        png = png_prefix.with_name(f"{png_prefix.name}-{index}.png")
+        if layer.full_frame:  # drawn at the canvas's size, whatever the art's: no measure needed
+            overlays.append(PlacedOverlay(layer.art, 0, 0, cw, ch, png))
+            continue
         if layer.art not in art_sizes:
             raise PlanError(f"no measured size for overlay art {layer.art}")
         art_w, art_h = art_sizes[layer.art]
@@ -208,7 +215,6 @@ def place_layers(
         # a height fraction (text handles) is expressed as a width for `place`
         width_px = layer.width * cw if layer.width is not None else (layer.height or 0) * ch * aspect
         x, y, w, h = place(aspect, width_px, layer.position, layer.margin, zone, canvas)
-        png = png_prefix.with_name(f"{png_prefix.name}-{index}.png")
         overlays.append(PlacedOverlay(layer.art, x, y, w, h, png))
     return tuple(overlays)
 
@@ -309,23 +315,33 @@ def _fill_graph(fitted: tuple[int, int], canvas: tuple[int, int]) -> str:
     )
 
 
-def estimate_peak_mb(info: MediaInfo, canvas: tuple[int, int], encoders: int) -> float:
-    """Estimated peak RSS of one FFmpeg process running `encoders` outputs (see the model above)."""
+def estimate_peak_mb(
+    info: MediaInfo, canvas: tuple[int, int], encoders: int, full_frame_layers: int = 0
+) -> float:
+    """Estimated peak RSS of one FFmpeg process running `encoders` outputs that draw `full_frame_layers`
+    cover layers in all (see the model above)."""
     # 10-bit decoders hold 16-bit samples: twice the bytes per frame (measured on a 4K PQ HEVC source)
     source_mp = info.coded_width * info.coded_height / 1e6 * (2 if info.bit_depth > 8 else 1)
     output_mp = canvas[0] * canvas[1] / 1e6
     hdr = HDR_MB_PER_MP * output_mp if info.hdr else 0.0
     per_encoder = ENCODER_FIXED_MB + ENCODER_MB_PER_MP * output_mp
-    return BASE_MB + DECODE_MB_PER_MP * source_mp + hdr + per_encoder * encoders
+    full_frame = FULL_FRAME_MB_PER_MP * output_mp * full_frame_layers
+    return BASE_MB + DECODE_MB_PER_MP * source_mp + hdr + per_encoder * encoders + full_frame
 
 
-def batch_sizes(info: MediaInfo, canvas: tuple[int, int], brands: int, memory_mb: int) -> list[int]:
-    """Split `brands` encoders into as few, as even batches as keep each under the memory budget.
+def batch_sizes(
+    info: MediaInfo, canvas: tuple[int, int], brands: int, memory_mb: int, full_frame_per_brand: int = 0
+) -> list[int]:
+    """Split `brands` encoders into as few, as even batches as keep each under the memory budget, each
+    brand drawing at most `full_frame_per_brand` cover layers.
 
     A single encoder is always allowed, whatever the budget: the alternative is not rendering at all.
     """
     per_batch = max(1, brands)
-    while per_batch > 1 and estimate_peak_mb(info, canvas, per_batch) > memory_mb:
+    while (
+        per_batch > 1
+        and estimate_peak_mb(info, canvas, per_batch, per_batch * full_frame_per_brand) > memory_mb
+    ):
         per_batch -= 1
     count = math.ceil(brands / per_batch)
     base, extra = divmod(brands, count)
@@ -363,7 +379,8 @@ def plan_render(
     source_input = list(input_args) if input_args is not None else ["-i", str(info.path)]
     batches = []
     start = 0
-    for size in batch_sizes(info, canvas, len(outputs), options.memory_mb):
+    full_frame = max(sum(overlay.art.cover is not None for overlay in output.overlays) for output in outputs)
+    for size in batch_sizes(info, canvas, len(outputs), options.memory_mb, full_frame):
         group = tuple(outputs[start : start + size])
         start += size
         overlay_inputs = [arg for output in group for ov in output.overlays for arg in ("-i", str(ov.png))]

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 # Colours chosen so each layer can be told apart in an output frame.
 WATERMARK_RGB = {"vertical": (0, 255, 0), "square": (0, 0, 255), "landscape": (255, 0, 255)}
 LOGO_RGB = (255, 40, 40)
-WATERMARK_PADDING = 0.05  # transparent border of each watermark PNG, as a fraction of its side
+WATERMARK_PADDING = 0.25  # transparent border of each watermark PNG, as a fraction of its side
 
 # v3's brands table (portal/database.py, init_db), columns and defaults as v3 created them
 BRANDS_TABLE = """
