@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from portal.media.options import Position
+from portal.media.options import LOUDNESS_LUFS_RANGE, Position
 from portal.media.safezone import SafeZone, SafeZoneName, project_zone
 
 Shape = Literal["vertical", "square", "landscape"]
@@ -219,6 +219,10 @@ class Brand(BaseModel):
     watermark: WatermarkSpec | None = None
     layers: tuple[Layer, ...] = ()
     safe_zone: SafeZoneName | SafeZone = "none"
+    # the brand's own loudness target (LUFS), or "off" to keep the source's; unset: WTF_LOUDNESS_LUFS
+    loudness_lufs: (
+        Annotated[float, Field(ge=LOUDNESS_LUFS_RANGE[0], le=LOUDNESS_LUFS_RANGE[1])] | Literal["off"] | None
+    ) = None
 
     @field_validator("id")
     @classmethod

@@ -21,6 +21,7 @@ import click
 from portal.brand_loader import Brand, BrandConfigError, check_brand_assets, load_brand_config
 from portal.config import ConfigError, Settings, load_settings
 from portal.media.errors import EngineError
+from portal.media.options import DEFAULT_FIT, FITS
 from portal.video_processor import PRESETS, ProgressCallback, render_source, safe_stem
 
 USAGE_ERROR = 2
@@ -104,6 +105,7 @@ class RenderRun:
     brands: list[Brand]
     out_dir: Path
     preset: str
+    fit: str
     settings: Settings
     cancel: threading.Event = field(default_factory=threading.Event)
     stems: set[str] = field(default_factory=set)
@@ -117,7 +119,7 @@ class RenderRun:
         try:
             path = self.local_path(source, on_progress)
             rendered = render_source(
-                path, self.brands, self.out_dir, preset=self.preset,
+                path, self.brands, self.out_dir, preset=self.preset, fit=self.fit,
                 options=self.settings.engine_options(), stem=self.claim_stem(path),
                 on_progress=on_progress, cancel=self.cancel,
             )  # fmt: skip
@@ -127,7 +129,8 @@ class RenderRun:
             return SourceResult.failure(source, "os_error", str(exc))
         outputs = [
             {"source": source, "brand": r.brand, "path": str(r.path),
-             "width": r.width, "height": r.height, "duration": r.duration}
+             "width": r.width, "height": r.height, "duration": r.duration,
+             "loudness": r.loudness.as_dict() if r.loudness else None}
             for r in rendered
         ]  # fmt: skip
         return SourceResult(source, outputs, None)
@@ -155,6 +158,8 @@ class RenderRun:
 @click.option("--brand", "brand_ids", multiple=True, metavar="ID", help="A brand to render (repeatable).")
 @click.option("--all-brands", is_flag=True, help="Render every brand in the config.")
 @click.option("--preset", type=click.Choice(PRESETS), default="source", show_default=True)
+@click.option("--fit", type=click.Choice(FITS), default=DEFAULT_FIT, show_default=True,
+              help="A source of another shape: over a blurred copy of itself, or cropped.")  # fmt: skip
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="brand_config.json to use.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with outputs and errors.")
@@ -163,6 +168,7 @@ def render(
     brand_ids: tuple[str, ...],
     all_brands: bool,
     preset: str,
+    fit: str,
     config_path: Path | None,
     out_dir: Path,
     as_json: bool,
@@ -173,7 +179,7 @@ def render(
     settings = settings_or_exit()
     brands = _select_brands(config_path or settings.brand_config, "all" if all_brands else list(brand_ids))
     _prepare_out_dir(out_dir)
-    run = RenderRun(brands, out_dir, preset, settings)
+    run = RenderRun(brands, out_dir, preset, fit, settings)
     with _stop_on_signals(run), _progress_display(enabled=not as_json) as progress_for:
         results = [run.render(source, progress_for(source)) for source in sources]
     outputs = [output for result in results for output in result.outputs]

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from portal.media.options import ENGINE_DEFAULTS, EngineOptions, X264Preset
+from portal.media.options import ENGINE_DEFAULTS, LOUDNESS_LUFS_RANGE, EngineOptions, X264Preset
 
 
 class ConfigError(Exception):
@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     crf: int = Field(default=ENGINE_DEFAULTS.crf, ge=0, le=51)
     render_memory_mb: int = Field(default=ENGINE_DEFAULTS.memory_mb, ge=256)
     render_timeout_s: int = Field(default=ENGINE_DEFAULTS.timeout_s, ge=10)
+    # integrated loudness target of every output (EBU R128); "off" keeps the source's
+    loudness_lufs: float | None = Field(
+        default=ENGINE_DEFAULTS.loudness_lufs, ge=LOUDNESS_LUFS_RANGE[0], le=LOUDNESS_LUFS_RANGE[1]
+    )
 
     # limits
     max_upload_mb: int = Field(default=500, ge=1)
@@ -86,6 +90,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("loudness_lufs", mode="before")
+    @classmethod
+    def _loudness_off(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() == "off":
+            return None
+        if value is None or value == "":
+            raise ValueError(
+                f"a number of LUFS ({LOUDNESS_LUFS_RANGE[0]:g}..{LOUDNESS_LUFS_RANGE[1]:g}) or off"
+            )
+        return value
 
     @field_validator("queue_url")
     @classmethod
@@ -157,6 +172,7 @@ class Settings(BaseSettings):
             crf=self.crf,
             memory_mb=self.render_memory_mb,
             timeout_s=self.render_timeout_s,
+            loudness_lufs=self.loudness_lufs,
         )
 
     def ensure_dirs(self) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from portal.config import Settings
+from portal.media.options import DEFAULT_FIT
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 ACTIVE_STATUSES = ("queued", "downloading", "rendering")
@@ -81,6 +82,7 @@ class Job(Base):
     source_path: Mapped[str | None] = mapped_column(Text)  # the file the engine reads, once known
     brands: Mapped[list] = mapped_column(JSON, default=list)
     preset: Mapped[str] = mapped_column(String(16), default="source")
+    fit: Mapped[str] = mapped_column(String(8), default=DEFAULT_FIT, server_default=DEFAULT_FIT)
     source_meta: Mapped[dict | None] = mapped_column(JSON)  # title, uploader, extractor... for links
     webhook_url: Mapped[str | None] = mapped_column(Text)  # told when the job ends (portal.webhooks)
     # v3's per-render settings (process_brands' watermark_scale, logo_padding...), applied to the brands'
@@ -117,6 +119,7 @@ class Output(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     duration: Mapped[float] = mapped_column(Float)
+    loudness: Mapped[dict | None] = mapped_column(JSON)  # the engine's before/after measurement
 
     job: Mapped[Job] = relationship(back_populates="outputs")
 

@@ -36,6 +36,7 @@ def describe_job(job: Job, *, external_urls: bool = False) -> dict:
             "width": output.width,
             "height": output.height,
             "duration": output.duration,
+            "loudness": output.loudness,
         }
         for output in job.outputs
     ]
@@ -49,6 +50,7 @@ def describe_job(job: Job, *, external_urls: bool = False) -> dict:
         "source": {"kind": job.source_kind, "name": job.source_name, **(job.source_meta or {})},
         "brands": job.brands,
         "preset": job.preset,
+        "fit": job.fit,
         "attempts": job.attempts,
         "outputs": outputs,
         "created_at": iso(job.created_at),
@@ -103,6 +105,7 @@ def record_outputs(job: Job, rendered: list, settings: Settings) -> None:
                 width=item.width,
                 height=item.height,
                 duration=item.duration,
+                loudness=item.loudness.as_dict() if getattr(item, "loudness", None) else None,
             )
         )
 

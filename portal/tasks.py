@@ -132,7 +132,7 @@ class _JobRun:
                 brands = runtime.brands.current().select(job.brands) if job.kind == "render" else []
                 if job.v3_settings:  # process_brands' settings for this render only
                     brands = [apply_v3_settings(brand, job.v3_settings) for brand in brands]
-                kind, preset, source_kind = job.kind, job.preset, job.source_kind
+                kind, preset, fit, source_kind = job.kind, job.preset, job.fit, job.source_kind
             # links: downloading is 0-30% of a branding job's bar, all of a fetch job's
             self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}
             if source_kind == "upload":
@@ -146,7 +146,7 @@ class _JobRun:
                 rendered = [keep_original(source, settings.outputs_dir, stem)]
             else:
                 rendered = render_source(
-                    source, brands, settings.outputs_dir, preset=preset,
+                    source, brands, settings.outputs_dir, preset=preset, fit=fit,
                     options=settings.engine_options(), stem=stem,
                     on_progress=self._on_progress, cancel=self.cancel,
                 )  # fmt: skip

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -21,12 +21,33 @@ from portal.brand_loader import Brand
 from portal.media.binary import locate_ffmpeg
 from portal.media.errors import EngineError, RenderError, RenderTimeoutError
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
-from portal.media.options import ENGINE_DEFAULTS, PRESETS, EngineOptions
+from portal.media.loudness import (
+    MAKEUP_PASSES,
+    SUMMARY_LINES,
+    Loudness,
+    LoudnessReport,
+    makeup_needed,
+    parse_summary,
+    plan_gain,
+)
+from portal.media.options import DEFAULT_FIT, ENGINE_DEFAULTS, FITS, PRESETS, EngineOptions, Fit
 from portal.media.overlays import measure_art, render_art
-from portal.media.plan import RenderPlan, brand_arts, plan_preview, plan_render, safe_stem
+from portal.media.plan import (
+    OutputPlan,
+    RenderPlan,
+    brand_arts,
+    loudness_target,
+    output_loudness_args,
+    plan_preview,
+    plan_render,
+    safe_stem,
+    source_loudness_args,
+    wants_loudness,
+)
 from portal.media.probe import MediaInfo, probe_media
 
 __all__ = [
+    "FITS",
     "PRESETS",
     "EngineOptions",
     "MediaInfo",
@@ -52,6 +73,7 @@ class RenderedOutput:
     height: int
     duration: float
     size_bytes: int
+    loudness: LoudnessReport | None = None  # None: no sound, or loudness normalization off for it
 
 
 def render_source(
@@ -60,6 +82,7 @@ def render_source(
     out_dir: Path,
     *,
     preset: str = "source",
+    fit: Fit = DEFAULT_FIT,
     options: EngineOptions = ENGINE_DEFAULTS,
     stem: str | None = None,
     on_progress: ProgressCallback | None = None,
@@ -70,16 +93,20 @@ def render_source(
     binary = usable_ffmpeg(options.ffmpeg_path)
     info = probe_media(source)
     report = _ProgressReporter(on_progress)
+    # measured before the render (audio only), so the gain goes into the render's single pass
+    before = _loudness(binary, source_loudness_args(info)) if _measures(info, brands, options) else None
+    makeup = _limiter_makeup(binary, info, before, brands, options) if before else {}
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
             info, brands, preset, out_dir, safe_stem(stem or source.stem), Path(work),
-            measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4),
+            measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), fit=fit, loudness=before,
+            makeup_db=makeup,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
         try:
             _run_batches(binary, plan, options, report, cancel)
-            rendered = [_verify(output.temp_path, output.brand, plan) for output in plan.outputs]
+            rendered = [_verify(binary, output, plan, before) for output in plan.outputs]
             for output in plan.outputs:
                 os.replace(output.temp_path, output.path)
         except BaseException:
@@ -87,10 +114,37 @@ def render_source(
                 output.temp_path.unlink(missing_ok=True)
             raise
     report("rendering", 100.0)
-    return [
-        RenderedOutput(r.brand, output.path, r.width, r.height, r.duration, r.size_bytes)
-        for r, output in zip(rendered, plan.outputs, strict=True)
-    ]
+    return [replace(r, path=output.path) for r, output in zip(rendered, plan.outputs, strict=True)]
+
+
+def _measures(info: MediaInfo, brands: Sequence[Brand], options: EngineOptions) -> bool:
+    return info.has_audio and wants_loudness(brands, options)
+
+
+def _limiter_makeup(
+    binary: Path, info: MediaInfo, before: Loudness, brands: Sequence[Brand], options: EngineOptions
+) -> dict[float, float]:
+    """Per target that needs the limiter: the extra gain that makes up for what the limiter takes.
+
+    The limited chain is run over the source's sound alone (cheap) and corrected, a few times at most.
+    """
+    makeups = {}
+    for target in {loudness_target(brand, options) for brand in brands} - {None}:
+        makeup = 0.0
+        for _ in range(MAKEUP_PASSES):
+            gain = plan_gain(before, target, makeup)
+            if not gain.limited:
+                break
+            corrected = makeup_needed(gain, _loudness(binary, source_loudness_args(info, gain)), makeup)
+            if corrected is None:
+                break
+            makeup = corrected
+        makeups[target] = makeup
+    return makeups
+
+
+def _loudness(binary: Path, args: tuple[str, ...]) -> Loudness:
+    return parse_summary("\n".join(run_ffmpeg(binary, args, duration=0, tail_lines=SUMMARY_LINES)))
 
 
 def _draw_overlays(plan: RenderPlan) -> None:
@@ -126,8 +180,12 @@ def _run_batches(
         )
 
 
-def _verify(path: Path, brand: str, plan: RenderPlan) -> RenderedOutput:
-    """Read the output back: H.264 at the planned size and the source's duration, or RenderError."""
+def _verify(binary: Path, output: OutputPlan, plan: RenderPlan, before: Loudness | None) -> RenderedOutput:
+    """Read the output back: H.264 at the planned size and the source's duration, or RenderError.
+
+    Its loudness is measured too when the source's was: what the output really has, not what was planned.
+    """
+    path, brand = output.temp_path, output.brand
     try:
         with av.open(str(path)) as container:
             video = container.streams.video[0]
@@ -146,7 +204,12 @@ def _verify(path: Path, brand: str, plan: RenderPlan) -> RenderedOutput:
         )
     if abs(duration - plan.duration) > max(DURATION_TOLERANCE_S, 1.5 / plan.fps):
         raise RenderError(f"output for brand {brand!r} lasts {duration:.3f} s, source {plan.duration:.3f} s")
-    return RenderedOutput(brand, path, width, height, round(duration, 3), path.stat().st_size)
+    loudness = None
+    if before is not None:
+        after = _loudness(binary, output_loudness_args(path))
+        gain = output.gain
+        loudness = LoudnessReport(gain.target_lufs, gain.gain_db, gain.limited, before, after)
+    return RenderedOutput(brand, path, width, height, round(duration, 3), path.stat().st_size, loudness)
 
 
 class _ProgressReporter:

@@ -26,7 +26,8 @@ from portal.media.errors import (
 
 REQUIRED_FILTERS = (
     "zscale", "tonemap", "overlay", "split", "asplit", "scale", "setparams",
-    "boxblur", "lutyuv", "fps", "bwdif", "aresample", "aformat",
+    "boxblur", "lutyuv", "fps", "bwdif", "aresample", "aformat", "crop", "setpts", "asetpts",
+    "ebur128", "volume", "alimiter",
 )  # fmt: skip
 REQUIRED_ENCODERS = ("libx264", "aac")
 STDERR_TAIL_LINES = 20
@@ -79,10 +80,11 @@ def run_ffmpeg(
     on_fraction: FractionCallback | None = None,
     cancel: threading.Event | None = None,
     timeout: float | None = None,
-) -> None:
-    """Run FFmpeg to completion in its own process group.
+    tail_lines: int = STDERR_TAIL_LINES,
+) -> list[str]:
+    """Run FFmpeg to completion in its own process group; returns the last `tail_lines` lines of stderr.
 
-    `args` must include `-progress pipe:1`; `out_time_us` over `duration` feeds `on_fraction`.
+    With `-progress pipe:1` in `args`, `out_time_us` over `duration` feeds `on_fraction`.
     Cancel and timeout kill the whole group (FFmpeg and anything it spawned) and raise.
     """
     process = subprocess.Popen(
@@ -93,7 +95,7 @@ def run_ffmpeg(
         start_new_session=True,  # cancel and timeout kill FFmpeg's group, not the caller's
         preexec_fn=die_with_parent,
     )
-    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    tail: deque[str] = deque(maxlen=tail_lines)
     stderr_reader = threading.Thread(target=_collect, args=(process.stderr, tail), daemon=True)
     stderr_reader.start()
     progress_reader = threading.Thread(
@@ -128,6 +130,7 @@ def run_ffmpeg(
         raise RenderTimeoutError(f"FFmpeg did not finish within {timeout:g} s", "\n".join(tail))
     if process.returncode != 0:
         raise RenderError(f"FFmpeg failed with exit code {process.returncode}", "\n".join(tail))
+    return list(tail)
 
 
 def die_with_parent() -> None:

@@ -22,10 +22,17 @@ X264Preset = Literal[
 # Fixed output canvases (DESIGN 4.3); `source` keeps the source's shape.
 PRESET_CANVAS: dict[str, tuple[int, int]] = {
     "vertical": (1080, 1920),
+    "portrait": (1080, 1350),  # 4:5, the Instagram and Facebook feed
     "square": (1080, 1080),
     "landscape": (1920, 1080),
 }
 PRESETS: tuple[str, ...] = ("source", *PRESET_CANVAS)
+
+# How a source of another shape fills a fixed canvas: fitted inside over a blurred, darkened copy of itself,
+# or centre-cropped to fill (DESIGN 4.3).
+Fit = Literal["blur", "crop"]
+FITS: tuple[str, ...] = get_args(Fit)
+DEFAULT_FIT: Fit = "blur"
 
 MAX_LONG_SIDE = 1920  # the `source` preset's cap
 MAX_FPS = 60.0  # outputs keep the source's rate up to this
@@ -40,6 +47,11 @@ class EngineOptions:
     crf: int = 21
     memory_mb: int = 1536  # estimated peak of one FFmpeg process must stay under this
     timeout_s: int = 1800  # seconds
+    loudness_lufs: float | None = -14.0  # integrated loudness target (EBU R128); None keeps the source's
+
+
+# Loudness targets a setting or a brand may ask for: broadcast (-23) to the loudest streaming norms.
+LOUDNESS_LUFS_RANGE = (-40.0, -5.0)
 
 
 ENGINE_DEFAULTS = EngineOptions()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -17,13 +17,16 @@ from pathlib import Path
 from portal.brand_loader import SHAPES, Brand, SafeZone, output_shape
 from portal.media.errors import EngineError
 from portal.media.layers import ArtSizes, Layer, OverlayArt, brand_layers
+from portal.media.loudness import GainPlan, Loudness, plan_gain
 from portal.media.options import (
+    DEFAULT_FIT,
     ENGINE_DEFAULTS,
     MAX_FPS,
     MAX_LONG_SIDE,
     PRESET_CANVAS,
     PRESETS,
     EngineOptions,
+    Fit,
     Position,
 )
 from portal.media.probe import MediaInfo
@@ -114,6 +117,7 @@ class OutputPlan:
     path: Path  # final name
     temp_path: Path  # written here, renamed to `path` once complete and verified
     overlays: tuple[PlacedOverlay, ...]
+    gain: GainPlan  # what is done to its sound (the brand may have its own loudness target)
 
 
 @dataclass(frozen=True)
@@ -233,21 +237,24 @@ def brand_arts(brands: Sequence[Brand]) -> list[OverlayArt]:
     return [layer.art for brand in brands for shape in SHAPES for layer in brand_layers(brand, shape)]
 
 
-def normalize_chain(info: MediaInfo, canvas: tuple[int, int]) -> list[str]:
+def normalize_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT_FIT) -> list[str]:
     """Filter steps that turn any source into the canvas: 8-bit BT.709 SDR, square pixels, capped rate.
 
     Autorotation is FFmpeg's (on by default), so frames arrive already turned. Steps that would do
     nothing for this source are left out. Each step is one filter, except the fill, which is a small
-    graph of its own (FILL_STEP_PREFIX).
+    graph of its own (FILL_STEP_PREFIX). A source of another shape is fitted inside over the fill
+    (`fit` blur) or scaled to cover the canvas and centre-cropped (`fit` crop).
     """
     steps: list[str] = []
+    if info.align_streams:
+        steps.append("setpts=PTS-STARTPTS")
     if info.interlaced:
         # one frame per frame (the source's rate), and only frames flagged interlaced are touched
         steps.append("bwdif=mode=send_frame:deint=interlaced")
     if info.variable_frame_rate or info.declared_fps > MAX_FPS + 0.01:
         steps.append(f"fps={_rate_text(info.fps)}")
 
-    fitted = _fit_inside(info.width, info.height, canvas)
+    fitted = (_fit_inside if fit == "blur" else _cover)(info.width, info.height, canvas)
     resize = (info.coded_width, info.coded_height) != _rotated(fitted, info) or info.sar != 1
     if info.hdr:
         # Tone-map at output size (4x cheaper than at 4K); scaling the PQ/HLG signal first is common practice.
@@ -277,7 +284,7 @@ def normalize_chain(info: MediaInfo, canvas: tuple[int, int]) -> list[str]:
     if resize:
         steps.append("setsar=1")
     if fitted != canvas:
-        steps.append(_fill_graph(fitted, canvas))
+        steps.append(_fill_graph(fitted, canvas) if fit == "blur" else f"crop={canvas[0]}:{canvas[1]}")
     steps.append("setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv")
     return steps
 
@@ -300,6 +307,15 @@ def _fit_inside(width: int, height: int, canvas: tuple[int, int]) -> tuple[int, 
         return canvas
     scale = min(cw / width, ch / height)
     return min(cw, _even(width * scale)), min(ch, _even(height * scale))
+
+
+def _cover(width: int, height: int, canvas: tuple[int, int]) -> tuple[int, int]:
+    """The smallest even size of the source's shape that covers the canvas (then cropped to it)."""
+    cw, ch = canvas
+    if abs(width / height - cw / ch) <= ASPECT_TOLERANCE * (cw / ch):
+        return canvas
+    scale = max(cw / width, ch / height)
+    return max(cw, _even(width * scale)), max(ch, _even(height * scale))
 
 
 def _fill_graph(fitted: tuple[int, int], canvas: tuple[int, int]) -> str:
@@ -359,23 +375,32 @@ def plan_render(
     options: EngineOptions = ENGINE_DEFAULTS,
     input_args: Sequence[str] | None = None,
     temp_tag: str = "",
+    fit: Fit = DEFAULT_FIT,
+    loudness: Loudness | None = None,
+    makeup_db: Mapping[float, float] | None = None,
 ) -> RenderPlan:
     """Everything FFmpeg must do to make one output per brand from `info`'s source.
 
-    `art_sizes` holds the measured size of every art the brands draw (`brand_arts`). `input_args` replaces
-    `-i SOURCE` (the preview renders a generated frame through the same plan). `temp_tag` makes the
+    `art_sizes` holds the measured size of every art the brands draw (`brand_arts`); `loudness` the
+    source's measured loudness (`source_loudness_args`), None to leave the sound as it is; `makeup_db`
+    the measured make-up gain of each limited target (`loudness.makeup_needed`). `input_args`
+    replaces `-i SOURCE` (the preview renders a generated frame through the same plan). `temp_tag` makes the
     temporary names unique to one run, so two runs of the same job (a re-queued job whose first worker is
     still alive) never write into each other's files.
     """
     if not brands:
         raise PlanError("no brands to render")
     canvas = canvas_size(info, preset)
-    normalize = normalize_chain(info, canvas)
+    normalize = normalize_chain(info, canvas, fit)
+    makeup = makeup_db or {}
     outputs = []
     for brand in brands:
         final = output_name(stem, brand.id)
         overlays = brand_overlays(brand, canvas, work_dir, art_sizes)
-        outputs.append(OutputPlan(brand.id, out_dir / final, out_dir / temp_name(final, temp_tag), overlays))
+        target = loudness_target(brand, options)
+        gain = plan_gain(loudness, target, makeup.get(target, 0.0))
+        temp = out_dir / temp_name(final, temp_tag)
+        outputs.append(OutputPlan(brand.id, out_dir / final, temp, overlays, gain))
     source_input = list(input_args) if input_args is not None else ["-i", str(info.path)]
     batches = []
     start = 0
@@ -411,16 +436,64 @@ def _batch_graph(info: MediaInfo, normalize: list[str], outputs: tuple[OutputPla
             overlay_input += 1
         chains.append(f"{label}null[v{index}]")
     if info.has_audio:
-        audio = f"[0:{info.audio_index}]"
-        if info.audio_sample_rate != 48000:
-            audio += "aresample=48000,"
-        audio += "aformat=sample_fmts=fltp:channel_layouts=stereo"
+        audio = f"[0:{info.audio_index}]" + ",".join(audio_prep(info))
         if count > 1:
-            audio += f",asplit={count}" + "".join(f"[a{index}]" for index in range(count))
+            audio += f",asplit={count}" + "".join(f"[as{index}]" for index in range(count))
         else:
-            audio += "[a0]"
+            audio += "[as0]"
         chains.append(audio)
+        for index, output in enumerate(outputs):
+            chains.append(f"[as{index}]" + ",".join(output.gain.steps or ("anull",)) + f"[a{index}]")
     return ";".join(chains)
+
+
+def audio_prep(info: MediaInfo) -> list[str]:
+    """Steps that make any source's sound 48 kHz stereo (surround downmixed), to be measured or split."""
+    steps = ["asetpts=PTS-STARTPTS"] if info.align_streams else []
+    if info.audio_sample_rate != 48000:
+        steps.append("aresample=48000")
+    steps.append("aformat=sample_fmts=fltp:channel_layouts=stereo")
+    return steps
+
+
+def loudness_target(brand: Brand, options: EngineOptions) -> float | None:
+    """The brand's own target if it has one ("off" keeps the source's sound), else the engine's."""
+    if brand.loudness_lufs is None:
+        return options.loudness_lufs
+    return None if brand.loudness_lufs == "off" else brand.loudness_lufs
+
+
+def wants_loudness(brands: Sequence[Brand], options: EngineOptions) -> bool:
+    """Whether any output gets a loudness target (if none does, nothing is measured)."""
+    return any(loudness_target(brand, options) is not None for brand in brands)
+
+
+# A measurement: the audio alone (no video decoded), prepared as the render prepares it, into ebur128.
+MEASURE_HEAD = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info")
+MEASURE_FILTER = "ebur128=peak=true:framelog=verbose"  # the summary only (frame lines are verbose)
+
+
+def source_loudness_args(info: MediaInfo, gain: GainPlan | None = None) -> tuple[str, ...]:
+    """Measure the source's sound as the outputs get it (48 kHz stereo: a 5.1 source as its downmix),
+    after `gain`'s steps if given (to see what a limiter took away)."""
+    graph = ",".join([*audio_prep(info), *(gain.steps if gain else ()), MEASURE_FILTER])
+    return (
+        *MEASURE_HEAD,
+        "-i",
+        str(info.path),
+        "-map",
+        f"0:{info.audio_index}",
+        "-af",
+        graph,
+        "-f",
+        "null",
+        "-",
+    )
+
+
+def output_loudness_args(path: Path) -> tuple[str, ...]:
+    """Measure an output's sound (already 48 kHz stereo)."""
+    return (*MEASURE_HEAD, "-i", str(path), "-map", "0:a:0", "-af", MEASURE_FILTER, "-f", "null", "-")
 
 
 def _encode_args(info: MediaInfo, outputs: tuple[OutputPlan, ...], settings: EngineOptions) -> list[str]:

@@ -51,6 +51,9 @@ VFR_TOLERANCE = 0.02
 # standard rate it was recorded at (what platforms and players expect), when the average is this close.
 STANDARD_RATES = (24000 / 1001, 24.0, 25.0, 30000 / 1001, 30.0, 50.0, 60000 / 1001, 60.0)
 STANDARD_RATE_TOLERANCE = 0.05
+# Video and audio starting further apart than this run on different clocks (an Instagram stream stamped
+# with the epoch, 1.7e9 s, muxed with one that starts at 0): each is rendered from its own start.
+CLOCK_MISMATCH_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class MediaInfo:
     audio_index: int | None
     audio_channels: int
     audio_sample_rate: int
+    align_streams: bool = False  # video and audio on different clocks: each starts at its own first frame
 
     @property
     def needs_rotation(self) -> bool:
@@ -126,12 +130,13 @@ def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
     if rotation in (90, 270):
         display_width, height = height, display_width
 
-    duration = _duration(path, container, stream)
+    audio = container.streams.audio[0] if container.streams.audio else None
+    align = audio is not None and _clocks_differ(stream, audio)
+    duration = _content_duration(path, stream, audio) if align else _duration(path, container, stream)
     declared_fps, vfr = _frame_rate(stream, duration)
 
     trc = codec.color_trc
     hdr: Literal["pq", "hlg"] | None = "pq" if trc == TRC_PQ else "hlg" if trc == TRC_HLG else None
-    audio = container.streams.audio[0] if container.streams.audio else None
     return MediaInfo(
         path=path,
         width=display_width,
@@ -156,7 +161,40 @@ def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
         audio_index=audio.index if audio else None,
         audio_channels=audio.codec_context.channels if audio else 0,
         audio_sample_rate=audio.codec_context.sample_rate if audio else 0,
+        align_streams=align,
     )
+
+
+def _start_s(stream: av.stream.Stream) -> float | None:
+    if stream.start_time is None or not stream.time_base:
+        return None
+    return float(stream.start_time * stream.time_base)
+
+
+def _clocks_differ(video: av.stream.Stream, audio: av.stream.Stream) -> bool:
+    starts = _start_s(video), _start_s(audio)
+    return None not in starts and abs(starts[0] - starts[1]) > CLOCK_MISMATCH_S
+
+
+def _content_duration(path: Path, video: av.stream.Stream, audio: av.stream.Stream) -> float:
+    """The longest stream, each measured from its own first packet (the container's span is meaningless).
+
+    Demuxes every packet of the two streams (no decoding): only for files whose clocks differ.
+    """
+    spans: dict[int, list[float]] = {}
+    with av.open(str(path)) as container:
+        streams = [container.streams[video.index], container.streams[audio.index]]
+        for packet in container.demux(streams):
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            if stamp is None or not packet.time_base:
+                continue
+            start = float(stamp * packet.time_base)
+            end = float((stamp + (packet.duration or 0)) * packet.time_base)
+            span = spans.setdefault(packet.stream.index, [start, end])
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+    if not spans:
+        raise UnreadableSourceError(f"{path}: duration cannot be determined (no timestamps)")
+    return max(end - start for start, end in spans.values())
 
 
 def _main_video_stream(path: Path, container: av.container.InputContainer) -> av.video.stream.VideoStream:

@@ -137,6 +137,7 @@ async function submitJob(event) {
   const urls = form.urls.value.split("\n").map((line) => line.trim()).filter(Boolean);
   const file = form.file.files[0];
   const preset = form.preset.value;
+  const fit = form.fit.value;
   if (!brands.length) return showMessage(message, "Tick at least one brand.");
   if (!urls.length && !file) return showMessage(message, "Paste a link or choose a video file.");
   const button = form.querySelector('button[type="submit"]');
@@ -146,12 +147,12 @@ async function submitJob(event) {
       const body = new FormData();
       body.append("file", file);
       const uploaded = await api("POST", "/api/uploads", body);
-      const data = await api("POST", "/api/videos/process", { upload_id: uploaded.upload.id, brands, preset });
+      const data = await api("POST", "/api/videos/process", { upload_id: uploaded.upload.id, brands, preset, fit });
       renderJob(data.job);
       form.file.value = "";
     }
     if (urls.length) {
-      const data = await api("POST", "/api/videos/process", { urls, brands, preset });
+      const data = await api("POST", "/api/videos/process", { urls, brands, preset, fit });
       for (const job of data.jobs) renderJob(job);
       form.urls.value = "";
     }

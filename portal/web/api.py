@@ -31,6 +31,7 @@ from portal.downloader import (
 from portal.jobs import JobStateError, check_deletable, delete_job_files, describe_job, reset_for_retry
 from portal.maintenance import LowDiskError, require_free_disk
 from portal.media.errors import EngineError, SourceError
+from portal.media.options import DEFAULT_FIT, Fit
 from portal.video_processor import PRESETS, probe_media, render_preview
 from portal.web import links
 from portal.web.auth import require_api_auth
@@ -65,7 +66,8 @@ class BrandSelection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     brands: list[str] | Literal["all"] = Field(min_length=1)
-    preset: Literal["source", "vertical", "square", "landscape"] = "source"
+    preset: Literal[PRESETS] = "source"  # type: ignore[valid-type]  # the engine's one list
+    fit: Fit = DEFAULT_FIT
 
 
 class ProcessRequest(BrandSelection):
@@ -150,6 +152,7 @@ def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
         fields = {
             "brands": "all" if brands == ["all"] else brands,
             "preset": request.form.get("preset") or "source",
+            "fit": request.form.get("fit") or DEFAULT_FIT,
         }
         try:
             selection = BrandSelection.model_validate(fields)
@@ -169,7 +172,13 @@ def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
 
 
 def _new_job(
-    kind: str, source_kind: str, source_name: str, source_path: str | None, brands: list[str], preset: str
+    kind: str,
+    source_kind: str,
+    source_name: str,
+    source_path: str | None,
+    brands: list[str],
+    preset: str,
+    fit: str = DEFAULT_FIT,
 ) -> Job:
     return Job(
         id=new_id(),
@@ -181,12 +190,15 @@ def _new_job(
         source_path=source_path,
         brands=brands,
         preset=preset,
+        fit=fit,
         attempts=0,
         cancel_requested=False,
     )
 
 
-def _link_jobs(urls: list[str], kind: str, brands: list[str], preset: str, expand: bool) -> list[str]:
+def _link_jobs(
+    urls: list[str], kind: str, brands: list[str], preset: str, expand: bool, fit: str = DEFAULT_FIT
+) -> list[str]:
     """One job per link (per entry for an expanded playlist); every link is checked before any job exists."""
     options = DownloadOptions.from_settings(runtime().settings)
     try:
@@ -201,7 +213,7 @@ def _link_jobs(urls: list[str], kind: str, brands: list[str], preset: str, expan
         raise ApiError(status, exc.code, str(exc)) from None
     _require_disk()
     rt = runtime()
-    jobs = [_new_job(kind, "url", url, None, brands, preset) for url in urls]
+    jobs = [_new_job(kind, "url", url, None, brands, preset, fit) for url in urls]
     with rt.db.session() as session:
         session.add_all(jobs)
     for job in jobs:
@@ -221,7 +233,8 @@ def process_video():
     payload, upload = _parse_process_request()
     brands = _brand_ids(payload.brands)
     if upload is None and (payload.url or payload.urls):
-        ids = _link_jobs(payload.urls or [payload.url], "render", brands, payload.preset, payload.playlist)
+        urls = payload.urls or [payload.url]
+        ids = _link_jobs(urls, "render", brands, payload.preset, payload.playlist, payload.fit)
         return _job_response(ids[0], 202) if payload.url and len(ids) == 1 else _jobs_response(ids)
     _require_disk()
     rt = runtime()
@@ -232,7 +245,7 @@ def process_video():
                 raise ApiError(
                     404, "upload_not_found", f"no upload {payload.upload_id!r} (expired or never made)"
                 )
-        job = _new_job("render", "upload", upload.filename, upload.path, brands, payload.preset)
+        job = _new_job("render", "upload", upload.filename, upload.path, brands, payload.preset, payload.fit)
         session.add(job)
     rt.enqueue(job.id)
     return _job_response(job.id, 202)

@@ -26,7 +26,7 @@ from portal.brand_loader import (
     parse_brand_config,
     save_brand_config,
 )
-from portal.media.options import POSITIONS, PRESET_CANVAS
+from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS
 from portal.web.api import preview_jpeg
@@ -46,7 +46,7 @@ def csrf_token() -> str:
 
 @bp.app_context_processor
 def _template_globals() -> dict:
-    return {"csrf_token": csrf_token, "presets": PRESETS}
+    return {"csrf_token": csrf_token, "presets": PRESETS, "fits": FITS}
 
 
 def _check_csrf() -> None:

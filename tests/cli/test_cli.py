@@ -43,14 +43,28 @@ def test_render_two_brands_json(clip: Path, tmp_path: Path) -> None:
     assert set(payload) == {"outputs", "errors"} and payload["errors"] == []
     assert [o["brand"] for o in payload["outputs"]] == ["watchthefall", "fallclips"]
     for output in payload["outputs"]:
-        assert set(output) == {"source", "brand", "path", "width", "height", "duration"}
+        assert set(output) == {"source", "brand", "path", "width", "height", "duration", "loudness"}
         assert output["source"] == str(clip)
+        loudness = output["loudness"]  # the tone, brought to WTF_LOUDNESS_LUFS' default
+        assert loudness["target_lufs"] == -14 and abs(loudness["after"]["integrated_lufs"] + 14) <= 1
+        assert loudness["before"]["integrated_lufs"] < -16 and loudness["after"]["true_peak_dbtp"] <= -1
         assert (output["width"], output["height"]) == (1080, 1080)
         assert abs(output["duration"] - 1.0) <= 0.1
         path = Path(output["path"])
         assert path == tmp_path / f"clip_{output['brand']}.mp4"
         assert read_back(path) == ("h264", 1080, 1080, True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_fallclips.mp4", "clip_watchthefall.mp4"]
+
+
+def test_fit_crop_fills_the_portrait_canvas(tmp_path: Path) -> None:
+    landscape = make_clip(tmp_path / "wide.mp4", width=568, height=320)
+    result = wtf_portal("render", str(landscape), "--brand", "watchthefall", "--preset", "portrait",
+                        "--fit", "crop", "--out", str(tmp_path / "out"), "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)["outputs"][0]
+    assert read_back(Path(output["path"])) == ("h264", 1080, 1350, True)
+    bad = wtf_portal("render", str(landscape), "--brand", "watchthefall", "--fit", "stretch")
+    assert bad.returncode == 2 and len(error_lines(bad.stderr)) == 1 and "stretch" in bad.stderr
 
 
 def test_bad_sources_fail_one_line_each_good_ones_still_render(clip: Path, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import struct
 from pathlib import Path
 
 import av
+import pytest
 from PIL import Image, ImageChops, ImageStat
 
 BT709 = 1  # AVCOL_PRI_BT709 / AVCOL_TRC_BT709 / AVCOL_SPC_BT709
@@ -83,3 +84,22 @@ def describe(path: Path) -> dict:
             "audio_channels": audio.codec_context.channels if audio else None,
             "boxes": top_level_boxes(path),
         }
+
+
+def assert_ready_to_post(path: Path, size: tuple[int, int], duration: float, fps: float, audio: bool) -> dict:
+    """DESIGN 4.4, read back: H.264 High yuv420p BT.709, size, rate, duration, fast-start, AAC 48k stereo."""
+    facts = describe(path)
+    assert facts["codec"] == "h264" and facts["profile"] == "High"
+    assert facts["pix_fmt"] == "yuv420p"
+    assert (facts["primaries"], facts["trc"], facts["matrix"]) == (BT709, BT709, BT709)
+    assert facts["rotation"] == 0 and not facts["interlaced"]
+    assert (facts["width"], facts["height"]) == size
+    assert facts["width"] % 2 == 0 and facts["height"] % 2 == 0
+    assert facts["fps"] == pytest.approx(fps, rel=0.02) and fps <= 60
+    assert abs(facts["duration"] - duration) <= 0.1
+    assert facts["boxes"].index("moov") < facts["boxes"].index("mdat")
+    if audio:
+        assert (facts["audio_codec"], facts["audio_rate"], facts["audio_channels"]) == ("aac", 48000, 2)
+    else:
+        assert facts["audio_codec"] is None
+    return facts

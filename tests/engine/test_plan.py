@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from portal.media.errors import EngineError
 from portal.media.layers import OverlayArt
+from portal.media.loudness import MAX_MAKEUP_DB, Loudness, makeup_needed, parse_summary, plan_gain
 from portal.media.options import EngineOptions
 from portal.media.overlays import measure_art
 from portal.media.plan import (
@@ -200,3 +203,57 @@ def test_the_plan_owns_output_temp_and_job_names() -> None:
     for name in (final, temp_name(final, "r1"), output_name(stem, "original", ".webm")):
         assert names_job(name, "0123456789abcdef")
         assert not names_job(name, "fedcba9876543210")
+
+
+def test_portrait_and_crop_fit_in_the_plan(two_brands) -> None:
+    landscape = replace(PLAIN, width=1920, height=1080, coded_width=1920, coded_height=1080)
+    blurred = plan(landscape, two_brands, "portrait")
+    cropped = plan(landscape, two_brands, "portrait", fit="crop")
+    assert (cropped.width, cropped.height) == (blurred.width, blurred.height) == (1080, 1350)
+    assert "fill" in blurred.normalize_filters and "crop" not in blurred.normalize_filters
+    assert "fill" not in cropped.normalize_filters and "boxblur" not in cropped.batches[0].filter_graph
+    assert (
+        "scale=2400:1350" in cropped.batches[0].filter_graph
+        and "crop=1080:1350" in cropped.batches[0].filter_graph
+    )
+
+
+def test_each_output_gets_its_own_gain_in_the_one_pass(two_brands) -> None:
+    measured = Loudness(integrated_lufs=-30.0, true_peak_dbtp=-27.0)
+    own = two_brands[1].model_copy(update={"loudness_lufs": -20.0})
+    result = plan(PLAIN, [two_brands[0], own], loudness=measured)
+    graph = result.batches[0].filter_graph
+    assert len(result.batches) == 1 and graph.count("[0:1]") == 1  # the sound is decoded once
+    assert "volume=16.00dB" in graph and "volume=10.00dB" in graph and "alimiter" not in graph
+    assert [o.gain.target_lufs for o in result.outputs] == [-14.0, -20.0]
+
+
+@pytest.mark.parametrize(("measured", "target", "makeup", "expected"), [
+    (Loudness(-30.0, -27.0), -14.0, 0.0, (16.0, False)),  # plain gain: peaks end at -11 dBTP
+    (Loudness(-5.0, -1.0), -14.0, 0.0, (-9.0, False)),
+    (Loudness(-24.0, -3.0), -14.0, 0.0, (10.0, True)),  # peaks would reach +7 dBTP: limited
+    (Loudness(-24.0, -3.0), -14.0, 2.5, (12.5, True)),  # what the limiter took, measured and made up
+    (Loudness(-70.0, -math.inf), -14.0, 0.0, (0.0, False)),  # silence is left alone
+    (Loudness(-30.0, -27.0), None, 0.0, (0.0, False)),  # off
+])  # fmt: skip
+def test_gain_arithmetic(measured, target, makeup, expected) -> None:
+    gain = plan_gain(measured, target, makeup)
+    assert (gain.gain_db, gain.limited) == expected
+    assert bool(gain.steps) == (expected[0] != 0)
+
+
+def test_makeup_stops_when_close_and_is_bounded() -> None:
+    limited = plan_gain(Loudness(-24.0, -3.0), -14.0)
+    assert makeup_needed(limited, Loudness(-16.0, -1.5), 0.0) == pytest.approx(2.0)
+    assert makeup_needed(limited, Loudness(-14.2, -1.5), 2.0) is None
+    assert makeup_needed(limited, Loudness(-60.0, -1.5), 0.0) == MAX_MAKEUP_DB
+
+
+def test_the_ebur128_summary_is_read() -> None:
+    stderr = (
+        "[Parsed_ebur128_0 @ 0x1] Summary:\n\n  Integrated loudness:\n    I:         -41.8 LUFS\n"
+        "    Threshold: -51.8 LUFS\n\n  True peak:\n    Peak:      -40.3 dBFS\n"
+    )
+    assert parse_summary(stderr) == Loudness(-41.8, -40.3)
+    with pytest.raises(EngineError, match="no summary"):
+        parse_summary("nothing here")

@@ -59,6 +59,24 @@ def test_upload_process_events_download_archive(server: Server, clip: Path) -> N
         assert bundle.read(output["filename"]) == whole.content
 
 
+def test_portrait_crop_job_keeps_its_fit_and_reports_loudness(server: Server, clip: Path) -> None:
+    payload = {
+        "upload_id": server.upload(clip),
+        "brands": ["watchthefall"],
+        "preset": "portrait",
+        "fit": "crop",
+    }
+    response = server.call("POST", "/api/videos/process", json=payload)
+    assert response.status_code == 202, response.text
+    job = server.wait(response.json()["job"]["id"])
+    assert job["status"] == "completed" and (job["preset"], job["fit"]) == ("portrait", "crop")
+    output = job["outputs"][0]
+    assert (output["width"], output["height"]) == (1080, 1350)
+    assert abs(output["loudness"]["after"]["integrated_lufs"] - output["loudness"]["target_lufs"]) <= 1
+    bad = server.call("POST", "/api/videos/process", json={**payload, "fit": "stretch"})
+    assert bad.status_code == 422 and "fit" in bad.json()["error"]["message"]
+
+
 def test_multipart_process_lists_and_pages(server: Server, clip: Path) -> None:
     ids = []
     for _ in range(3):
