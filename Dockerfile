@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # WatchTheFall Orchestrator: one image for the web process and the render workers.
 #   docker build -t wtf-portal .
-#   docker run -p 8000:8000 -e WTF_PORTAL_KEY=... -e WTF_SECRET_KEY=... -v wtf-data:/data wtf-portal
+#   docker run -p 127.0.0.1:8000:8000 -e WTF_PORTAL_KEY=... -e WTF_SECRET_KEY=... -v wtf-data:/data wtf-portal
+# (published on the host's loopback, for nginx on the host; with -e WTF_TRUSTED_PROXIES=1 behind it.
+# `-p 8000:8000` would publish gunicorn itself on every interface of the host.)
 # FFmpeg is the static build inside the imageio-ffmpeg wheel (pinned in requirements.txt): no apt ffmpeg,
 # so the image, Render and a laptop all run the same FFmpeg.
 

@@ -35,7 +35,7 @@ fmt: $(STAMP)
 empty :=
 space := $(empty) $(empty)
 # Installed for the tests only (the dev extra and what it pulls in); never in the runtime lock.
-DEV_ONLY := playwright|pytest|pytest-xdist|pyyaml|execnet|iniconfig|pluggy|ruff|requests|greenlet|pyee|\
+DEV_ONLY := playwright|pytest|pytest-xdist|pyyaml|execnet|iniconfig|pluggy|ruff|requests|pyee|\
 	charset-normalizer|certifi|idna|moto|antlr4-python3-runtime|attrs|aws-xray-sdk|cffi|cfn-lint|\
 	cryptography|docker|flask-cors|graphql-core|joserfc|jsonpatch|jsonpath-ng|jsonpointer|jsonschema|\
 	jsonschema-path|jsonschema-specifications|lazy-object-proxy|mpmath|networkx|openapi-schema-validator|\

@@ -7,20 +7,13 @@ import sys
 
 from flask import Flask
 
-from portal.config import ConfigError, Settings, load_settings
+from portal.config import ConfigError, Settings, startup_settings
 from portal.logging_setup import configure_logging, init_request_ids
 from portal.tasks import Runtime
 from portal.web import api, dashboard, debug, events, health, v3
 from portal.web.errors import register_error_handlers
 from portal.web.health import init_metrics
-
-
-def startup_settings(settings: Settings | None = None) -> Settings:
-    """Settings the server may start with: valid, and with a portal key unless this is a dev run."""
-    settings = settings or load_settings()
-    if not settings.portal_key and not settings.dev_mode:
-        raise ConfigError("WTF_PORTAL_KEY: required (set WTF_DEV_MODE=1 for a local development run)")
-    return settings
+from portal.web.limits import init_request_limits
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -43,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     rt.db.upgrade()
     app.extensions["runtime"] = rt
 
+    init_request_limits(app, settings.trusted_proxies)
     init_request_ids(app)
     register_error_handlers(app)
     init_metrics(app, rt)

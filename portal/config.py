@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     log_format: Literal["json", "text"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # the web server's address: 0.0.0.0 where the platform routes to the container (Render, Docker,
+    # Kubernetes); 127.0.0.1 when a proxy on the same host (nginx) is the only way in
+    bind_host: str = Field(default="0.0.0.0", min_length=1)
+    # proxies in front that append to X-Forwarded-For and set X-Forwarded-Proto (0: clients connect directly)
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
     port: int = Field(default=8000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "WTF_PORT"))
 
     @field_validator(
@@ -212,3 +217,14 @@ def load_settings(**overrides: object) -> Settings:
             name = _variable_name(field) if field in Settings.model_fields else field
             problems.append(f"{name}: {error['msg']}")
         raise ConfigError("; ".join(problems)) from None
+
+
+def startup_settings(settings: Settings | None = None) -> Settings:
+    """Settings the server may start with: valid, and with a portal key unless this is a dev run.
+
+    Here, not in portal.app, so gunicorn's master checks them without importing the web stack (a lean
+    master, and nothing imports ssl before the gevent worker patches it)."""
+    settings = settings or load_settings()
+    if not settings.portal_key and not settings.dev_mode:
+        raise ConfigError("WTF_PORTAL_KEY: required (set WTF_DEV_MODE=1 for a local development run)")
+    return settings

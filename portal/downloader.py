@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import hashlib
 import http.cookiejar
+import io
 import ipaddress
 import json
 import logging
@@ -150,10 +151,34 @@ class DownloadedMedia:
 # --- URL policy ---------------------------------------------------------------------------------
 
 
+NAT64_NETWORKS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible
+    (::a.b.c.d), 6to4 (2002:AABB:CCDD::), Teredo (2001:0::/32: server and client) and NAT64
+    (64:ff9b::/96, 64:ff9b:1::/48, last 32 bits). A host whose packets reach such an address is
+    reached through it, so the policy judges that address too."""
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped:
+        found.append(ip.ipv4_mapped)
+    if ip.sixtofour:
+        found.append(ip.sixtofour)
+    if ip.teredo:
+        found.extend(ip.teredo)
+    packed = ip.packed
+    if any(ip in network for network in NAT64_NETWORKS) or (packed[:12] == bytes(12) and int(ip) > 1):
+        found.append(ipaddress.IPv4Address(packed[12:]))
+    return found
+
+
 def address_refused(ip: IPAddress) -> bool:
-    """Anything but the public internet: loopback, private, link-local (cloud metadata), multicast..."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    """Anything but the public internet: loopback, private, link-local (cloud metadata), multicast...,
+    also when wrapped in an IPv6 address (6to4, Teredo, NAT64, IPv4-mapped or -compatible)."""
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := embedded_ipv4(ip)):
+        # judged by where the packets go (a DNS64 network gives every IPv4-only site a 64:ff9b:: name);
+        # Teredo always refused: it tunnels through a relay to a client nobody can check from here
+        return bool(ip.teredo) or any(address_refused(v4) for v4 in inner)
     return not ip.is_global or ip.is_multicast or ip.is_reserved
 
 
@@ -166,22 +191,27 @@ def _addresses(host: str, port: int) -> set[IPAddress]:
 
 
 def check_url(url: str, allow_private: bool) -> None:
-    """Refuse anything but http(s) to public addresses (unless private addresses are allowed)."""
-    parts = urlsplit(url)
+    """Refuse anything but http(s) to public addresses (unless private addresses are allowed); the one
+    check every link and webhook target passes, at submission and again at every connection."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # "http://[::1/", "http://host:99999"
+        raise UrlRefusedError(f"{url}: not a valid link ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise UrlRefusedError(f"{url}: only http and https links are accepted")
-    if not parts.hostname:
+    if not host:
         raise UrlRefusedError(f"{url}: the link has no host")
     if allow_private:
         return
     try:
-        addresses = _addresses(parts.hostname, parts.port or 443)
+        addresses = _addresses(host, port or 443)
     except (OSError, UnicodeError, ValueError):
-        raise UrlRefusedError(f"{url}: the host {parts.hostname!r} does not resolve") from None
+        raise UrlRefusedError(f"{url}: the host {host!r} does not resolve") from None
     for ip in sorted(addresses, key=str):
         if address_refused(ip):
             raise UrlRefusedError(
-                f"{url}: {parts.hostname} resolves to {ip}, a private, loopback, link-local or reserved "
+                f"{url}: {host} resolves to {ip}, a private, loopback, link-local or reserved "
                 "address (set WTF_ALLOW_PRIVATE_URLS=1 to allow)"
             )
 
@@ -317,14 +347,16 @@ def _cookie_copy(options: DownloadOptions, workdir: Path) -> Path | None:
     if not options.cookies_file:
         return None
     try:
-        text = Path(options.cookies_file).read_text(encoding="utf-8", errors="replace")
+        # the header line yt-dlp wants is added when an exporter left it out
+        text, _count = netscape_cookies(
+            Path(options.cookies_file).read_text(encoding="utf-8", errors="replace")
+        )
     except OSError as exc:
-        raise DownloadFailedError(
-            f"the cookies file {options.cookies_file} cannot be read: {exc.strerror}"
-        ) from None
+        raise DownloadFailedError(f"the cookies file cannot be read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise DownloadFailedError(f"the cookies file cannot be used: {exc}") from None
     copy = workdir / "cookies.txt"
-    # yt-dlp refuses a file without the Netscape header line, which some exporters leave out
-    copy.write_text(text if text.startswith(("# Netscape", "# HTTP Cookie")) else NETSCAPE_HEADER + text)
+    copy.write_text(text, encoding="utf-8")
     copy.chmod(0o600)
     return copy
 
@@ -593,37 +625,52 @@ def _download_once(
 
 # --- cookies ------------------------------------------------------------------------------------
 
-_COOKIE_LINE = re.compile(r"[^\t]+\t(TRUE|FALSE)\t[^\t]*\t(TRUE|FALSE)\t\d*(\.\d+)?\t[^\t]*\t[^\t]*")
+# One cookie line of a Netscape file: domain, subdomains, path, secure, expiry, name, value. No control
+# characters but the tabs: a cookie value cannot hold them (RFC 6265), and a line that yt-dlp cannot read
+# is printed by yt-dlp, whole (value included), into the server's log at every download.
+_COOKIE_LINE = re.compile(
+    r"[^\t\x00-\x1f\x7f]+\t(TRUE|FALSE)\t[^\t\x00-\x1f\x7f]*\t(TRUE|FALSE)\t\d*(\.\d+)?"
+    r"\t[^\t\x00-\x1f\x7f]*\t[^\t\x00-\x1f\x7f]*"
+)
+
+
+def netscape_cookies(text: str) -> tuple[str, int]:
+    """A cookies file checked line by line exactly as yt-dlp splits it (a text-mode file: lines end at
+    \\n, \\r or \\r\\n only, unlike str.splitlines); the text with the header line yt-dlp wants, and
+    its number of cookies. ValueError names the line by number, never by content."""
+    cookies = 0
+    for number, line in enumerate(io.StringIO(text, newline=None), 1):
+        line = line.removesuffix("\n").removeprefix("#HttpOnly_")  # exporters mark HttpOnly cookies so
+        if not line.strip() or line.startswith("#"):
+            continue
+        if not _COOKIE_LINE.fullmatch(line):
+            raise ValueError(
+                f"not a Netscape cookies file: line {number} is not 7 tab-separated fields (domain, "
+                "subdomains, path, secure, expiry, name, value) of printable characters"
+            )
+        cookies += 1
+    if not cookies:
+        raise ValueError("the cookies file holds no cookies")
+    if not text.startswith(("# Netscape", "# HTTP Cookie")):
+        text = NETSCAPE_HEADER + text
+    return text, cookies
 
 
 def store_cookies(data_dir: Path, content: bytes) -> int:
     """Validate and store an uploaded Netscape cookies file (mode 0600); return its number of cookies."""
-    text = content.decode("utf-8", "replace").replace("\r\n", "\n")
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.removeprefix("#HttpOnly_")  # browser exporters mark HttpOnly cookies this way
-        if line.strip() and not line.startswith("#") and not _COOKIE_LINE.fullmatch(line):
-            raise ValueError(
-                f"not a Netscape cookies file: line {number} does not have the 7 tab-separated fields "
-                "(domain, subdomains, path, secure, expiry, name, value)"
-            )
-    if not text.startswith(("# Netscape", "# HTTP Cookie")):
-        text = NETSCAPE_HEADER + text
+    text, count = netscape_cookies(content.decode("utf-8", "replace"))
     target = cookies_path(data_dir)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temp = tempfile.mkstemp(dir=target.parent)  # mkstemp makes it 0600 from the start
-    with os.fdopen(fd, "w") as handle:
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
-    jar = YoutubeDLCookieJar(temp)
     try:
-        jar.load()  # what yt-dlp itself will read
-    except (http.cookiejar.LoadError, OSError) as exc:
+        YoutubeDLCookieJar(temp).load()  # what yt-dlp itself will read
+    except (http.cookiejar.LoadError, OSError):
         os.unlink(temp)
-        raise ValueError(f"not a Netscape cookies file: {exc}") from None
-    if not len(jar):
-        os.unlink(temp)
-        raise ValueError("the cookies file holds no cookies")
+        raise ValueError("not a Netscape cookies file: yt-dlp cannot read it") from None
     os.replace(temp, target)
-    return len(jar)
+    return count
 
 
 def forget_cookies(data_dir: Path) -> bool:

@@ -1,8 +1,10 @@
 """Gunicorn settings: the seed's deployment target (`gunicorn -c portal/gunicorn.conf.py portal.app:app`).
 
-Corrected from the seed: gthread workers with threads, so event streams and downloads are served while
-renders run (renders happen in the queue consumer, never in a request); one process tree on Render's
-free plan, because `when_ready` starts the consumer as a child and `on_exit` stops it.
+Corrected from the seed: a gevent worker (portal.web.gevent_worker), so idle, slow and streaming clients
+cost a greenlet each instead of one of a few threads, with bounded header and I/O waits (issue 10; the
+measurements are in docs/PERFORMANCE.md "Hostile clients"); renders happen in the queue consumer, never in a
+request; one process tree on Render's free plan, because `when_ready` starts the consumer as a child and
+`on_exit` stops it. The address comes from WTF_BIND_HOST and PORT (127.0.0.1 behind a proxy on the host).
 """
 
 import contextlib
@@ -13,13 +15,24 @@ import sys
 
 from gunicorn import glogging
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-worker_class = "gthread"
+
+def _bind() -> str:
+    from portal.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError:  # on_starting reports the bad variable in one line and exits 2
+        return "127.0.0.1:8000"
+    return f"{settings.bind_host}:{settings.port}"
+
+
+bind = _bind()
+worker_class = "portal.web.gevent_worker.PortalGeventWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))  # each open event stream holds one thread
-timeout = 120  # requests are short: uploads and downloads stream, renders run in the consumer
+worker_connections = 1000  # open connections per worker (idle, streaming or busy); more wait in the backlog
+timeout = 120  # the worker must check in this often; a request that blocks the loop that long is a bug
 graceful_timeout = 30
-keepalive = 5
+keepalive = 5  # keep connections open between requests (the wait for the next one is HEADER_TIMEOUT_S)
 # No preload: each worker builds its own database pool, and the embedded consumer is a separate process,
 # so nothing forked shares connections. (With preload_app=True the app would be built before the fork.)
 preload_app = False
@@ -55,8 +68,7 @@ def _embedded_worker_enabled() -> bool:
 
 def on_starting(server):
     """Refuse to start (one line, exit 2) on bad settings, before binding or starting the consumer."""
-    from portal.app import startup_settings
-    from portal.config import ConfigError
+    from portal.config import ConfigError, startup_settings
 
     try:
         startup_settings()

@@ -90,11 +90,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+# Line breaks and other control characters in a message (a decoded request path, a file name, a
+# site's error text) would let whoever chose them start a forged log line: they are written escaped.
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """`a\nb` -> `a\\nb`: the text stays on one line and shows what was there."""
+    return _CONTROL_CHARS.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class TextFormatter(logging.Formatter):
-    """Human-readable lines for a terminal; the ids appear in brackets when set."""
+    """Human-readable lines for a terminal; the ids appear in brackets when set; one line per message
+    (control characters escaped; only an exception's traceback, which we write, spans lines)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s%(ids)s %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         ids = [

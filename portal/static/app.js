@@ -4,7 +4,6 @@
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const TERMINAL = ["completed", "failed", "cancelled"];
-const streams = new Map();
 
 async function api(method, path, body) {
   const options = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
@@ -85,29 +84,55 @@ function renderJob(job) {
   }
 }
 
+// One event stream for every unfinished job on the page (/api/events?jobs=a,b,c), not one per job:
+// it is reopened with the new list when a job is added, and closed when none is left to follow.
+const following = new Set();
+let stream = null;
+let streamJobs = "";
+let reopenTimer = null;
+
 function follow(jobId) {
-  if (streams.has(jobId)) return;
-  const source = new EventSource(`/api/jobs/${jobId}/events`);
-  streams.set(jobId, source);
-  source.onmessage = async (event) => {
-    const state = JSON.parse(event.data);
-    const item = document.getElementById(`job-${jobId}`);
-    const bar = item && item.querySelector('[role="progressbar"]');
-    if (bar) {
-      bar.setAttribute("aria-valuenow", String(Math.round(state.progress)));
-      bar.firstElementChild.style.width = `${state.progress}%`;
-      item.querySelector(".status").textContent = state.stage ? `${state.status} · ${state.stage}` : state.status;
-    }
-    if (TERMINAL.includes(state.status)) {
-      source.close();
-      streams.delete(jobId);
-      const data = await api("GET", `/api/jobs/${jobId}`);
-      renderJob(data.job);
-    }
-  };
-  source.onerror = () => {
-    // The browser reconnects by itself; a stream that ended normally was closed above.
-  };
+  if (following.has(jobId)) return;
+  following.add(jobId);
+  clearTimeout(reopenTimer);
+  reopenTimer = setTimeout(openStream, 50);  // a page of jobs added at once opens one stream
+}
+
+function unfollow(jobId) {
+  following.delete(jobId);
+  if (!following.size && stream) { stream.close(); stream = null; streamJobs = ""; }
+}
+
+function openStream() {
+  const jobs = [...following].sort().join(",");
+  if (!jobs || jobs === streamJobs) return;
+  if (stream) stream.close();
+  streamJobs = jobs;
+  stream = new EventSource(`/api/events?jobs=${encodeURIComponent(jobs)}`);
+  stream.onmessage = (event) => showState(JSON.parse(event.data));
+  stream.addEventListener("deleted", (event) => {
+    const { id } = JSON.parse(event.data);
+    unfollow(id);
+    const item = document.getElementById(`job-${id}`);
+    if (item) item.remove();
+  });
+  // On a network error the browser reconnects by itself; a stream that ended was closed by unfollow.
+}
+
+async function showState(state) {
+  if (!following.has(state.id)) return;  // ended already (a reconnect repeats the last states)
+  const item = document.getElementById(`job-${state.id}`);
+  const bar = item && item.querySelector('[role="progressbar"]');
+  if (bar) {
+    bar.setAttribute("aria-valuenow", String(Math.round(state.progress)));
+    bar.firstElementChild.style.width = `${state.progress}%`;
+    item.querySelector(".status").textContent = state.stage ? `${state.status} · ${state.stage}` : state.status;
+  }
+  if (TERMINAL.includes(state.status)) {
+    unfollow(state.id);
+    const data = await api("GET", `/api/jobs/${state.id}`);
+    renderJob(data.job);
+  }
 }
 
 let nextCursor = null;

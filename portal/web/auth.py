@@ -1,19 +1,32 @@
 """The shared portal key: X-Portal-Key or Authorization: Bearer, or a signed dashboard session.
 
-Keys compare in constant time; failed attempts are rate-limited per client. A dashboard session may
-call the API with its cookie, but then state-changing calls must carry the session's CSRF token.
+Keys compare in constant time. Wrong keys are rate-limited per client address (the real one behind
+WTF_TRUSTED_PROXIES proxies): past the limit a wrong or missing key answers 429 with Retry-After, but
+the right key is always let in, so one client's typos (or an attacker behind the same proxy) never
+lock out the people who know the key. A dashboard session may call the API with its cookie, but then
+state-changing calls must carry the session's CSRF token.
+
+Sessions carry an epoch: an HMAC, under the portal key, of a random value stored in the data folder.
+Signing out draws a new value and a new portal key changes the HMAC, so either ends every session
+signed before it (the cookie alone, copied or kept, no longer works).
 """
 
 from __future__ import annotations
 
 import hmac
+import math
+import os
+import secrets
+import tempfile
 import threading
 import time
 from collections import defaultdict, deque
+from hashlib import sha256
 
 from flask import current_app, request, session
 
 from portal.web.errors import ApiError
+from portal.web.runtime import runtime
 
 FAILED_ATTEMPTS_ALLOWED = 10
 FAILED_WINDOW_SECONDS = 60.0
@@ -34,9 +47,14 @@ class FailedAuthLimiter:
             failures.popleft()
         return failures
 
-    def blocked(self, client: str) -> bool:
+    def retry_after(self, client: str) -> int:
+        """Seconds until this client may try a wrong key again; 0 if it is not blocked."""
         with self._lock:
-            return len(self._recent(client, time.monotonic())) >= self.allowed
+            now = time.monotonic()
+            failures = self._recent(client, now)
+            if len(failures) < self.allowed:
+                return 0
+            return max(1, math.ceil(failures[-self.allowed] + self.window - now))
 
     def record_failure(self, client: str) -> None:
         with self._lock:
@@ -65,21 +83,78 @@ def presented_key() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def too_many_attempts(client: str) -> ApiError:
+    wait = limiter.retry_after(client)
+    return ApiError(
+        429, "too_many_attempts", f"too many wrong keys from this address; try again in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )  # fmt: skip
+
+
+def _epoch_file():
+    return runtime().settings.data_dir / "secrets" / "session_epoch"
+
+
+def session_epoch() -> str:
+    """The value a valid session carries now (see the module's docstring)."""
+    try:
+        stored = _epoch_file().read_bytes()
+    except FileNotFoundError:
+        stored = b""
+    return hmac.new(current_app.config["PORTAL_KEY"].encode(), stored, sha256).hexdigest()
+
+
+def end_all_sessions() -> None:
+    """Draw a new epoch: every dashboard session signed in before now stops working."""
+    target = _epoch_file()
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temp = tempfile.mkstemp(dir=target.parent)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_bytes(32))
+    os.replace(temp, target)
+
+
+def start_session() -> None:
+    """Sign this browser in (after the key was checked): a fresh session of the current epoch."""
+    session.clear()
+    session["authenticated"] = True
+    session["epoch"] = session_epoch()
+    session.permanent = True
+
+
+def session_valid() -> bool:
+    """A signed-in dashboard session of the current epoch (not signed out, key unchanged since)."""
+    epoch = session.get("epoch")
+    return (
+        bool(session.get("authenticated"))
+        and isinstance(epoch, str)
+        and hmac.compare_digest(epoch.encode(), session_epoch().encode())
+    )
+
+
+def carries_valid_credentials() -> bool:
+    """The right key in a header, or a valid session; nothing counted against the client either way."""
+    key = presented_key()
+    return key_matches(key) if key is not None else session_valid()
+
+
 def require_api_auth() -> None:
     """before_request of the API: a key in a header, or a signed-in dashboard session (+CSRF)."""
     client = client_id()
-    if limiter.blocked(client):
-        raise ApiError(429, "too_many_attempts", "too many failed sign-in attempts; wait a minute")
     key = presented_key()
     if key is not None:
         if key_matches(key):
-            return
+            return  # the right key is never refused, whatever others sent from this address
+        if limiter.retry_after(client):
+            raise too_many_attempts(client)
         limiter.record_failure(client)
         raise ApiError(401, "unauthorized", "the portal key is wrong")
-    if session.get("authenticated"):
+    if session_valid():
         if request.method not in SAFE_METHODS:
             token = request.headers.get("X-CSRF-Token", "")
             if not hmac.compare_digest(token.encode(), str(session.get("csrf_token", "")).encode()):
                 raise ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token for a session request")
         return
+    if limiter.retry_after(client):
+        raise too_many_attempts(client)
     raise ApiError(401, "unauthorized", "send the portal key as X-Portal-Key or Authorization: Bearer")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import re
 import secrets
 from functools import wraps
 from pathlib import Path
@@ -30,12 +31,15 @@ from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS
 from portal.web.api import preview_jpeg
-from portal.web.auth import client_id, key_matches, limiter
+from portal.web.auth import client_id, end_all_sessions, key_matches, limiter, session_valid, start_session
 from portal.web.errors import ApiError
 from portal.web.runtime import runtime
 
 bp = Blueprint("dashboard", __name__)
 MAX_LOGO_BYTES = 5 * 1_048_576
+# Where a sign-in may send the browser back to: a path of this site made of plain segments. Anything
+# else ("//host", "/\\host", "/%09/host", which browsers read as another site) goes to the home page.
+LOCAL_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+/?|/")
 
 
 def csrf_token() -> str:
@@ -58,7 +62,7 @@ def _check_csrf() -> None:
 def signed_in(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if not session.get("authenticated"):
+        if not session_valid():
             return redirect(url_for("dashboard.login", next=request.path))
         if request.method == "POST":
             _check_csrf()
@@ -74,26 +78,27 @@ def login():
     status = 200
     if request.method == "POST":
         _check_csrf()
-        if limiter.blocked(client_id()):
-            error, status = "Too many wrong keys. Wait a minute and try again.", 429
-        elif key_matches(request.form.get("key", "")):
-            session.clear()
-            session["authenticated"] = True
-            session.permanent = True
+        wait = limiter.retry_after(client_id())
+        if key_matches(request.form.get("key", "")):  # the right key is never refused
+            start_session()
             target = request.args.get("next", "")
-            return redirect(
-                target if target.startswith("/") and not target.startswith("//") else url_for(".home")
-            )
+            return redirect(target if LOCAL_PATH.fullmatch(target) else url_for(".home"))
+        if wait:
+            error, status = f"Too many wrong keys. Wait {wait} seconds and try again.", 429
         else:
             limiter.record_failure(client_id())
             error, status = "That key is not right.", 401
-    return render_template("login.html", error=error), status
+    response = Response(render_template("login.html", error=error), status)
+    if status == 429:
+        response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @bp.post("/logout")
 @signed_in
 def logout():
-    """Sign out."""
+    """Sign out: this session and every other one signed in with the key (one key, one identity)."""
+    end_all_sessions()
     session.clear()
     return redirect(url_for(".login"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint
 from sqlalchemy import func, select, text
@@ -25,12 +26,36 @@ def _authenticate() -> None:
     require_api_auth()
 
 
+def _secret_name(name: str) -> bool:
+    return any(word in name.upper() for word in SECRET_WORDS)
+
+
+def _redacted_url(value: str) -> str:
+    """A URL without its credentials: the userinfo (up to the LAST @ of the authority, since a password
+    may hold @) and the values of secret-named query parameters (?password=, ?sslkey=...)."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "***"  # unparseable: it may be anything
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = urlencode(
+        [(key, "***" if _secret_name(key) else item) for key, item in parse_qsl(parts.query, True)], safe="*"
+    )
+    # rebuilt by hand: urlunsplit would drop the empty authority of sqlite:////data/portal.db
+    return (
+        f"{parts.scheme}://{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
+
+
 def _redacted(name: str, value: str) -> str:
-    if any(word in name.upper() for word in SECRET_WORDS):
+    if _secret_name(name):
         return "***" if value else ""
-    if "://" in value and "@" in value:  # credentials in database and queue URLs
-        scheme, rest = value.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    if "://" in value:  # database, queue and storage URLs carry credentials
+        return _redacted_url(value)
     return value
 
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}  # e.g. Retry-After on a 429
+
+
+MESSAGE_MAX_CHARS = 500  # messages quote what the client sent (a brand name, a link): never all of it
 
 
 def error_response(status: int, code: str, message: str):
+    if len(message) > MESSAGE_MAX_CHARS:
+        message = message[: MESSAGE_MAX_CHARS - 1] + "…"
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     return response
@@ -30,7 +36,9 @@ def validation_message(exc: ValidationError) -> str:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(ValidationError)
     def _invalid(exc: ValidationError):
@@ -40,9 +48,11 @@ def register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         if exc.code == 413:
-            message = (
-                f"the request is larger than the limit of {app.config['MAX_CONTENT_LENGTH'] // 1_048_576} MB"
-            )
+            limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"]
+            size = f"{limit // 1_048_576} MB" if limit >= 1_048_576 else f"{limit // 1024} KB"
+            whole = limit == app.config["MAX_CONTENT_LENGTH"]
+            kind = "request" if whole else "body (only multipart uploads may be larger)"
+            message = f"the {kind} is larger than the limit of {size}"
         else:
             message = exc.description or exc.name
         return error_response(exc.code or 500, code, message)

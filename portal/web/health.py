@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from portal.database import Job
 from portal.maintenance import disk_status
 from portal.tasks import Runtime
-from portal.web.auth import require_api_auth
+from portal.web.auth import carries_valid_credentials, require_api_auth
 from portal.web.runtime import runtime
 
 bp = Blueprint("health", __name__)
@@ -27,7 +27,10 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready for work: database reachable, data folder writable, enough free disk."""
+    """Ready for work: database reachable, data folder writable, enough free disk.
+
+    Open to the platform's probes; the details (paths, error texts, free space) only with the key.
+    """
     rt = runtime()
     checks = {}
     try:
@@ -40,6 +43,8 @@ def readyz():
     checks["data_dir"] = {"ok": writable, "path": str(rt.settings.data_dir)}
     checks["disk"] = disk_status(rt.settings)
     ready = all(check["ok"] for check in checks.values())
+    if not carries_valid_credentials():
+        checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
     return {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
 
 
@@ -90,7 +95,7 @@ def init_metrics(app: Flask, rt: Runtime) -> None:
     @app.after_request
     def _observe(response: Response) -> Response:
         started = g.pop("metrics_started", None)
-        if started is not None and request.endpoint != "events.job_events":
+        if started is not None and request.endpoint not in ("events.job_events", "events.many_job_events"):
             latency.labels(request.method, request.endpoint or "unknown").observe(
                 time.perf_counter() - started
             )

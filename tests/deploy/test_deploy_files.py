@@ -113,7 +113,8 @@ def test_compose_services_and_commands(compose: dict) -> None:
     assert services["worker"]["command"] == WORKER_COMMAND
     assert services["web"]["environment"]["WTF_EMBEDDED_WORKER"] == "0"
     assert services["web"]["environment"]["PORT"] == "8000"
-    assert services["web"]["ports"] == ["${WTF_HTTP_PORT:-8000}:8000"]
+    # published on the host's loopback only: the outside world comes in through a proxy (issue 10)
+    assert services["web"]["ports"] == ["127.0.0.1:${WTF_HTTP_PORT:-8000}:8000"]
 
 
 def test_compose_wires_queue_database_and_one_data_volume(compose: dict) -> None:
@@ -250,14 +251,21 @@ def test_k8s_ingress_body_size_and_unbuffered_events(k8s: list[dict]) -> None:
     assert annotations["nginx.ingress.kubernetes.io/use-regex"] == "true"
     (path,) = events["spec"]["rules"][0]["http"]["paths"]
     assert re.fullmatch(path["path"], "/api/jobs/3f2a9c/events")
+    assert re.fullmatch(path["path"], "/api/events")  # the dashboard's stream of many jobs
     assert not re.fullmatch(path["path"], "/api/jobs/3f2a9c")
 
 
 def test_k8s_defaults_match_config(k8s: list[dict]) -> None:
     for name, value in _config(k8s).items():
         field = name.removeprefix("WTF_").lower()
-        if name in ("WTF_DATA_DIR", "WTF_BRAND_CONFIG", "WTF_QUEUE_URL", "WTF_LOG_FORMAT"):
-            continue  # deliberately different in a cluster
+        if name in (
+            "WTF_DATA_DIR",
+            "WTF_BRAND_CONFIG",
+            "WTF_QUEUE_URL",
+            "WTF_LOG_FORMAT",
+            "WTF_TRUSTED_PROXIES",
+        ):
+            continue  # deliberately different in a cluster (the Ingress controller is a proxy in front)
         assert value == str(DEFAULTS[field]).removesuffix(".0"), name
 
 

@@ -87,7 +87,9 @@ def test_gunicorn_config_binds_port(monkeypatch: pytest.MonkeyPatch) -> None:
     config = runpy.run_path(str(REPO / "portal" / "gunicorn.conf.py"))
     bind = config["bind"]
     assert (bind if isinstance(bind, list) else [bind]) == ["0.0.0.0:18765"]
-    assert config.get("worker_class") == "gthread"
+    assert config.get("worker_class") == "portal.web.gevent_worker.PortalGeventWorker"
+    monkeypatch.setenv("WTF_BIND_HOST", "127.0.0.1")  # behind nginx on the same host
+    assert runpy.run_path(str(REPO / "portal" / "gunicorn.conf.py"))["bind"] == "127.0.0.1:18765"
 
 
 def test_gunicorn_check_config_loads_the_app(tmp_path: Path) -> None:

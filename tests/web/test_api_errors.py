@@ -86,5 +86,8 @@ def test_failed_attempts_are_rate_limited(server: Server) -> None:
     url = f"{server.url}/api/jobs"
     codes = [requests.get(url, headers={"X-Portal-Key": f"bad{i}"}, timeout=5).status_code for i in range(12)]
     assert codes[:5] == [401] * 5 and codes[-1] == 429
-    limited = requests.get(f"{server.url}/api/jobs", headers={"X-Portal-Key": KEY}, timeout=5)
+    limited = requests.get(url, headers={"X-Portal-Key": "bad-again"}, timeout=5)
     assert error_of(limited) == (429, "too_many_attempts")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    # the right key is never refused, whatever was sent from the same address before
+    assert requests.get(url, headers={"X-Portal-Key": KEY}, timeout=5).status_code == 200
