@@ -628,9 +628,9 @@ def _download_once(
 # One cookie line of a Netscape file: domain, subdomains, path, secure, expiry, name, value. No control
 # characters but the tabs: a cookie value cannot hold them (RFC 6265), and a line that yt-dlp cannot read
 # is printed by yt-dlp, whole (value included), into the server's log at every download.
+_FIELD = r"[^\t\x00-\x1f\x7f-\x9f\u2028\u2029]"  # printable: no tab, no C0/C1 control, no line separator
 _COOKIE_LINE = re.compile(
-    r"[^\t\x00-\x1f\x7f]+\t(TRUE|FALSE)\t[^\t\x00-\x1f\x7f]*\t(TRUE|FALSE)\t\d*(\.\d+)?"
-    r"\t[^\t\x00-\x1f\x7f]*\t[^\t\x00-\x1f\x7f]*"
+    rf"{_FIELD}+\t(TRUE|FALSE)\t{_FIELD}*\t(TRUE|FALSE)\t\d*(\.\d+)?\t{_FIELD}*\t{_FIELD}*"
 )
 
 

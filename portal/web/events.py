@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy import select as sql_select
 
 from portal.database import Database, Job
@@ -81,6 +81,10 @@ class EventHub:
                 self._poller = threading.Thread(target=self._poll, name="event-hub", daemon=True)
                 self._poller.start()
 
+    @property
+    def open_streams(self) -> int:
+        return len(self._subscriptions)
+
     def unsubscribe(self, subscription: Subscription) -> None:
         with self._lock:
             self._subscriptions.discard(subscription)
@@ -108,6 +112,12 @@ def _hub() -> EventHub:
     if hub is None:
         hub = current_app.extensions.setdefault("event_hub", EventHub(runtime().db))
     return hub
+
+
+def open_streams(app: Flask) -> int:
+    """Streams of this process waiting for changes (the /metrics gauge wtf_event_streams)."""
+    hub = app.extensions.get("event_hub")
+    return hub.open_streams if hub else 0
 
 
 def _client_gone(sock: socket.socket | None) -> bool:

@@ -6,7 +6,7 @@ import os
 import time
 
 from flask import Blueprint, Flask, Response, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
@@ -14,6 +14,7 @@ from portal.database import Job
 from portal.maintenance import disk_status
 from portal.tasks import Runtime
 from portal.web.auth import carries_valid_credentials, require_api_auth
+from portal.web.events import open_streams
 from portal.web.runtime import runtime
 
 bp = Blueprint("health", __name__)
@@ -87,6 +88,8 @@ def init_metrics(app: Flask, rt: Runtime) -> None:
         "wtf_http_request_seconds", "Request latency", ["method", "endpoint"], registry=registry,
         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     )  # fmt: skip
+    streams = Gauge("wtf_event_streams", "Event streams open in this web process", registry=registry)
+    streams.set_function(lambda: open_streams(app))
 
     @app.before_request
     def _start_timer() -> None:
