@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from portal.database import Job
+from portal.web.auth import session_epoch
 from portal.web.v3 import V3_ROUTES
 from tests.v3.conftest import AUTH
 from tests.web.server import KEY
@@ -96,8 +97,10 @@ def test_dashboard_at_portal_and_root_redirects(client: FlaskClient) -> None:
     assert client.get("/").headers["Location"] == "/portal/"
     for path in ("/portal/", "/portal"):
         assert client.get(path).headers["Location"] == f"/login?next={path}"
+    with client.application.app_context():
+        epoch = session_epoch()  # a signed-in session carries the current sign-in epoch
     with client.session_transaction() as session:
-        session["authenticated"] = True
+        session["authenticated"], session["epoch"] = True, epoch
     for path in ("/portal/", "/portal"):
         page = client.get(path)
         assert page.status_code == 200 and "Brand it" in page.text
