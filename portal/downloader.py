@@ -44,7 +44,7 @@ from yt_dlp.utils import (
 
 from portal.config import Settings
 from portal.media.binary import locate_ffmpeg
-from portal.media.errors import EngineError
+from portal.media.errors import EngineError, NoVideoStreamError
 from portal.media.probe import probe_media
 
 log = logging.getLogger("portal.downloader")
@@ -95,6 +95,23 @@ class TooLongError(DownloadFailedError):
 class NetworkError(DownloadFailedError):
     code = "network_error"
     transient = True
+
+
+class _AudioOnlyAnswer(Exception):
+    """The chosen format turned out to hold no video (Instagram sometimes serves a post's audio alone)."""
+
+    def __init__(self, format_id: str) -> None:
+        super().__init__(format_id)
+        self.format_id = format_id
+
+
+NO_SUCH_FORMAT = "Requested format is not available"  # yt-dlp's words when no format matches
+
+
+def video_retry_format(audio_only_format: str) -> str:
+    """A format with video, never the one(s) that came back audio only ("137+140" names two)."""
+    exclude = "".join(f"[format_id!={part}]" for part in audio_only_format.split("+") if part)
+    return f"bv*[vcodec!=none]{exclude}+ba/b[vcodec!=none]{exclude}"
 
 
 class DownloadCancelledError(DownloadFailedError):
@@ -440,6 +457,16 @@ def _check_limits(url: str, info: dict, options: DownloadOptions) -> None:
         )
 
 
+def _audio_only(path: Path) -> bool:
+    try:
+        probe_media(path)
+    except NoVideoStreamError:
+        return True
+    except EngineError:
+        return False  # another problem with the file: the render reports it, naming the file
+    return False
+
+
 def _check_duration(url: str, path: Path, options: DownloadOptions) -> None:
     """Direct links declare no duration before downloading, so the limit is also checked on the file."""
     try:
@@ -549,19 +576,32 @@ def download(
     """Fetch one video into the cache folder (or reuse it); transient failures are retried."""
     check_url(url, options.allow_private_urls)
     options.cache_dir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, options.retries + 1):
+    video_format = None  # set once an answer came back audio only: retried once with a format with video
+    attempt = 1
+    while True:
         try:
-            return _download_once(url, options, on_progress, cancel)
+            return _download_once(url, options, on_progress, cancel, video_format)
+        except _AudioOnlyAnswer as answer:
+            if video_format is not None:
+                raise NoVideoStreamError(
+                    f"{url}: the site served audio only, also when asked for a format with video"
+                ) from None
+            log.info("%s: format %s has no video; retrying with one that has", url, answer.format_id)
+            video_format = video_retry_format(answer.format_id)
         except DownloadFailedError as exc:
             if not exc.transient or attempt == options.retries:
                 raise
             log.info("%s: %s; attempt %d of %d", url, exc.code, attempt, options.retries)
             time.sleep(min(8, 2 ** (attempt - 1)))
-    raise AssertionError("unreachable: the last attempt returns or raises")
+            attempt += 1
 
 
 def _download_once(
-    url: str, options: DownloadOptions, on_progress: ProgressCallback | None, cancel: threading.Event | None
+    url: str,
+    options: DownloadOptions,
+    on_progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    video_format: str | None = None,
 ) -> DownloadedMedia:
     progress = _Progress(url, options, on_progress, cancel)
     logger = _Log()
@@ -572,6 +612,8 @@ def _download_once(
         workdir = Path(work)
         params = _params(options, workdir, _cookie_copy(options, workdir), [progress.hook], logger)
         params["playlist_items"] = "1"  # a single video by default: the first one the link leads to
+        if video_format:
+            params["format"] = video_format
         try:
             with _PolicedYoutubeDL(params) as ydl:
                 info = ydl.extract_info(url, download=False)
@@ -592,6 +634,8 @@ def _download_once(
         except (YoutubeDLError, OSError) as exc:
             if any(isinstance(item, DownloadCancelled) for item in _causes(exc)):
                 raise DownloadCancelledError(f"{url}: download cancelled") from None
+            if video_format and NO_SUCH_FORMAT in str(exc):  # the link has no format with video at all
+                raise _AudioOnlyAnswer("") from None
             raise _classify(url, exc, logger.lines) from None
         if reused is None:
             done = [
@@ -605,6 +649,8 @@ def _download_once(
                 raise DownloadFailedError(
                     f"{url}: no file was downloaded ({'; '.join(list(logger.lines)[-2:])})"
                 )
+            if _audio_only(done[0]):
+                raise _AudioOnlyAnswer(str(safe.get("format_id") or ""))
             _check_duration(url, done[0], options)
             reused_flag, target = False, _store(options, stem, done[0], safe)
         else:

@@ -129,6 +129,31 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+# Instagram at its worst: the variant the selector likes best (biggest, no CODECS declared) holds only
+# the post's audio; the smaller one declares its codecs and has the video.
+AUDIO_FIRST_MASTER = """#EXTM3U
+#EXT-X-STREAM-INF:BANDWIDTH=2000000,RESOLUTION=1080x1920
+audio.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=320x568,CODECS="avc1.42c01e,mp4a.40.2"
+av.m3u8
+"""
+
+
+def _make_audio_first(root: Path, hls: list[str]) -> None:
+    folder = root / "audiofirst"
+    folder.mkdir()
+    clip = str(root / "clip.mp4")
+    ffmpeg("-i", clip, "-map", "0:a", "-c", "copy", *hls, "-hls_segment_filename", str(folder / "a%d.ts"),
+           str(folder / "audio.m3u8"))  # fmt: skip
+    ffmpeg("-i", clip, "-c", "copy", *hls, "-hls_segment_filename", str(folder / "v%d.ts"),
+           str(folder / "av.m3u8"))  # fmt: skip
+    (folder / "master.m3u8").write_text(AUDIO_FIRST_MASTER)
+    only = root / "audioonly"  # every variant is audio: the retry cannot help
+    only.mkdir()
+    ffmpeg("-i", clip, "-map", "0:a", "-c", "copy", *hls, str(only / "audio.m3u8"))
+    (only / "master.m3u8").write_text(AUDIO_FIRST_MASTER.split("#EXT-X-STREAM-INF:BANDWIDTH=500000")[0])
+
+
 def _make_media(root: Path) -> None:
     make_clip(root / "clip.mp4", width=320, height=568, duration=1)
     (root / "b").mkdir()
@@ -138,6 +163,7 @@ def _make_media(root: Path) -> None:
     (root / "hls").mkdir()
     hls = ["-f", "hls", "-hls_time", "0.5", "-hls_playlist_type", "vod"]
     ffmpeg("-i", str(root / "clip.mp4"), "-c", "copy", *hls, str(root / "hls" / "index.m3u8"))
+    _make_audio_first(root, hls)
     # AES-128 encrypted HLS, common on news and sports sites: decrypted by yt-dlp itself (pycryptodomex)
     (root / "aes").mkdir()
     (root / "aes" / "key.bin").write_bytes(bytes(range(16)))

@@ -39,3 +39,17 @@ def test_refused_link_is_one_line_exit_2(site: Site, tmp_path: Path) -> None:
     errors = [line for line in result.stderr.splitlines() if line.startswith("wtf-portal:")]
     assert result.returncode == 2 and len(errors) == 1 and "WTF_ALLOW_PRIVATE_URLS" in errors[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_link_whose_first_answer_is_audio_only_renders(site: Site, tmp_path: Path) -> None:
+    url = f"{site.url}/audiofirst/master.m3u8"
+    result = render(url, "--brand", "dailyfails", "--out", str(tmp_path), "--json", allow_private=True)
+    assert result.returncode == 0, result.stderr
+    (output,) = json.loads(result.stdout)["outputs"]
+    assert (output["width"], output["height"]) == (320, 568) and abs(output["duration"] - 1) <= 0.1
+    only = render(f"{site.url}/audioonly/master.m3u8", "--brand", "dailyfails", "--out", str(tmp_path / "o"),
+                  allow_private=True)  # fmt: skip
+    errors = [line for line in only.stderr.splitlines() if line.startswith("wtf-portal:")]
+    assert (
+        only.returncode == 2 and len(errors) == 1 and "audio only" in errors[0] and "audioonly" in errors[0]
+    )

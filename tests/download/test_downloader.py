@@ -33,6 +33,7 @@ from portal.downloader import (
     store_cookies,
 )
 from portal.maintenance import cleanup
+from portal.media.errors import NoVideoStreamError
 from portal.video_processor import probe_media
 from tests.download.conftest import Site
 
@@ -257,3 +258,19 @@ def test_retention_removes_old_downloads_and_keeps_young_ones(tmp_path: Path, si
     assert not old.exists() and not old.with_suffix(".json").exists() and young.exists()
     assert not download(site.url + "/b/clip.mp4?old", options).reused  # fetched again, not reused
     assert download(site.url + "/clip.mp4?young", options).reused
+
+
+def test_an_audio_only_first_answer_is_retried_with_a_format_that_has_video(site: Site, options) -> None:
+    """Instagram sometimes serves a post's audio alone: the link still has video, so it renders."""
+    media = download(site.url + "/audiofirst/master.m3u8", options)
+    info = probe_media(media.path)
+    assert (info.width, info.height) == (320, 568) and info.has_audio
+    assert site.hits["/audiofirst/audio.m3u8"] >= 1 and site.hits["/audiofirst/av.m3u8"] >= 1
+
+
+def test_a_link_with_only_audio_fails_no_video_stream_naming_it(site: Site, options) -> None:
+    url = site.url + "/audioonly/master.m3u8"
+    with pytest.raises(NoVideoStreamError) as failure:
+        download(url, options)
+    assert failure.value.code == "no_video_stream" and url in str(failure.value)
+    assert not list(options.cache_dir.glob("*.mp4"))  # nothing audio-only is kept for reuse
