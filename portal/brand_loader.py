@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from portal.media.options import LOUDNESS_LUFS_RANGE, Position
+from portal.media.options import LOUDNESS_LUFS_RANGE, FixedPosition, Position
 from portal.media.safezone import SafeZone, SafeZoneName, project_zone
 
 Shape = Literal["vertical", "square", "landscape"]
@@ -61,7 +61,22 @@ def output_shape(width: int, height: int) -> Shape:
     return "vertical" if height > width else "landscape" if width > height else "square"
 
 
-class LogoSpec(BaseModel):
+class Placeable(BaseModel):
+    """A positioned overlay. With `position: "auto"` the engine picks where it hides the least of the clip;
+    `fallback` is where it goes when the clip shows no faces or text, by default the kind's usual position.
+    """
+
+    fallback: FixedPosition | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_fallback(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("position") == "auto" and data.get("fallback") is None:
+            return {**data, "fallback": cls.model_fields["position"].default}
+        return data
+
+
+class LogoSpec(Placeable):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Path
@@ -71,7 +86,7 @@ class LogoSpec(BaseModel):
     margin: float = Field(default=0.03, ge=0, lt=0.5)
 
 
-class WatermarkSpec(BaseModel):
+class WatermarkSpec(Placeable):
     """A handle drawn as text, or an image; either way it becomes one overlay image."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -113,7 +128,7 @@ class ShapeImages(BaseModel):
         return next(path for s in NEAREST_SHAPES[shape] if (path := getattr(self, s)) is not None)
 
 
-class ImageLayer(BaseModel):
+class ImageLayer(Placeable):
     """A picture: full-frame (`fit: cover`, decoration, exempt from the safe zone) or placed like a logo.
 
     A placed layer is `width` wide (fraction of the output width) or `size` tall (fraction of its height),
@@ -176,7 +191,7 @@ class TextBox(BaseModel):
     opacity: Fraction01 = 0.6
 
 
-class TextLayer(BaseModel):
+class TextLayer(Placeable):
     """A line of text, `size` tall (fraction of the output height), drawn with the bundled font."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -130,7 +130,8 @@ class RenderRun:
         outputs = [
             {"source": source, "brand": r.brand, "path": str(r.path),
              "width": r.width, "height": r.height, "duration": r.duration,
-             "loudness": r.loudness.as_dict() if r.loudness else None}
+             "loudness": r.loudness.as_dict() if r.loudness else None,
+             "placements": list(r.placements)}
             for r in rendered
         ]  # fmt: skip
         return SourceResult(source, outputs, None)

@@ -32,11 +32,13 @@ from portal.media.loudness import (
 )
 from portal.media.options import DEFAULT_FIT, ENGINE_DEFAULTS, FITS, PRESETS, EngineOptions, Fit
 from portal.media.overlays import measure_art, render_art
+from portal.media.placement import analyse_scene
 from portal.media.plan import (
     OutputPlan,
     RenderPlan,
     brand_arts,
     loudness_target,
+    needs_scene,
     output_loudness_args,
     plan_preview,
     plan_render,
@@ -74,6 +76,8 @@ class RenderedOutput:
     duration: float
     size_bytes: int
     loudness: LoudnessReport | None = None  # None: no sound, or loudness normalization off for it
+    # one per overlay at position "auto": {"overlay": index, "position", "reason", "scores"}
+    placements: tuple[dict, ...] = ()
 
 
 def render_source(
@@ -96,11 +100,12 @@ def render_source(
     # measured before the render (audio only), so the gain goes into the render's single pass
     before = _loudness(binary, source_loudness_args(info)) if _measures(info, brands, options) else None
     makeup = _limiter_makeup(binary, info, before, brands, options) if before else {}
+    scene = analyse_scene(info) if needs_scene(brands) else None  # once, for every brand and shape
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
             info, brands, preset, out_dir, safe_stem(stem or source.stem), Path(work),
             measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), fit=fit, loudness=before,
-            makeup_db=makeup,
+            makeup_db=makeup, scene=scene,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
@@ -114,7 +119,19 @@ def render_source(
                 output.temp_path.unlink(missing_ok=True)
             raise
     report("rendering", 100.0)
-    return [replace(r, path=output.path) for r, output in zip(rendered, plan.outputs, strict=True)]
+    return [
+        replace(r, path=output.path, placements=_placements(output))
+        for r, output in zip(rendered, plan.outputs, strict=True)
+    ]
+
+
+def _placements(output: OutputPlan) -> tuple[dict, ...]:
+    """Where each overlay at position \"auto\" went and why (its index in the output's drawing order)."""
+    return tuple(
+        {"overlay": index, **overlay.auto.as_dict()}
+        for index, overlay in enumerate(output.overlays)
+        if overlay.auto
+    )
 
 
 def _measures(info: MediaInfo, brands: Sequence[Brand], options: EngineOptions) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portal.brand_loader import Brand, LogoSpec, Shape, TextLayer
-from portal.media.options import Position
+from portal.media.options import FixedPosition, Position
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Layer:
     width: float | None = None  # fraction of the output width (logos)
     height: float | None = None  # fraction of the output height (text handles)
     full_frame: bool = False  # covers the canvas; decoration, exempt from the safe zone
+    fallback: FixedPosition | None = None  # position "auto": where to go when nothing in the clip matters
 
 
 def brand_layers(brand: Brand, shape: Shape) -> tuple[Layer, ...]:
@@ -60,7 +61,7 @@ def brand_layers(brand: Brand, shape: Shape) -> tuple[Layer, ...]:
             art = OverlayArt(text=spec.text, color=spec.color, opacity=spec.opacity, box=box)
             # `size` is the text's own height; a box adds its padding above and below
             height = spec.size * (1 + 2 * TEXT_BOX_PADDING) if box else spec.size
-            layers.append(Layer(art, spec.position, spec.margin, height=height))
+            layers.append(Layer(art, spec.position, spec.margin, height=height, fallback=spec.fallback))
         elif spec.fit == "cover":
             art = OverlayArt(image=spec.image_for(shape), opacity=spec.opacity, cover=spec.scale)
             layers.append(Layer(art, "center", 0.0, full_frame=True))
@@ -72,8 +73,10 @@ def brand_layers(brand: Brand, shape: Shape) -> tuple[Layer, ...]:
                 key_tolerance=spec.key_tolerance,
             )
             if spec.size is not None:
-                layers.append(Layer(art, spec.position, spec.margin, height=spec.size))
+                layers.append(
+                    Layer(art, spec.position, spec.margin, height=spec.size, fallback=spec.fallback)
+                )
             else:
                 width = spec.width or LogoSpec.model_fields["width"].default
-                layers.append(Layer(art, spec.position, spec.margin, width=width))
+                layers.append(Layer(art, spec.position, spec.margin, width=width, fallback=spec.fallback))
     return tuple(layers)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-# "auto": the engine picks the position that covers the least of the clip (DESIGN 4.2)
-Position = Literal[
-    "top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right", "auto"
+FixedPosition = Literal[
+    "top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right"
 ]
+FIXED_POSITIONS: tuple[str, ...] = get_args(FixedPosition)
+# "auto": the engine picks the fixed position that covers the least of the clip (DESIGN 4.2)
+Position = Literal[FixedPosition, "auto"]
 POSITIONS: tuple[str, ...] = get_args(Position)
 
 X264Preset = Literal[

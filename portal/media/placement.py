@@ -15,12 +15,15 @@ import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import av
-import cv2
-import numpy as np
 
 from portal.media.probe import MediaInfo
+
+if TYPE_CHECKING:  # OpenCV and numpy are imported where a clip is analysed: 0.3 s nothing else should pay
+    import cv2
+    import numpy as np
 
 Rect = tuple[float, float, float, float]  # x, y, width, height in output pixels
 
@@ -71,6 +74,9 @@ class AutoPlacement:
 
 def analyse_scene(info: MediaInfo, samples: int = SAMPLE_FRAMES) -> SceneMaps:
     """Sample `samples` frames of the source once and map its faces, text and motion."""
+    import cv2
+    import numpy as np
+
     frames = list(_grey_frames(info, samples))
     rows, cols = _grid(info)
     if not frames:
@@ -96,21 +102,29 @@ def choose_position(
     """The candidate position covering the least of the scene (faces, text, motion) and of `occupied`.
 
     `picture` is where the source's picture sits on the output (the rest is the blurred fill, which holds
-    nothing worth keeping clear). The fallback wins ties and near-ties, and wins outright when the clip has
-    no faces and no text, so a plain clip gets the brand's usual look.
+    nothing worth keeping clear). The fallback wins near-ties, and wins outright when the clip has no
+    faces and no text, so a plain clip gets the brand's usual look. Among equal scores, a position like the
+    fallback wins: a corner for a corner, then the same row (a top logo stays at the top), then the nearest.
     """
     if scene is None or scene.frames == 0:
         return AutoPlacement(fallback, "fallback: no frames to look at")
     scores = {
         position: _score(rect, scene, picture, occupied) for position, rect in sorted(candidates.items())
     }
-    if not scene.found_faces_or_text:
+    if not scene.found_faces_or_text and not scores[fallback]["overlays"]:
         return AutoPlacement(fallback, NOTHING_FOUND, scores)
-    anchor = _anchor(fallback)
+    preferred = anchor(fallback)
 
-    def preference(position: str) -> tuple[float, float, str]:
-        distance = math.dist(_anchor(position), anchor)
-        return round(scores[position]["total"], 6), distance, position
+    def preference(position: str) -> tuple[float, int, bool, float, str]:
+        here = anchor(position)
+        centred = here.count(0.5) - preferred.count(0.5)  # 0 corner, 1 edge middle, 2 centre
+        return (
+            round(scores[position]["total"], 6),
+            abs(centred),
+            here[1] != preferred[1],
+            math.dist(here, preferred),
+            position,
+        )
 
     best = min(scores, key=preference)
     if fallback in scores and scores[fallback]["total"] <= scores[best]["total"] + MIN_GAIN:
@@ -147,8 +161,8 @@ def _overlap(a: Rect, b: Rect) -> float:
     return max(0.0, width) * max(0.0, height)
 
 
-def _anchor(position: str) -> tuple[float, float]:
-    """(horizontal, vertical) of a position name, 0..1 (same reading as the plan's)."""
+def anchor(position: str) -> tuple[float, float]:
+    """(horizontal, vertical) of a fixed position in its box: 0 left/top, 0.5 centre, 1 right/bottom."""
     vertical = 0.0 if position.startswith("top") else 1.0 if position.startswith("bottom") else 0.5
     horizontal = 0.0 if position.endswith("left") else 1.0 if position.endswith("right") else 0.5
     return horizontal, vertical
@@ -170,6 +184,8 @@ def _grey_frames(info: MediaInfo, samples: int) -> Iterator[np.ndarray]:
     Decoding goes on from one sample to the next when it is close, and seeks otherwise. A source that
     stops decoding early gives the frames it gave; placement then falls back rather than fail the render.
     """
+    import numpy as np
+
     width, height = _analysis_size(info)
     turns = {0: 0, 90: 1, 180: 2, 270: 3}[info.rotation]
     coded_size = (height, width) if turns % 2 else (width, height)
@@ -207,15 +223,22 @@ def _frame_at(decoded: Iterator[av.VideoFrame], target: float) -> av.VideoFrame 
 
 def _cells(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Mean of `values` over each cell."""
+    import cv2
+
     return cv2.resize(values, (cols, rows), interpolation=cv2.INTER_AREA)
 
 
 def _text_cells(grey: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    import cv2
+    import numpy as np
+
     edges = cv2.Canny(grey, *CANNY_THRESHOLDS).astype(np.float32) / 255
     return (_cells(edges, rows, cols) >= TEXT_EDGE_DENSITY).astype(np.float32)
 
 
 def _face_cells(grey: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    import numpy as np
+
     # no histogram equalisation: on a clip that is mostly flat it stretches noise and hides the face
     found = _face_detector().detectMultiScale(
         grey, scaleFactor=1.1, minNeighbors=5, minSize=(FACE_MIN_PX, FACE_MIN_PX)
@@ -232,6 +255,8 @@ _detectors = threading.local()  # a CascadeClassifier is not safe to share betwe
 
 def _face_detector() -> cv2.CascadeClassifier:
     """OpenCV's bundled frontal-face Haar cascade (ships in the opencv-python-headless wheel)."""
+    import cv2
+
     detector = getattr(_detectors, "face", None)
     if detector is None:
         detector = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")

@@ -21,6 +21,7 @@ from portal.media.loudness import GainPlan, Loudness, plan_gain
 from portal.media.options import (
     DEFAULT_FIT,
     ENGINE_DEFAULTS,
+    FIXED_POSITIONS,
     MAX_FPS,
     MAX_LONG_SIDE,
     PRESET_CANVAS,
@@ -29,6 +30,7 @@ from portal.media.options import (
     Fit,
     Position,
 )
+from portal.media.placement import AutoPlacement, Rect, SceneMaps, anchor, choose_position
 from portal.media.probe import MediaInfo
 
 ASPECT_TOLERANCE = 0.01  # closer than this, a source is scaled to the canvas rather than fitted and filled
@@ -67,6 +69,7 @@ class PlacedOverlay:
     width: int
     height: int
     png: Path  # where the facade writes the art before FFmpeg runs
+    auto: AutoPlacement | None = None  # for a layer at position "auto": the position chosen, and why
 
 
 # Output names: `<stem>_<brand>.mp4`, written first as `.<stem>_<brand>[.<run tag>].mp4.part`. A job's stem
@@ -182,7 +185,7 @@ def place(
     w = min(width_px, box_w, box_h * aspect)
     h = w / aspect
     w_px, h_px = max(2, math.floor(w / 2) * 2), max(2, math.floor(h / 2) * 2)
-    horizontal, vertical = _anchor(position)
+    horizontal, vertical = anchor(position)
     x = left + (box_w - w_px) * horizontal
     y = top + (box_h - h_px) * vertical
     # Round inward so the rectangle stays inside the box after snapping to even (chroma) positions.
@@ -191,22 +194,23 @@ def place(
     return max(0, x_px), max(0, y_px), w_px, h_px
 
 
-def _anchor(position: Position) -> tuple[float, float]:
-    vertical = 0.0 if position.startswith("top") else 1.0 if position.startswith("bottom") else 0.5
-    horizontal = 0.0 if position.endswith("left") else 1.0 if position.endswith("right") else 0.5
-    return horizontal, vertical
-
-
 def place_layers(
     layers: Sequence[Layer],
     zone: SafeZone,
     canvas: tuple[int, int],
     art_sizes: ArtSizes,
     png_prefix: Path,
+    scene: SceneMaps | None = None,
+    picture: Rect | None = None,
 ) -> tuple[PlacedOverlay, ...]:
-    """Layers placed on this canvas, each at its measured art's proportions (PNG n at `<prefix>-n.png`)."""
+    """Layers placed on this canvas, each at its measured art's proportions (PNG n at `<prefix>-n.png`).
+
+    A layer at position "auto" goes to the fixed position whose rectangle covers the least of `scene`
+    (the source's faces, text and motion, shown at `picture` on the canvas) and of the layers before it.
+    """
     cw, ch = canvas
-    overlays = []
+    overlays: list[PlacedOverlay] = []
+    placed: list[Rect] = []  # positioned overlays so far: an auto layer avoids them too
     for index, layer in enumerate(layers):
         png = png_prefix.with_name(f"{png_prefix.name}-{index}.png")
         if layer.full_frame:  # drawn at the canvas's size, whatever the art's: no measure needed
@@ -218,18 +222,49 @@ def place_layers(
         aspect = art_w / art_h
         # a height fraction (text handles) is expressed as a width for `place`
         width_px = layer.width * cw if layer.width is not None else (layer.height or 0) * ch * aspect
-        x, y, w, h = place(aspect, width_px, layer.position, layer.margin, zone, canvas)
-        overlays.append(PlacedOverlay(layer.art, x, y, w, h, png))
+        auto = None
+        if layer.position == "auto":
+            candidates = {p: place(aspect, width_px, p, layer.margin, zone, canvas) for p in FIXED_POSITIONS}
+            if layer.fallback is None:
+                raise PlanError(f"overlay {layer.art} is placed automatically but has no fallback position")
+            auto = choose_position(candidates, scene, picture or (0, 0, cw, ch), layer.fallback, placed)
+            x, y, w, h = candidates[auto.position]
+        else:
+            x, y, w, h = place(aspect, width_px, layer.position, layer.margin, zone, canvas)
+        overlays.append(PlacedOverlay(layer.art, x, y, w, h, png, auto))
+        placed.append((x, y, w, h))
     return tuple(overlays)
 
 
 def brand_overlays(
-    brand: Brand, canvas: tuple[int, int], work_dir: Path, art_sizes: ArtSizes
+    brand: Brand,
+    canvas: tuple[int, int],
+    work_dir: Path,
+    art_sizes: ArtSizes,
+    scene: SceneMaps | None = None,
+    picture: Rect | None = None,
 ) -> tuple[PlacedOverlay, ...]:
     """The brand's layers placed on this canvas, inside its safe zone."""
     zone = brand.safe_zone_for(*canvas)
     layers = brand_layers(brand, output_shape(*canvas))
-    return place_layers(layers, zone, canvas, art_sizes, work_dir / brand.id)
+    return place_layers(layers, zone, canvas, art_sizes, work_dir / brand.id, scene, picture)
+
+
+def needs_scene(brands: Sequence[Brand]) -> bool:
+    """Whether any brand has a layer at position "auto" (the facade then analyses the source once)."""
+    return any(layer.position == "auto" for brand in brands for layer in brand_layers(brand, "vertical"))
+
+
+def picture_rect(info: MediaInfo, canvas: tuple[int, int], fit: Fit) -> Rect:
+    """Where the source's picture sits on the canvas: centred, inside (the blurred fill around it) or
+    overflowing it (`fit` crop: the parts off the canvas are cut)."""
+    width, height = _fitted(info, canvas, fit)
+    return (canvas[0] - width) // 2, (canvas[1] - height) // 2, width, height
+
+
+def _fitted(info: MediaInfo, canvas: tuple[int, int], fit: Fit) -> tuple[int, int]:
+    """The source's displayed size on the canvas before any fill or crop."""
+    return (_fit_inside if fit == "blur" else _cover)(info.width, info.height, canvas)
 
 
 def brand_arts(brands: Sequence[Brand]) -> list[OverlayArt]:
@@ -254,7 +289,7 @@ def normalize_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT
     if info.variable_frame_rate or info.declared_fps > MAX_FPS + 0.01:
         steps.append(f"fps={_rate_text(info.fps)}")
 
-    fitted = (_fit_inside if fit == "blur" else _cover)(info.width, info.height, canvas)
+    fitted = _fitted(info, canvas, fit)
     resize = (info.coded_width, info.coded_height) != _rotated(fitted, info) or info.sar != 1
     if info.hdr:
         # Tone-map at output size (4x cheaper than at 4K); scaling the PQ/HLG signal first is common practice.
@@ -378,6 +413,7 @@ def plan_render(
     fit: Fit = DEFAULT_FIT,
     loudness: Loudness | None = None,
     makeup_db: Mapping[float, float] | None = None,
+    scene: SceneMaps | None = None,
 ) -> RenderPlan:
     """Everything FFmpeg must do to make one output per brand from `info`'s source.
 
@@ -386,17 +422,19 @@ def plan_render(
     the measured make-up gain of each limited target (`loudness.makeup_needed`). `input_args`
     replaces `-i SOURCE` (the preview renders a generated frame through the same plan). `temp_tag` makes the
     temporary names unique to one run, so two runs of the same job (a re-queued job whose first worker is
-    still alive) never write into each other's files.
+    still alive) never write into each other's files. `scene` (the source's `analyse_scene`) places the
+    layers at position "auto"; without it they take their fallback position.
     """
     if not brands:
         raise PlanError("no brands to render")
     canvas = canvas_size(info, preset)
     normalize = normalize_chain(info, canvas, fit)
     makeup = makeup_db or {}
+    picture = picture_rect(info, canvas, fit)
     outputs = []
     for brand in brands:
         final = output_name(stem, brand.id)
-        overlays = brand_overlays(brand, canvas, work_dir, art_sizes)
+        overlays = brand_overlays(brand, canvas, work_dir, art_sizes, scene, picture)
         target = loudness_target(brand, options)
         gain = plan_gain(loudness, target, makeup.get(target, 0.0))
         temp = out_dir / temp_name(final, temp_tag)

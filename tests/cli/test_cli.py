@@ -43,7 +43,17 @@ def test_render_two_brands_json(clip: Path, tmp_path: Path) -> None:
     assert set(payload) == {"outputs", "errors"} and payload["errors"] == []
     assert [o["brand"] for o in payload["outputs"]] == ["watchthefall", "fallclips"]
     for output in payload["outputs"]:
-        assert set(output) == {"source", "brand", "path", "width", "height", "duration", "loudness"}
+        assert set(output) == {
+            "source",
+            "brand",
+            "path",
+            "width",
+            "height",
+            "duration",
+            "loudness",
+            "placements",
+        }
+        assert output["placements"] == []  # no layer at position "auto"
         assert output["source"] == str(clip)
         loudness = output["loudness"]  # the tone, brought to WTF_LOUDNESS_LUFS' default
         assert loudness["target_lufs"] == -14 and abs(loudness["after"]["integrated_lufs"] + 14) <= 1
