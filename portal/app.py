@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import sys
 
 from flask import Flask
 
 from portal.config import ConfigError, Settings, startup_settings
+from portal.embedded_consumer import ensure_consumer
 from portal.logging_setup import configure_logging, init_request_ids
 from portal.tasks import Runtime
 from portal.web import api, dashboard, debug, events, health, v3
@@ -54,5 +56,9 @@ def __getattr__(name: str) -> Flask:
     except ConfigError as exc:
         print(f"wtf-portal: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    # the WSGI entry point: make sure something consumes the queue, whatever server runs the app (checked
+    # on the first request, so `gunicorn --check-config` and imports start nothing)
+    settings = application.extensions["runtime"].settings
+    application.before_request(functools.cache(lambda: ensure_consumer(settings)))
     globals()["app"] = application
     return application

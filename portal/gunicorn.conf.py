@@ -9,8 +9,6 @@ request; one process tree on Render's free plan, because `when_ready` starts the
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
 
 from gunicorn import glogging
@@ -81,17 +79,15 @@ def when_ready(server):
     """Start the queue consumer next to the web workers (off with WTF_EMBEDDED_WORKER=0)."""
     global _consumer
     if _embedded_worker_enabled():
-        from portal.media.ffmpeg import die_with_parent
+        from portal.embedded_consumer import start_consumer
 
-        _consumer = subprocess.Popen([sys.executable, "-m", "portal", "worker"], preexec_fn=die_with_parent)
+        _consumer = start_consumer()  # also tells the web workers (forked next) that a consumer runs
         server.log.info("embedded queue consumer started (pid %s)", _consumer.pid)
 
 
 def on_exit(server):
     """Stop the embedded consumer: SIGINT lets Huey finish or hand back its task."""
-    if _consumer is not None and _consumer.poll() is None:
-        _consumer.send_signal(signal.SIGINT)
-        try:
-            _consumer.wait(timeout=graceful_timeout)
-        except subprocess.TimeoutExpired:
-            _consumer.kill()
+    if _consumer is not None:
+        from portal.embedded_consumer import stop_consumer
+
+        stop_consumer(_consumer, timeout=graceful_timeout)

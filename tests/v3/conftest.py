@@ -13,7 +13,9 @@ from flask.testing import FlaskClient
 from portal.app import create_app
 from portal.config import load_settings
 from portal.database import Job, Output, new_id, utc_now
+from tests.browser.conftest import browser  # noqa: F401  (real Chromium, for the signed-link test)
 from tests.conftest import REPO
+from tests.download.conftest import site  # noqa: F401  (the loopback site, for link jobs)
 from tests.mediagen import make_clip
 from tests.web.server import KEY
 
