@@ -11,7 +11,8 @@ from flask import Flask
 from portal.config import ConfigError, Settings, startup_settings
 from portal.embedded_consumer import ensure_consumer
 from portal.logging_setup import configure_logging, init_request_ids
-from portal.tasks import Runtime
+from portal.runtime import Runtime
+from portal.tasks import register_tasks
 from portal.web import api, dashboard, debug, events, health, v3
 from portal.web.errors import register_error_handlers
 from portal.web.health import init_metrics
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SECURE=not settings.dev_mode,
         JSON_SORT_KEYS=False,
     )
-    rt = Runtime(settings)
+    rt = register_tasks(Runtime(settings))
     rt.db.upgrade()
     app.extensions["runtime"] = rt
 

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from portal.errors import PortalError
 from portal.media.options import LOUDNESS_LUFS_RANGE, FixedPosition, Position
 from portal.media.safezone import SafeZone, SafeZoneName, project_zone
 
@@ -340,14 +341,16 @@ class BrandConfig(BaseModel):
         return self.model_copy(update={"brands": brands, "version": version})
 
 
-class BrandConfigError(Exception):
+class BrandConfigError(PortalError):
     """The brand config cannot be used; the message names the file, the brand and the field."""
 
     code = "brand_config_invalid"
+    status = 503  # the service's own file is broken: nothing the client can fix
 
 
 class UnknownBrandError(BrandConfigError):
     code = "unknown_brand"  # e.g. removed from the config after a job asked for it
+    status = 422
 
 
 def _map_asset_paths(brand: dict, convert: Callable[[str], str]) -> dict:

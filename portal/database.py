@@ -36,8 +36,6 @@ from portal.config import Settings
 from portal.media.options import DEFAULT_FIT
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-ACTIVE_STATUSES = ("queued", "downloading", "rendering")
-FINISHED_STATUSES = ("completed", "failed", "cancelled")
 
 
 def utc_now() -> datetime:
@@ -72,7 +70,7 @@ class Job(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16), default="render")  # render | fetch
-    status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    status: Mapped[str] = mapped_column(String(16), index=True)  # a portal.jobs.JobStatus
     stage: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -102,10 +100,6 @@ class Job(Base):
     deliveries: Mapped[list[WebhookDelivery]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="WebhookDelivery.created_at"
     )
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
 
 
 class Output(Base):

@@ -43,6 +43,7 @@ from yt_dlp.utils import (
 )
 
 from portal.config import Settings
+from portal.errors import PortalError
 from portal.media.binary import locate_ffmpeg
 from portal.media.errors import EngineError, NoVideoStreamError
 from portal.media.probe import probe_media
@@ -58,6 +59,7 @@ MB = 1_048_576
 
 class DownloadFailedError(EngineError):
     code = "download_failed"
+    status = 422  # the link cannot be used as given
 
 
 class UrlRefusedError(DownloadFailedError):
@@ -94,6 +96,7 @@ class TooLongError(DownloadFailedError):
 
 class NetworkError(DownloadFailedError):
     code = "network_error"
+    status = 502  # the site did not answer: trying again later may work
     transient = True
 
 
@@ -116,6 +119,13 @@ def video_retry_format(audio_only_format: str) -> str:
 
 class DownloadCancelledError(DownloadFailedError):
     code = "cancelled"
+
+
+class CookiesFileError(PortalError, ValueError):
+    """An uploaded cookies file that yt-dlp could not use."""
+
+    code = "bad_cookies"
+    status = 422
 
 
 @dataclass(frozen=True)
@@ -577,8 +587,11 @@ def download(
     check_url(url, options.allow_private_urls)
     options.cache_dir.mkdir(parents=True, exist_ok=True)
     video_format = None  # set once an answer came back audio only: retried once with a format with video
+    cancel = cancel or threading.Event()  # never set without a caller's: the waits below are then sleeps
     attempt = 1
     while True:
+        if cancel.is_set():
+            raise DownloadCancelledError(f"{url}: download cancelled")
         try:
             return _download_once(url, options, on_progress, cancel, video_format)
         except _AudioOnlyAnswer as answer:
@@ -592,7 +605,7 @@ def download(
             if not exc.transient or attempt == options.retries:
                 raise
             log.info("%s: %s; attempt %d of %d", url, exc.code, attempt, options.retries)
-            time.sleep(min(8, 2 ** (attempt - 1)))
+            cancel.wait(min(8, 2 ** (attempt - 1)))  # a cancel ends the wait, and the next turn the download
             attempt += 1
 
 
@@ -683,20 +696,20 @@ _COOKIE_LINE = re.compile(
 def netscape_cookies(text: str) -> tuple[str, int]:
     """A cookies file checked line by line exactly as yt-dlp splits it (a text-mode file: lines end at
     \\n, \\r or \\r\\n only, unlike str.splitlines); the text with the header line yt-dlp wants, and
-    its number of cookies. ValueError names the line by number, never by content."""
+    its number of cookies. CookiesFileError names the line by number, never by content."""
     cookies = 0
     for number, line in enumerate(io.StringIO(text, newline=None), 1):
         line = line.removesuffix("\n").removeprefix("#HttpOnly_")  # exporters mark HttpOnly cookies so
         if not line.strip() or line.startswith("#"):
             continue
         if not _COOKIE_LINE.fullmatch(line):
-            raise ValueError(
+            raise CookiesFileError(
                 f"not a Netscape cookies file: line {number} is not 7 tab-separated fields (domain, "
                 "subdomains, path, secure, expiry, name, value) of printable characters"
             )
         cookies += 1
     if not cookies:
-        raise ValueError("the cookies file holds no cookies")
+        raise CookiesFileError("the cookies file holds no cookies")
     if not text.startswith(("# Netscape", "# HTTP Cookie")):
         text = NETSCAPE_HEADER + text
     return text, cookies
@@ -714,7 +727,7 @@ def store_cookies(data_dir: Path, content: bytes) -> int:
         YoutubeDLCookieJar(temp).load()  # what yt-dlp itself will read
     except (http.cookiejar.LoadError, OSError):
         os.unlink(temp)
-        raise ValueError("not a Netscape cookies file: yt-dlp cannot read it") from None
+        raise CookiesFileError("not a Netscape cookies file: yt-dlp cannot read it") from None
     os.replace(temp, target)
     return count
 

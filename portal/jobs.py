@@ -1,143 +1,280 @@
-"""Job rows as the API and the worker see them: create, describe, cancel, retry, delete.
+"""The job state machine: the one module that moves a job from one status to another.
 
-Shared by the HTTP API and the worker so both speak of a job the same way (DESIGN 4.7's JOB object).
+    queued -> downloading (links only) -> rendering -> completed | failed | cancelled
+       ^            |                         |
+       +------------+-------------------------+   transient failure or a dead worker (bounded attempts)
+
+The jobs table is the truth and every change is a database transaction, so the web, any number of
+workers and the reaper can act on the same job. Functions take a `Database`; they never enqueue (the
+caller does, with the ids they return) and know nothing of HTTP. A cancel request is a flag: a queued
+job ends at once, a running one when its worker sees the flag; a job whose cancel was asked for never
+goes back to the queue.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-from datetime import datetime
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 
-from portal.brand_loader import BrandConfig, BrandConfigError, load_brand_config
-from portal.config import Settings
-from portal.database import FINISHED_STATUSES, Job, Output
-from portal.web.links import signed_download_url
+from sqlalchemy import case, or_, select, update
+
+from portal.database import Database, Job, Output, new_id, utc_now
+from portal.errors import PortalError
+from portal.media.options import DEFAULT_FIT
+
+log = logging.getLogger("portal.worker")
 
 
-class JobStateError(Exception):
+class JobStatus(StrEnum):
+    """A job's `status` (DESIGN 4.7). What the worker is doing within a status goes to `stage`."""
+
+    QUEUED = "queued"
+    DOWNLOADING = "downloading"
+    RENDERING = "rendering"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+RUNNING = (JobStatus.DOWNLOADING, JobStatus.RENDERING)
+ACTIVE = (JobStatus.QUEUED, *RUNNING)
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+# A stage the engine or downloader reports moves the job to the status it belongs to; any other stage
+# (a new one, say) is shown as the stage of the current status.
+STAGE_STATUS = {"downloading": JobStatus.DOWNLOADING, "rendering": JobStatus.RENDERING}
+
+
+class JobNotFoundError(PortalError):
+    code = "job_not_found"
+    status = 404
+
+
+class JobStateError(PortalError):
     """The job is in a state that does not allow this (e.g. deleting a running job)."""
 
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
-def describe_job(job: Job, *, external_urls: bool = False) -> dict:
-    """The JOB object of the API (DESIGN 4.7)."""
-    outputs = [
-        {
-            "brand": output.brand,
-            "filename": output.filename,
-            "url": signed_download_url(output.filename, external=external_urls),
-            "size_bytes": output.size_bytes,
-            "width": output.width,
-            "height": output.height,
-            "duration": output.duration,
-            "loudness": output.loudness,
-        }
-        for output in job.outputs
-    ]
-    return {
-        "id": job.id,
-        "kind": job.kind,
-        "status": job.status,
-        "stage": job.stage,
-        "progress": round(job.progress, 1),
-        "error": {"code": job.error_code, "message": job.error} if job.error else None,
-        "source": {"kind": job.source_kind, "name": job.source_name, **(job.source_meta or {})},
-        "brands": job.brands,
-        "preset": job.preset,
-        "fit": job.fit,
-        "attempts": job.attempts,
-        "outputs": outputs,
-        "created_at": iso(job.created_at),
-        "started_at": iso(job.started_at),
-        "finished_at": iso(job.finished_at),
-    }
+    code = "job_state"
+    status = 409
 
 
-def progress_event(job: Job) -> dict:
-    """What an event stream sends: enough to draw a progress bar and know when to stop."""
-    return {
-        "id": job.id,
-        "status": job.status,
-        "stage": job.stage,
-        "progress": round(job.progress, 1),
-        "error": {"code": job.error_code, "message": job.error} if job.error else None,
-    }
+class JobFinishedError(JobStateError):
+    code = "job_finished"
 
 
-def output_paths(job: Job, settings: Settings) -> list[Path]:
-    return [settings.outputs_dir / output.filename for output in job.outputs]
+class JobNotRetryableError(JobStateError):
+    code = "job_not_retryable"
 
 
-def delete_job_files(job: Job, settings: Settings) -> None:
-    for path in output_paths(job, settings):
-        path.unlink(missing_ok=True)
+class JobRunningError(JobStateError):
+    code = "job_running"
 
 
-def reset_for_retry(job: Job) -> None:
-    if job.status not in ("failed", "cancelled"):
-        raise JobStateError(f"job {job.id} is {job.status}; only failed or cancelled jobs can be retried")
-    job.status, job.stage, job.progress = "queued", None, 0.0
-    job.error = job.error_code = None
-    job.attempts, job.cancel_requested = 0, False
-    job.lease_owner = job.heartbeat_at = job.started_at = job.finished_at = None
-    job.outputs.clear()
+class SourceGoneError(JobStateError):
+    code = "source_gone"
 
 
-def check_deletable(job: Job) -> None:
-    if job.status not in FINISHED_STATUSES:
-        raise JobStateError(f"job {job.id} is {job.status}; cancel it before deleting it")
+@dataclass(frozen=True)
+class NewJob:
+    """What a submission asks for: a render (brands, preset) or a fetch of one source."""
+
+    kind: str  # render | fetch
+    source_kind: str  # upload | url
+    source_name: str  # the upload's file name or the URL
+    source_path: str | None
+    brands: list[str]
+    preset: str
+    fit: str = DEFAULT_FIT
+    v3_settings: dict | None = None  # v3's per-render settings (process_brands), applied by the worker
 
 
-def record_outputs(job: Job, rendered: list, settings: Settings) -> None:
-    job.outputs.clear()
-    for item in rendered:
-        job.outputs.append(
-            Output(
-                brand=item.brand,
-                filename=Path(item.path).name,
-                size_bytes=item.size_bytes,
-                width=item.width,
-                height=item.height,
-                duration=item.duration,
-                loudness=item.loudness.as_dict() if getattr(item, "loudness", None) else None,
-            )
+def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
+    """Queue jobs in one transaction (all or none); return their ids for the caller to enqueue."""
+    rows = [
+        Job(id=new_id(), status=JobStatus.QUEUED, progress=0.0, attempts=0, cancel_requested=False,
+            kind=new.kind, source_kind=new.source_kind, source_name=new.source_name,
+            source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
+            v3_settings=new.v3_settings)
+        for new in new_jobs
+    ]  # fmt: skip
+    with db.session() as session:
+        session.add_all(rows)
+    return [row.id for row in rows]
+
+
+def lease(db: Database, job_id: str, worker: str) -> bool:
+    """Take a queued job for `worker`; False if it is not waiting for one (taken, finished, cancelled)."""
+    now = utc_now()
+    with db.session() as session:
+        first_status = case(
+            (Job.source_kind == "url", JobStatus.DOWNLOADING.value), else_=JobStatus.RENDERING.value
         )
+        taken = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False))
+            .values(status=first_status, stage="starting", lease_owner=worker, heartbeat_at=now,
+                    started_at=now, attempts=Job.attempts + 1)
+        ).rowcount  # fmt: skip
+        if not taken:  # a cancel that raced a requeue: end it here rather than leave it queued forever
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(True))
+                .values(status=JobStatus.CANCELLED, stage=None, lease_owner=None, finished_at=now)
+            )
+    return taken == 1
 
 
-class BrandRegistry:
-    """brand_config.json, re-read when the file changes, so edits take effect without a restart."""
+def progress(db: Database, job_id: str, stage: str | None = None, percent: float | None = None) -> bool:
+    """Renew a running job's heartbeat (with its stage and progress, if given); True if cancel was asked."""
+    values: dict = {"heartbeat_at": utc_now()}
+    if stage is not None:
+        values["stage"] = stage
+        if stage in STAGE_STATUS:
+            values["status"] = STAGE_STATUS[stage]
+    if percent is not None:
+        values["progress"] = percent
+    with db.session() as session:
+        # only while a run holds the job: never overwrite the final status it wrote
+        session.execute(update(Job).where(Job.id == job_id, Job.status.in_(RUNNING)).values(**values))
+        return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._config: BrandConfig | None = None
-        self._checked = 0.0
 
-    def invalidate(self) -> None:
-        """Forget the cached config: this process just wrote the file and must not serve the old one."""
-        with self._lock:
-            self._config = None
+def cancel_requested(db: Database, job_id: str) -> bool:
+    with db.session() as session:
+        return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
-    def current(self) -> BrandConfig:
-        """The config as the file is now; raises BrandConfigError if it is missing or invalid."""
-        with self._lock:
-            now = time.monotonic()
-            if self._config is not None and now - self._checked < 1.0:
-                return self._config
-            self._checked = now
-            try:
-                stat = os.stat(self.path)
-            except FileNotFoundError:
-                raise BrandConfigError(f"{self.path}: brand config not found") from None
-            stamp = (stat.st_mtime_ns, stat.st_size)
-            if stamp != self._stamp or self._config is None:
-                self._config = load_brand_config(self.path)
-                self._stamp = stamp
-            return self._config
+
+def finish(db: Database, job_id: str, rendered: list) -> None:
+    """The run made its outputs (`RenderedOutput`s): record them; the job is completed."""
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        job.outputs.clear()
+        for item in rendered:
+            job.outputs.append(
+                Output(brand=item.brand, filename=Path(item.path).name, size_bytes=item.size_bytes,
+                       width=item.width, height=item.height, duration=item.duration,
+                       loudness=item.loudness.as_dict() if getattr(item, "loudness", None) else None)
+            )  # fmt: skip
+        job.progress = 100.0
+    _end(db, job_id, JobStatus.COMPLETED)
+
+
+def stop_cancelled(db: Database, job_id: str) -> None:
+    """The run stopped because a cancel was asked for."""
+    _end(db, job_id, JobStatus.CANCELLED)
+
+
+def error_message(exc: BaseException) -> str:
+    if isinstance(exc, PortalError):
+        return exc.message
+    text = str(exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int) -> bool:
+    """The run failed. A transient failure with attempts left goes back to the queue (True: enqueue it
+    again); a job whose cancel was asked for ends cancelled instead; anything else ends failed."""
+    code, message = getattr(exc, "code", "internal_error"), error_message(exc)
+    if getattr(exc, "transient", False):
+        with db.session() as session:
+            requeued = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.cancel_requested.is_(False), Job.attempts < max_attempts)
+                .values(status=JobStatus.QUEUED, stage="waiting to retry", lease_owner=None,
+                        error=message, error_code=code)
+            ).rowcount  # fmt: skip
+        if requeued:
+            db.log("WARNING", f"transient failure, retrying: {message}", job_id)
+            return True
+        if cancel_requested(db, job_id):
+            stop_cancelled(db, job_id)
+            return False
+    _end(db, job_id, JobStatus.FAILED, code, message)
+    detail = getattr(exc, "stderr_tail", "")
+    db.log("ERROR", f"{message}\n{detail}".strip(), job_id)
+    return False
+
+
+def _end(db: Database, job_id: str, status: JobStatus, code: str | None = None, message: str | None = None):
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        job.status, job.error_code, job.error = status, code, message
+        job.stage = "done" if status == JobStatus.COMPLETED else None
+        job.finished_at, job.lease_owner = utc_now(), None
+    log.info("job %s %s", job_id, status.value, extra={"status": status.value})
+
+
+def _get(session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise JobNotFoundError(f"no job {job_id!r}")
+    return job
+
+
+def cancel(db: Database, job_id: str) -> None:
+    """Stop a job: a queued one at once, a running one as soon as its worker sees the flag."""
+    with db.session() as session:
+        job = _get(session, job_id)
+        if job.status in FINISHED:
+            raise JobFinishedError(f"job {job_id} is already {job.status}")
+        job.cancel_requested = True
+        if job.status == JobStatus.QUEUED:
+            job.status, job.stage, job.finished_at = JobStatus.CANCELLED, None, utc_now()
+
+
+def retry(db: Database, job_id: str) -> None:
+    """Make a failed or cancelled job queued again, as new (the caller enqueues it)."""
+    with db.session() as session:
+        job = _get(session, job_id)
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise JobNotRetryableError(
+                f"job {job.id} is {job.status}; only failed or cancelled jobs can be retried"
+            )
+        if job.source_kind == "upload" and not Path(job.source_path or "").is_file():
+            raise SourceGoneError("the uploaded file has expired; upload it again")
+        job.status, job.stage, job.progress = JobStatus.QUEUED, None, 0.0
+        job.error = job.error_code = None
+        job.attempts, job.cancel_requested = 0, False
+        job.lease_owner = job.heartbeat_at = job.started_at = job.finished_at = None
+        job.outputs.clear()
+
+
+def delete(db: Database, job_id: str, outputs_dir: Path) -> None:
+    """Delete a finished job, its output files and its row."""
+    with db.session() as session:
+        job = _get(session, job_id)
+        if job.status not in FINISHED:
+            raise JobRunningError(f"job {job.id} is {job.status}; cancel it before deleting it")
+        for output in job.outputs:
+            (outputs_dir / output.filename).unlink(missing_ok=True)
+        session.delete(job)
+
+
+def reap(db: Database, stale_after_s: float, max_attempts: int) -> list[str]:
+    """Jobs whose worker stopped beating: requeued (ids returned for the caller to enqueue), failed after
+    `max_attempts`, or cancelled if that was asked for."""
+    now = utc_now()
+    stale_before = now - timedelta(seconds=stale_after_s)
+    requeued = []
+    with db.session() as session:
+        stale = session.scalars(
+            select(Job).where(
+                Job.status.in_(RUNNING), or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < stale_before)
+            )
+        ).all()
+        for job in stale:
+            if job.cancel_requested:  # its worker died before it could honour the cancel
+                job.status, job.stage, job.lease_owner, job.finished_at = JobStatus.CANCELLED, None, None, now
+            elif job.attempts >= max_attempts:
+                job.status, job.error_code = JobStatus.FAILED, "worker_lost"
+                job.error = f"the worker stopped {job.attempts} times while running this job; giving up"
+                job.finished_at, job.lease_owner = now, None
+            else:
+                job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "requeued", None
+                requeued.append(job.id)
+    for job_id in requeued:
+        log.warning("job %s: worker heartbeat stale, requeued", job_id)
+        db.log("WARNING", "worker heartbeat stale; job requeued", job_id)
+    return requeued

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.database import ACTIVE_STATUSES, Job, LogEntry, Output, Upload, utc_now
+from portal.database import Job, LogEntry, Output, Upload, utc_now
+from portal.errors import PortalError
+from portal.jobs import ACTIVE
 
 if TYPE_CHECKING:
     from portal.config import Settings
@@ -32,10 +34,11 @@ log = logging.getLogger(__name__)
 TEMP_GRACE = timedelta(hours=1)
 
 
-class LowDiskError(Exception):
+class LowDiskError(PortalError):
     """Free space in the data folder is under WTF_MIN_FREE_DISK_MB; new jobs are refused."""
 
     code = "low_disk"
+    status = 507
 
 
 @dataclass
@@ -170,7 +173,7 @@ class JobRecord:
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+        return self.status in ACTIVE
 
 
 def _inside(path: Path, folder: Path) -> bool:

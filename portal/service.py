@@ -44,11 +44,11 @@ def worker(concurrency: int | None) -> None:
     """Run a render worker: a Huey consumer plus the stale-job reaper."""
     settings = settings_or_exit()
     from portal.logging_setup import configure_logging
-    from portal.tasks import Runtime, run_worker
+    from portal.runtime import Runtime
+    from portal.tasks import run_worker
 
     configure_logging(settings)
-    Runtime.get(settings)
-    run_worker(concurrency or settings.worker_concurrency)
+    run_worker(Runtime(settings), concurrency or settings.worker_concurrency)
 
 
 @main.group()

@@ -1,9 +1,9 @@
-"""The queue: Huey carries job ids; the jobs table is the truth.
+"""The queue's task code: Huey carries job ids; the jobs table (and `portal.jobs`) is the truth.
 
 Huey delivers at most once, so a worker takes a lease on the job row and renews a heartbeat while it
 works; a reaper in every consumer puts jobs with a stale heartbeat back on the queue (bounded attempts),
 so a killed worker never leaves a job `rendering` forever. Cancel is cooperative: the job's watcher sees
-the flag and sets the engine's cancel event, which kills FFmpeg's process group.
+the flag and sets the run's cancel event, which stops the download or kills FFmpeg's process group.
 """
 
 from __future__ import annotations
@@ -11,24 +11,20 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
-from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey, crontab
-from sqlalchemy import case, or_, select, update
+from huey import crontab
 
-from portal.brand_loader import BrandConfigError
-from portal.config import Settings, load_settings
-from portal.database import Database, Job, WorkerBeat, utc_now
+from portal import jobs
+from portal.database import Job, WorkerBeat, utc_now
 from portal.downloader import DownloadCancelledError, DownloadOptions, download
-from portal.jobs import BrandRegistry, record_outputs
+from portal.errors import PortalError
 from portal.logging_setup import job_context
 from portal.maintenance import cleanup
 from portal.media.errors import EngineError, RenderCancelledError
+from portal.runtime import Runtime
 from portal.v3_import import apply_v3_settings
 from portal.video_processor import RenderedOutput, probe_media, render_source, safe_stem
 from portal.webhooks import start_sender
@@ -40,76 +36,30 @@ REAPER_SECONDS = 10.0
 RETRY_DELAY_SECONDS = 5
 
 
-def make_huey(settings: Settings) -> Huey:
-    """SqliteHuey in the data folder by default; RedisHuey or PostgresHuey from WTF_QUEUE_URL."""
-    url = settings.effective_queue_url
-    if url.startswith(("redis://", "rediss://")):
-        return RedisHuey("wtf-portal", url=url)
-    if url.startswith(("postgresql://", "postgres://")):
-        return PostgresHuey("wtf-portal", dsn=url)
-    path = Path(urlparse(url).path) if url.startswith("sqlite:") else settings.data_dir / "queue.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("wtf-portal", filename=str(path))
+def register_tasks(runtime: Runtime) -> Runtime:
+    """Put this module's tasks on the runtime's queue (the web enqueues them, a consumer runs them)."""
+
+    # Named as they were when they were module functions, so messages already queued still run.
+    @runtime.huey.task(retries=0, context=False, name="process_job")
+    def process(job_id: str) -> None:
+        process_job(runtime, job_id)
+
+    @runtime.huey.periodic_task(crontab(minute="*/30"), name="run_cleanup")
+    def periodic_cleanup() -> None:
+        run_cleanup(runtime)
+
+    runtime.process_job = process
+    return runtime
 
 
-class Runtime:
-    """Settings, database, queue and brands of this process, built once on first use."""
-
-    _instance: Runtime | None = None
-    _lock = threading.Lock()
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.db = Database(settings)
-        self.huey = make_huey(settings)
-        self.brands = BrandRegistry(settings.brand_config)
-        self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
-        self.process_job = self.huey.task(retries=0, context=False)(process_job)
-        self.huey.periodic_task(crontab(minute="*/30"))(run_cleanup)
-
-    @classmethod
-    def get(cls, settings: Settings | None = None) -> Runtime:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls(settings or load_settings())
-            return cls._instance
-
-    def enqueue(self, job_id: str, delay: float | None = None) -> None:
-        if delay:
-            self.process_job.schedule((job_id,), delay=delay)
-        else:
-            self.process_job(job_id)
-
-    def queue_depth(self) -> int:
-        return self.huey.pending_count()
-
-
-def process_job(job_id: str) -> None:
+def process_job(runtime: Runtime, job_id: str) -> None:
     """Run one job to its end: acquire the source, render every brand, record the outputs."""
-    runtime = Runtime.get()
     with job_context(job_id):
-        if not _take_lease(runtime, job_id):
+        if not jobs.lease(runtime.db, job_id, runtime.worker_name):
             log.info("job %s is not waiting for a worker; skipped", job_id)
             return
         log.info("job %s started on %s", job_id, runtime.worker_name)
         _JobRun(runtime, job_id).run()
-
-
-def _take_lease(runtime: Runtime, job_id: str) -> bool:
-    with runtime.db.session() as session:
-        result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == "queued", Job.cancel_requested.is_(False))
-            .values(
-                status=case((Job.source_kind == "url", "downloading"), else_="rendering"),
-                stage="starting",
-                lease_owner=runtime.worker_name,
-                heartbeat_at=utc_now(),
-                started_at=utc_now(),
-                attempts=Job.attempts + 1,
-            )
-        )
-        return result.rowcount == 1
 
 
 class _JobRun:
@@ -122,12 +72,12 @@ class _JobRun:
         self.progress: tuple[str, float] | None = None
 
     def run(self) -> None:
-        runtime, settings = self.runtime, self.runtime.settings
+        runtime, settings, db = self.runtime, self.runtime.settings, self.runtime.db
         watcher = threading.Thread(target=self._watch, name=f"job-{self.job_id[:8]}", daemon=True)
         watcher.start()
         started = time.monotonic()
         try:
-            with runtime.db.session() as session:
+            with db.session() as session:
                 job = session.get(Job, self.job_id)
                 brands = runtime.brands.current().select(job.brands) if job.kind == "render" else []
                 if job.v3_settings:  # process_brands' settings for this render only
@@ -151,20 +101,15 @@ class _JobRun:
                     on_progress=self._on_progress, cancel=self.cancel,
                 )  # fmt: skip
         except (RenderCancelledError, DownloadCancelledError):
-            self._finish("cancelled", None, None)
-        except (EngineError, BrandConfigError) as exc:
-            self._fail(exc)
-        except Exception as exc:  # a bug: keep the job honest and the worker alive
-            log.exception("job %s crashed", self.job_id)
-            self._fail(exc)
+            jobs.stop_cancelled(db, self.job_id)
+        except Exception as exc:
+            if not isinstance(exc, PortalError):  # a bug: keep the job honest and the worker alive
+                log.exception("job %s crashed", self.job_id)
+            if jobs.fail(db, self.job_id, exc, settings.max_attempts):
+                runtime.enqueue(self.job_id, delay=RETRY_DELAY_SECONDS)
         else:
-            with runtime.db.session() as session:
-                job = session.get(Job, self.job_id)
-                record_outputs(job, rendered, settings)
-            self._finish("completed", None, None)
-            runtime.db.log(
-                "INFO", f"{len(rendered)} outputs in {time.monotonic() - started:.1f} s", self.job_id
-            )
+            jobs.finish(db, self.job_id, rendered)
+            db.log("INFO", f"{len(rendered)} outputs in {time.monotonic() - started:.1f} s", self.job_id)
         finally:
             self.done.set()
             watcher.join(timeout=5)
@@ -174,57 +119,22 @@ class _JobRun:
         self.progress = (stage, low + (high - low) * percent / 100)
 
     def _watch(self) -> None:
-        """Write progress, renew the heartbeat, and turn a cancel request into the engine's cancel event."""
-        last_beat = 0.0
-        written = None
+        """Write progress, renew the heartbeat, and turn a cancel request into the run's cancel event."""
+        db, job_id = self.runtime.db, self.job_id
+        last_beat, written = 0.0, None
         while not self.done.wait(WATCH_SECONDS):
-            now = time.monotonic()
-            values: dict = {}
-            if self.progress != written and self.progress is not None:
-                written = self.progress
-                values.update(status=written[0], stage=written[0], progress=written[1])
-            if now - last_beat >= HEARTBEAT_SECONDS or values:
-                last_beat = now
-                values["heartbeat_at"] = utc_now()
             try:
-                with self.runtime.db.session() as session:
-                    # only while this run holds the job: never overwrite the final status it wrote
-                    session.execute(
-                        update(Job)
-                        .where(Job.id == self.job_id, Job.status.in_(("downloading", "rendering")))
-                        .values(**values)
-                    )
-                    if session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
-                        self.cancel.set()
+                current = self.progress
+                if current != written or time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    stage, percent = current or (None, None)
+                    wanted = jobs.progress(db, job_id, stage, percent)
+                    written, last_beat = current, time.monotonic()
+                else:
+                    wanted = jobs.cancel_requested(db, job_id)
+                if wanted:
+                    self.cancel.set()
             except Exception:  # a busy database must not kill the render; the next tick retries
-                log.warning("job %s: progress write failed", self.job_id, exc_info=True)
-
-    def _fail(self, exc: Exception) -> None:
-        code = getattr(exc, "code", "internal_error")
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        with self.runtime.db.session() as session:
-            job = session.get(Job, self.job_id)
-            retry = getattr(exc, "transient", False) and job.attempts < self.runtime.settings.max_attempts
-            if retry:
-                job.status, job.stage, job.lease_owner = "queued", "waiting to retry", None
-                job.error, job.error_code = message, code
-        if retry:
-            self.runtime.db.log("WARNING", f"transient failure, retrying: {message}", self.job_id)
-            self.runtime.enqueue(self.job_id, delay=RETRY_DELAY_SECONDS)
-            return
-        self._finish("failed", code, message)
-        detail = getattr(exc, "stderr_tail", "")
-        self.runtime.db.log("ERROR", f"{message}\n{detail}".strip(), self.job_id)
-
-    def _finish(self, status: str, code: str | None, message: str | None) -> None:
-        with self.runtime.db.session() as session:
-            job = session.get(Job, self.job_id)
-            job.status, job.error_code, job.error = status, code, message
-            job.stage = None if status != "completed" else "done"
-            if status == "completed":
-                job.progress = 100.0
-            job.finished_at, job.lease_owner = utc_now(), None
-        log.info("job %s %s", self.job_id, status, extra={"status": status})
+                log.warning("job %s: progress write failed", job_id, exc_info=True)
 
 
 def acquire_source(runtime: Runtime, job_id: str, on_progress, cancel: threading.Event) -> Path:
@@ -268,35 +178,13 @@ def keep_original(source: Path, outputs_dir: Path, stem: str) -> RenderedOutput:
 def reap_stale_jobs(runtime: Runtime) -> list[str]:
     """Requeue jobs whose worker stopped beating; fail them after WTF_MAX_ATTEMPTS."""
     settings = runtime.settings
-    stale_before = utc_now() - timedelta(seconds=settings.heartbeat_stale_s)
-    requeued = []
-    with runtime.db.session() as session:
-        stale = session.scalars(
-            select(Job).where(
-                Job.status.in_(("rendering", "downloading")),
-                or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < stale_before),
-            )
-        ).all()
-        for job in stale:
-            if job.cancel_requested:  # its worker died before it could honour the cancel
-                job.status, job.stage, job.lease_owner, job.finished_at = "cancelled", None, None, utc_now()
-            elif job.attempts >= settings.max_attempts:
-                job.status, job.error_code = "failed", "worker_lost"
-                job.error = f"the worker stopped {job.attempts} times while running this job; giving up"
-                job.finished_at, job.lease_owner = utc_now(), None
-            else:
-                job.status, job.stage, job.lease_owner = "queued", "requeued", None
-                requeued.append(job.id)
-    for job_id in requeued:
-        log.warning("job %s: worker heartbeat stale, requeued", job_id)
-        runtime.db.log("WARNING", "worker heartbeat stale; job requeued", job_id)
-        runtime.enqueue(job_id)
+    requeued = jobs.reap(runtime.db, settings.heartbeat_stale_s, settings.max_attempts)
+    runtime.enqueue_all(requeued)
     return requeued
 
 
-def run_cleanup() -> None:
+def run_cleanup(runtime: Runtime) -> None:
     """Periodic retention sweep (also `wtf-portal cleanup`)."""
-    runtime = Runtime.get()
     with runtime.db.session() as session:
         cleanup(runtime.settings, session)
 
@@ -313,9 +201,9 @@ def _beat_and_reap(runtime: Runtime, stop: threading.Event) -> None:
             return
 
 
-def run_worker(concurrency: int) -> None:
+def run_worker(runtime: Runtime, concurrency: int) -> None:
     """A queue consumer: Huey's, plus the heartbeat-and-reaper thread. Stops on SIGINT/SIGTERM."""
-    runtime = Runtime.get()
+    register_tasks(runtime)
     runtime.db.upgrade()
     stop = threading.Event()
     threading.Thread(target=_beat_and_reap, args=(runtime, stop), name="reaper", daemon=True).start()

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from portal.errors import PortalError
 
-class EngineError(Exception):
+
+class EngineError(PortalError):
     """Base of everything the engine raises on purpose."""
 
     code = "engine_error"
-    # Whether running the same work again could succeed (the worker retries only these).
-    transient = False
 
 
 class SourceError(EngineError):
     """The source file cannot be used; the message names the file and the reason."""
 
     code = "bad_source"
+    status = 415  # an upload that is not a usable video
 
 
 class MissingSourceError(SourceError):

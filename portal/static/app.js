@@ -3,7 +3,10 @@
 "use strict";
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
-const TERMINAL = ["completed", "failed", "cancelled"];
+// Job statuses as the server names them (portal.jobs.JobStatus), from base.html.
+const JOB_STATES = JSON.parse(document.getElementById("job-states").textContent);
+const STATUS = JOB_STATES.statuses;
+const TERMINAL = JOB_STATES.finished;
 
 async function api(method, path, body) {
   const options = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
@@ -64,13 +67,13 @@ function renderJob(job) {
     item.append(cancel);
     follow(job.id);
   }
-  if (job.status === "failed" || job.status === "cancelled") {
+  if (job.status === STATUS.FAILED || job.status === STATUS.CANCELLED) {
     if (job.error) item.append(el("p", { class: "error", role: "alert", text: job.error.message }));
     const retry = el("button", { type: "button", text: "Retry" });
     retry.addEventListener("click", () => api("POST", `/api/jobs/${job.id}/retry`).then((d) => renderJob(d.job)).catch((e) => alert(e.message)));
     item.append(retry);
   }
-  if (job.status === "completed") {
+  if (job.status === STATUS.COMPLETED) {
     const outputs = el("div", { class: "outputs" });
     for (const output of job.outputs) {
       outputs.append(el("figure", { class: "output" },

@@ -12,37 +12,35 @@ from pathlib import Path
 from typing import Literal
 
 from flask import Blueprint, Response, current_app, request, send_from_directory, stream_with_context
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import and_, or_, select
 from werkzeug.utils import secure_filename
 
-from portal import __version__
-from portal.brand_loader import Brand, BrandConfigError, UnknownBrandError
-from portal.database import Job, Upload, new_id, utc_now
+from portal import __version__, jobs
+from portal.brand_loader import Brand, UnknownBrandError
+from portal.database import Job, Upload, new_id
 from portal.downloader import (
-    DownloadFailedError,
     DownloadOptions,
-    UrlRefusedError,
     check_url,
     expand_playlist,
     forget_cookies,
     store_cookies,
 )
-from portal.jobs import JobStateError, check_deletable, delete_job_files, describe_job, reset_for_retry
-from portal.maintenance import LowDiskError, require_free_disk
-from portal.media.errors import EngineError, SourceError
+from portal.jobs import JobStatus, NewJob
+from portal.maintenance import require_free_disk
+from portal.media.errors import SourceError
 from portal.media.options import DEFAULT_FIT, Fit
 from portal.video_processor import PRESETS, probe_media, render_preview
 from portal.web import links
 from portal.web.auth import require_api_auth
-from portal.web.errors import ApiError, validation_message
+from portal.web.errors import ApiError
+from portal.web.job_json import describe_job
 from portal.web.runtime import runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 OPEN_ENDPOINTS = {"api.test"}
 PAGE_LIMIT_MAX = 100
 ARCHIVE_CHUNK = 1 << 20
-STATUSES = ("queued", "downloading", "rendering", "completed", "failed", "cancelled")
 
 
 @bp.before_request
@@ -87,19 +85,11 @@ class ProcessRequest(BrandSelection):
 
 
 def _brand_ids(requested: list[str] | str) -> list[str]:
-    try:
-        return [brand.id for brand in runtime().brands.current().select(requested)]
-    except UnknownBrandError as exc:
-        raise ApiError(422, "unknown_brand", str(exc)) from None
-    except BrandConfigError as exc:
-        raise ApiError(503, "brand_config_invalid", str(exc)) from None
+    return [brand.id for brand in runtime().brands.current().select(requested)]
 
 
 def _require_disk() -> None:
-    try:
-        require_free_disk(runtime().settings)
-    except LowDiskError as exc:
-        raise ApiError(507, exc.code, str(exc)) from None
+    require_free_disk(runtime().settings)
 
 
 def _save_upload(file_storage) -> Upload:
@@ -118,8 +108,9 @@ def _save_upload(file_storage) -> Upload:
         info = probe_media(path)
     except SourceError as exc:
         path.unlink(missing_ok=True)
+        # the same error, naming the client's file instead of the server's path
         reason = str(exc).split(": ", 1)[-1]
-        raise ApiError(415, exc.code, f"{file_storage.filename}: {reason}") from None
+        raise type(exc)(f"{file_storage.filename}: {reason}") from None
     upload = Upload(
         id=upload_id,
         filename=original,
@@ -154,46 +145,21 @@ def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
             "preset": request.form.get("preset") or "source",
             "fit": request.form.get("fit") or DEFAULT_FIT,
         }
-        try:
-            selection = BrandSelection.model_validate(fields)
-        except ValidationError as exc:
-            raise ApiError(422, "invalid_request", validation_message(exc)) from None
+        selection = BrandSelection.model_validate(fields)
         _brand_ids(selection.brands)  # refuse unknown brands before storing the file
         return selection, _save_upload(request.files.get("file"))
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
+    if not request.is_json:
         raise ApiError(
             415, "unsupported_media_type", "send JSON (Content-Type: application/json) or multipart"
         )
-    try:
-        return ProcessRequest.model_validate(data), None
-    except ValidationError as exc:
-        raise ApiError(422, "invalid_request", validation_message(exc)) from None
+    return ProcessRequest.model_validate(request.get_json()), None
 
 
-def _new_job(
-    kind: str,
-    source_kind: str,
-    source_name: str,
-    source_path: str | None,
-    brands: list[str],
-    preset: str,
-    fit: str = DEFAULT_FIT,
-) -> Job:
-    return Job(
-        id=new_id(),
-        kind=kind,
-        status="queued",
-        progress=0.0,
-        source_kind=source_kind,
-        source_name=source_name,
-        source_path=source_path,
-        brands=brands,
-        preset=preset,
-        fit=fit,
-        attempts=0,
-        cancel_requested=False,
-    )
+def _submit(new_jobs: list[NewJob]) -> list[str]:
+    rt = runtime()
+    ids = jobs.submit(rt.db, new_jobs)
+    rt.enqueue_all(ids)
+    return ids
 
 
 def _link_jobs(
@@ -201,30 +167,20 @@ def _link_jobs(
 ) -> list[str]:
     """One job per link (per entry for an expanded playlist); every link is checked before any job exists."""
     options = DownloadOptions.from_settings(runtime().settings)
-    try:
-        for url in urls:
+    for url in urls:
+        check_url(url, options.allow_private_urls)
+    if expand:
+        urls = [entry for url in urls for entry in expand_playlist(url, options)]
+        for url in urls:  # a feed or page may list links anywhere
             check_url(url, options.allow_private_urls)
-        if expand:
-            urls = [entry for url in urls for entry in expand_playlist(url, options)]
-            for url in urls:  # a feed or page may list links anywhere
-                check_url(url, options.allow_private_urls)
-    except DownloadFailedError as exc:
-        status = 422 if isinstance(exc, UrlRefusedError) or not exc.transient else 502
-        raise ApiError(status, exc.code, str(exc)) from None
     _require_disk()
-    rt = runtime()
-    jobs = [_new_job(kind, "url", url, None, brands, preset, fit) for url in urls]
-    with rt.db.session() as session:
-        session.add_all(jobs)
-    for job in jobs:
-        rt.enqueue(job.id)
-    return [job.id for job in jobs]
+    return _submit([NewJob(kind, "url", url, None, brands, preset, fit) for url in urls])
 
 
 def _jobs_response(job_ids: list[str]):
     with runtime().db.session() as session:
-        jobs = [session.get(Job, job_id) for job_id in job_ids]
-        return {"jobs": [describe_job(job) for job in jobs]}, 202
+        rows = [session.get(Job, job_id) for job_id in job_ids]
+        return {"jobs": [describe_job(job) for job in rows]}, 202
 
 
 @bp.post("/videos/process")
@@ -237,18 +193,16 @@ def process_video():
         ids = _link_jobs(urls, "render", brands, payload.preset, payload.playlist, payload.fit)
         return _job_response(ids[0], 202) if payload.url and len(ids) == 1 else _jobs_response(ids)
     _require_disk()
-    rt = runtime()
-    with rt.db.session() as session:
-        if upload is None:
+    if upload is None:
+        with runtime().db.session() as session:
             upload = session.get(Upload, payload.upload_id)
-            if upload is None or not Path(upload.path).is_file():
-                raise ApiError(
-                    404, "upload_not_found", f"no upload {payload.upload_id!r} (expired or never made)"
-                )
-        job = _new_job("render", "upload", upload.filename, upload.path, brands, payload.preset, payload.fit)
-        session.add(job)
-    rt.enqueue(job.id)
-    return _job_response(job.id, 202)
+        if upload is None or not Path(upload.path).is_file():
+            message = f"no upload {payload.upload_id!r} (expired or never made)"
+            raise ApiError(404, "upload_not_found", message)
+    [job_id] = _submit(
+        [NewJob("render", "upload", upload.filename, upload.path, brands, payload.preset, payload.fit)]
+    )
+    return _job_response(job_id, 202)
 
 
 COOKIES_MAX_BYTES = 1_048_576
@@ -263,10 +217,7 @@ def upload_cookies():
     content = file_storage.read(COOKIES_MAX_BYTES + 1)
     if len(content) > COOKIES_MAX_BYTES:
         raise ApiError(413, "too_large", "a cookies file is at most 1 MB; export only the sites you need")
-    try:
-        count = store_cookies(runtime().settings.data_dir, content)
-    except ValueError as exc:
-        raise ApiError(422, "bad_cookies", str(exc)) from None
+    count = store_cookies(runtime().settings.data_dir, content)
     return {"cookies": {"present": True, "lines": count}}, 201
 
 
@@ -287,7 +238,7 @@ def cookies_status():
 def _job_or_404(session, job_id: str) -> Job:
     job = session.get(Job, job_id)
     if job is None:
-        raise ApiError(404, "job_not_found", f"no job {job_id!r}")
+        raise jobs.JobNotFoundError(f"no job {job_id!r}")
     return job
 
 
@@ -319,8 +270,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 def list_jobs():
     """Jobs, newest first, a page at a time; ?status=, ?limit=, ?cursor=."""
     status = request.args.get("status")
-    if status and status not in STATUSES:
-        raise ApiError(400, "bad_status", f"status must be one of {', '.join(STATUSES)}")
+    if status and status not in tuple(JobStatus):
+        raise ApiError(400, "bad_status", f"status must be one of {', '.join(JobStatus)}")
     try:
         limit = min(PAGE_LIMIT_MAX, max(1, int(request.args.get("limit", 20))))
     except ValueError:
@@ -343,13 +294,7 @@ def list_jobs():
 @bp.post("/jobs/<job_id>/cancel")
 def cancel_job(job_id: str):
     """Stop a job: a queued one at once, a running one as soon as its worker sees the flag."""
-    with runtime().db.session() as session:
-        job = _job_or_404(session, job_id)
-        if job.finished:
-            raise ApiError(409, "job_finished", f"job {job_id} is already {job.status}")
-        job.cancel_requested = True
-        if job.status == "queued":
-            job.status, job.stage, job.finished_at = "cancelled", None, utc_now()
+    jobs.cancel(runtime().db, job_id)
     return _job_response(job_id, 202)
 
 
@@ -357,14 +302,7 @@ def cancel_job(job_id: str):
 def retry_job(job_id: str):
     """Run a failed or cancelled job again."""
     rt = runtime()
-    with rt.db.session() as session:
-        job = _job_or_404(session, job_id)
-        try:
-            reset_for_retry(job)
-        except JobStateError as exc:
-            raise ApiError(409, "job_not_retryable", str(exc)) from None
-        if job.source_kind == "upload" and not Path(job.source_path or "").is_file():
-            raise ApiError(409, "source_gone", "the uploaded file has expired; upload it again")
+    jobs.retry(rt.db, job_id)
     rt.enqueue(job_id)
     return _job_response(job_id, 202)
 
@@ -373,14 +311,7 @@ def retry_job(job_id: str):
 def delete_job(job_id: str):
     """Delete a finished job and its files."""
     rt = runtime()
-    with rt.db.session() as session:
-        job = _job_or_404(session, job_id)
-        try:
-            check_deletable(job)
-        except JobStateError as exc:
-            raise ApiError(409, "job_running", str(exc)) from None
-        delete_job_files(job, rt.settings)
-        session.delete(job)
+    jobs.delete(rt.db, job_id, rt.settings.outputs_dir)
     return {"deleted": job_id}
 
 
@@ -457,10 +388,7 @@ def archive(job_id: str):
 @bp.get("/brands")
 def list_brands():
     """The brands of brand_config.json."""
-    try:
-        config = runtime().brands.current()
-    except BrandConfigError as exc:
-        raise ApiError(503, "brand_config_invalid", str(exc)) from None
+    config = runtime().brands.current()
     return {
         "brands": [
             {"id": brand.id, **brand.model_dump(mode="json", exclude={"id"})}
@@ -488,13 +416,10 @@ def brand_preview(brand_id: str):
 
 
 def preview_jpeg(brand: Brand, preset: str) -> bytes:
-    """The engine's still of a brand on a preset's canvas; an engine failure becomes a JSON error."""
+    """The engine's still of a brand on a preset's canvas."""
     if preset not in PRESETS:
         raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
-    try:
-        return render_preview(brand, preset, runtime().settings.engine_options())
-    except EngineError as exc:
-        raise ApiError(500, exc.code, str(exc).splitlines()[0]) from None
+    return render_preview(brand, preset, runtime().settings.engine_options())
 
 
 def _preview_cache(version: str, brand: Brand, preset: str) -> bytes:

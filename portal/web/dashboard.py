@@ -27,19 +27,23 @@ from portal.brand_loader import (
     parse_brand_config,
     save_brand_config,
 )
+from portal.jobs import FINISHED, JobStatus
 from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS
 from portal.web.api import preview_jpeg
 from portal.web.auth import client_id, end_all_sessions, key_matches, limiter, session_valid, start_session
-from portal.web.errors import ApiError
+from portal.web.errors import ApiError, page_or_api_shape, use_error_shape
 from portal.web.runtime import runtime
 
 bp = Blueprint("dashboard", __name__)
+use_error_shape(bp, page_or_api_shape)  # a form post gets a readable page; app.js's calls get JSON
 MAX_LOGO_BYTES = 5 * 1_048_576
 # Where a sign-in may send the browser back to: a path of this site made of plain segments. Anything
 # else ("//host", "/\\host", "/%09/host", which browsers read as another site) goes to the home page.
 LOCAL_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+/?|/")
+# What static/app.js knows of job statuses: sent with every page, never spelled out in the script.
+JOB_STATES = {"statuses": {status.name: status.value for status in JobStatus}, "finished": list(FINISHED)}
 
 
 def csrf_token() -> str:
@@ -50,7 +54,7 @@ def csrf_token() -> str:
 
 @bp.app_context_processor
 def _template_globals() -> dict:
-    return {"csrf_token": csrf_token, "presets": PRESETS, "fits": FITS}
+    return {"csrf_token": csrf_token, "presets": PRESETS, "fits": FITS, "job_states": JOB_STATES}
 
 
 def _check_csrf() -> None:
@@ -179,7 +183,7 @@ def _edited_config(brand_id: str, logo_path: Path | None):
         raise ApiError(422, "invalid_brand", "width, opacity, margin and size must be numbers") from None
     try:
         return parse_brand_config(current, path.resolve().parent, str(path.name))
-    except BrandConfigError as exc:
+    except BrandConfigError as exc:  # here the config is the form's, so the client can fix it: 422, not 503
         raise ApiError(422, "invalid_brand", str(exc)) from None
 
 

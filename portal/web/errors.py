@@ -1,28 +1,78 @@
-"""Every error the API returns is JSON: {"error": {"code": ..., "message": ...}} with a fitting status."""
+"""Every error answer comes from here: a `PortalError` (or an HTTP or validation error) in, one shape out.
+
+The API's shape is `{"error": {"code": ..., "message": ...}}` with the error's status. A blueprint can
+answer in its own shape (`use_error_shape`): v3's routes say `{"success": false, "error": "..."}`, the
+dashboard's pages show a readable page to a browser. Views raise; they never build error answers.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    current_app,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+)
+from flask.typing import ResponseReturnValue
+from flask.wrappers import Response
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from portal.errors import PortalError
 
-class ApiError(Exception):
+log = logging.getLogger(__name__)
+ErrorShape = Callable[[int, str, str], ResponseReturnValue]
+
+
+class ApiError(PortalError):
+    """An error of the request itself that no domain module raises (a bad cursor, a missing file field)."""
+
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code = status, code
         self.headers = headers or {}  # e.g. Retry-After on a 429
 
 
 MESSAGE_MAX_CHARS = 500  # messages quote what the client sent (a brand name, a link): never all of it
 
 
-def error_response(status: int, code: str, message: str):
-    if len(message) > MESSAGE_MAX_CHARS:
-        message = message[: MESSAGE_MAX_CHARS - 1] + "…"
+def api_error_shape(status: int, code: str, message: str) -> Response:
+    """The API's error answer (DESIGN 4.7)."""
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     return response
+
+
+def page_or_api_shape(status: int, code: str, message: str) -> Response:
+    """A page with the message for a browser's navigation or form post; the API's JSON for scripts."""
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        response = current_app.make_response(render_template("error.html", message=message))
+        response.status_code = status
+        return response
+    return api_error_shape(status, code, message)
+
+
+def use_error_shape(bp: Blueprint, shape: ErrorShape) -> None:
+    """Answer errors raised in `bp`'s views in `shape` instead of the API's."""
+    bp.record_once(lambda state: state.app.extensions.setdefault("error_shapes", {}).update({bp.name: shape}))
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    """The error in the shape of the blueprint that is answering (the API's outside any blueprint)."""
+    if len(message) > MESSAGE_MAX_CHARS:
+        message = message[: MESSAGE_MAX_CHARS - 1] + "…"
+    shapes = current_app.extensions.get("error_shapes", {})
+    shape = shapes.get(request.blueprint) if has_request_context() else None
+    return current_app.make_response((shape or api_error_shape)(status, code, message))
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -33,11 +83,29 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+class PortalRequest(Request):
+    """Flask's request, with a body that is not JSON answered as the API's 415 or 400 `invalid_json`."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        if e is None:  # the Content-Type is not JSON
+            raise ApiError(
+                415, "unsupported_media_type", "send JSON (Content-Type: application/json)"
+            ) from None
+        if isinstance(e, json.JSONDecodeError):
+            where = f"line {e.lineno}, column {e.colno}"
+            raise ApiError(400, "invalid_json", f"the body is not valid JSON: {e.msg} at {where}") from None
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {e}") from None
+
+
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
+    app.request_class = PortalRequest
+
+    @app.errorhandler(PortalError)
+    def _portal_error(exc: PortalError):
+        if exc.status >= 500:  # the service's side, so operators see it (no traceback: raised on purpose)
+            log.warning("%s answered %s: %s", request.path, exc.code, exc.message)
         response = error_response(exc.status, exc.code, exc.message)
-        response.headers.update(exc.headers)
+        response.headers.update(getattr(exc, "headers", {}))
         return response
 
     @app.errorhandler(ValidationError)

@@ -21,9 +21,10 @@ from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy import select as sql_select
 
 from portal.database import Database, Job
-from portal.jobs import progress_event
+from portal.jobs import FINISHED
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError
+from portal.web.job_json import progress_event
 from portal.web.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,6 @@ POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing a quiet stream
 CLIENT_CHECK_SECONDS = 1.0
 MAX_JOBS_PER_STREAM = 100
-TERMINAL = ("completed", "failed", "cancelled")
 
 
 class Subscription:
@@ -139,7 +139,7 @@ def _event(state: dict) -> str:
 def _stream(hub: EventHub, first: dict[str, dict], order: list[str]) -> Iterator[str]:
     subscription = Subscription(first)
     sock = request.environ.get("gunicorn.socket")
-    open_jobs = {job_id for job_id, state in first.items() if state["status"] not in TERMINAL}
+    open_jobs = {job_id for job_id, state in first.items() if state["status"] not in FINISHED}
 
     def generate() -> Iterator[str]:
         for job_id in order:
@@ -159,7 +159,7 @@ def _stream(hub: EventHub, first: dict[str, dict], order: list[str]) -> Iterator
                         open_jobs.discard(job_id)
                         continue
                     yield _event(state)
-                    if state["status"] in TERMINAL:
+                    if state["status"] in FINISHED:
                         open_jobs.discard(job_id)
                     last_sent = time.monotonic()
                 if time.monotonic() - last_sent >= HEARTBEAT_SECONDS:

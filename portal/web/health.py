@@ -11,8 +11,9 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from portal.database import Job
+from portal.jobs import JobStatus
 from portal.maintenance import disk_status
-from portal.tasks import Runtime
+from portal.runtime import Runtime
 from portal.web.auth import carries_valid_credentials, require_api_auth
 from portal.web.events import open_streams
 from portal.web.runtime import runtime
@@ -67,10 +68,10 @@ class JobCollector:
             counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
             spans = session.execute(
                 select(Job.started_at, Job.finished_at).where(
-                    Job.status == "completed", Job.started_at.is_not(None)
+                    Job.status == JobStatus.COMPLETED, Job.started_at.is_not(None)
                 )
             ).all()
-        for status in ("queued", "downloading", "rendering", "completed", "failed", "cancelled"):
+        for status in JobStatus:
             jobs.add_metric([status], counts.get(status, 0))
         rendered.add_metric([], sum((end - start).total_seconds() for start, end in spans if end))
         completed.add_metric([], len(spans))

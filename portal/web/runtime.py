@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from portal.tasks import Runtime
+from portal.runtime import Runtime
 
 
 def runtime() -> Runtime:

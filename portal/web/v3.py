@@ -19,7 +19,6 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.wrappers import Response
 from pydantic import ValidationError
 from sqlalchemy import select, text
-from werkzeug.exceptions import HTTPException
 
 from portal.brand_loader import (
     Brand,
@@ -28,16 +27,17 @@ from portal.brand_loader import (
     load_brand_config,
     save_brand_config,
 )
-from portal.database import FINISHED_STATUSES, Job, Upload, new_id
+from portal.database import Job, Upload
 from portal.downloader import DownloadFailedError, DownloadOptions, UrlRefusedError, check_url
-from portal.jobs import describe_job
+from portal.jobs import FINISHED, JobStatus, NewJob
 from portal.media.errors import SourceError
 from portal.v3_import import V3Settings, apply_v3_settings, v3_settings
 from portal.video_processor import PRESETS
 from portal.web import debug
-from portal.web.api import _link_jobs, _require_disk
+from portal.web.api import _link_jobs, _require_disk, _submit
 from portal.web.auth import require_api_auth
-from portal.web.errors import ApiError, validation_message
+from portal.web.errors import ApiError, use_error_shape, validation_message
+from portal.web.job_json import describe_job
 from portal.web.links import signed_download_url
 from portal.web.runtime import runtime
 
@@ -61,20 +61,7 @@ def v3_error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"success": False, "error": message, **extra}), status
 
 
-@bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):
-    return v3_error(exc.status, exc.message)
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    return v3_error(exc.code or 500, exc.description or exc.name)
-
-
-@bp.errorhandler(Exception)
-def _unexpected(exc: Exception):
-    current_app.logger.exception("unhandled error")
-    return v3_error(500, "the server hit an unexpected error; see its logs")
+use_error_shape(bp, lambda status, code, message: v3_error(status, message))
 
 
 # --- probes and diagnostics ---------------------------------------------------------------------------
@@ -292,29 +279,18 @@ def _server_file(name: str) -> tuple[str, Path]:
     raise ApiError(404, "source_not_found", f"File not found: {name} (fetch it or upload it first)")
 
 
-def _queue(job: Job) -> str:
-    rt = runtime()
-    with rt.db.session() as session:
-        session.add(job)
-    rt.enqueue(job.id)
-    return job.id
-
-
-def _new_render_job(source: str, brand_ids: list[str], preset: str, settings: dict[str, Any]) -> Job:
+def _new_render_job(source: str, brand_ids: list[str], preset: str, settings: dict[str, Any]) -> NewJob:
     """A render job for a link or a file already on the server, with this render's v3 settings."""
-    fields: dict[str, Any] = {"source_kind": "url", "source_name": source, "source_path": None}
+    kind, name, path = "url", source, None
     if source.startswith(LINK_SCHEMES):
         try:
             check_url(source, DownloadOptions.from_settings(runtime().settings).allow_private_urls)
         except DownloadFailedError as exc:
             raise ApiError(422 if isinstance(exc, UrlRefusedError) else 400, exc.code, str(exc)) from None
     else:
-        name, path = _server_file(source)
-        fields = {"source_kind": "upload", "source_name": name, "source_path": str(path)}
-    return Job(
-        id=new_id(), kind="render", status="queued", progress=0.0, brands=brand_ids, preset=preset,
-        attempts=0, cancel_requested=False, v3_settings=settings or None, **fields,
-    )  # fmt: skip
+        kind, (name, server_path) = "upload", _server_file(source)
+        path = str(server_path)
+    return NewJob("render", kind, name, path, brand_ids, preset, v3_settings=settings or None)
 
 
 @bp.post("/api/videos/process_brands")
@@ -340,12 +316,12 @@ def process_brands():
         _with_settings(brand, settings)  # a combination that cannot render is refused now, not later
     job = _new_render_job(source.strip(), [brand.id for brand in brands], preset, settings)
     _require_disk()
-    return _answer([_queue(job)], _process_result, many=False)
+    return _answer(_submit([job]), _process_result, many=False)
 
 
 def _process_result(jobs: list[Job]) -> tuple[dict, int]:
     (job,) = jobs
-    if job.status != "completed":
+    if job.status != JobStatus.COMPLETED:
         return _job_failure(job)
     outputs = [
         {"brand": o.brand, "filename": o.filename, "download_url": signed_download_url(o.filename)}
@@ -362,7 +338,7 @@ SOURCE_PROBLEMS = {"unsupported_link", "url_refused"} | {
 
 
 def _job_failure(job: Job) -> tuple[dict, int]:
-    if job.status == "cancelled":
+    if job.status == JobStatus.CANCELLED:
         return {"success": False, "error": "the job was cancelled", "job_id": job.id}, 409
     status = 422 if job.error_code in SOURCE_PROBLEMS else 502 if job.error_code == "download_failed" else 500
     return {"success": False, "error": job.error, "code": job.error_code, "job_id": job.id}, status
@@ -384,7 +360,7 @@ def fetch():
 def _fetch_result(jobs: list[Job]) -> tuple[dict, int]:
     results = []
     for job in jobs:
-        if job.status == "completed" and job.outputs:
+        if job.status == JobStatus.COMPLETED and job.outputs:
             output = job.outputs[0]
             results.append({
                 "url": job.source_name, "filename": output.filename,
@@ -408,7 +384,7 @@ def _wait_until_finished(job_ids: list[str], timeout: float) -> bool:
     while True:
         with runtime().db.session() as session:
             statuses = session.scalars(select(Job.status).where(Job.id.in_(job_ids))).all()
-        if all(status in FINISHED_STATUSES for status in statuses):
+        if all(status in FINISHED for status in statuses):
             return True
         if time.monotonic() >= deadline:
             return False

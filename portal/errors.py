@@ -1,0 +1,25 @@
+"""The one error taxonomy: every error raised on purpose says what went wrong in a stable way.
+
+A `PortalError` carries a `code` (stable, shown to clients and scripts), the HTTP `status` that fits it
+and `transient` (whether running the same work again could succeed: the worker retries only those).
+Each area subclasses it where its errors live (engine, downloads, brands, disk, job states); one Flask
+handler (`portal.web.errors`) turns any of them into the API's, v3's or the dashboard's answer, and the
+worker records `code` and the message on the job. Nothing here imports beyond the standard library, so
+the engine may use it and still import neither Flask nor the settings.
+"""
+
+from __future__ import annotations
+
+
+class PortalError(Exception):
+    """Base of every error the portal raises on purpose."""
+
+    code = "internal_error"
+    status = 500
+    transient = False
+
+    @property
+    def message(self) -> str:
+        """The first line of the message as raised (without attachments such as FFmpeg's stderr tail)."""
+        text = str(self.args[0]) if self.args else ""
+        return text.splitlines()[0] if text.strip() else type(self).__name__

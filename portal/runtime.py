@@ -1,0 +1,97 @@
+"""The container of a process: settings, database, queue, brands and its worker name, built once.
+
+The web app keeps one in `app.extensions["runtime"]`; a worker builds one for its consumer. It registers
+no tasks: `portal.tasks.register_tasks` does, so the queue's task code stays in one module.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey
+
+from portal.brand_loader import BrandConfig, BrandConfigError, load_brand_config
+from portal.config import Settings
+from portal.database import Database
+
+if TYPE_CHECKING:
+    from huey.api import TaskWrapper
+
+
+def make_huey(settings: Settings) -> Huey:
+    """SqliteHuey in the data folder by default; RedisHuey or PostgresHuey from WTF_QUEUE_URL."""
+    url = settings.effective_queue_url
+    if url.startswith(("redis://", "rediss://")):
+        return RedisHuey("wtf-portal", url=url)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresHuey("wtf-portal", dsn=url)
+    path = Path(urlparse(url).path) if url.startswith("sqlite:") else settings.data_dir / "queue.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("wtf-portal", filename=str(path))
+
+
+class BrandRegistry:
+    """brand_config.json, re-read when the file changes, so edits take effect without a restart."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._config: BrandConfig | None = None
+        self._checked = 0.0
+
+    def invalidate(self) -> None:
+        """Forget the cached config: this process just wrote the file and must not serve the old one."""
+        with self._lock:
+            self._config = None
+
+    def current(self) -> BrandConfig:
+        """The config as the file is now; raises BrandConfigError if it is missing or invalid."""
+        with self._lock:
+            now = time.monotonic()
+            if self._config is not None and now - self._checked < 1.0:
+                return self._config
+            self._checked = now
+            try:
+                stat = os.stat(self.path)
+            except FileNotFoundError:
+                raise BrandConfigError(f"{self.path}: brand config not found") from None
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp or self._config is None:
+                self._config = load_brand_config(self.path)
+                self._stamp = stamp
+            return self._config
+
+
+class Runtime:
+    """Settings, database, queue and brands of this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings)
+        self.huey = make_huey(settings)
+        self.brands = BrandRegistry(settings.brand_config)
+        self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
+        self.process_job: TaskWrapper | None = None  # set by portal.tasks.register_tasks
+
+    def enqueue(self, job_id: str, delay: float | None = None) -> None:
+        """Put a job id on the queue (at once, or after `delay` seconds)."""
+        if self.process_job is None:
+            raise RuntimeError("no tasks on this runtime: call portal.tasks.register_tasks(runtime) first")
+        if delay:
+            self.process_job.schedule((job_id,), delay=delay)
+        else:
+            self.process_job(job_id)
+
+    def enqueue_all(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            self.enqueue(job_id)
+
+    def queue_depth(self) -> int:
+        return self.huey.pending_count()

@@ -1,0 +1,164 @@
+"""The job state machine against a real database: every transition, and the ones it refuses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from portal import jobs
+from portal.database import Database, Job, LogEntry, utc_now
+from portal.downloader import NetworkError, VideoUnavailableError
+from portal.jobs import JobStatus, NewJob
+from tests.jobs.conftest import link_job
+
+
+def row(db: Database, job_id: str) -> Job:
+    with db.session() as session:
+        return session.get(Job, job_id)
+
+
+def test_submit_lease_progress_finish(db: Database, tmp_path: Path) -> None:
+    job_id = link_job(db)
+    assert row(db, job_id).status == JobStatus.QUEUED
+    assert jobs.lease(db, job_id, "w1") and not jobs.lease(db, job_id, "w2")  # one worker at a time
+    leased = row(db, job_id)
+    assert (leased.status, leased.stage, leased.attempts, leased.lease_owner) == (
+        "downloading",
+        "starting",
+        1,
+        "w1",
+    )
+
+    assert jobs.progress(db, job_id, "downloading", 12.5) is False
+    assert jobs.progress(db, job_id, "rendering", 40.0) is False
+    assert (row(db, job_id).status, row(db, job_id).stage) == ("rendering", "rendering")
+    # a stage the state machine does not know is a stage, never a status
+    jobs.progress(db, job_id, "uploading to storage", 90.0)
+    assert (row(db, job_id).status, row(db, job_id).stage) == ("rendering", "uploading to storage")
+
+    class Made:  # what the engine returns for one brand
+        brand, path, size_bytes, width, height, duration = "watchthefall", tmp_path / "a_b.mp4", 10, 2, 2, 1.0
+
+    jobs.finish(db, job_id, [Made()])
+    with db.session() as session:
+        done = session.get(Job, job_id)
+        assert (done.status, done.stage, done.progress, done.lease_owner) == (
+            "completed",
+            "done",
+            100.0,
+            None,
+        )
+        assert [output.filename for output in done.outputs] == ["a_b.mp4"]
+    assert jobs.progress(db, job_id, "rendering", 5.0) is False and row(db, job_id).status == "completed"
+
+
+def test_upload_jobs_start_rendering(db: Database) -> None:
+    [job_id] = jobs.submit(db, [NewJob("render", "upload", "clip.mp4", "/x/clip.mp4", ["a"], "square")])
+    assert jobs.lease(db, job_id, "w") and row(db, job_id).status == JobStatus.RENDERING
+
+
+def test_transient_failure_requeues_until_attempts_run_out(db: Database) -> None:
+    job_id = link_job(db)
+    jobs.lease(db, job_id, "w")
+    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=2) is True
+    waiting = row(db, job_id)
+    assert (waiting.status, waiting.stage, waiting.error_code) == (
+        "queued",
+        "waiting to retry",
+        "network_error",
+    )
+    jobs.lease(db, job_id, "w")
+    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=2) is False
+    assert (row(db, job_id).status, row(db, job_id).error) == ("failed", "site down")
+
+
+def test_permanent_failure_and_a_bug_both_end_failed_with_a_message(db: Database) -> None:
+    first, second = link_job(db), link_job(db)
+    for job_id in (first, second):
+        jobs.lease(db, job_id, "w")
+    assert jobs.fail(db, first, VideoUnavailableError("gone\nmore detail"), max_attempts=3) is False
+    assert jobs.fail(db, second, KeyError("boom"), max_attempts=3) is False
+    assert (row(db, first).error_code, row(db, first).error) == ("video_unavailable", "gone")
+    assert (row(db, second).status, row(db, second).error_code) == ("failed", "internal_error")
+
+
+def test_cancel_queued_at_once_running_by_flag_finished_refused(db: Database) -> None:
+    queued, running = link_job(db), link_job(db)
+    jobs.cancel(db, queued)
+    assert row(db, queued).status == JobStatus.CANCELLED and not jobs.lease(db, queued, "w")
+    jobs.lease(db, running, "w")
+    jobs.cancel(db, running)
+    assert row(db, running).status == JobStatus.DOWNLOADING and jobs.cancel_requested(db, running)
+    assert jobs.progress(db, running, "downloading", 50.0) is True  # the worker learns it at its next write
+    jobs.stop_cancelled(db, running)
+    assert row(db, running).status == JobStatus.CANCELLED
+    with pytest.raises(jobs.JobFinishedError):
+        jobs.cancel(db, running)
+    with pytest.raises(jobs.JobNotFoundError):
+        jobs.cancel(db, "nope")
+
+
+def test_a_cancel_requested_job_never_goes_back_to_the_queue(db: Database) -> None:
+    """Issue 10.4: a transient failure after a cancel request ends `cancelled`, not `queued`."""
+    job_id = link_job(db)
+    jobs.lease(db, job_id, "w")
+    jobs.cancel(db, job_id)
+    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=3) is False
+    assert row(db, job_id).status == JobStatus.CANCELLED
+    jobs.delete(db, job_id, Path("/nonexistent"))  # finished, so it can go
+
+
+def test_a_queued_job_flagged_for_cancel_ends_when_a_worker_picks_it_up(db: Database) -> None:
+    """A cancel that lands between a requeue's read and write leaves `queued` + flag: the lease ends it."""
+    job_id = link_job(db)
+    with db.session() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
+    assert jobs.lease(db, job_id, "w") is False
+    assert row(db, job_id).status == JobStatus.CANCELLED
+
+
+def test_retry_and_delete_rules(db: Database, tmp_path: Path) -> None:
+    job_id = link_job(db)
+    with pytest.raises(jobs.JobNotRetryableError):
+        jobs.retry(db, job_id)
+    with pytest.raises(jobs.JobRunningError):
+        jobs.delete(db, job_id, tmp_path)
+    jobs.cancel(db, job_id)
+    jobs.retry(db, job_id)
+    again = row(db, job_id)
+    assert (again.status, again.attempts, again.cancel_requested, again.finished_at) == (
+        "queued",
+        0,
+        False,
+        None,
+    )
+
+    [upload_job] = jobs.submit(
+        db, [NewJob("render", "upload", "c.mp4", str(tmp_path / "gone.mp4"), ["a"], "source")]
+    )
+    jobs.cancel(db, upload_job)
+    with pytest.raises(jobs.SourceGoneError):
+        jobs.retry(db, upload_job)
+    assert row(db, upload_job).status == JobStatus.CANCELLED  # the refused retry changed nothing
+
+
+def test_reap_requeues_fails_or_cancels_stale_jobs(db: Database) -> None:
+    requeue, give_up, cancelled, fresh = (link_job(db) for _ in range(4))
+    for job_id in (requeue, give_up, cancelled, fresh):
+        jobs.lease(db, job_id, "dead-worker")
+    stale = utc_now() - timedelta(minutes=5)
+    with db.session() as session:
+        session.execute(update(Job).where(Job.id != fresh).values(heartbeat_at=stale))
+        session.execute(update(Job).where(Job.id == give_up).values(attempts=3))
+        session.execute(update(Job).where(Job.id == cancelled).values(cancel_requested=True))
+    assert jobs.reap(db, stale_after_s=30, max_attempts=3) == [requeue]
+    assert (row(db, requeue).status, row(db, requeue).stage) == ("queued", "requeued")
+    assert (row(db, give_up).status, row(db, give_up).error_code) == ("failed", "worker_lost")
+    assert row(db, cancelled).status == JobStatus.CANCELLED
+    assert row(db, fresh).status == JobStatus.DOWNLOADING
+    with db.session() as session:
+        logged = session.query(LogEntry).filter(LogEntry.job_id == requeue).count()
+    assert logged == 1
