@@ -114,6 +114,7 @@ class Output(Base):
     height: Mapped[int] = mapped_column(Integer)
     duration: Mapped[float] = mapped_column(Float)
     loudness: Mapped[dict | None] = mapped_column(JSON)  # the engine's before/after measurement
+    placements: Mapped[list | None] = mapped_column(JSON)  # overlays at position "auto": where, why
 
     job: Mapped[Job] = relationship(back_populates="outputs")
 

@@ -27,10 +27,9 @@ if TYPE_CHECKING:  # OpenCV and numpy are imported where a clip is analysed: 0.3
 
 Rect = tuple[float, float, float, float]  # x, y, width, height in output pixels
 
-SAMPLE_FRAMES = 6  # spread evenly over the clip, at the middle of each sixth
+SAMPLE_FRAMES = 6  # at most: the keyframes at or before the middle of each sixth of the clip
 ANALYSIS_LONG_SIDE = 640  # frames are scaled to this: a face 1/30 of the long side is still found
 CELL_PX = 8  # the maps are in cells of this many analysis pixels
-SEEK_AHEAD_S = 1.0  # a sample this close ahead is reached by decoding on, not by seeking
 # A cell with at least this fraction of edge pixels looks like text (letters are dense, edge-rich strokes).
 TEXT_EDGE_DENSITY = 0.2
 CANNY_THRESHOLDS = (100, 200)
@@ -179,46 +178,37 @@ def _grid(info: MediaInfo) -> tuple[int, int]:
 
 
 def _grey_frames(info: MediaInfo, samples: int) -> Iterator[np.ndarray]:
-    """Small grey frames in displayed orientation at the middle of each of `samples` equal spans.
+    """Small grey frames in displayed orientation: the keyframe at or before the middle of each of
+    `samples` equal spans, each one once.
 
-    Decoding goes on from one sample to the next when it is close, and seeks otherwise. A source that
-    stops decoding early gives the frames it gave; placement then falls back rather than fail the render.
+    Only keyframes are decoded (a seek, then one frame): any other frame costs decoding its whole group of
+    pictures, which on a long-GOP source is most of the clip. Phone and platform clips have a keyframe every
+    1-4 s, so the samples spread over the clip; a clip with fewer keyframes gives fewer samples. A source
+    that stops decoding gives the frames it gave; placement then works with those, or falls back.
     """
     import numpy as np
 
     width, height = _analysis_size(info)
     turns = {0: 0, 90: 1, 180: 2, 270: 3}[info.rotation]
     coded_size = (height, width) if turns % 2 else (width, height)
+    seen: set[int | None] = set()
     try:
         with av.open(str(info.path)) as container:
             stream = container.streams[info.video_index]
             stream.thread_type = "AUTO"
+            stream.codec_context.skip_frame = "NONKEY"
             start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-            decoded: Iterator[av.VideoFrame] | None = None
-            last = -math.inf
             for index in range(samples):
                 target = start + info.duration * (index + 0.5) / samples
-                if decoded is None or target < last or target - last > SEEK_AHEAD_S:
-                    container.seek(round(target / stream.time_base), stream=stream, backward=True)
-                    decoded = container.decode(stream)
-                frame = _frame_at(decoded, target)
-                if frame is None:
-                    return
-                last = frame.time if frame.time is not None else target
+                container.seek(round(target / stream.time_base), stream=stream, backward=True)
+                frame = next(container.decode(stream), None)
+                if frame is None or frame.pts in seen:
+                    continue
+                seen.add(frame.pts)
                 grey = frame.reformat(width=coded_size[0], height=coded_size[1], format="gray")
                 yield np.ascontiguousarray(np.rot90(grey.to_ndarray(), turns))
     except av.error.FFmpegError:
         return
-
-
-def _frame_at(decoded: Iterator[av.VideoFrame], target: float) -> av.VideoFrame | None:
-    """The first frame at or after `target` seconds, else the last one before the stream ends."""
-    previous = None
-    for frame in decoded:
-        if frame.time is None or frame.time >= target:
-            return frame
-        previous = frame
-    return previous
 
 
 def _cells(values: np.ndarray, rows: int, cols: int) -> np.ndarray:

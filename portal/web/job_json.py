@@ -28,6 +28,7 @@ def describe_job(job: Job, *, external_urls: bool = False) -> dict:
             "height": output.height,
             "duration": output.duration,
             "loudness": output.loudness,
+            "placements": output.placements or [],  # where each overlay at position "auto" went, and why
         }
         for output in job.outputs
     ]

@@ -19,6 +19,7 @@ from tests.mediagen import ffmpeg
 
 GROUND = (96, 96, 96)
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+KEYFRAME_EVERY = 5  # frames: the analysis samples keyframes, and a 1 s clip should have several
 CONTENT_FRACTION = 0.5  # the face or text block is this wide, as a fraction of the picture's short side
 
 
@@ -64,7 +65,8 @@ def clip_of(picture: Image.Image, path: Path, duration: float = 1.0) -> Path:
     picture.save(still)
     ffmpeg(
         "-loop", "1", "-framerate", "30", "-i", str(still), "-t", str(duration),
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path),
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(KEYFRAME_EVERY),
+        str(path),
     )  # fmt: skip
     return path
 

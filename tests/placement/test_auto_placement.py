@@ -7,17 +7,19 @@ pixels (PyAV), not from the plan.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from portal.brand_loader import parse_brand_config
+from portal.brand_loader import BrandConfig, config_to_json, parse_brand_config
 from portal.media.safezone import project_zone
 from portal.video_processor import render_source
 from tests.engine.inspect_output import colour_bbox, first_frame
 from tests.placement.conftest import GROUND, content_box
+from tests.web.server import Server
 
 GREEN = (0, 255, 0)
 MARGIN = 0.03
@@ -105,3 +107,21 @@ def test_a_landscape_source_on_a_vertical_output_looks_at_the_picture_not_the_fi
     (placement,) = output.placements
     assert placement["scores"]["top-right"]["faces"] == 0  # the fill around the picture hides no face
     assert placement["position"] == "top-right"
+
+
+def test_a_jobs_outputs_carry_the_choice_and_its_scores(scene_clip, tmp_path: Path) -> None:
+    """Through the real service: upload, queue, worker, the job's outputs in the API."""
+    brand = auto_brand(tmp_path, fallback="top-right")
+    config = tmp_path / "brand_config.json"
+    config.write_text(json.dumps(config_to_json(BrandConfig(brands={"auto": brand}), tmp_path)))
+    (tmp_path / "data").mkdir()
+    server = Server(tmp_path / "data", env={"WTF_BRAND_CONFIG": str(config)}).start()
+    try:
+        job = server.process_upload(scene_clip("face", "top-right"), ["auto"], preset="vertical")
+        job = server.wait(job["id"])
+    finally:
+        server.stop()
+    assert job["status"] == "completed", job
+    (placement,) = job["outputs"][0]["placements"]
+    assert placement["overlay"] == 0 and placement["position"] == "top-left"
+    assert placement["scores"]["top-right"]["faces"] > 0 == placement["scores"]["top-left"]["faces"]

@@ -62,7 +62,7 @@ def test_motion_is_mapped_where_the_picture_changes(tmp_path: Path) -> None:
         "-f", "lavfi", "-i", "color=c=gray:size=360x640:rate=30:duration=2",
         "-f", "lavfi", "-i", "color=c=white:size=60x60:rate=30:duration=2",
         "-filter_complex", "[0][1]overlay=x='mod(t*400,300)':y=520",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip),
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "10", str(clip),
     )  # fmt: skip
     scene = analyse_scene(probe_media(clip))
     assert scene.motion.any()
@@ -111,3 +111,12 @@ def test_without_faces_or_text_the_fallback_is_kept(scene_clip) -> None:
     candidates = {"top-left": (20, 20, 72, 36), "top-right": (268, 20, 72, 36)}
     choice = choose_position(candidates, scene, (0, 0, 360, 640), fallback="top-right")
     assert (choice.position, choice.reason) == ("top-right", "fallback: no faces or text found")
+
+
+def test_only_keyframes_are_sampled_each_once(scene_clip, tmp_path: Path) -> None:
+    """A seek lands on a keyframe and only it is decoded: a clip with one keyframe gives one sample."""
+    one_keyframe = tmp_path / "one.mp4"
+    ffmpeg("-i", str(scene_clip("face")), "-c:v", "libx264", "-preset", "ultrafast", "-g", "300",
+           str(one_keyframe))  # fmt: skip
+    assert analyse_scene(probe_media(one_keyframe)).frames == 1
+    assert analyse_scene(probe_media(scene_clip("face"))).frames == 6  # a keyframe every 5 frames
