@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     loudness_lufs: float | None = Field(
         default=ENGINE_DEFAULTS.loudness_lufs, ge=LOUDNESS_LUFS_RANGE[0], le=LOUDNESS_LUFS_RANGE[1]
     )
+    # every output scaled so its short side fits (720: v3's outputs, for a slow CPU); unset: full size
+    max_short_side: int | None = Field(default=ENGINE_DEFAULTS.max_short_side, ge=240, le=2160)
 
     # limits
     max_upload_mb: int = Field(default=500, ge=1)
@@ -90,7 +92,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "database_url", "queue_url", "ffmpeg_path", "portal_key", "secret_key", "storage_url",
-        "storage_public_url", "webhook_secret", mode="before",
+        "storage_public_url", "webhook_secret", "max_short_side", mode="before",
     )  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -169,8 +171,11 @@ class Settings(BaseSettings):
     def effective_queue_url(self) -> str:
         return self.queue_url or f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
 
-    def engine_options(self) -> EngineOptions:
-        """What the engine is told: the one adapter from settings to `EngineOptions`."""
+    def engine_options(self, service_mb: float = 0.0) -> EngineOptions:
+        """What the engine is told: the one adapter from settings to `EngineOptions`.
+
+        `service_mb`: what the caller measured its own processes to use of the render's memory budget.
+        """
         return EngineOptions(
             ffmpeg_path=self.ffmpeg_path,
             x264_preset=self.x264_preset,
@@ -178,6 +183,8 @@ class Settings(BaseSettings):
             memory_mb=self.render_memory_mb,
             timeout_s=self.render_timeout_s,
             loudness_lufs=self.loudness_lufs,
+            service_mb=service_mb,
+            max_short_side=self.max_short_side,
         )
 
     def ensure_dirs(self) -> None:

@@ -37,6 +37,7 @@ from portal.media.plan import (
     OutputPlan,
     RenderPlan,
     brand_arts,
+    brand_encoders,
     loudness_target,
     needs_scene,
     output_loudness_args,
@@ -97,6 +98,9 @@ def render_source(
     binary = usable_ffmpeg(options.ffmpeg_path)
     info = probe_media(source)
     report = _ProgressReporter(on_progress)
+    # the cores x264 sees (its default threads, and memory, grow with them), whatever the CPU quota
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    brand_encoders(info, brands, preset, options, cpus)  # a budget even one brand cannot fit fails here
     # measured before the render (audio only), so the gain goes into the render's single pass
     before = _loudness(binary, source_loudness_args(info)) if _measures(info, brands, options) else None
     makeup = _limiter_makeup(binary, info, before, brands, options) if before else {}
@@ -105,7 +109,7 @@ def render_source(
         plan = plan_render(
             info, brands, preset, out_dir, safe_stem(stem or source.stem), Path(work),
             measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), fit=fit, loudness=before,
-            makeup_db=makeup, scene=scene,
+            makeup_db=makeup, scene=scene, cpus=cpus,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)

@@ -47,7 +47,11 @@ class EngineOptions:
     ffmpeg_path: str | None = None
     x264_preset: X264Preset = "veryfast"
     crf: int = 21
-    memory_mb: int = 1536  # estimated peak of one FFmpeg process must stay under this
+    memory_mb: int = 1536  # estimated peak of one FFmpeg process (+ service_mb) must stay under this
+    # what the service's own processes were measured to use of the same memory (0: not counted, e.g. the
+    # CLI); measured by the caller, since only it knows its process layout
+    service_mb: float = 0.0
+    max_short_side: int | None = None  # every output scaled so its short side fits (720: v3's outputs)
     timeout_s: int = 1800  # seconds
     loudness_lufs: float | None = -14.0  # integrated loudness target (EBU R128); None keeps the source's
 

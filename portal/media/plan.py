@@ -53,6 +53,37 @@ HDR_MB_PER_MP = 60.0  # float planes of the tone-mapping chain at output size
 # A full-frame (cover) layer is a canvas-sized RGBA picture held by its overlay for the whole run: the
 # decoded RGBA frame, its yuva420p conversion and the overlay's buffers (measured: docs/PERFORMANCE.md).
 FULL_FRAME_MB_PER_MP = 16.0
+# x264's default threads are 1.5 x the cores it sees (all of the host's, whatever the CPU quota); each frame
+# thread holds frames. ENCODER_MB_PER_MP was measured at 3 threads (2 cores); every further thread adds
+# ~22 MB at 1080x1920 (measured at 4, 8 and 16 threads; `make bench BENCH_ARGS=memory`).
+REFERENCE_CPUS = 2
+THREAD_MB_PER_MP = 11.0
+
+
+@dataclass(frozen=True)
+class EncoderTuning:
+    """libx264 settings for a memory budget, and what one encoder then holds per output megapixel."""
+
+    label: str
+    x264_params: str  # "" keeps x264's own: threads from the cores, the preset's lookahead
+    mb_per_mp: float | None  # None: x264's own, which grows with the cores (see THREAD_MB_PER_MP)
+
+
+# Leanest last. Measured peaks of one 1080x1920 veryfast encoder (docs/PERFORMANCE.md, "x264 under a
+# budget"), +10 % as ENCODER_MB_PER_MP has: fewer frame threads and a shorter lookahead hold fewer frames;
+# no lookahead also turns mb-tree off (a few % more bits at the same CRF), so it comes last.
+TUNINGS = (
+    EncoderTuning("x264 defaults", "", None),
+    EncoderTuning("2 threads, 5-frame lookahead", "threads=2:rc-lookahead=5", 84.0),
+    EncoderTuning("1 thread, 5-frame lookahead", "threads=1:rc-lookahead=5", 57.0),
+    EncoderTuning("1 thread, no lookahead", "threads=1:rc-lookahead=0", 48.0),
+)
+
+
+class MemoryBudgetError(EngineError):
+    """Even one brand at the asked size, with the leanest encoder, needs more than the budget."""
+
+    code = "memory_budget"
 
 
 class PlanError(EngineError, ValueError):
@@ -139,6 +170,7 @@ class RenderPlan:
     duration: float
     normalize_filters: tuple[str, ...]  # the filter names used once per source, for diagnostics and tests
     batches: tuple[Batch, ...]
+    encoders: EncoderPlan  # batching and x264 tuning under the memory budget
 
     @property
     def outputs(self) -> tuple[OutputPlan, ...]:
@@ -149,14 +181,18 @@ class RenderPlan:
         return tuple(overlay for output in self.outputs for overlay in output.overlays)
 
 
-def canvas_size(info: MediaInfo, preset: str) -> tuple[int, int]:
-    """Output size for a preset: fixed canvases, or the source's displayed shape capped and made even."""
+def canvas_size(info: MediaInfo, preset: str, max_short_side: int | None = None) -> tuple[int, int]:
+    """Output size for a preset: fixed canvases, or the source's displayed shape capped and made even;
+    then, if `max_short_side` is set (v3's 720-wide outputs), scaled down so the short side fits it."""
     if preset in PRESET_CANVAS:
-        return PRESET_CANVAS[preset]
-    if preset != "source":
+        width, height = PRESET_CANVAS[preset]
+    elif preset == "source":
+        width, height = info.width, info.height
+    else:
         raise PlanError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
-    width, height = info.width, info.height
-    scale = min(1.0, MAX_LONG_SIDE / max(width, height))
+    scale = min(1.0, MAX_LONG_SIDE / max(width, height), (max_short_side or 10**6) / min(width, height))
+    if scale == 1.0 and preset != "source":
+        return width, height
     return _even(width * scale), _even(height * scale)
 
 
@@ -366,37 +402,89 @@ def _fill_graph(fitted: tuple[int, int], canvas: tuple[int, int]) -> str:
     )
 
 
+def encoder_mb_per_mp(tuning: EncoderTuning, cpus: int) -> float:
+    """Megabytes per output megapixel one encoder holds with this tuning on `cpus` cores."""
+    if tuning.mb_per_mp is not None:
+        return tuning.mb_per_mp
+    threads = max(1, cpus * 3 // 2)  # x264's automatic thread count
+    return ENCODER_MB_PER_MP + THREAD_MB_PER_MP * (threads - REFERENCE_CPUS * 3 // 2)
+
+
 def estimate_peak_mb(
-    info: MediaInfo, canvas: tuple[int, int], encoders: int, full_frame_layers: int = 0
+    info: MediaInfo,
+    canvas: tuple[int, int],
+    encoders: int,
+    full_frame_layers: int = 0,
+    tuning: EncoderTuning = TUNINGS[0],
+    cpus: int = REFERENCE_CPUS,
 ) -> float:
     """Estimated peak RSS of one FFmpeg process running `encoders` outputs that draw `full_frame_layers`
-    cover layers in all (see the model above)."""
+    cover layers in all, its encoders tuned so, x264 seeing `cpus` cores (see the model above)."""
     # 10-bit decoders hold 16-bit samples: twice the bytes per frame (measured on a 4K PQ HEVC source)
     source_mp = info.coded_width * info.coded_height / 1e6 * (2 if info.bit_depth > 8 else 1)
     output_mp = canvas[0] * canvas[1] / 1e6
     hdr = HDR_MB_PER_MP * output_mp if info.hdr else 0.0
-    per_encoder = ENCODER_FIXED_MB + ENCODER_MB_PER_MP * output_mp
+    per_encoder = ENCODER_FIXED_MB + encoder_mb_per_mp(tuning, cpus) * output_mp
     full_frame = FULL_FRAME_MB_PER_MP * output_mp * full_frame_layers
     return BASE_MB + DECODE_MB_PER_MP * source_mp + hdr + per_encoder * encoders + full_frame
 
 
-def batch_sizes(
-    info: MediaInfo, canvas: tuple[int, int], brands: int, memory_mb: int, full_frame_per_brand: int = 0
-) -> list[int]:
-    """Split `brands` encoders into as few, as even batches as keep each under the memory budget, each
-    brand drawing at most `full_frame_per_brand` cover layers.
+@dataclass(frozen=True)
+class EncoderPlan:
+    """How the encoders are batched into FFmpeg runs, and how x264 is tuned to fit the budget."""
 
-    A single encoder is always allowed, whatever the budget: the alternative is not rendering at all.
+    batch_sizes: tuple[int, ...]
+    tuning: EncoderTuning
+    peak_mb: float  # the estimate of the largest batch
+    allowance_mb: float  # what FFmpeg may use: the budget less the service's measured footprint
+
+
+def plan_encoders(
+    info: MediaInfo,
+    canvas: tuple[int, int],
+    brands: int,
+    options: EngineOptions,
+    full_frame_per_brand: int = 0,
+    cpus: int = REFERENCE_CPUS,
+) -> EncoderPlan:
+    """As few, as even batches as fit the budget with x264's defaults; if not even one encoder fits, x264
+    tuned down (TUNINGS, one brand per run); if not even the leanest fits, MemoryBudgetError, before any
+    FFmpeg starts.
+
+    The budget covers FFmpeg and the service's Python processes (`options.service_mb`, measured by the
+    caller), since on a small instance they share the same memory.
     """
-    per_batch = max(1, brands)
-    while (
-        per_batch > 1
-        and estimate_peak_mb(info, canvas, per_batch, per_batch * full_frame_per_brand) > memory_mb
-    ):
-        per_batch -= 1
-    count = math.ceil(brands / per_batch)
-    base, extra = divmod(brands, count)
-    return [base + (1 if index < extra else 0) for index in range(count)]
+    allowance = options.memory_mb - options.service_mb
+
+    def peak(per_batch: int, tuning: EncoderTuning) -> float:
+        return estimate_peak_mb(info, canvas, per_batch, per_batch * full_frame_per_brand, tuning, cpus)
+
+    for tuning in TUNINGS:
+        for per_batch in range(max(1, brands), 0, -1):
+            if peak(per_batch, tuning) <= allowance:
+                count = math.ceil(brands / per_batch)
+                base, extra = divmod(brands, count)
+                sizes = tuple(base + (1 if index < extra else 0) for index in range(count))
+                return EncoderPlan(sizes, tuning, peak(max(sizes), tuning), allowance)
+    need = peak(1, TUNINGS[-1])
+    service = f" ({options.service_mb:.0f} MB of it measured for the service's own processes)"
+    raise MemoryBudgetError(
+        f"memory budget {options.memory_mb} MB{service if options.service_mb else ''} is too small: "
+        f"one brand at {canvas[0]}x{canvas[1]} needs about {need:.0f} MB even with x264 at "
+        f"{TUNINGS[-1].label}; raise WTF_RENDER_MEMORY_MB or choose a smaller output"
+    )
+
+
+def brand_encoders(
+    info: MediaInfo, brands: Sequence[Brand], preset: str, options: EngineOptions, cpus: int
+) -> EncoderPlan:
+    """`plan_encoders` for these brands at this preset: what the facade checks before any FFmpeg runs."""
+    if not brands:
+        raise PlanError("no brands to render")
+    canvas = canvas_size(info, preset, options.max_short_side)
+    shape = output_shape(*canvas)
+    cover = max(sum(layer.full_frame for layer in brand_layers(brand, shape)) for brand in brands)
+    return plan_encoders(info, canvas, len(brands), options, cover, cpus)
 
 
 def plan_render(
@@ -414,6 +502,7 @@ def plan_render(
     loudness: Loudness | None = None,
     makeup_db: Mapping[float, float] | None = None,
     scene: SceneMaps | None = None,
+    cpus: int = REFERENCE_CPUS,
 ) -> RenderPlan:
     """Everything FFmpeg must do to make one output per brand from `info`'s source.
 
@@ -423,11 +512,11 @@ def plan_render(
     replaces `-i SOURCE` (the preview renders a generated frame through the same plan). `temp_tag` makes the
     temporary names unique to one run, so two runs of the same job (a re-queued job whose first worker is
     still alive) never write into each other's files. `scene` (the source's `analyse_scene`) places the
-    layers at position "auto"; without it they take their fallback position.
+    layers at position "auto"; without it they take their fallback position. `cpus`: the cores x264 sees
+    (its default thread count, and so its memory, grows with them).
     """
-    if not brands:
-        raise PlanError("no brands to render")
-    canvas = canvas_size(info, preset)
+    encoders = brand_encoders(info, brands, preset, options, cpus)
+    canvas = canvas_size(info, preset, options.max_short_side)
     normalize = normalize_chain(info, canvas, fit)
     makeup = makeup_db or {}
     picture = picture_rect(info, canvas, fit)
@@ -442,17 +531,17 @@ def plan_render(
     source_input = list(input_args) if input_args is not None else ["-i", str(info.path)]
     batches = []
     start = 0
-    full_frame = max(sum(overlay.art.cover is not None for overlay in output.overlays) for output in outputs)
-    for size in batch_sizes(info, canvas, len(outputs), options.memory_mb, full_frame):
+    for size in encoders.batch_sizes:
         group = tuple(outputs[start : start + size])
         start += size
         overlay_inputs = [arg for output in group for ov in output.overlays for arg in ("-i", str(ov.png))]
         inputs = (*source_input, *overlay_inputs)
         graph = _batch_graph(info, normalize, group)
-        args = (*PROGRESS_HEAD, *inputs, "-filter_complex", graph, *_encode_args(info, group, options))
+        encode = _encode_args(info, group, options, encoders.tuning)
+        args = (*PROGRESS_HEAD, *inputs, "-filter_complex", graph, *encode)
         batches.append(Batch(outputs=group, inputs=inputs, filter_graph=graph, args=args))
     names = tuple("fill" if step.startswith(FILL_STEP_PREFIX) else step.split("=")[0] for step in normalize)
-    return RenderPlan(canvas[0], canvas[1], info.fps, info.duration, names, tuple(batches))
+    return RenderPlan(canvas[0], canvas[1], info.fps, info.duration, names, tuple(batches), encoders)
 
 
 def _batch_graph(info: MediaInfo, normalize: list[str], outputs: tuple[OutputPlan, ...]) -> str:
@@ -534,7 +623,9 @@ def output_loudness_args(path: Path) -> tuple[str, ...]:
     return (*MEASURE_HEAD, "-i", str(path), "-map", "0:a:0", "-af", MEASURE_FILTER, "-f", "null", "-")
 
 
-def _encode_args(info: MediaInfo, outputs: tuple[OutputPlan, ...], settings: EngineOptions) -> list[str]:
+def _encode_args(
+    info: MediaInfo, outputs: tuple[OutputPlan, ...], settings: EngineOptions, tuning: EncoderTuning
+) -> list[str]:
     args: list[str] = []
     for index, output in enumerate(outputs):
         args += ["-map", f"[v{index}]"]
@@ -545,6 +636,8 @@ def _encode_args(info: MediaInfo, outputs: tuple[OutputPlan, ...], settings: Eng
             "-profile:v", "high", "-pix_fmt", "yuv420p",
             "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-color_range", "tv",
         ]  # fmt: skip
+        if tuning.x264_params:
+            args += ["-x264-params", tuning.x264_params]
         if info.has_audio:
             args += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", "48000", "-ac", "2"]
         args += [

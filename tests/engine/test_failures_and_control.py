@@ -23,9 +23,10 @@ from portal.media.errors import (
     UnreadableSourceError,
 )
 from portal.media.ffmpeg import STDERR_TAIL_LINES, run_ffmpeg, usable_ffmpeg
+from portal.media.plan import MemoryBudgetError
 from portal.video_processor import EngineOptions, ffmpeg_report, render_source
 from tests.engine.conftest import make_brands
-from tests.engine.inspect_output import describe
+from tests.engine.inspect_output import assert_ready_to_post, describe
 from tests.mediagen import ffmpeg, make_clip
 
 
@@ -118,7 +119,7 @@ def test_a_tight_memory_budget_renders_in_batches_with_one_progress_bar(logo: Pa
     brands = make_brands(logo, a="tiktok", b="reels", c="shorts")
     seen: list[float] = []
     outputs = render_source(
-        clip, brands, tmp_path / "out", options=EngineOptions(memory_mb=1),
+        clip, brands, tmp_path / "out", options=EngineOptions(memory_mb=120),  # one 320x568 encoder a run
         on_progress=lambda _stage, pct: seen.append(pct),
     )  # fmt: skip
     assert [o.brand for o in outputs] == ["a", "b", "c"]
@@ -216,3 +217,38 @@ def test_a_failed_run_keeps_the_last_lines_of_ffmpeg_stderr(level: str, tmp_path
         assert any("no-such-preset" in line for line in tail)
     else:
         assert len(tail) == STDERR_TAIL_LINES and "Conversion failed" in "\n".join(tail[-3:])
+
+
+def test_a_budget_no_brand_fits_fails_memory_budget_before_ffmpeg_starts(logo: Path, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", duration=1)
+    calls = tmp_path / "calls.log"
+    wrapper = tmp_path / "ffmpeg"  # the real FFmpeg, each invocation logged
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {usable_ffmpeg()} "$@"\n')
+    wrapper.chmod(0o755)
+    options = EngineOptions(ffmpeg_path=str(wrapper), memory_mb=256, service_mb=120)
+    with pytest.raises(MemoryBudgetError, match=r"256 MB.*120 MB.*1080x1920"):
+        render_source(clip, make_brands(logo, a="none"), tmp_path / "out", preset="vertical", options=options)
+    assert "-version" in calls.read_text()  # the capability check ran the wrapper
+    assert not [line for line in calls.read_text().splitlines() if str(clip) in line]  # the clip: untouched
+    assert not (tmp_path / "out").exists()
+
+
+def test_under_a_tight_budget_x264_is_tuned_down_and_outputs_still_conform(
+    logo: Path, tmp_path: Path
+) -> None:
+    clip = make_clip(tmp_path / "c.mp4", duration=1)
+    outputs = render_source(clip, make_brands(logo, a="none", b="none"), tmp_path / "out", preset="vertical",
+                            options=EngineOptions(memory_mb=260))  # fmt: skip
+    for output in outputs:
+        assert_ready_to_post(output.path, (1080, 1920), 1.0, 30, audio=True)
+
+
+@pytest.mark.parametrize(("preset", "size"), [("vertical", (720, 1280)), ("landscape", (1280, 720)),
+                                              ("portrait", (720, 900)), ("source", (320, 568))])  # fmt: skip
+def test_max_short_side_gives_v3s_720_wide_outputs(preset: str, size, logo: Path, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", duration=1)
+    options = EngineOptions(max_short_side=720)
+    output = render_source(
+        clip, make_brands(logo, a="tiktok"), tmp_path / "out", preset=preset, options=options
+    )[0]
+    assert_ready_to_post(output.path, size, 1.0, 30, audio=True)

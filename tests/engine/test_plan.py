@@ -16,13 +16,15 @@ from portal.media.loudness import MAX_MAKEUP_DB, Loudness, makeup_needed, parse_
 from portal.media.options import EngineOptions
 from portal.media.overlays import measure_art
 from portal.media.plan import (
+    TUNINGS,
+    MemoryBudgetError,
     PlanError,
-    batch_sizes,
     brand_arts,
     estimate_peak_mb,
     job_stem,
     names_job,
     output_name,
+    plan_encoders,
     plan_render,
     temp_glob,
     temp_name,
@@ -146,9 +148,52 @@ def test_encoders_are_batched_under_the_memory_budget(logo: Path) -> None:
     assert [o.brand for o in tight.outputs] == ["a", "b", "c"]
 
 
-def test_batches_are_even_and_a_single_encoder_is_always_allowed() -> None:
-    assert batch_sizes(PLAIN, (1080, 1920), 5, 800) == [2, 2, 1]
-    assert batch_sizes(PLAIN, (1080, 1920), 2, 1) == [1, 1]
+def encoders(memory_mb: int, brands: int = 3, service_mb: float = 0.0, cpus: int = 2):
+    options = EngineOptions(memory_mb=memory_mb, service_mb=service_mb)
+    return plan_encoders(PLAIN, (1080, 1920), brands, options, cpus=cpus)
+
+
+# The model at 1080x1920 from a 1080x1920 H.264 source: 95 MB (base + decode) + 258.5 MB per encoder with
+# x264's defaults on 2 cores, so 1/2/3 encoders: 353/612/870 MB.
+def test_the_memory_model_arithmetic() -> None:
+    assert estimate_peak_mb(PLAIN, (1080, 1920), 1) == pytest.approx(353.4, abs=0.5)
+    assert estimate_peak_mb(PLAIN, (1080, 1920), 3) == pytest.approx(870.4, abs=0.5)
+    # x264 sees 16 cores: 24 frame threads instead of 3, 11 MB per output megapixel each
+    assert estimate_peak_mb(PLAIN, (1080, 1920), 1, cpus=16) == pytest.approx(
+        353.4 + 21 * 11 * 2.0736, abs=0.5
+    )
+    lean = estimate_peak_mb(PLAIN, (1080, 1920), 1, tuning=TUNINGS[-1])
+    assert lean == pytest.approx(94.9 + 20 + 48 * 2.0736, abs=0.5)
+
+
+def test_batches_are_even_and_the_service_footprint_is_counted() -> None:
+    assert encoders(800, brands=5).batch_sizes == (2, 2, 1)
+    assert encoders(900).batch_sizes == (3,)
+    tight = encoders(900, service_mb=300)  # 600 MB left for FFmpeg: two encoders (612) no longer fit
+    assert tight.batch_sizes == (1, 1, 1) and tight.allowance_mb == 600 and tight.tuning == TUNINGS[0]
+
+
+def test_a_tight_budget_tunes_x264_down_before_it_fails(logo: Path) -> None:
+    assert encoders(300).tuning == TUNINGS[1]  # 353 with the defaults; 289 with 2 threads, lookahead 5
+    assert encoders(260).tuning == TUNINGS[2]
+    assert encoders(800, cpus=16).tuning == TUNINGS[1]  # the defaults' 24 threads would need 815 MB
+    assert encoders(800, cpus=2).tuning == TUNINGS[0]
+    result = plan(PLAIN, make_brands(logo, a="none", b="none"), memory_mb=300)
+    assert [len(batch.outputs) for batch in result.batches] == [1, 1]
+    for batch in result.batches:
+        assert " ".join(batch.args).count("-x264-params threads=2:rc-lookahead=5") == 1
+    assert "-x264-params" not in " ".join(plan(PLAIN, make_brands(logo, a="none")).batches[0].args)
+
+
+def test_a_budget_not_even_one_brand_fits_is_a_memory_budget_error_naming_budget_and_need() -> None:
+    need = estimate_peak_mb(PLAIN, (1080, 1920), 1, tuning=TUNINGS[-1])
+    with pytest.raises(MemoryBudgetError) as failure:
+        encoders(256, service_mb=100)
+    message = str(failure.value)
+    assert failure.value.code == "memory_budget"
+    assert (
+        "256 MB" in message and "100 MB" in message and "1080x1920" in message and f"{need:.0f} MB" in message
+    )
 
 
 def test_unknown_preset_and_no_brands_are_plan_errors(two_brands) -> None:
