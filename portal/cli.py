@@ -1,7 +1,8 @@
 """`wtf-portal`: render on a laptop, check brands, run the demo (and, for the service, serve and work).
 
 Every user error is one line on stderr and exit code 2; a traceback at a user is a bug.
-Service commands live in `portal.service`; a new command is one `@main.command()` there or here.
+Service commands live in `portal.service` and are added to the group here; what all commands share
+(one-line errors, settings) is in `portal.command`.
 """
 
 from __future__ import annotations
@@ -19,65 +20,16 @@ from pathlib import Path
 import click
 
 from portal.brand_loader import Brand, BrandConfigError, check_brand_assets, load_brand_config
-from portal.config import ConfigError, Settings, load_settings
+from portal.command import USAGE_ERROR, PortalGroup, UserError, error_line, settings_or_exit
+from portal.config import Settings
 from portal.media.errors import EngineError
 from portal.media.options import DEFAULT_FIT, FITS
+from portal.service import SERVICE_COMMANDS
 from portal.video_processor import PRESETS, ProgressCallback, render_source, safe_stem
 
-USAGE_ERROR = 2
 # Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
 STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 LINK_SCHEMES = ("http://", "https://", "ftp://", "file://")
-
-
-def error_line(message: str) -> None:
-    click.echo(f"wtf-portal: {message}", err=True)
-
-
-class UserError(click.ClickException):
-    """A problem the user can fix: one line on stderr, exit code 2."""
-
-    exit_code = USAGE_ERROR
-
-    def show(self, file=None) -> None:
-        error_line(self.format_message())
-
-
-# click >= 8.2 shows the help of a group called with no arguments through this usage error
-_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
-
-
-@contextmanager
-def _one_line_usage_errors() -> Iterator[None]:
-    try:
-        yield
-    except click.UsageError as exc:
-        if isinstance(exc, _NO_ARGS_IS_HELP):
-            raise
-        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        raise UserError(exc.format_message() + hint) from None
-
-
-class PortalGroup(click.Group):
-    """The root group. click prints usage errors as usage, hint and error; here they are one line too.
-
-    Subcommands are parsed inside the root's invoke(), so this covers every command, including later ones.
-    """
-
-    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
-        with _one_line_usage_errors():
-            return super().make_context(info_name, args, parent=parent, **extra)
-
-    def invoke(self, ctx: click.Context):
-        with _one_line_usage_errors():
-            return super().invoke(ctx)
-
-
-def settings_or_exit(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
 
 
 @click.group(cls=PortalGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -367,5 +319,5 @@ def demo(out_dir: Path | None, seconds: float, size: tuple[int, int]) -> None:
         )
 
 
-# Service commands live in their own module; importing it registers them on `main`.
-import portal.service  # noqa: E402, F401
+for _command in SERVICE_COMMANDS:
+    main.add_command(_command)

@@ -60,10 +60,6 @@ class PortalLogger(glogging.Logger):
 logger_class = PortalLogger
 
 
-def _embedded_worker_enabled() -> bool:
-    return os.environ.get("WTF_EMBEDDED_WORKER", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
 def on_starting(server):
     """Refuse to start (one line, exit 2) on bad settings, before binding or starting the consumer."""
     from portal.config import ConfigError, startup_settings
@@ -78,7 +74,9 @@ def on_starting(server):
 def when_ready(server):
     """Start the queue consumer next to the web workers (off with WTF_EMBEDDED_WORKER=0)."""
     global _consumer
-    if _embedded_worker_enabled():
+    from portal.config import load_settings
+
+    if load_settings().embedded_worker:  # valid: on_starting checked the settings
         from portal.embedded_consumer import start_consumer
 
         _consumer = start_consumer()  # also tells the web workers (forked next) that a consumer runs

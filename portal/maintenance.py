@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal.database import Job, LogEntry, Output, Upload, utc_now
 from portal.errors import PortalError
 from portal.jobs import ACTIVE
+from portal.media.plan import names_job
 
 if TYPE_CHECKING:
     from portal.config import Settings
@@ -80,14 +81,15 @@ class InUse:
         return cls(frozenset(str(j) for j in job_ids), frozenset(resolved))
 
     def protects(self, entry: Path) -> bool:
-        if any(_names_job(entry.name, job_id) for job_id in self.job_ids):
+        if any(_names_job(entry.name, job_id) or names_job(entry.name, job_id) for job_id in self.job_ids):
             return True
         where = entry.resolve()
         return any(where == p or where in p.parents or p in where.parents for p in self.paths)
 
 
 def _names_job(name: str, job_id: str) -> bool:
-    # `<id>`, `<id>.mp4`, `<id>_brand.mp4`, `.<id>.part`: the id as a whole token, not any substring.
+    # Named by the whole id (`<id>`, `<id>.mp4`, `<id>_brand.mp4`, `.<id>.part`: a token, not any
+    # substring); outputs and their temp files are named by the plan, which says so (`names_job`).
     stripped = name.lstrip(".")
     return stripped == job_id or (
         stripped.startswith(job_id) and stripped[len(job_id) : len(job_id) + 1] in ("_", ".", "-")

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import click
 
-from portal.cli import UserError, main, settings_or_exit
+from portal.command import UserError, settings_or_exit
 
 GUNICORN_CONF = Path(__file__).resolve().parent / "gunicorn.conf.py"
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, help="Default: $PORT, else 8000.")
 def serve(host: str, port: int | None) -> None:
-    """Run the web app under gunicorn (gthread) with an embedded queue consumer."""
+    """Run the web app under gunicorn with an embedded queue consumer."""
     settings = settings_or_exit()
     from portal.app import create_app
     from portal.config import ConfigError
@@ -34,7 +34,7 @@ def serve(host: str, port: int | None) -> None:
     os.execv(gunicorn, [gunicorn, "-c", str(GUNICORN_CONF), "--bind", bind, "portal.app:app"])
 
 
-@main.command()
+@click.command()
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
@@ -51,7 +51,7 @@ def worker(concurrency: int | None) -> None:
     run_worker(Runtime(settings), concurrency or settings.worker_concurrency)
 
 
-@main.group()
+@click.group()
 def db() -> None:
     """Database maintenance."""
 
@@ -65,7 +65,7 @@ def db_upgrade() -> None:
     click.echo("database is up to date")
 
 
-@main.command()
+@click.command()
 @click.option("--older-than", "older_than", type=click.FloatRange(min=0, min_open=True), metavar="HOURS",
               help="Retention in hours (default WTF_RETENTION_HOURS).")  # fmt: skip
 def cleanup(older_than: float | None) -> None:
@@ -78,3 +78,6 @@ def cleanup(older_than: float | None) -> None:
     with database.session() as session:
         report = cleanup(database.settings, session, older_than_hours=older_than)
     click.echo(report.summary())
+
+
+SERVICE_COMMANDS = (serve, worker, db, cleanup)

@@ -24,9 +24,10 @@ from portal.errors import PortalError
 from portal.logging_setup import job_context
 from portal.maintenance import cleanup
 from portal.media.errors import EngineError, RenderCancelledError
+from portal.media.plan import job_stem, output_name, temp_glob, temp_name
 from portal.runtime import Runtime
 from portal.v3_import import apply_v3_settings
-from portal.video_processor import RenderedOutput, probe_media, render_source, safe_stem
+from portal.video_processor import RenderedOutput, probe_media, render_source
 from portal.webhooks import start_sender
 
 log = logging.getLogger("portal.worker")
@@ -88,9 +89,9 @@ class _JobRun:
             if source_kind == "upload":
                 self.spans["rendering"] = (0, 100)
             source = acquire_source(runtime, self.job_id, self._on_progress, self.cancel)
-            stem = f"{safe_stem(source.stem)[:40]}-{self.job_id[:8]}"
+            stem = job_stem(source.stem, self.job_id)
             # Partial files of an earlier attempt whose worker died: this run holds the lease now.
-            for leftover in settings.outputs_dir.glob(f".{stem}_*.part"):
+            for leftover in settings.outputs_dir.glob(temp_glob(stem)):
                 leftover.unlink(missing_ok=True)
             if kind == "fetch":
                 rendered = [keep_original(source, settings.outputs_dir, stem)]
@@ -162,9 +163,9 @@ def acquire_source(runtime: Runtime, job_id: str, on_progress, cancel: threading
 def keep_original(source: Path, outputs_dir: Path, stem: str) -> RenderedOutput:
     """A fetch job's output: the downloaded file itself, linked (or copied) into the outputs folder."""
     info = probe_media(source)
-    target = outputs_dir / f"{stem}_original{source.suffix}"
+    target = outputs_dir / output_name(stem, "original", source.suffix)
     outputs_dir.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.part")
+    temp = target.with_name(temp_name(target.name))
     try:
         os.link(source, temp)
     except OSError:
