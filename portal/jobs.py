@@ -155,7 +155,7 @@ def finish(db: Database, job_id: str, rendered: list) -> None:
             job.outputs.append(
                 Output(brand=item.brand, filename=Path(item.path).name, size_bytes=item.size_bytes,
                        width=item.width, height=item.height, duration=item.duration,
-                       loudness=item.loudness.as_dict() if getattr(item, "loudness", None) else None,
+                       loudness=item.loudness.as_dict() if item.loudness else None,
                        placements=list(getattr(item, "placements", ())))
             )  # fmt: skip
         job.progress = 100.0
