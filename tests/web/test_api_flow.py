@@ -111,18 +111,8 @@ def test_delete_removes_files_and_retry_rules(server: Server, clip: Path) -> Non
     assert server.call("GET", f"/api/jobs/{job['id']}").status_code == 404
 
 
-def test_brands_preview_and_diagnostics(server: Server) -> None:
-    brands = server.call("GET", "/api/brands").json()["brands"]
-    assert [b["id"] for b in brands] == ["watchthefall", "fallclips", "dailyfails"]
-    preview = server.call("GET", "/api/brands/watchthefall/preview.jpg", params={"preset": "square"})
-    assert preview.status_code == 200 and preview.content[:3] == b"\xff\xd8\xff"
-    assert server.call("GET", "/api/brands/nope/preview.jpg").status_code == 404
-
-    env = server.call("GET", "/api/debug/env").json()
-    assert env["environment"]["WTF_PORTAL_KEY"] == "***" and KEY not in json.dumps(env)
-    assert server.call("GET", "/api/debug/ffmpeg").json()["ok"] is True
-    storage = server.call("GET", "/api/debug/storage").json()
-    assert storage["folders"]["outputs"]["writable"] is True
+def test_diagnostics_see_the_running_consumer(server: Server) -> None:
+    """What needs the real service: the embedded consumer's heartbeat and the queue it serves."""
     health = server.call("GET", "/api/debug/health").json()
     assert health["database"]["ok"] and health["queue"]["ok"]
     for _ in range(100):  # the embedded consumer reports its first heartbeat once it has started
@@ -131,8 +121,3 @@ def test_brands_preview_and_diagnostics(server: Server) -> None:
         time.sleep(0.2)
         health = server.call("GET", "/api/debug/health").json()
     assert health["workers"]
-    assert server.call("GET", "/api/debug/brands").json()["ok"] is True
-    assert requests.get(f"{server.url}/readyz", timeout=5).json()["status"] == "ready"
-    assert requests.get(f"{server.url}/metrics", timeout=5).status_code == 401
-    metrics = server.call("GET", "/metrics").text
-    assert 'wtf_jobs{status="completed"}' in metrics and "wtf_http_request_seconds_bucket" in metrics
