@@ -14,10 +14,11 @@ from pathlib import Path
 
 import requests
 
+from portal.jobs import FINISHED
 from tests.conftest import REPO
 
 KEY = "test-portal-key-0123456789"
-TERMINAL = ("completed", "failed", "cancelled")
+TERMINAL = FINISHED
 
 
 def free_port() -> int:
