@@ -12,6 +12,7 @@ from portal import jobs
 from portal.database import Database, Job, LogEntry, utc_now
 from portal.downloader import NetworkError, VideoUnavailableError
 from portal.jobs import JobStatus, NewJob
+from portal.video_processor import RenderedOutput
 from tests.jobs.conftest import link_job
 
 
@@ -39,10 +40,7 @@ def test_submit_lease_progress_finish(db: Database, tmp_path: Path) -> None:
     jobs.progress(db, job_id, "uploading to storage", 90.0)
     assert (row(db, job_id).status, row(db, job_id).stage) == ("rendering", "uploading to storage")
 
-    class Made:  # what the engine returns for one brand
-        brand, path, size_bytes, width, height, duration = "watchthefall", tmp_path / "a_b.mp4", 10, 2, 2, 1.0
-
-    jobs.finish(db, job_id, [Made()])
+    jobs.finish(db, job_id, [RenderedOutput("watchthefall", tmp_path / "a_b.mp4", 2, 2, 1.0, 10)])
     with db.session() as session:
         done = session.get(Job, job_id)
         assert (done.status, done.stage, done.progress, done.lease_owner) == (
