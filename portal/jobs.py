@@ -25,6 +25,7 @@ from sqlalchemy import case, or_, select, update
 from portal.database import Database, Job, Output, new_id, utc_now
 from portal.errors import PortalError
 from portal.media.options import DEFAULT_FIT
+from portal.storage import OUTPUTS, MediaStorage
 
 log = logging.getLogger("portal.worker")
 
@@ -225,7 +226,7 @@ def cancel(db: Database, job_id: str) -> None:
             job.status, job.stage, job.finished_at = JobStatus.CANCELLED, None, utc_now()
 
 
-def retry(db: Database, job_id: str) -> None:
+def retry(db: Database, job_id: str, storage: MediaStorage) -> None:
     """Make a failed or cancelled job queued again, as new (the caller enqueues it)."""
     with db.session() as session:
         job = _get(session, job_id)
@@ -233,7 +234,7 @@ def retry(db: Database, job_id: str) -> None:
             raise JobNotRetryableError(
                 f"job {job.id} is {job.status}; only failed or cancelled jobs can be retried"
             )
-        if job.source_kind == "upload" and not Path(job.source_path or "").is_file():
+        if job.source_kind == "upload" and not storage.exists(job.source_path or ""):
             raise SourceGoneError("the uploaded file has expired; upload it again")
         job.status, job.stage, job.progress = JobStatus.QUEUED, None, 0.0
         job.error = job.error_code = None
@@ -242,14 +243,14 @@ def retry(db: Database, job_id: str) -> None:
         job.outputs.clear()
 
 
-def delete(db: Database, job_id: str, outputs_dir: Path) -> None:
+def delete(db: Database, job_id: str, storage: MediaStorage) -> None:
     """Delete a finished job, its output files and its row."""
     with db.session() as session:
         job = _get(session, job_id)
         if job.status not in FINISHED:
             raise JobRunningError(f"job {job.id} is {job.status}; cancel it before deleting it")
         for output in job.outputs:
-            (outputs_dir / output.filename).unlink(missing_ok=True)
+            storage.delete(storage.ref(OUTPUTS, output.filename))
         session.delete(job)
 
 

@@ -24,6 +24,14 @@ from portal.database import Job, LogEntry, Output, Upload, utc_now
 from portal.errors import PortalError
 from portal.jobs import ACTIVE
 from portal.media.plan import names_job
+from portal.storage import (
+    AREAS,
+    OUTPUTS,
+    MediaStorage,
+    StorageError,
+    is_stored_object,
+    open_storage,
+)
 
 if TYPE_CHECKING:
     from portal.config import Settings
@@ -74,11 +82,14 @@ class InUse:
 
     job_ids: frozenset[str] = frozenset()
     paths: frozenset[Path] = frozenset()
+    objects: frozenset[str] = frozenset()  # refs of stored objects
 
     @classmethod
-    def of(cls, job_ids: Iterable[str], paths: Iterable[Path | str | None]) -> InUse:
+    def of(
+        cls, job_ids: Iterable[str], paths: Iterable[Path | str | None], objects: Iterable[str] = ()
+    ) -> InUse:
         resolved = {Path(p).resolve() for p in paths if p}
-        return cls(frozenset(str(j) for j in job_ids), frozenset(resolved))
+        return cls(frozenset(str(j) for j in job_ids), frozenset(resolved), frozenset(objects))
 
     def protects(self, entry: Path) -> bool:
         if any(_names_job(entry.name, job_id) or names_job(entry.name, job_id) for job_id in self.job_ids):
@@ -171,7 +182,8 @@ class JobRecord:
     id: str
     status: str
     last_activity: datetime  # finished_at, else created_at
-    paths: tuple[Path, ...] = ()
+    paths: tuple[Path, ...] = ()  # its files on this machine's disk
+    objects: tuple[str, ...] = ()  # its objects in object storage (refs)
 
     @property
     def active(self) -> bool:
@@ -183,22 +195,55 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def expire_jobs(
-    settings: Settings, jobs: Iterable[JobRecord], report: CleanupReport
+    settings: Settings, jobs: Iterable[JobRecord], report: CleanupReport, storage: MediaStorage | None = None
 ) -> tuple[list[str], InUse]:
     """Delete the files of finished jobs older than the cutoff; return their ids and what must be kept.
 
     Kept: every file of an active job, whatever its age, and of a finished job younger than the cutoff
-    (its row still offers them for download or retry). Only files inside the data folder are ever removed.
+    (its row still offers them for download or retry). Only files inside the data folder, and objects
+    of this portal's storage, are ever removed.
     """
     expired, kept = [], []
     for job in jobs:
         (kept if job.active or job.last_activity >= report.cutoff else expired).append(job)
-    in_use = InUse.of((job.id for job in kept), (path for job in kept for path in job.paths))
+    in_use = InUse.of(
+        (job.id for job in kept), (path for job in kept for path in job.paths),
+        (ref for job in kept for ref in job.objects),
+    )  # fmt: skip
     for job in expired:
         for path in job.paths:
             if _inside(path, settings.data_dir) and not in_use.protects(path):
                 remove_path(path, report)
+        for ref in job.objects:
+            if storage is not None and ref not in in_use.objects:
+                remove_object(storage, ref, report)
     return [job.id for job in expired], in_use
+
+
+def remove_object(storage: MediaStorage, ref: str, report: CleanupReport) -> None:
+    """Delete one stored object, counting it; a store that fails is reported, not raised."""
+    try:
+        freed = storage.delete(ref)
+    except StorageError as exc:
+        report.errors.append(f"{ref}: {exc}")
+        log.warning("cleanup could not remove %s: %s", ref, exc)
+        return
+    if freed:
+        report.files_removed += 1
+        report.bytes_freed += freed
+
+
+def sweep_objects(storage: MediaStorage, in_use: InUse, report: CleanupReport, now: datetime) -> None:
+    """Objects older than the cutoff that no remaining job refers to; part uploads a killed process left."""
+    for area in AREAS:
+        for stored in storage.list(area):
+            if stored.modified >= report.cutoff:
+                continue
+            if stored.ref in in_use.objects:
+                report.kept_in_use += 1
+                continue
+            remove_object(storage, stored.ref, report)
+    storage.abort_stale_uploads(now - TEMP_GRACE)
 
 
 def _existing_parent(path: Path) -> Path:
@@ -230,11 +275,20 @@ def require_free_disk(settings: Settings) -> None:
         )
 
 
-def _job_record(job: Job, settings: Settings) -> JobRecord:
-    paths = [settings.outputs_dir / output.filename for output in job.outputs]
+def _job_record(job: Job, storage: MediaStorage) -> JobRecord:
+    refs = [storage.ref(OUTPUTS, output.filename) for output in job.outputs]
     if job.source_path:
-        paths.append(Path(job.source_path))
-    return JobRecord(job.id, job.status, job.finished_at or job.created_at, tuple(paths))
+        refs.append(job.source_path)
+    paths = tuple(Path(ref) for ref in refs if not is_stored_object(ref))
+    objects = tuple(ref for ref in refs if is_stored_object(ref))
+    return JobRecord(job.id, job.status, job.finished_at or job.created_at, paths, objects)
+
+
+def _still_stored(storage: MediaStorage, ref: str) -> bool:
+    try:
+        return storage.exists(ref) if is_stored_object(ref) else Path(ref).exists()
+    except StorageError:
+        return True  # unknown while the store is down: keep the row
 
 
 def cleanup(
@@ -243,18 +297,27 @@ def cleanup(
     now: datetime | None = None,
     *,
     older_than_hours: float | None = None,
+    storage: MediaStorage | None = None,
 ) -> CleanupReport:
     """One retention pass: expired jobs with their files and log rows, stray files, orphaned uploads.
 
     Safe to run from several workers at once: rows go by bulk statements (no stale-row errors) and files
-    that another pass removed first are skipped.
+    that another pass removed first are skipped. With object storage the bucket is swept the same way
+    (each process's data folder then holds only its own scratch files, swept as before).
     """
     now = now or utc_now()
+    storage = storage or open_storage(settings)
     hours = settings.retention_hours if older_than_hours is None else older_than_hours
     report = CleanupReport(cutoff=now - timedelta(hours=hours))
     jobs = session.scalars(select(Job).options(selectinload(Job.outputs))).all()
-    expired, in_use = expire_jobs(settings, [_job_record(job, settings) for job in jobs], report)
+    records = [_job_record(job, storage) for job in jobs]
+    expired, in_use = expire_jobs(settings, records, report, storage)
     sweep_data_dir(settings, in_use, report, now)
+    if not storage.in_data_dir:
+        try:
+            sweep_objects(storage, in_use, report, now)
+        except StorageError as exc:  # the store is down: the next pass sweeps it
+            report.errors.append(str(exc))
 
     if expired:
         report.logs_removed += session.execute(delete(LogEntry).where(LogEntry.job_id.in_(expired))).rowcount
@@ -269,7 +332,7 @@ def cleanup(
     # away from one being written right now.
     settled = now - TEMP_GRACE
     for upload in session.scalars(select(Upload).where(Upload.created_at < settled)):
-        if not Path(upload.path).exists():
+        if not _still_stored(storage, upload.path):
             session.delete(upload)
             report.uploads_removed += 1
     log.info("cleanup: %s", report.summary())

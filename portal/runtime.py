@@ -19,6 +19,7 @@ from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey
 from portal.brand_loader import BrandConfig, BrandConfigError, load_brand_config
 from portal.config import Settings
 from portal.database import Database
+from portal.storage import open_storage
 
 if TYPE_CHECKING:
     from huey.api import TaskWrapper
@@ -70,13 +71,14 @@ class BrandRegistry:
 
 
 class Runtime:
-    """Settings, database, queue and brands of this process."""
+    """Settings, database, queue, brands and media storage of this process."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings)
         self.huey = make_huey(settings)
         self.brands = BrandRegistry(settings.brand_config)
+        self.storage = open_storage(settings)
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
         self.process_job: TaskWrapper | None = None  # set by portal.tasks.register_tasks
 

@@ -19,6 +19,7 @@ after every output is stored, so a retried job never finds half an output under 
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import mimetypes
 import os
@@ -30,6 +31,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, ClassVar
 from urllib.parse import urlparse
+
+from portal.errors import PortalError
 
 if TYPE_CHECKING:
     from portal.config import Settings
@@ -45,10 +48,10 @@ PRESIGN_SECONDS = 3600
 # in parallel, and the file is read from disk a part at a time.
 MULTIPART_BYTES = 16 * 1_048_576
 TRANSFER_THREADS = 4
-COPY_CHUNK = 1 << 20
+DESCRIBE_LIMIT = 10_000  # /api/debug/storage counts at most this many objects per area
 
 
-class StorageError(Exception):
+class StorageError(PortalError):
     """Object storage is unreachable or refused a request; worth retrying later."""
 
     code = "storage_unavailable"
@@ -85,6 +88,7 @@ class MediaStorage(ABC):
     """One interface over both backends; callers never ask which one they have, except to describe it."""
 
     kind: ClassVar[str]
+    in_data_dir: ClassVar[bool]  # True: the data folder's own sweep covers the stored files
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -113,7 +117,9 @@ class MediaStorage(ABC):
         """A local path the engine can read: the file itself, or a copy fetched into `scratch`."""
 
     @abstractmethod
-    def presigned_url(self, ref: str, filename: str, seconds: int = PRESIGN_SECONDS) -> str | None:
+    def presigned_url(
+        self, ref: str, filename: str, *, inline: bool = False, seconds: int = PRESIGN_SECONDS
+    ) -> str | None:
         """A URL that serves the file without the portal, or None when the web serves it itself."""
 
     @abstractmethod
@@ -139,6 +145,7 @@ class LocalStorage(MediaStorage):
     """The data folder: uploads/ and outputs/ of WTF_DATA_DIR, shared by every process that renders."""
 
     kind = "local"
+    in_data_dir = True
 
     def _folder(self, area: str) -> Path:
         return self.settings.uploads_dir if area == UPLOADS else self.settings.outputs_dir
@@ -188,7 +195,9 @@ class LocalStorage(MediaStorage):
             raise StoredFileMissingError(f"{Path(ref).name} is gone (expired or deleted)")
         return Path(ref)
 
-    def presigned_url(self, ref: str, filename: str, seconds: int = PRESIGN_SECONDS) -> str | None:
+    def presigned_url(
+        self, ref: str, filename: str, *, inline: bool = False, seconds: int = PRESIGN_SECONDS
+    ) -> str | None:
         return None
 
     def list(self, area: str) -> Iterator[StoredObject]:
@@ -217,6 +226,7 @@ class ObjectStorage(MediaStorage):
     """
 
     kind = "s3"
+    in_data_dir = False
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -322,11 +332,14 @@ class ObjectStorage(MediaStorage):
         os.replace(temp, target)
         return target
 
-    def presigned_url(self, ref: str, filename: str, seconds: int = PRESIGN_SECONDS) -> str | None:
+    def presigned_url(
+        self, ref: str, filename: str, *, inline: bool = False, seconds: int = PRESIGN_SECONDS
+    ) -> str | None:
+        disposition = "inline" if inline else "attachment"
         params = {
             "Bucket": self.bucket,
             "Key": self._key_of(ref),
-            "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            "ResponseContentDisposition": f'{disposition}; filename="{filename}"',
         }
         try:
             return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
@@ -364,6 +377,18 @@ class ObjectStorage(MediaStorage):
             raise self._fail("listing unfinished uploads", exc) from None
         return aborted
 
+    def describe(self) -> dict:
+        report = super().describe()
+        if report["ok"]:
+            for area in AREAS:
+                sizes = [item.size for item in itertools.islice(self.list(area), DESCRIBE_LIMIT)]
+                report[area] = {
+                    "objects": len(sizes),
+                    "bytes": sum(sizes),
+                    "complete": len(sizes) < DESCRIBE_LIMIT,
+                }
+        return report
+
     def check(self) -> dict:
         where = {"bucket": self.bucket, "prefix": self.prefix, "endpoint": self.client.meta.endpoint_url}
         try:
@@ -376,6 +401,11 @@ class ObjectStorage(MediaStorage):
 def open_storage(settings: Settings) -> MediaStorage:
     """The backend WTF_STORAGE_URL names: object storage for `s3://...`, else the data folder."""
     return ObjectStorage(settings) if settings.storage_url else LocalStorage(settings)
+
+
+def is_stored_object(ref: str) -> bool:
+    """The ref names an object in a bucket, not a file on this machine."""
+    return ref.startswith("s3://")
 
 
 def job_scratch(settings: Settings, job_id: str) -> Path:

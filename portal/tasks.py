@@ -26,6 +26,7 @@ from portal.maintenance import cleanup
 from portal.media.errors import EngineError, RenderCancelledError
 from portal.media.plan import job_stem, output_name, temp_glob, temp_name
 from portal.runtime import Runtime
+from portal.storage import OUTPUTS, StoredFileMissingError, job_scratch
 from portal.v3_import import apply_v3_settings
 from portal.video_processor import RenderedOutput, probe_media, render_source
 from portal.webhooks import start_sender
@@ -77,6 +78,7 @@ class _JobRun:
         watcher = threading.Thread(target=self._watch, name=f"job-{self.job_id[:8]}", daemon=True)
         watcher.start()
         started = time.monotonic()
+        scratch = job_scratch(settings, self.job_id)
         try:
             with db.session() as session:
                 job = session.get(Job, self.job_id)
@@ -88,19 +90,23 @@ class _JobRun:
             self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}
             if source_kind == "upload":
                 self.spans["rendering"] = (0, 100)
-            source = acquire_source(runtime, self.job_id, self._on_progress, self.cancel)
+            source = acquire_source(runtime, self.job_id, self._on_progress, self.cancel, scratch)
             stem = job_stem(source.stem, self.job_id)
+            render_dir = runtime.storage.render_dir(scratch)
             # Partial files of an earlier attempt whose worker died: this run holds the lease now.
-            for leftover in settings.outputs_dir.glob(temp_glob(stem)):
+            for leftover in render_dir.glob(temp_glob(stem)):
                 leftover.unlink(missing_ok=True)
             if kind == "fetch":
-                rendered = [keep_original(source, settings.outputs_dir, stem)]
+                rendered = [keep_original(source, render_dir, stem)]
             else:
                 rendered = render_source(
-                    source, brands, settings.outputs_dir, preset=preset, fit=fit,
+                    source, brands, render_dir, preset=preset, fit=fit,
                     options=settings.engine_options(), stem=stem,
                     on_progress=self._on_progress, cancel=self.cancel,
                 )  # fmt: skip
+            # Stored before the job is completed: a reader of a completed job always finds its outputs.
+            for output in rendered:
+                runtime.storage.store(Path(output.path), OUTPUTS)
         except (RenderCancelledError, DownloadCancelledError):
             jobs.stop_cancelled(db, self.job_id)
         except Exception as exc:
@@ -114,6 +120,7 @@ class _JobRun:
         finally:
             self.done.set()
             watcher.join(timeout=5)
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def _on_progress(self, stage: str, percent: float) -> None:
         low, high = self.spans.get(stage, (0, 100))
@@ -138,20 +145,24 @@ class _JobRun:
                 log.warning("job %s: progress write failed", job_id, exc_info=True)
 
 
-def acquire_source(runtime: Runtime, job_id: str, on_progress, cancel: threading.Event) -> Path:
+def acquire_source(
+    runtime: Runtime, job_id: str, on_progress, cancel: threading.Event, scratch: Path
+) -> Path:
     """The file the engine reads: the one place a job's source becomes a local path.
 
-    Uploads are already on disk; links are downloaded (or reused) and what was learnt is kept on the job.
+    An upload is read where it is stored (fetched into the job's scratch folder from object storage);
+    links are downloaded (or reused) and what was learnt is kept on the job.
     """
     with runtime.db.session() as session:
         job = session.get(Job, job_id)
         kind, name, path = job.source_kind, job.source_name, job.source_path
     if kind == "upload":
-        if not path or not Path(path).is_file():
+        try:
+            return runtime.storage.local_copy(path or "", scratch)
+        except StoredFileMissingError:
             raise EngineError(
                 f"the uploaded file for job {job_id} is gone (expired or deleted); upload it again"
-            )
-        return Path(path)
+            ) from None
     media = download(name, DownloadOptions.from_settings(runtime.settings), on_progress, cancel)
     with runtime.db.session() as session:
         job = session.get(Job, job_id)
@@ -187,7 +198,7 @@ def reap_stale_jobs(runtime: Runtime) -> list[str]:
 def run_cleanup(runtime: Runtime) -> None:
     """Periodic retention sweep (also `wtf-portal cleanup`)."""
     with runtime.db.session() as session:
-        cleanup(runtime.settings, session)
+        cleanup(runtime.settings, session, storage=runtime.storage)
 
 
 def _beat_and_reap(runtime: Runtime, stop: threading.Event) -> None:

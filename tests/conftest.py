@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -58,6 +59,13 @@ def postgres_server_bin() -> Path | None:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server on 127.0.0.1, a free port, trust auth for user wtf."""
+    with running_postgres() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[str]:
+    """The server behind `postgres_url` (also for benchmarks, which run outside pytest)."""
     server_bin = postgres_server_bin()
     require_program("initdb", server_bin is not None and (server_bin / "pg_ctl").exists())
     require_program("pg_dump", shutil.which("pg_dump") is not None and shutil.which("pg_restore") is not None)
@@ -84,6 +92,13 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """A throwaway redis-server on 127.0.0.1 and a free port, no persistence."""
+    with running_redis() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_redis() -> Iterator[str]:
+    """The server behind `redis_url` (also for benchmarks)."""
     require_program("redis-server", shutil.which("redis-server") is not None)
     port = free_port()
     home = Path(tempfile.mkdtemp(prefix="wtf-redis-"))

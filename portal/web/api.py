@@ -11,7 +11,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from flask import Blueprint, Response, current_app, request, send_from_directory, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    request,
+    send_from_directory,
+    stream_with_context,
+)
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import and_, or_, select
 from werkzeug.utils import secure_filename
@@ -30,6 +38,7 @@ from portal.jobs import JobStatus, NewJob
 from portal.maintenance import require_free_disk
 from portal.media.errors import SourceError
 from portal.media.options import DEFAULT_FIT, Fit
+from portal.storage import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, probe_media, render_preview
 from portal.web import links
 from portal.web.auth import require_api_auth
@@ -93,29 +102,36 @@ def _require_disk() -> None:
 
 
 def _save_upload(file_storage) -> Upload:
-    """Store a multipart file under uploads/, probe it, and keep it only if it is a usable video."""
+    """Write a multipart file to scratch space, probe it, and store it only if it is a usable video.
+
+    The file is copied in chunks (werkzeug has already spooled it to disk), never read whole into memory;
+    storing it moves it into uploads/ or sends it to object storage (in parts when large).
+    """
     if file_storage is None or not file_storage.filename:
         raise ApiError(400, "missing_file", "send the video as a multipart field named 'file'")
-    settings = runtime().settings
+    rt = runtime()
     _require_disk()
     upload_id = new_id()
     original = secure_filename(file_storage.filename) or "upload"
-    suffix = Path(original).suffix.lower()[:10] or ".bin"
-    path = settings.uploads_dir / f"{upload_id}{suffix}"
-    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
-    file_storage.save(path)
+    name = f"{upload_id}{Path(original).suffix.lower()[:10] or '.bin'}"
+    scratch = rt.settings.temp_dir / name
+    rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    file_storage.save(scratch)
     try:
-        info = probe_media(path)
+        info = probe_media(scratch)
+        size = scratch.stat().st_size
+        ref = rt.storage.store(scratch, UPLOADS, name)
     except SourceError as exc:
-        path.unlink(missing_ok=True)
         # the same error, naming the client's file instead of the server's path
         reason = str(exc).split(": ", 1)[-1]
         raise type(exc)(f"{file_storage.filename}: {reason}") from None
+    finally:
+        scratch.unlink(missing_ok=True)
     upload = Upload(
         id=upload_id,
         filename=original,
-        path=str(path),
-        size=path.stat().st_size,
+        path=ref,
+        size=size,
         media={k: v for k, v in info.as_dict().items() if k != "path"},
     )
     with runtime().db.session() as session:
@@ -196,7 +212,7 @@ def process_video():
     if upload is None:
         with runtime().db.session() as session:
             upload = session.get(Upload, payload.upload_id)
-        if upload is None or not Path(upload.path).is_file():
+        if upload is None or not runtime().storage.exists(upload.path):
             message = f"no upload {payload.upload_id!r} (expired or never made)"
             raise ApiError(404, "upload_not_found", message)
     [job_id] = _submit(
@@ -302,7 +318,7 @@ def cancel_job(job_id: str):
 def retry_job(job_id: str):
     """Run a failed or cancelled job again."""
     rt = runtime()
-    jobs.retry(rt.db, job_id)
+    jobs.retry(rt.db, job_id, rt.storage)
     rt.enqueue(job_id)
     return _job_response(job_id, 202)
 
@@ -311,7 +327,7 @@ def retry_job(job_id: str):
 def delete_job(job_id: str):
     """Delete a finished job and its files."""
     rt = runtime()
-    jobs.delete(rt.db, job_id, rt.settings.outputs_dir)
+    jobs.delete(rt.db, job_id, rt.storage)
     return {"deleted": job_id}
 
 
@@ -326,7 +342,17 @@ def download(filename: str):
 
 
 def send_output(filename: str, *, inline: bool) -> Response:
-    """The one place an output file is served: Range, ETag, Content-Disposition; never outside outputs/."""
+    """The one place an output file is served: Range, ETag, Content-Disposition; never outside outputs/.
+
+    From object storage, a redirect to a presigned URL: the store serves the bytes (and Range) itself.
+    """
+    storage = runtime().storage
+    ref = storage.ref(OUTPUTS, filename)
+    url = storage.presigned_url(ref, Path(filename).name, inline=inline)
+    if url is not None:
+        if not storage.exists(ref):
+            raise StoredFileMissingError(f"no output {filename!r} (expired or deleted)")
+        return redirect(url, 302)
     mimetype = "video/mp4" if filename.endswith(".mp4") else None
     folder = runtime().settings.outputs_dir.resolve()
     return send_from_directory(
@@ -364,16 +390,16 @@ def archive(job_id: str):
     rt = runtime()
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
-        files = [rt.settings.outputs_dir / output.filename for output in job.outputs]
-    files = [path for path in files if path.is_file()]
+        files = [(output.filename, rt.storage.ref(OUTPUTS, output.filename)) for output in job.outputs]
+    files = [(name, ref) for name, ref in files if rt.storage.exists(ref)]
     if not files:
         raise ApiError(409, "no_outputs", f"job {job_id} has no outputs to download")
 
     def generate() -> Iterator[bytes]:
         sink = _ChunkSink()
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive_file:  # type: ignore[arg-type]
-            for path in files:
-                with path.open("rb") as source, archive_file.open(path.name, "w", force_zip64=True) as target:
+            for name, ref in files:
+                with rt.storage.open(ref) as source, archive_file.open(name, "w", force_zip64=True) as target:
                     while chunk := source.read(ARCHIVE_CHUNK):
                         target.write(chunk)
                         yield from sink.drain()

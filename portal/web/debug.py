@@ -83,7 +83,7 @@ def _folder_size(folder) -> int:
 
 @bp.get("/storage")
 def storage():
-    """Each data folder: writable, size, and the free space where it lives."""
+    """Where media is stored (and, for a bucket, whether it answers), each data folder, the free disk."""
     settings = runtime().settings
     folders = {}
     for name in ("uploads", "outputs", "temp", "logs"):
@@ -95,7 +95,8 @@ def storage():
             "size_bytes": _folder_size(folder),
         }
     usage = shutil.disk_usage(settings.data_dir)
-    return {"folders": folders, "disk": {**disk_status(settings), "total_mb": usage.total // 1_048_576}}
+    disk = {**disk_status(settings), "total_mb": usage.total // 1_048_576}
+    return {"storage": runtime().storage.describe(), "folders": folders, "disk": disk}
 
 
 @bp.get("/health")

@@ -29,7 +29,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready for work: database reachable, data folder writable, enough free disk.
+    """Ready for work: database reachable, data folder writable, enough free disk, storage reachable.
 
     Open to the platform's probes; the details (paths, error texts, free space) only with the key.
     """
@@ -44,6 +44,7 @@ def readyz():
     writable = os.access(rt.settings.outputs_dir, os.W_OK) and os.access(rt.settings.uploads_dir, os.W_OK)
     checks["data_dir"] = {"ok": writable, "path": str(rt.settings.data_dir)}
     checks["disk"] = disk_status(rt.settings)
+    checks["storage"] = rt.storage.check()  # the bucket, with object storage: no uploads without it
     ready = all(check["ok"] for check in checks.values())
     if not carries_valid_credentials():
         checks = {name: {"ok": check["ok"]} for name, check in checks.items()}

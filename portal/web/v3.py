@@ -31,6 +31,7 @@ from portal.database import Job, Upload
 from portal.downloader import DownloadFailedError, DownloadOptions, UrlRefusedError, check_url
 from portal.jobs import FINISHED, JobStatus, NewJob
 from portal.media.errors import SourceError
+from portal.storage import OUTPUTS, UPLOADS
 from portal.v3_import import V3Settings, apply_v3_settings, v3_settings
 from portal.video_processor import PRESETS
 from portal.web import debug
@@ -258,10 +259,11 @@ def _prefers_async() -> bool:
     return any(item.split(";")[0].strip().lower() == "respond-async" for item in preferences.split(","))
 
 
-def _server_file(name: str) -> tuple[str, Path]:
+def _server_file(name: str) -> tuple[str, str]:
     """A `source_path`: the file name of a fetch result (outputs/) or of an upload (its id or stored name).
 
-    Only a bare file name is accepted, so no request can reach a file outside those two folders.
+    Only a bare file name is accepted, so no request can reach a file outside those two areas. Answers
+    the name and the stored file's ref (a path, or an object in the bucket).
     """
     if Path(name).name != name or "\\" in name or name.startswith("."):
         raise ApiError(
@@ -270,12 +272,12 @@ def _server_file(name: str) -> tuple[str, Path]:
     rt = runtime()
     with rt.db.session() as session:
         upload = session.get(Upload, name)
-        if upload is not None and Path(upload.path).is_file():
-            return upload.filename, Path(upload.path)
-    for folder in (rt.settings.uploads_dir, rt.settings.outputs_dir):
-        path = folder / name
-        if path.is_file() and path.resolve().parent == folder.resolve():
-            return name, path
+        if upload is not None and rt.storage.exists(upload.path):
+            return upload.filename, upload.path
+    for area in (UPLOADS, OUTPUTS):
+        ref = rt.storage.ref(area, name)
+        if rt.storage.exists(ref):
+            return name, ref
     raise ApiError(404, "source_not_found", f"File not found: {name} (fetch it or upload it first)")
 
 
@@ -288,8 +290,7 @@ def _new_render_job(source: str, brand_ids: list[str], preset: str, settings: di
         except DownloadFailedError as exc:
             raise ApiError(422 if isinstance(exc, UrlRefusedError) else 400, exc.code, str(exc)) from None
     else:
-        kind, (name, server_path) = "upload", _server_file(source)
-        path = str(server_path)
+        kind, (name, path) = "upload", _server_file(source)
     return NewJob("render", kind, name, path, brand_ids, preset, v3_settings=settings or None)
 
 
