@@ -117,7 +117,7 @@ class Cluster:
         return done
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the web and the workers used so far, with the FFmpeg runs they waited for."""
+        """CPU seconds (user + system) the web and the workers used so far, with the FFmpeg runs they ran."""
         assert self.web is not None and self.web.process is not None
         roots = [psutil.Process(self.web.process.pid)]
         roots += [psutil.Process(w.process.pid) for w in self.workers if w.alive]

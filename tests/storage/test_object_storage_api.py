@@ -138,7 +138,7 @@ def test_archive_streams_from_the_bucket_and_delete_removes_objects(app, client,
 
 
 def test_readyz_and_debug_report_the_bucket(app, client, clip, tmp_path: Path, monkeypatch) -> None:
-    ready = client.get("/readyz")
+    ready = client.get("/readyz", headers=AUTH)  # the details only with the key
     assert ready.status_code == 200 and ready.json["checks"]["storage"]["bucket"] == BUCKET
     report = client.get("/api/debug/storage", headers=AUTH).json["storage"]
     assert report["kind"] == "s3" and report["ok"] and report["outputs"]["objects"] == 0
