@@ -20,7 +20,6 @@ from portal.database import Job, Output, Upload, new_id, utc_now
 from portal.maintenance import cleanup
 from portal.storage import OUTPUTS, UPLOADS, MediaStorage
 from tests.conftest import REPO, free_port
-from tests.mediagen import make_clip
 from tests.storage.s3server import BUCKET, S3Server
 from tests.web.server import KEY
 
@@ -44,11 +43,6 @@ def app(s3: S3Server, tmp_path: Path) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", duration=1)
 
 
 def storage_of(app: Flask) -> MediaStorage:
