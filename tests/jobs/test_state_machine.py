@@ -12,6 +12,7 @@ from portal import jobs
 from portal.database import Database, Job, LogEntry, utc_now
 from portal.downloader import NetworkError, VideoUnavailableError
 from portal.jobs import JobStatus, NewJob
+from portal.storage import open_storage
 from portal.video_processor import RenderedOutput
 from tests.jobs.conftest import link_job
 
@@ -106,7 +107,7 @@ def test_a_cancel_requested_job_never_goes_back_to_the_queue(db: Database) -> No
     jobs.cancel(db, job_id)
     assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=3) is False
     assert row(db, job_id).status == JobStatus.CANCELLED
-    jobs.delete(db, job_id, Path("/nonexistent"))  # finished, so it can go
+    jobs.delete(db, job_id, open_storage(db.settings))  # finished, so it can go
 
 
 def test_a_queued_job_flagged_for_cancel_ends_when_a_worker_picks_it_up(db: Database) -> None:
@@ -119,13 +120,14 @@ def test_a_queued_job_flagged_for_cancel_ends_when_a_worker_picks_it_up(db: Data
 
 
 def test_retry_and_delete_rules(db: Database, tmp_path: Path) -> None:
+    storage = open_storage(db.settings)  # the data folder
     job_id = link_job(db)
     with pytest.raises(jobs.JobNotRetryableError):
-        jobs.retry(db, job_id)
+        jobs.retry(db, job_id, storage)
     with pytest.raises(jobs.JobRunningError):
-        jobs.delete(db, job_id, tmp_path)
+        jobs.delete(db, job_id, storage)
     jobs.cancel(db, job_id)
-    jobs.retry(db, job_id)
+    jobs.retry(db, job_id, storage)
     again = row(db, job_id)
     assert (again.status, again.attempts, again.cancel_requested, again.finished_at) == (
         "queued",
@@ -139,7 +141,7 @@ def test_retry_and_delete_rules(db: Database, tmp_path: Path) -> None:
     )
     jobs.cancel(db, upload_job)
     with pytest.raises(jobs.SourceGoneError):
-        jobs.retry(db, upload_job)
+        jobs.retry(db, upload_job, storage)
     assert row(db, upload_job).status == JobStatus.CANCELLED  # the refused retry changed nothing
 
 
