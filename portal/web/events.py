@@ -107,7 +107,8 @@ class EventHub:
                 subscription.offer(states)
 
 
-def _hub() -> EventHub:
+def event_hub() -> EventHub:
+    """This process's hub (streams and v3's waiting process_brands/fetch share it)."""
     hub = current_app.extensions.get("event_hub")
     if hub is None:
         hub = current_app.extensions.setdefault("event_hub", EventHub(runtime().db))
@@ -172,7 +173,7 @@ def _stream(hub: EventHub, first: dict[str, dict], order: list[str]) -> Iterator
 
 
 def _response(job_ids: list[str]) -> Response:
-    hub = _hub()
+    hub = event_hub()
     first = hub.snapshot(job_ids)
     missing = [job_id for job_id in job_ids if job_id not in first]
     if missing:

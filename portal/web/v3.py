@@ -18,7 +18,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.wrappers import Response
 from pydantic import ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from portal.brand_loader import (
     Brand,
@@ -34,7 +34,7 @@ from portal.media.errors import SourceError
 from portal.storage import OUTPUTS, UPLOADS
 from portal.v3_import import V3Settings, apply_v3_settings, v3_settings
 from portal.video_processor import PRESETS
-from portal.web import debug
+from portal.web import debug, events
 from portal.web.api import _link_jobs, _require_disk, _submit
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, use_error_shape, validation_message
@@ -44,7 +44,6 @@ from portal.web.runtime import runtime
 
 bp = Blueprint("v3", __name__)
 OPEN_ENDPOINTS = {"v3.portal_test", "v3.debug_alive", "v3.debug_health"}
-POLL_SECONDS = 0.5
 # The per-render settings process_brands accepts: v3's brand settings (its font is not ours to choose).
 RENDER_SETTINGS = tuple(name for name in V3Settings.model_fields if name != "text_font")
 FETCH_MAX_URLS = 50
@@ -376,20 +375,27 @@ def _fetch_result(jobs: list[Job]) -> tuple[dict, int]:
 
 
 def _wait_until_finished(job_ids: list[str], timeout: float) -> bool:
-    """Poll the jobs table until every job has ended (True) or `timeout` passed (False).
+    """Wait until every job has ended (True) or `timeout` passed (False).
 
-    Under the gevent worker the sleep yields to other requests, so a waiting client costs a greenlet, not
-    a thread; the job runs in the queue consumer whatever happens to this request.
+    The waiter follows the jobs through the process's event hub (one query twice a second for every
+    stream and waiter of the process) and blocks on an Event: under the gevent worker a waiting client
+    costs a greenlet, not a thread. The job runs in the queue consumer whatever happens to this request.
     """
+    hub = events.event_hub()
+    states = hub.snapshot(job_ids)
+    subscription = events.Subscription(states)
+    hub.subscribe(subscription)
     deadline = time.monotonic() + timeout
-    while True:
-        with runtime().db.session() as session:
-            statuses = session.scalars(select(Job.status).where(Job.id.in_(job_ids))).all()
-        if all(status in FINISHED for status in statuses):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL_SECONDS)
+    try:
+        while not all(state is None or state["status"] in FINISHED for state in states.values()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            subscription.wake.wait(remaining)
+            states.update(subscription.take())
+        return True
+    finally:
+        hub.unsubscribe(subscription)
 
 
 def _answer(job_ids: list[str], result: Callable[[list[Job]], tuple[dict, int]], *, many: bool):
