@@ -22,15 +22,15 @@ from sqlalchemy import text
 
 from portal.brand_loader import (
     Brand,
-    BrandConfigError,
+    BrandConfig,
     UnknownBrandError,
     load_brand_config,
     save_brand_config,
 )
 from portal.database import Job, Upload
-from portal.downloader import DownloadFailedError, DownloadOptions, UrlRefusedError, check_url
+from portal.downloader import DownloadOptions, check_url
+from portal.errors import PortalError
 from portal.jobs import FINISHED, JobStatus, NewJob
-from portal.media.errors import SourceError
 from portal.storage import OUTPUTS, UPLOADS
 from portal.v3_import import V3Settings, apply_v3_settings, v3_settings
 from portal.video_processor import PRESETS
@@ -177,11 +177,8 @@ def debug_brands():
 # --- brands ---------------------------------------------------------------------------------------------
 
 
-def _brands():
-    try:
-        return runtime().brands.current()
-    except BrandConfigError as exc:
-        raise ApiError(503, exc.code, str(exc)) from None
+def _brands() -> BrandConfig:
+    return runtime().brands.current()  # a broken config file is a 503 (brand_config_invalid)
 
 
 def _brand(name: str) -> Brand:
@@ -242,8 +239,6 @@ def save_brand_settings(name: str):
         save_brand_config(config.with_brand(brand), path)
     except UnknownBrandError as exc:
         raise ApiError(404, exc.code, str(exc)) from None
-    except BrandConfigError as exc:
-        raise ApiError(422, exc.code, str(exc)) from None
     rt.brands.invalidate()
     config = {"brand_name": brand.id, **v3_settings(brand)}
     return {"success": True, "message": f"Configuration saved for {brand.id}", "config": config}
@@ -284,10 +279,7 @@ def _new_render_job(source: str, brand_ids: list[str], preset: str, settings: di
     """A render job for a link or a file already on the server, with this render's v3 settings."""
     kind, name, path = "url", source, None
     if source.startswith(LINK_SCHEMES):
-        try:
-            check_url(source, DownloadOptions.from_settings(runtime().settings).allow_private_urls)
-        except DownloadFailedError as exc:
-            raise ApiError(422 if isinstance(exc, UrlRefusedError) else 400, exc.code, str(exc)) from None
+        check_url(source, DownloadOptions.from_settings(runtime().settings).allow_private_urls)
     else:
         kind, (name, path) = "upload", _server_file(source)
     return NewJob("render", kind, name, path, brand_ids, preset, v3_settings=settings or None)
@@ -331,17 +323,22 @@ def _process_result(jobs: list[Job]) -> tuple[dict, int]:
     return {"success": True, "message": message, "outputs": outputs, "job_id": job.id}, 200
 
 
-# A failed job's answer: the client's input (a link with no video, a file that is not one) or upstream.
-SOURCE_PROBLEMS = {"unsupported_link", "url_refused"} | {
-    cls.code for cls in (SourceError, *SourceError.__subclasses__())
-}
+def _failure_status(code: str | None) -> int:
+    """The HTTP status the error taxonomy gives the error a job failed with (500 if none has its code)."""
+    statuses: dict[str, int] = {}
+    classes: list[type[PortalError]] = [PortalError]
+    while classes:
+        cls = classes.pop(0)  # breadth first: a base class's status wins over a subclass reusing its code
+        statuses.setdefault(cls.code, cls.status)
+        classes.extend(cls.__subclasses__())
+    return statuses.get(code or "", 500)
 
 
 def _job_failure(job: Job) -> tuple[dict, int]:
     if job.status == JobStatus.CANCELLED:
         return {"success": False, "error": "the job was cancelled", "job_id": job.id}, 409
-    status = 422 if job.error_code in SOURCE_PROBLEMS else 502 if job.error_code == "download_failed" else 500
-    return {"success": False, "error": job.error, "code": job.error_code, "job_id": job.id}, status
+    body = {"success": False, "error": job.error, "code": job.error_code, "job_id": job.id}
+    return body, _failure_status(job.error_code)
 
 
 @bp.post("/api/videos/fetch")
