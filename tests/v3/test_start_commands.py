@@ -39,7 +39,8 @@ def test_start_command_serves_and_finishes_jobs(name: str, tmp_path: Path, clip:
     port = free_port()
     empty_conf = tmp_path / "empty.conf.py"
     empty_conf.write_text("# no hooks: nothing starts a queue consumer\n")
-    server = Server(tmp_path / "data", command=_commands(port, empty_conf)[name], port=port)
+    command = _commands(port, empty_conf)[name]
+    server = Server(tmp_path / "data", command=command, port=port, start_timeout=120)
     (tmp_path / "data").mkdir()
     server.start()
     try:

@@ -34,6 +34,7 @@ class Server:
     command: list[str] | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    start_timeout: float = 30.0  # seconds to answer /api/test (several workers boot slowly on a busy machine)
 
     @property
     def url(self) -> str:
@@ -50,7 +51,7 @@ class Server:
         self.process = subprocess.Popen(
             command, cwd=REPO, env=env, stdout=log, stderr=log, start_new_session=True
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{self.url}/api/test", timeout=1).ok:
