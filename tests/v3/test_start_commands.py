@@ -40,7 +40,7 @@ def test_start_command_serves_and_finishes_jobs(name: str, tmp_path: Path, clip:
     empty_conf = tmp_path / "empty.conf.py"
     empty_conf.write_text("# no hooks: nothing starts a queue consumer\n")
     command = _commands(port, empty_conf)[name]
-    server = Server(tmp_path / "data", command=command, port=port, start_timeout=120)
+    server = Server(tmp_path / "data", command=command, port=port)
     (tmp_path / "data").mkdir()
     server.start()
     try:

@@ -44,7 +44,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     shutil.copy(REPO / "brand_config.json", config / "brand_config.json")
     shutil.copytree(REPO / "brands", config / "brands")
     env = {"WTF_BRAND_CONFIG": str(config / "brand_config.json"), "WTF_ALLOW_PRIVATE_URLS": "1"}
-    running = Server(tmp_path_factory.mktemp("data"), env=env, start_timeout=120).start()
+    running = Server(tmp_path_factory.mktemp("data"), env=env).start()
     yield running
     running.stop()
 
