@@ -120,6 +120,8 @@ def test_brand_list_and_config_in_any_case(client: FlaskClient) -> None:
 def test_saving_brand_settings_writes_the_brand_config(client: FlaskClient, app: Flask) -> None:
     path = app.extensions["runtime"].settings.brand_config
     before = path.read_text()
+    preview = "/api/brands/dailyfails/preview.jpg?preset=vertical"  # what the dashboard's brands page shows
+    preview_before = client.get(preview, headers=AUTH).data
     # v3's clients send JSON without always saying so (v3 parsed bodies whatever their Content-Type)
     body = json.dumps(
         {"logo_scale": 0.25, "logo_padding": 36, "watermark_opacity": 0.5, "text_font": "Arial"}
@@ -132,6 +134,7 @@ def test_saving_brand_settings_writes_the_brand_config(client: FlaskClient, app:
     (logo,) = [layer for layer in written["layers"] if layer.get("image", "").endswith("logo.png")]
     assert logo["width"] == 0.25 and logo["margin"] == pytest.approx(36 / 720)
     assert client.get("/api/brands/dailyfails/config", headers=AUTH).json["config"]["logo_scale"] == 0.25
+    assert client.get(preview, headers=AUTH).data != preview_before  # the dashboard's preview follows
     after = path.read_text()
 
     bad = client.post("/api/brands/dailyfails/config", json={"watermark_opacity": 7}, headers=AUTH)
