@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import av
 
+from portal.media.errors import EngineError
 from portal.media.probe import MediaInfo
 
 if TYPE_CHECKING:  # OpenCV and numpy are imported where a clip is analysed: 0.3 s nothing else should pay
@@ -251,6 +252,6 @@ def _face_detector() -> cv2.CascadeClassifier:
     if detector is None:
         detector = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
         if detector.empty():
-            raise RuntimeError("OpenCV's bundled face detector could not be loaded")
+            raise EngineError("position auto: OpenCV's bundled face detector could not be loaded")
         _detectors.face = detector
     return detector
