@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("memory", "engine", "api", "hostile", "v3_wait", "loudness", "budget", "scale")
+BENCHMARKS = ("memory", "engine", "layers", "api", "hostile", "v3_wait", "loudness", "budget", "scale")
 
 
 def main(argv: list[str] | None = None) -> None:

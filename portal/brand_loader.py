@@ -353,7 +353,7 @@ class UnknownBrandError(BrandConfigError):
     status = 422
 
 
-def _map_asset_paths(brand: dict, convert: Callable[[str], str]) -> dict:
+def map_asset_paths(brand: dict, convert: Callable[[str], str]) -> dict:
     """A copy of a brand's JSON with every asset path passed through `convert` (the one list of where
     paths live: logo.path, watermark.image, layers[].image as one path or one per shape)."""
 
@@ -390,7 +390,7 @@ def parse_brand_config(data: object, base_dir: Path, source: str = "brand config
             raise BrandConfigError(f"{source}: brand {brand_id!r}: expected an object")
         if "layers" in raw and version == 1:
             raise BrandConfigError(f'{source}: brand {brand_id!r}: layers need "version": 2')
-        brands[brand_id] = {**_map_asset_paths(raw, lambda path: str(base_dir / path)), "id": brand_id}
+        brands[brand_id] = {**map_asset_paths(raw, lambda path: str(base_dir / path)), "id": brand_id}
     try:
         return BrandConfig.model_validate({"version": version, "brands": brands})
     except ValidationError as exc:
@@ -489,7 +489,7 @@ def config_to_json(config: BrandConfig, base_dir: Path) -> dict:
         data = brand.model_dump(mode="json", exclude={"id", "layers"}, exclude_none=True)
         if brand.layers:  # a version-1 brand stays exactly version 1
             data["layers"] = [layer.to_json() for layer in brand.layers]
-        brands[brand.id] = _map_asset_paths(data, relative)
+        brands[brand.id] = map_asset_paths(data, relative)
     return {"version": config.version, "brands": brands}
 
 

@@ -247,12 +247,17 @@ class _ProgressReporter:
             self.callback(stage, percent)
 
 
-def render_preview(brand: Brand, preset: str, options: EngineOptions = ENGINE_DEFAULTS) -> bytes:
-    """A JPEG still, at the preset's size, of the brand's overlays on a generated frame (same plan)."""
+def render_preview(
+    brand: Brand, preset: str, options: EngineOptions = ENGINE_DEFAULTS, source: Path | None = None
+) -> bytes:
+    """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the middle
+    frame of `source` (a user's clip), through the same plan as a render."""
     binary = usable_ffmpeg(options.ffmpeg_path)
+    info = probe_media(source) if source is not None else None
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
         still = Path(work) / "preview.jpg"
-        plan, args = plan_preview(brand, preset, Path(work), measure_art(brand_arts([brand])), still)
+        sizes = measure_art(brand_arts([brand]))
+        plan, args = plan_preview(brand, preset, Path(work), sizes, still, info)
         _draw_overlays(plan)
         run_ffmpeg(binary, args, duration=plan.duration, timeout=PREVIEW_TIMEOUT_S)
         return still.read_bytes()

@@ -662,16 +662,31 @@ PREVIEW_JPEG_QUALITY = "3"  # FFmpeg's -q:v for MJPEG: 2 (best) .. 31
 
 
 def plan_preview(
-    brand: Brand, preset: str, work_dir: Path, art_sizes: ArtSizes, dest: Path
+    brand: Brand,
+    preset: str,
+    work_dir: Path,
+    art_sizes: ArtSizes,
+    dest: Path,
+    source: MediaInfo | None = None,
 ) -> tuple[RenderPlan, tuple[str, ...]]:
-    """The plan of a one-frame render of the brand at the preset's size, and the args writing it as JPEG."""
+    """The plan of a one-frame render of the brand at the preset's size, and the args writing it as JPEG.
+
+    The frame is generated (a gradient), or the middle frame of `source`, a user's clip, which then goes
+    through the same normalization (fit and fill) as its render would.
+    """
     if preset not in PRESETS:
         raise PlanError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
-    width, height = PRESET_CANVAS.get(preset, PREVIEW_SOURCE_CANVAS)
-    frame = replace(PREVIEW_INFO, width=width, height=height, coded_width=width, coded_height=height)
-    gradient = f"gradients=s={width}x{height}:c0=0x1d2b53:c1=0x7e2553:x0=0:y0=0:x1={width}:y1={height}:d=1"
-    generated = ["-f", "lavfi", "-i", gradient]
-    plan = plan_render(frame, [brand], preset, work_dir, "preview", work_dir, art_sizes, input_args=generated)
+    if source is not None:
+        frame = replace(source, has_audio=False, audio_index=None)  # a still: its sound is not mapped
+        inputs = ["-ss", f"{source.duration / 2:.3f}", "-i", str(source.path)]
+    else:
+        width, height = PRESET_CANVAS.get(preset, PREVIEW_SOURCE_CANVAS)
+        frame = replace(PREVIEW_INFO, width=width, height=height, coded_width=width, coded_height=height)
+        gradient = (
+            f"gradients=s={width}x{height}:c0=0x1d2b53:c1=0x7e2553:x0=0:y0=0:x1={width}:y1={height}:d=1"
+        )
+        inputs = ["-f", "lavfi", "-i", gradient]
+    plan = plan_render(frame, [brand], preset, work_dir, "preview", work_dir, art_sizes, input_args=inputs)
     batch = plan.batches[0]
     args = (
         *PROGRESS_HEAD, *batch.inputs, "-filter_complex", batch.filter_graph,

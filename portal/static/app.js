@@ -191,15 +191,181 @@ async function submitJob(event) {
   }
 }
 
-// ---- brands --------------------------------------------------------------------------------------
+// ---- brands: the layer editor -------------------------------------------------------------------
+// Each form keeps the brand as saved (brand_config.json's shape) and edits it in place: what the form does
+// not show is posted back untouched. New images are sent as files named by "upload:<field>" markers.
+
+const SHAPES = ["vertical", "square", "landscape"];
+// The sliders' ranges (the config's limits are the server's to check); defaults come from the page.
+const SLIDERS = {
+  width: { label: "Width", min: 0.02, max: 1, step: 0.01 },
+  margin: { label: "Margin", min: 0, max: 0.2, step: 0.005 },
+  opacity: { label: "Opacity", min: 0, max: 1, step: 0.05 },
+  scale: { label: "Scale", min: 0.5, max: 2, step: 0.01 },
+  size: { label: "Text size", min: 0.01, max: 0.2, step: 0.0025 },
+  key_tolerance: { label: "Key tolerance", min: 0.01, max: 0.5, step: 0.01 },
+};
+const LAYER_DEFAULTS = JSON.parse(document.getElementById("layer-defaults")?.textContent || "{}");
 
 function brandId(form) {
   const section = form.closest("[data-brand]");
   return section.dataset.brand || (form.id && form.id.value.trim());
 }
 
-async function postBrandForm(form, path) {
-  const response = await fetch(path, { method: "POST", body: new FormData(form), headers: { "X-CSRF-Token": csrf } });
+function labelled(text, control, ...after) {
+  return el("label", {}, `${text} `, control, ...after);
+}
+
+function valueOf(layer, key, kind) {
+  return layer[key] ?? LAYER_DEFAULTS[kind][key];
+}
+
+class LayerEditor {
+  constructor(form) {
+    this.form = form;
+    this.brand = JSON.parse(form.querySelector(".brand-json").textContent);
+    this.brand.layers = this.brand.layers || [];
+    this.positions = JSON.parse(form.dataset.positions);
+    this.files = new Map();
+    this.uploads = 0;
+    this.container = form.querySelector(".layers");
+    this.render();
+  }
+
+  changed() { this.form.dispatchEvent(new Event("input", { bubbles: true })); }
+
+  render() {
+    this.container.replaceChildren(...this.brand.layers.map((layer, index) => this.fieldset(layer, index)));
+  }
+
+  add(layer) { this.brand.layers.push(layer); this.render(); this.changed(); }
+
+  fieldset(layer, index) {
+    const kind = "text" in layer ? "text" : "image";
+    const title = kind === "text" ? "text" : layer.fit === "cover" ? "full-frame image" : "image";
+    const remove = el("button", { type: "button", class: "danger", text: "Remove layer" });
+    remove.addEventListener("click", () => { this.brand.layers.splice(index, 1); this.render(); this.changed(); });
+    const controls = kind === "text" ? this.textControls(layer) : this.imageControls(layer);
+    return el("fieldset", { class: "layer" }, el("legend", { text: `Layer ${index + 1}: ${title}` }),
+      el("div", { class: "grid" }, ...controls), remove);
+  }
+
+  slider(layer, key, kind) {
+    const spec = SLIDERS[key];
+    const value = valueOf(layer, key, kind);
+    const shown = el("output", { text: String(value) });
+    const input = el("input", { type: "range", min: spec.min, max: spec.max, step: spec.step, value, name: key });
+    input.addEventListener("input", () => {
+      layer[key] = Number(input.value);
+      if (key === "width") delete layer.size;  // a logo is sized by one of the two
+      shown.textContent = input.value;
+    });
+    return labelled(spec.label, input, shown);
+  }
+
+  select(text, options, value, onChange) {
+    const input = el("select", {}, ...options.map(([v, t]) => el("option", { value: v, text: t })));
+    input.value = value;
+    input.addEventListener("input", () => onChange(input.value));
+    return labelled(text, input);
+  }
+
+  colour(text, value, onChange) {
+    const input = el("input", { type: "color", value: value.toLowerCase() });
+    input.addEventListener("input", () => onChange(input.value.toUpperCase()));
+    return labelled(text, input);
+  }
+
+  toggle(text, checked, onChange) {
+    const input = el("input", { type: "checkbox" });
+    input.checked = checked;
+    input.addEventListener("input", () => { onChange(input.checked); this.render(); });
+    return el("label", { class: "check" }, input, ` ${text}`);
+  }
+
+  position(layer, kind) {
+    return this.select("Position", this.positions.map((p) => [p, p]), valueOf(layer, "position", kind),
+      (value) => { layer.position = value; });
+  }
+
+  imageFile(layer, shape) {
+    const current = typeof layer.image === "string" ? (shape === "any" ? layer.image : "") : (layer.image[shape] || "");
+    const input = el("input", { type: "file", accept: "image/png,image/jpeg,image/webp" });
+    input.addEventListener("change", () => {
+      const file = input.files[0];
+      if (!file) return;
+      const field = `image-${++this.uploads}`;
+      this.files.set(field, file);
+      const mark = `upload:${field}`;
+      if (shape === "any") layer.image = mark;
+      else {
+        // one image for every shape until now: it stays the image of the shapes not given their own
+        const shapes = typeof layer.image === "string" && layer.image
+          ? Object.fromEntries(SHAPES.map((s) => [s, layer.image])) : { ...(layer.image || {}) };
+        layer.image = { ...shapes, [shape]: mark };
+      }
+    });
+    const label = shape === "any" ? "Image (every shape)" : `Image for ${shape} outputs`;
+    const name = current.startsWith("upload:") ? "new file" : current.split("/").pop();
+    return labelled(label, input, el("span", { class: "hint", text: name ? ` now: ${name}` : "" }));
+  }
+
+  imageControls(layer) {
+    const controls = [
+      this.select("Fit", [["", "placed (inside the safe zone)"], ["cover", "full frame (covers the picture)"]],
+        layer.fit || "", (value) => {
+          if (value) { layer.fit = value; for (const k of ["position", "width", "size", "margin"]) delete layer[k]; }
+          else { delete layer.fit; delete layer.scale; }
+          this.render();
+        }),
+      ...["any", ...SHAPES].map((shape) => this.imageFile(layer, shape)),
+    ];
+    if (layer.fit === "cover") controls.push(this.slider(layer, "scale", "image"));
+    else controls.push(this.position(layer, "image"), this.slider(layer, "width", "image"), this.slider(layer, "margin", "image"));
+    controls.push(this.slider(layer, "opacity", "image"));
+    controls.push(this.toggle("Key out a colour", Boolean(layer.key_color), (on) => {
+      if (on) layer.key_color = "#000000"; else { delete layer.key_color; delete layer.key_tolerance; }
+    }));
+    if (layer.key_color) {
+      controls.push(this.colour("Key colour", layer.key_color, (value) => { layer.key_color = value; }),
+        this.slider(layer, "key_tolerance", "image"));
+    }
+    return controls;
+  }
+
+  textControls(layer) {
+    const text = el("input", { value: layer.text, name: "text" });
+    text.addEventListener("input", () => { layer.text = text.value; });
+    const controls = [labelled("Text", text), this.position(layer, "text"), this.slider(layer, "size", "text"),
+      this.colour("Text colour", valueOf(layer, "color", "text"), (value) => { layer.color = value; }),
+      this.slider(layer, "opacity", "text"), this.slider(layer, "margin", "text"),
+      this.toggle("Box behind the text", Boolean(layer.box), (on) => {
+        if (on) layer.box = { ...LAYER_DEFAULTS.box }; else delete layer.box;
+      })];
+    if (layer.box) {
+      const box = layer.box;
+      const opacity = el("input", { type: "range", min: 0, max: 1, step: 0.05, value: box.opacity ?? LAYER_DEFAULTS.box.opacity });
+      const shown = el("output", { text: opacity.value });
+      opacity.addEventListener("input", () => { box.opacity = Number(opacity.value); shown.textContent = opacity.value; });
+      controls.push(this.colour("Box colour", box.color ?? LAYER_DEFAULTS.box.color, (value) => { box.color = value; }),
+        labelled("Box opacity", opacity, shown));
+    }
+    return controls;
+  }
+
+  payload() {
+    const body = new FormData();
+    const brand = { ...this.brand, name: this.form.name.value.trim(), safe_zone: this.form.safe_zone.value };
+    body.append("brand", JSON.stringify(brand));
+    for (const [field, file] of this.files) body.append(field, file);
+    body.append("preset", this.form.preset.value);
+    body.append("frame", document.getElementById("preview-frame")?.value || "");
+    return body;
+  }
+}
+
+async function postBrand(path, body) {
+  const response = await fetch(path, { method: "POST", body, headers: { "X-CSRF-Token": csrf } });
   if (!response.ok) {
     const data = await response.json().catch(() => null);
     throw new Error(data && data.error ? data.error.message : `The server answered ${response.status}.`);
@@ -208,29 +374,36 @@ async function postBrandForm(form, path) {
 }
 
 function setupBrandForm(form) {
+  const editor = new LayerEditor(form);
   const error = form.querySelector(".error");
   const figure = form.querySelector(".live-preview");
+  let latest = 0;  // previews can finish out of order: only the newest request's picture is shown
   const preview = async () => {
     showMessage(error, "");
     const id = brandId(form);
     if (!id) return showMessage(error, "Give the brand an id first.");
+    const request = ++latest;
     try {
-      const response = await postBrandForm(form, `/brands/${encodeURIComponent(id)}/preview`);
+      const response = await postBrand(`/brands/${encodeURIComponent(id)}/preview`, editor.payload());
+      if (request !== latest) return;
       const image = figure.querySelector("img");
       if (image.src.startsWith("blob:")) URL.revokeObjectURL(image.src);
       image.src = URL.createObjectURL(await response.blob());
       figure.hidden = false;
     } catch (e) { showMessage(error, e.message); }
   };
+  form.previewNow = preview;
   let timer = null;
   form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(preview, 600); });
   form.querySelector('[data-action="preview"]').addEventListener("click", preview);
+  form.querySelector('[data-action="add-image"]').addEventListener("click", () => editor.add({ image: "" }));
+  form.querySelector('[data-action="add-text"]').addEventListener("click", () => editor.add({ text: "@handle" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     showMessage(error, "");
     const id = brandId(form);
     try {
-      await postBrandForm(form, `/brands/${encodeURIComponent(id)}`);
+      await postBrand(`/brands/${encodeURIComponent(id)}`, editor.payload());
       window.location.reload();
     } catch (e) { showMessage(error, e.message); }
   });
@@ -244,6 +417,26 @@ function setupBrandForm(form) {
   });
 }
 
+function setupPreviewClip() {
+  const input = document.getElementById("preview-clip");
+  if (!input) return;
+  const select = document.getElementById("preview-frame");
+  select.addEventListener("input", () => {
+    document.querySelectorAll(".brand-form").forEach((form) => { if (!form.querySelector(".live-preview").hidden) form.previewNow(); });
+  });
+  input.addEventListener("change", async () => {
+    const body = new FormData();
+    body.append("file", input.files[0]);
+    try {
+      const data = await api("POST", "/api/uploads", body);
+      select.append(el("option", { value: `upload:${data.upload.id}`, text: `upload: ${data.upload.filename}` }));
+      select.value = `upload:${data.upload.id}`;
+      select.dispatchEvent(new Event("input"));
+      showMessage(document.getElementById("preview-clip-error"), "");
+    } catch (e) { showMessage(document.getElementById("preview-clip-error"), e.message); }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const jobForm = document.getElementById("new-job");
   if (jobForm) {
@@ -253,4 +446,5 @@ document.addEventListener("DOMContentLoaded", () => {
     loadJobs(true).catch((e) => showMessage(document.getElementById("form-message"), e.message));
   }
   document.querySelectorAll(".brand-form").forEach(setupBrandForm);
+  setupPreviewClip();
 });

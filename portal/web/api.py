@@ -441,11 +441,11 @@ def brand_preview(brand_id: str):
     return response.make_conditional(request)
 
 
-def preview_jpeg(brand: Brand, preset: str) -> bytes:
-    """The engine's still of a brand on a preset's canvas."""
+def preview_jpeg(brand: Brand, preset: str, source: Path | None = None) -> bytes:
+    """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip)."""
     if preset not in PRESETS:
         raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
-    return render_preview(brand, preset, runtime().settings.engine_options())
+    return render_preview(brand, preset, runtime().settings.engine_options(), source)
 
 
 def _preview_cache(version: str, brand: Brand, preset: str) -> bytes:

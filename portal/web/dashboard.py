@@ -15,18 +15,25 @@ from functools import wraps
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
 from portal.brand_loader import (
     Brand,
     BrandConfig,
     BrandConfigError,
+    ImageLayer,
+    LogoSpec,
+    TextBox,
+    TextLayer,
     UnknownBrandError,
     check_brand_assets,
     config_to_json,
+    map_asset_paths,
     parse_brand_config,
     save_brand_config,
 )
+from portal.database import Job, Upload
 from portal.jobs import FINISHED, JobStatus
 from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
@@ -44,6 +51,13 @@ MAX_LOGO_BYTES = 5 * 1_048_576
 LOCAL_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+/?|/")
 # What static/app.js knows of job statuses: sent with every page, never spelled out in the script.
 JOB_STATES = {"statuses": {status.name: status.value for status in JobStatus}, "finished": list(FINISHED)}
+PREVIEW_CLIP_CHOICES = 10  # of each kind (uploads, finished jobs) offered to draw previews on
+# What the layer editor shows for a setting a layer does not give: the config's own defaults.
+LAYER_DEFAULTS = {
+    kind: {name: field.default for name, field in model.model_fields.items() if not field.is_required()}
+    for kind, model in (("image", ImageLayer), ("text", TextLayer))
+} | {"box": TextBox().model_dump()}
+LAYER_DEFAULTS["image"]["width"] = LogoSpec.model_fields["width"].default  # what a layer without one gets
 
 
 def csrf_token() -> str:
@@ -139,6 +153,9 @@ def brands():
         brand.id: {preset: brand.safe_zone_for(*size) for preset, size in PRESET_CANVAS.items()}
         for brand in brand_list
     }
+    # what the layer editor starts from: each brand as saved, in version-2 form, paths relative
+    base = runtime().settings.brand_config.resolve().parent
+    layered = BrandConfig(version=2, brands={brand.id: brand.as_layers() for brand in brand_list})
     return render_template(
         "brands.html",
         brands=brand_list,
@@ -146,67 +163,74 @@ def brands():
         positions=POSITIONS,
         zones=list(SAFE_ZONE_PRESETS),
         ui_areas=ui_areas,
+        editor=config_to_json(layered, base)["brands"],
+        clips=preview_clips(),
+        layer_defaults=LAYER_DEFAULTS,
     )
 
 
-def _brand_from_form(brand_id: str, logo_path: Path | None) -> dict:
-    """A brand definition (brand_config.json shape) from the edit form."""
-    form = request.form
-    data: dict = {"name": form.get("name", "").strip(), "safe_zone": form.get("safe_zone", "none")}
-    if logo_path is not None:
-        data["logo"] = {
-            "path": str(logo_path),
-            "position": form.get("logo_position", "top-right"),
-            "width": float(form.get("logo_width", 0.18)),
-            "opacity": float(form.get("logo_opacity", 0.9)),
-            "margin": float(form.get("logo_margin", 0.03)),
-        }
-    if form.get("watermark_text", "").strip():
-        data["watermark"] = {
-            "text": form["watermark_text"].strip(),
-            "position": form.get("watermark_position", "bottom-left"),
-            "size": float(form.get("watermark_size", 0.035)),
-            "opacity": float(form.get("watermark_opacity", 0.6)),
-            "color": form.get("watermark_color", "#FFFFFF").upper(),
-        }
-    return data
+# The editor posts the brand as JSON (field "brand", brand_config.json's shape, paths relative to the
+# config's folder) built from the brand as saved plus what the form shows, so a field the form does not
+# show is sent back as it was. A new image is a file field named by the value "upload:<field>".
+UPLOAD_MARK = "upload:"
 
 
-def _edited_config(brand_id: str, logo_path: Path | None):
-    """The whole config with this brand replaced by the form's version, validated like the file."""
+def _posted_brand() -> tuple[dict, list[Path]]:
+    """The brand the editor posted, each uploaded image staged in temp (the staged files, to clean up)."""
+    try:
+        data = json.loads(request.form.get("brand", ""))
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"field 'brand': not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid_brand", "field 'brand': expected an object")
+    rt = runtime()
+    staged: list[Path] = []
+
+    def stage(value: str) -> str:
+        if not value.startswith(UPLOAD_MARK):
+            return value
+        upload = request.files.get(value.removeprefix(UPLOAD_MARK))
+        if upload is None or not upload.filename:
+            raise ApiError(422, "invalid_brand", f"no file was sent for {value!r}")
+        content = upload.read(MAX_LOGO_BYTES + 1)
+        if len(content) > MAX_LOGO_BYTES:
+            raise ApiError(413, "logo_too_large", f"{upload.filename}: larger than 5 MB")
+        name = Path(secure_filename(upload.filename) or "image.png")
+        folder = rt.settings.temp_dir / "logo-uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name.stem[:40]}-{secrets.token_hex(4)}{name.suffix.lower() or '.png'}"
+        path.write_bytes(content)
+        staged.append(path)
+        return str(path)
+
+    try:
+        return map_asset_paths(data, stage), staged
+    except ApiError:
+        _discard(staged)
+        raise
+
+
+def _discard(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _edited_config(brand_id: str, brand: dict) -> BrandConfig:
+    """The config with this brand replaced by the posted one, validated like the file, assets checked."""
     rt = runtime()
     path = rt.settings.brand_config
     current = config_to_json(rt.brands.current(), path.resolve().parent)
+    current["brands"][brand_id] = brand
+    if brand.get("layers") is not None:
+        current["version"] = 2
     try:
-        current["brands"][brand_id] = _brand_from_form(brand_id, logo_path)
-    except ValueError:
-        raise ApiError(422, "invalid_brand", "width, opacity, margin and size must be numbers") from None
-    try:
-        return parse_brand_config(current, path.resolve().parent, str(path.name))
+        config = parse_brand_config(current, path.resolve().parent, str(path.name))
     except BrandConfigError as exc:  # here the config is the form's, so the client can fix it: 422, not 503
         raise ApiError(422, "invalid_brand", str(exc)) from None
-
-
-def _staged_logo(brand_id: str) -> Path | None:
-    """The uploaded logo under a temp name (for previews and validation), else the brand's current one."""
-    rt = runtime()
-    upload = request.files.get("logo")
-    existing = rt.brands.current().brands.get(brand_id)  # brand_id is already the canonical id
-    if upload is None or not upload.filename:
-        return existing.logo.path if existing and existing.logo else None
-    data = upload.read(MAX_LOGO_BYTES + 1)
-    if len(data) > MAX_LOGO_BYTES:
-        raise ApiError(413, "logo_too_large", "the logo is larger than 5 MB")
-    suffix = Path(secure_filename(upload.filename)).suffix.lower() or ".png"
-    folder = rt.settings.temp_dir / "logo-uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    staged = folder / f"{brand_id}-{secrets.token_hex(4)}{suffix}"
-    staged.write_bytes(data)
-    return staged
-
-
-def _is_staged(path: Path | None) -> bool:
-    return path is not None and runtime().settings.temp_dir.resolve() in path.resolve().parents
+    problems = [problem for problem in check_brand_assets(config) if problem.brand == brand_id]
+    if problems:
+        raise ApiError(422, "invalid_image", str(problems[0]))
+    return config
 
 
 def _valid_brand_id(brand_id: str) -> str:
@@ -225,29 +249,47 @@ def _valid_brand_id(brand_id: str) -> str:
         ) from None
 
 
-def _validated_edit(brand_id: str) -> tuple[BrandConfig, Path | None]:
-    """The config with the form's brand in it, assets checked; the uploaded logo is staged in temp."""
-    staged = _staged_logo(brand_id)
-    config = _edited_config(brand_id, staged)
-    problems = check_brand_assets(config)
-    if problems:
-        if _is_staged(staged):
-            staged.unlink(missing_ok=True)
-        raise ApiError(422, "invalid_logo", str(problems[0]))
-    return config, staged
+def _preview_source(choice: str) -> Path | None:
+    """The clip a preview is drawn on: "" (a generated frame), "upload:<id>" or "job:<id>" (its source)."""
+    if not choice:
+        return None
+    kind, _, item_id = choice.partition(":")
+    with runtime().db.session() as db:
+        row = db.get(Upload, item_id) if kind == "upload" else db.get(Job, item_id) if kind == "job" else None
+        path = (row.path if isinstance(row, Upload) else row.source_path) if row is not None else None
+    if path is None or not Path(path).is_file():
+        raise ApiError(404, "unknown_clip", f"no clip {choice!r} to preview on (it may have been cleaned up)")
+    return Path(path)
+
+
+def preview_clips() -> list[dict]:
+    """Recent uploads and finished jobs' sources still on disk: what a preview can be drawn on."""
+    clips = []
+    with runtime().db.session() as db:
+        uploads = db.scalars(select(Upload).order_by(Upload.created_at.desc()).limit(PREVIEW_CLIP_CHOICES))
+        clips += [
+            {"value": f"upload:{u.id}", "label": f"upload: {u.filename}", "path": u.path} for u in uploads
+        ]
+        finished = select(Job).where(Job.status == "completed", Job.source_path.is_not(None))
+        jobs = db.scalars(finished.order_by(Job.finished_at.desc()).limit(PREVIEW_CLIP_CHOICES))
+        clips += [
+            {"value": f"job:{j.id}", "label": f"job: {j.source_name}", "path": j.source_path} for j in jobs
+        ]
+    return [clip for clip in clips if Path(clip.pop("path")).is_file()]
 
 
 @bp.post("/brands/<brand_id>/preview")
 @signed_in
 def preview(brand_id: str):
-    """A preview of the form's (unsaved) brand, made by the engine."""
+    """A preview of the form's (unsaved) brand, made by the engine, on a generated frame or a user's clip."""
     brand_id = _valid_brand_id(brand_id)
-    config, staged = _validated_edit(brand_id)
+    brand, staged = _posted_brand()
     try:
-        jpeg = preview_jpeg(config.brands[brand_id], request.form.get("preset", "vertical"))
+        config = _edited_config(brand_id, brand)
+        source = _preview_source(request.form.get("frame", ""))
+        jpeg = preview_jpeg(config.brands[brand_id], request.form.get("preset", "vertical"), source)
     finally:
-        if _is_staged(staged):
-            staged.unlink(missing_ok=True)
+        _discard(staged)
     return Response(jpeg, mimetype="image/jpeg")
 
 
@@ -256,15 +298,18 @@ def preview(brand_id: str):
 def save_brand(brand_id: str):
     """Validate and save a brand (new or edited); takes effect without a restart."""
     brand_id = _valid_brand_id(brand_id)
-    config, staged = _validated_edit(brand_id)
-    if _is_staged(staged):
-        # the logo lives next to the config, like the shipped brands: brands/<id>/logo.<ext>
-        final = (
-            runtime().settings.brand_config.resolve().parent / "brands" / brand_id / f"logo{staged.suffix}"
-        )
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, final)
-        config = _edited_config(brand_id, final)
+    brand, staged = _posted_brand()
+    try:
+        _edited_config(brand_id, brand)  # validated before any file moves
+        # new images live next to the config, like the shipped brands: brands/<id>/<name>
+        folder = runtime().settings.brand_config.resolve().parent / "brands" / brand_id
+        folder.mkdir(parents=True, exist_ok=True)
+        moved = {str(path): str(folder / path.name) for path in staged}
+        for source, dest in moved.items():
+            os.replace(source, dest)
+        config = _edited_config(brand_id, map_asset_paths(brand, lambda value: moved.get(value, value)))
+    finally:
+        _discard(staged)  # whatever was not moved
     save_brand_config(config, runtime().settings.brand_config)
     runtime().brands.invalidate()
     return {"brand": json.loads(config.brands[brand_id].model_dump_json())}

@@ -127,7 +127,9 @@ def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path
     )
     screenshot(page, "brands-desktop")
     section = page.locator("section[data-brand=fallclips]")
-    section.get_by_label("Watermark text").fill("@fallclips_official")
+    section.get_by_text("Edit layers and settings").click()
+    text_layer = section.locator("fieldset.layer").nth(1)  # version 1's watermark, shown as a layer
+    text_layer.get_by_label("Text", exact=True).fill("@fallclips_official")
     section.get_by_role("button", name="Preview").click()
     live = section.locator(".live-preview img")
     live.wait_for()
@@ -143,13 +145,15 @@ def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path
         ]["brand_config"]
     )
     saved = json.loads(config_path.read_text())
-    assert saved["brands"]["fallclips"]["watermark"]["text"] == "@fallclips_official"
+    logo, text = saved["brands"]["fallclips"]["layers"]
+    assert text["text"] == "@fallclips_official" and logo["image"] == "brands/fallclips/logo.png"
 
     # a bad value is refused with the config's own rules, and nothing is written
     section = page.locator("section[data-brand=fallclips]")
-    section.locator("input[name=logo_opacity]").fill("3")
+    section.get_by_text("Edit layers and settings").click()
+    section.locator("fieldset.layer").nth(1).get_by_label("Text", exact=True).fill("")
     section.get_by_role("button", name="Save brand").click()
-    assert re.search(r"opacity", section.get_by_role("alert").inner_text())
+    assert re.search(r"layers\.1\.text", section.get_by_role("alert").inner_text())
     assert json.loads(config_path.read_text()) == saved
     page.problems.clear()  # the 422 is the point of this step
 
@@ -180,8 +184,10 @@ def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
     section = page.locator("section[data-brand='']")
     section.get_by_label("Brand id").fill("fallsdaily")
     section.get_by_label("Display name").fill("FallsDaily")
-    section.get_by_label("Logo image").set_input_files(str(logo))
-    section.get_by_label("Watermark text").fill("@fallsdaily")
+    section.get_by_role("button", name="Add image layer").click()
+    section.get_by_label("Image (every shape)").set_input_files(str(logo))
+    section.get_by_role("button", name="Add text layer").click()
+    section.locator("fieldset.layer").nth(1).get_by_label("Text", exact=True).fill("@fallsdaily")
     with page.expect_navigation():
         section.get_by_role("button", name="Save brand").click()
     added = page.locator("section[data-brand=fallsdaily]")
@@ -194,15 +200,17 @@ def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
         "brands"
     ]
     (new,) = [brand for brand in brands if brand["id"] == "fallsdaily"]
+    image, text = new["layers"]
     assert (
-        new["logo"]["path"].endswith("brands/fallsdaily/logo.png")
-        and new["watermark"]["text"] == "@fallsdaily"
+        re.search(r"brands/fallsdaily/badge-[0-9a-f]{8}\.png$", image["image"])
+        and text["text"] == "@fallsdaily"
     )
     page.goto("/")
     assert page.get_by_label("FallsDaily").count() == 1  # tickable for the next job, no restart
 
     page.goto("/brands")
     page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("section[data-brand=fallsdaily]").get_by_text("Edit layers and settings").click()
     page.locator("section[data-brand=fallsdaily]").get_by_role("button", name="Remove brand").click()
     page.locator("section[data-brand=fallsdaily]").wait_for(state="detached")
     brands = requests.get(f"{service.url}/api/brands", headers={"X-Portal-Key": KEY}, timeout=5).json()[

@@ -1,0 +1,99 @@
+"""The brand editor's endpoints (real app, test client): bad input is a readable JSON error, nothing saved;
+a preview can be drawn on an upload's frame; a save keeps fields the editor does not show."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from PIL import Image
+
+from portal.app import create_app
+from portal.config import load_settings
+from tests.conftest import REPO
+from tests.mediagen import make_clip
+from tests.web.server import KEY
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> FlaskClient:
+    shutil.copy(REPO / "brand_config.json", tmp_path / "brand_config.json")
+    shutil.copytree(REPO / "brands", tmp_path / "brands")
+    settings = load_settings(
+        portal_key=KEY,
+        secret_key="s" * 32,
+        data_dir=tmp_path / "data",
+        brand_config=tmp_path / "brand_config.json",
+    )
+    client = create_app(settings).test_client()
+    with client.session_transaction() as session:  # signed in (the sign-in form has its own tests)
+        session["authenticated"], session["csrf_token"] = True, "t"
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = "t"
+    return client
+
+
+def post(client: FlaskClient, path: str, brand: object, **extra) -> object:
+    data = {"brand": brand if isinstance(brand, str) else json.dumps(brand), **extra}
+    return client.post(path, data=data, content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize(("brand", "extra", "status", "message"), [
+    ("{", {}, 400, "field 'brand': not valid JSON"),
+    ([1], {}, 422, "expected an object"),
+    ({"name": "A", "layers": [{"image": "upload:f1"}]}, {}, 422, "no file was sent for 'upload:f1'"),
+    ({"name": "A", "layers": [{"image": "gone.png"}]}, {}, 422, "gone.png: file not found"),
+    ({"name": "A", "layers": [{"text": "@a", "opacity": 2}]}, {}, 422, "layers.0.opacity"),
+    ({"name": "A", "layers": [{"image": "upload:f1"}]}, {"f1": (io.BytesIO(b"not an image"), "x.png")}, 422,
+     "not a readable image"),
+])  # fmt: skip
+def test_bad_edits_are_json_errors_and_save_nothing(
+    client: FlaskClient, tmp_path: Path, brand: object, extra: dict, status: int, message: str
+) -> None:
+    before = (tmp_path / "brand_config.json").read_text()
+    answer = post(client, "/brands/newbrand", brand, **extra)
+    assert answer.status_code == status and message in answer.get_json()["error"]["message"]
+    assert (tmp_path / "brand_config.json").read_text() == before
+    assert not list((tmp_path / "data").rglob("x-*.png"))  # the staged upload is gone too
+
+
+def test_preview_on_an_upload_and_unknown_clip(client: FlaskClient, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "mine.mp4", width=320, height=180, duration=1.0)
+    with clip.open("rb") as handle:
+        upload = client.post(
+            "/api/uploads", data={"file": (handle, "mine.mp4")}, content_type="multipart/form-data"
+        )
+    upload_id = upload.get_json()["upload"]["id"]
+    brand = {"name": "WatchTheFall", "layers": [{"text": "@w", "box": {}}]}
+    answer = post(
+        client, "/brands/WATCHTHEFALL/preview", brand, preset="landscape", frame=f"upload:{upload_id}"
+    )
+    assert answer.status_code == 200 and Image.open(io.BytesIO(answer.data)).size == (1920, 1080)
+    missing = post(client, "/brands/watchthefall/preview", brand, frame="upload:nope")
+    assert missing.status_code == 404 and "no clip 'upload:nope'" in missing.get_json()["error"]["message"]
+    assert "upload:" + upload_id in client.get("/brands").get_data(as_text=True)  # offered on the page
+
+
+def test_save_converts_to_layers_and_keeps_unshown_fields(client: FlaskClient, tmp_path: Path) -> None:
+    page = client.get("/brands").get_data(as_text=True)
+    assert '"layers": [{"image": "brands/fallclips/logo.png"' in page  # the editor starts from layers
+    Image.new("RGBA", (40, 40), (255, 0, 0, 255)).save(buffer := io.BytesIO(), "PNG")
+    buffer.seek(0)
+    brand = {"name": "FallClips", "safe_zone": "reels", "layers": [
+        {"image": "brands/fallclips/logo.png", "size": 0.1, "enabled": False},
+        {"image": {"vertical": "upload:f1", "square": "brands/fallclips/logo.png"}, "fit": "cover"},
+    ]}  # fmt: skip
+    answer = post(client, "/brands/FallClips", brand, f1=(buffer, "wm.png"))
+    assert answer.status_code == 200, answer.get_json()
+    saved = json.loads((tmp_path / "brand_config.json").read_text())
+    assert saved["version"] == 2 and "logo" not in saved["brands"]["fallclips"]
+    first, cover = saved["brands"]["fallclips"]["layers"]
+    assert first["size"] == 0.1 and first["enabled"] is False
+    assert cover["image"]["vertical"].startswith("brands/fallclips/wm-")
+    assert (tmp_path / cover["image"]["vertical"]).is_file()
+    assert (
+        saved["brands"]["watchthefall"]["logo"]["path"] == "brands/watchthefall/logo.png"
+    )  # others as they were
