@@ -30,9 +30,13 @@ def client(tmp_path: Path) -> FlaskClient:
         brand_config=tmp_path / "brand_config.json",
     )
     client = create_app(settings).test_client()
-    with client.session_transaction() as session:  # signed in (the sign-in form has its own tests)
-        session["authenticated"], session["csrf_token"] = True, "t"
+    with client.session_transaction() as session:
+        session["csrf_token"] = "t"  # the token the login page would have put in its form
     client.environ_base["HTTP_X_CSRF_TOKEN"] = "t"
+    assert client.post("/login", data={"key": KEY}).status_code == 302  # signed in, as a browser does
+    client.get("/brands")  # the page a browser edits from: it holds the session's CSRF token
+    with client.session_transaction() as session:
+        client.environ_base["HTTP_X_CSRF_TOKEN"] = session["csrf_token"]
     return client
 
 
