@@ -375,6 +375,8 @@ class ObjectStorage(MediaStorage):
                         aborted += 1
         except self._errors as exc:
             raise self._fail("listing unfinished uploads", exc) from None
+        if aborted:
+            log.info("aborted %d unfinished uploads older than %s", aborted, older_than.isoformat())
         return aborted
 
     def describe(self) -> dict:
