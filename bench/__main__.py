@@ -9,7 +9,18 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("memory", "engine", "layers", "api", "hostile", "v3_wait", "loudness", "budget", "scale")
+BENCHMARKS = (
+    "memory",
+    "engine",
+    "layers",
+    "api",
+    "hostile",
+    "v3_wait",
+    "loudness",
+    "budget",
+    "scale",
+    "size720",
+)
 
 
 def main(argv: list[str] | None = None) -> None:

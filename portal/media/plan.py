@@ -76,7 +76,7 @@ TUNINGS = (
     EncoderTuning("x264 defaults", "", None),
     EncoderTuning("2 threads, 5-frame lookahead", "threads=2:rc-lookahead=5", 84.0),
     EncoderTuning("1 thread, 5-frame lookahead", "threads=1:rc-lookahead=5", 57.0),
-    EncoderTuning("1 thread, no lookahead", "threads=1:rc-lookahead=0", 48.0),
+    EncoderTuning("1 thread, no lookahead", "threads=1:rc-lookahead=0", 54.0),
 )
 
 
