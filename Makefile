@@ -40,7 +40,8 @@ DEV_ONLY := playwright|pytest|pytest-xdist|pyyaml|execnet|iniconfig|pluggy|ruff|
 	cryptography|docker|flask-cors|graphql-core|joserfc|jsonpatch|jsonpath-ng|jsonpointer|jsonschema|\
 	jsonschema-path|jsonschema-specifications|lazy-object-proxy|mpmath|networkx|openapi-schema-validator|\
 	openapi-spec-validator|pathable|py-partiql-parser|pycparser|pyparsing|referencing|regex|responses|\
-	rfc3339-validator|rpds-py|sympy|wrapt|xmltodict|scikit-image|scipy|lazy-loader|tifffile|imageio
+	rfc3339-validator|rpds-py|sympy|wrapt|xmltodict|scikit-image|scipy|lazy-loader|tifffile|imageio|\
+	schemathesis|hypothesis|hypothesis-graphql|harfile|jsonschema_rs|pyrate-limiter|sortedcontainers|anyio
 
 lock: $(STAMP)           ## refresh the pinned lock from pyproject's runtime dependencies
 	$(PY) -m pip freeze --exclude-editable | grep -v -i -E '^($(subst $(space),,$(DEV_ONLY)))==' > requirements.txt

@@ -13,7 +13,7 @@ from portal.embedded_consumer import ensure_consumer
 from portal.logging_setup import configure_logging, init_request_ids
 from portal.runtime import Runtime
 from portal.tasks import register_tasks
-from portal.web import api, dashboard, debug, events, health, v3
+from portal.web import api, dashboard, debug, events, health, openapi, v3
 from portal.web.errors import register_error_handlers
 from portal.web.health import init_metrics
 from portal.web.limits import init_request_limits
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_request_ids(app)
     register_error_handlers(app)
     init_metrics(app, rt)
-    for blueprint in (api.bp, events.bp, debug.bp, health.bp, dashboard.bp, v3.bp):
+    for blueprint in (api.bp, events.bp, debug.bp, health.bp, dashboard.bp, v3.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -89,6 +89,7 @@ class NewJob:
     preset: str
     fit: str = DEFAULT_FIT
     v3_settings: dict | None = None  # v3's per-render settings (process_brands), applied by the worker
+    webhook_url: str | None = None  # told when the job ends (portal.webhooks)
 
 
 def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
@@ -97,7 +98,7 @@ def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
         Job(id=new_id(), status=JobStatus.QUEUED, progress=0.0, attempts=0, cancel_requested=False,
             kind=new.kind, source_kind=new.source_kind, source_name=new.source_name,
             source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
-            v3_settings=new.v3_settings)
+            v3_settings=new.v3_settings, webhook_url=new.webhook_url)
         for new in new_jobs
     ]  # fmt: skip
     with db.session() as session:
@@ -119,11 +120,13 @@ def lease(db: Database, job_id: str, worker: str) -> bool:
                     started_at=now, attempts=Job.attempts + 1)
         ).rowcount  # fmt: skip
         if not taken:  # a cancel that raced a requeue: end it here rather than leave it queued forever
-            session.execute(
+            ended = session.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(True))
                 .values(status=JobStatus.CANCELLED, stage=None, lease_owner=None, finished_at=now)
-            )
+            ).rowcount
+            if ended:
+                _ended(db, session, session.get(Job, job_id))
     return taken == 1
 
 
@@ -205,7 +208,16 @@ def _end(db: Database, job_id: str, status: JobStatus, code: str | None = None, 
         job.status, job.error_code, job.error = status, code, message
         job.stage = "done" if status == JobStatus.COMPLETED else None
         job.finished_at, job.lease_owner = utc_now(), None
+        _ended(db, session, job)
     log.info("job %s %s", job_id, status.value, extra={"status": status.value})
+
+
+def _ended(db: Database, session, job: Job) -> None:
+    """Every end of a job passes here, in the transaction that ends it: its webhook is owed from now."""
+    # imported here: webhooks describes the job with the API's models, which name this module's statuses
+    from portal.webhooks import record_job_end
+
+    record_job_end(session, job, db.settings)
 
 
 def _get(session, job_id: str) -> Job:
@@ -224,6 +236,7 @@ def cancel(db: Database, job_id: str) -> None:
         job.cancel_requested = True
         if job.status == JobStatus.QUEUED:
             job.status, job.stage, job.finished_at = JobStatus.CANCELLED, None, utc_now()
+            _ended(db, session, job)
 
 
 def retry(db: Database, job_id: str, storage: MediaStorage) -> None:
@@ -276,6 +289,8 @@ def reap(db: Database, stale_after_s: float, max_attempts: int) -> list[str]:
             else:
                 job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "requeued", None
                 requeued.append(job.id)
+            if job.status in FINISHED:
+                _ended(db, session, job)
     for job_id in requeued:
         log.warning("job %s: worker heartbeat stale, requeued", job_id)
         db.log("WARNING", "worker heartbeat stale; job requeued", job_id)

@@ -24,8 +24,12 @@ from sqlalchemy.orm import Session
 from portal import __version__
 from portal.config import Settings
 from portal.database import Database, Job, WebhookDelivery, utc_now
-from portal.downloader import check_url, policed_connections
+from portal.downloader import UrlRefusedError, check_url, policed_connections
+from portal.errors import PortalError
 from portal.logging_setup import job_context
+from portal.web.job_json import describe_job
+from portal.web.links import signed_link, signer_for
+from portal.web.schemas import JobAnswer
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +44,11 @@ BATCH = 20
 RESPONSE_READ_LIMIT = 65_536  # a receiver's answer is read (so the connection closes cleanly), not kept
 
 
-class WebhooksDisabledError(Exception):
+class WebhooksDisabledError(PortalError):
     """A webhook was asked for, but WTF_WEBHOOK_SECRET is not set, so nothing could be signed."""
 
     code = "webhooks_disabled"
+    status = 422
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -57,18 +62,33 @@ def signature_valid(secret: str, timestamp: str, body: bytes, signature: str) ->
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def check_target(url: str, settings: Settings) -> None:
-    """A submission's webhook_url: webhooks must be on and the URL policy must allow the target."""
+def check_target(url: str | None, settings: Settings) -> None:
+    """A submission's webhook_url (if any): webhooks must be on and the URL policy must allow the target."""
+    if url is None:
+        return
     if not settings.webhook_secret:
         raise WebhooksDisabledError(
             "webhooks are off on this server: the operator has not set WTF_WEBHOOK_SECRET"
         )
-    check_url(url, settings.allow_private_urls)
+    try:
+        check_url(url, settings.allow_private_urls)
+    except UrlRefusedError as exc:
+        raise UrlRefusedError(f"webhook_url: {exc}") from None
 
 
-def record_job_end(session: Session, job: Job, job_object: dict) -> WebhookDelivery | None:
-    """Owe one delivery for this job end (in the caller's transaction); None if the job has no webhook."""
+def record_job_end(session: Session, job: Job, settings: Settings) -> WebhookDelivery | None:
+    """Owe one delivery for this job's end, in the caller's transaction; None if the job has no webhook.
+
+    The body is fixed now (the JOB object as GET /api/jobs/ID shows it at its end), so every try sends
+    and signs the same bytes; its output links are signed like the API's.
+    """
     if not job.webhook_url:
+        return None
+    signer = signer_for(settings)
+    try:
+        job_object = JobAnswer(job=describe_job(job, lambda name: signed_link(signer, name))).answer()["job"]
+    except Exception:  # a bug here must not keep the job from ending (it would be run again and again)
+        log.exception("job %s: no webhook delivery, the job could not be described", job.id)
         return None
     event = EVENTS[job.status]
     delivery = WebhookDelivery(
@@ -201,21 +221,6 @@ class WebhookSender:
             result = f"delivered (HTTP {status})" if outcome == "delivered" else f"given up: {problem}"
             self.db.log("INFO" if outcome == "delivered" else "WARNING",
                         f"webhook {event}: {result} after {attempts} tries", job_id)  # fmt: skip
-
-
-def describe_delivery(delivery: WebhookDelivery) -> dict:
-    """How a delivery shows on its job (API and dashboard)."""
-    return {
-        "id": delivery.id,
-        "event": delivery.event,
-        "url": delivery.url,
-        "status": delivery.status,
-        "attempts": delivery.attempts,
-        "last_status": delivery.last_status,
-        "last_error": delivery.last_error,
-        "next_try_at": delivery.next_try_at,
-        "delivered_at": delivery.delivered_at,
-    }
 
 
 def start_sender(db: Database, settings: Settings, stop: threading.Event) -> threading.Thread:

@@ -85,6 +85,36 @@ function renderJob(job) {
     item.append(outputs);
     if (job.outputs.length) item.append(el("a", { class: "button secondary", href: `/api/jobs/${job.id}/archive`, text: "Download all (ZIP)" }));
   }
+  renderWebhooks(item, job);
+}
+
+// A job's webhook deliveries (docs/API.md): how each went, refreshed while one is still being tried.
+const webhookRefresh = new Map();
+
+function webhookText(delivery) {
+  const tries = `${delivery.attempts} ${delivery.attempts === 1 ? "try" : "tries"}`;
+  const last = delivery.last_error || (delivery.last_status ? `HTTP ${delivery.last_status}` : "");
+  if (delivery.status === "delivered") return `delivered (HTTP ${delivery.last_status}, ${tries})`;
+  if (delivery.status === "failed") return `given up after ${tries}: ${last}`;
+  if (!delivery.attempts) return "sending";
+  return `${tries} failed (${last}); next try ${new Date(delivery.next_try_at).toLocaleTimeString()}`;
+}
+
+function renderWebhooks(item, job) {
+  if (!job.webhooks.length) return;
+  const list = el("ul", { class: "webhooks", "aria-label": "Webhook deliveries" });
+  for (const delivery of job.webhooks) {
+    list.append(el("li", { class: `webhook ${delivery.status}`, "data-status": delivery.status },
+      el("span", { text: `Webhook ${delivery.event} → ${new URL(delivery.url).host}: ` }),
+      el("span", { class: "webhook-state", text: webhookText(delivery) })));
+  }
+  item.append(list);
+  if (job.webhooks.some((d) => d.status === "pending") && !webhookRefresh.has(job.id)) {
+    webhookRefresh.set(job.id, setTimeout(async () => {
+      webhookRefresh.delete(job.id);
+      if (document.getElementById(`job-${job.id}`)) renderJob((await api("GET", `/api/jobs/${job.id}`)).job);
+    }, 3000));
+  }
 }
 
 // One event stream for every unfinished job on the page (/api/events?jobs=a,b,c), not one per job:

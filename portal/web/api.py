@@ -20,7 +20,7 @@ from flask import (
     send_from_directory,
     stream_with_context,
 )
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import and_, or_, select
 from werkzeug.utils import secure_filename
 
@@ -34,7 +34,7 @@ from portal.downloader import (
     forget_cookies,
     store_cookies,
 )
-from portal.jobs import JobStatus, NewJob
+from portal.jobs import NewJob
 from portal.maintenance import require_free_disk
 from portal.media.errors import SourceError
 from portal.media.options import DEFAULT_FIT, Fit
@@ -42,9 +42,26 @@ from portal.storage import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, probe_media, render_preview
 from portal.web import links
 from portal.web.auth import require_api_auth
-from portal.web.errors import ApiError
+from portal.web.errors import ApiError, validation_message
 from portal.web.job_json import describe_job
+from portal.web.openapi import Content, documented
 from portal.web.runtime import runtime
+from portal.web.schemas import (
+    BrandsAnswer,
+    CookiesAnswer,
+    DeletedAnswer,
+    FileForm,
+    JobAnswer,
+    JobListQuery,
+    JobPage,
+    JobsAnswer,
+    PresetName,
+    PreviewQuery,
+    StatusAnswer,
+    UploadAnswer,
+    WebhookRequest,
+)
+from portal.webhooks import check_target
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 OPEN_ENDPOINTS = {"api.test"}
@@ -62,19 +79,30 @@ def _authenticate() -> None:
 
 
 @bp.get("/test")
+@documented({200: StatusAnswer}, open=True, tag="service")
 def test():
     """Liveness for scripts and the seed's clients."""
-    return {"status": "online", "version": __version__}
+    return StatusAnswer(status="online", version=__version__).answer()
 
 
-class BrandSelection(BaseModel):
+class BrandSelection(WebhookRequest):
     """What to make: the brands and the format (a multipart request sends only this, with its file)."""
 
     model_config = ConfigDict(extra="forbid")
 
     brands: list[str] | Literal["all"] = Field(min_length=1)
-    preset: Literal[PRESETS] = "source"  # type: ignore[valid-type]  # the engine's one list
+    preset: PresetName = "source"
     fit: Fit = DEFAULT_FIT
+
+
+class ProcessForm(BaseModel):
+    """A multipart request: the video file and the selection (brands comma-separated, or `all`)."""
+
+    file: bytes
+    brands: str = Field(min_length=1)
+    preset: PresetName = "source"
+    fit: Fit = DEFAULT_FIT
+    webhook_url: str | None = None
 
 
 class ProcessRequest(BrandSelection):
@@ -144,10 +172,11 @@ def _describe_upload(upload: Upload) -> dict:
 
 
 @bp.post("/uploads")
+@documented({201: UploadAnswer}, form=FileForm, errors={413: "larger than WTF_MAX_UPLOAD_MB"}, tag="uploads")
 def create_upload():
     """Store and probe a video file; answer its id and what it is."""
     upload = _save_upload(request.files.get("file"))
-    return {"upload": _describe_upload(upload)}, 201
+    return UploadAnswer(upload=_describe_upload(upload)).answer(), 201
 
 
 def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
@@ -160,15 +189,19 @@ def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
             "brands": "all" if brands == ["all"] else brands,
             "preset": request.form.get("preset") or "source",
             "fit": request.form.get("fit") or DEFAULT_FIT,
+            "webhook_url": request.form.get("webhook_url") or None,
         }
         selection = BrandSelection.model_validate(fields)
-        _brand_ids(selection.brands)  # refuse unknown brands before storing the file
+        _brand_ids(selection.brands)  # refuse unknown brands and webhooks before storing the file
+        check_target(selection.webhook_url, runtime().settings)
         return selection, _save_upload(request.files.get("file"))
     if not request.is_json:
         raise ApiError(
             415, "unsupported_media_type", "send JSON (Content-Type: application/json) or multipart"
         )
-    return ProcessRequest.model_validate(request.get_json()), None
+    payload = ProcessRequest.model_validate(request.get_json())
+    check_target(payload.webhook_url, runtime().settings)
+    return payload, None
 
 
 def _submit(new_jobs: list[NewJob]) -> list[str]:
@@ -179,8 +212,9 @@ def _submit(new_jobs: list[NewJob]) -> list[str]:
 
 
 def _link_jobs(
-    urls: list[str], kind: str, brands: list[str], preset: str, expand: bool, fit: str = DEFAULT_FIT
-) -> list[str]:
+    urls: list[str], kind: str, brands: list[str], preset: str, expand: bool, fit: str = DEFAULT_FIT,
+    webhook_url: str | None = None,
+) -> list[str]:  # fmt: skip
     """One job per link (per entry for an expanded playlist); every link is checked before any job exists."""
     options = DownloadOptions.from_settings(runtime().settings)
     for url in urls:
@@ -190,23 +224,35 @@ def _link_jobs(
         for url in urls:  # a feed or page may list links anywhere
             check_url(url, options.allow_private_urls)
     _require_disk()
-    return _submit([NewJob(kind, "url", url, None, brands, preset, fit) for url in urls])
+    return _submit(
+        [NewJob(kind, "url", url, None, brands, preset, fit, webhook_url=webhook_url) for url in urls]
+    )
 
 
 def _jobs_response(job_ids: list[str]):
     with runtime().db.session() as session:
         rows = [session.get(Job, job_id) for job_id in job_ids]
-        return {"jobs": [describe_job(job) for job in rows]}, 202
+        return JobsAnswer(jobs=[describe_job(job) for job in rows]).answer(), 202
 
 
 @bp.post("/videos/process")
+@documented(
+    {202: (JobAnswer, JobsAnswer)}, body=ProcessRequest, form=ProcessForm, tag="videos",
+    errors={404: "no such upload", 413: "larger than WTF_MAX_UPLOAD_MB", 507: "low disk"},
+)  # fmt: skip
 def process_video():
-    """Queue branding of an upload (upload_id or multipart file), a `url` or `urls`; 202 with the job(s)."""
+    """Queue branding of an upload (upload_id or multipart file), a `url` or `urls`; 202 with the job(s).
+
+    One job answers `{"job"}`; `urls`, or a `url` that is a playlist expanded with `playlist: true`,
+    answer `{"jobs"}`.
+    """
     payload, upload = _parse_process_request()
     brands = _brand_ids(payload.brands)
     if upload is None and (payload.url or payload.urls):
         urls = payload.urls or [payload.url]
-        ids = _link_jobs(urls, "render", brands, payload.preset, payload.playlist, payload.fit)
+        ids = _link_jobs(
+            urls, "render", brands, payload.preset, payload.playlist, payload.fit, payload.webhook_url
+        )
         return _job_response(ids[0], 202) if payload.url and len(ids) == 1 else _jobs_response(ids)
     _require_disk()
     if upload is None:
@@ -215,9 +261,10 @@ def process_video():
         if upload is None or not runtime().storage.exists(upload.path):
             message = f"no upload {payload.upload_id!r} (expired or never made)"
             raise ApiError(404, "upload_not_found", message)
-    [job_id] = _submit(
-        [NewJob("render", "upload", upload.filename, upload.path, brands, payload.preset, payload.fit)]
-    )
+    [job_id] = _submit([
+        NewJob("render", "upload", upload.filename, upload.path, brands, payload.preset, payload.fit,
+               webhook_url=payload.webhook_url)
+    ])  # fmt: skip
     return _job_response(job_id, 202)
 
 
@@ -225,6 +272,7 @@ COOKIES_MAX_BYTES = 1_048_576
 
 
 @bp.post("/cookies")
+@documented({201: CookiesAnswer}, form=FileForm, errors={413: "larger than 1 MB"}, tag="cookies")
 def upload_cookies():
     """Store a Netscape cookies file for sites that want a signed-in user; it is never sent back."""
     file_storage = request.files.get("file")
@@ -234,10 +282,11 @@ def upload_cookies():
     if len(content) > COOKIES_MAX_BYTES:
         raise ApiError(413, "too_large", "a cookies file is at most 1 MB; export only the sites you need")
     count = store_cookies(runtime().settings.data_dir, content)
-    return {"cookies": {"present": True, "lines": count}}, 201
+    return CookiesAnswer(cookies={"present": True, "lines": count}).answer(), 201
 
 
 @bp.delete("/cookies")
+@documented({200: CookiesAnswer}, tag="cookies")
 def delete_cookies():
     """Forget the uploaded cookies file (a WTF_COOKIES_FILE set by the operator stays in use)."""
     forget_cookies(runtime().settings.data_dir)
@@ -245,10 +294,12 @@ def delete_cookies():
 
 
 @bp.get("/cookies")
+@documented({200: CookiesAnswer}, tag="cookies")
 def cookies_status():
     """Whether a cookies file is in use (its content is never shown)."""
     options = DownloadOptions.from_settings(runtime().settings)
-    return {"cookies": {"present": bool(options.cookies_file and Path(options.cookies_file).is_file())}}
+    present = bool(options.cookies_file and Path(options.cookies_file).is_file())
+    return CookiesAnswer(cookies={"present": present}).answer()
 
 
 def _job_or_404(session, job_id: str) -> Job:
@@ -260,10 +311,11 @@ def _job_or_404(session, job_id: str) -> Job:
 
 def _job_response(job_id: str, status: int = 200):
     with runtime().db.session() as session:
-        return {"job": describe_job(_job_or_404(session, job_id))}, status
+        return JobAnswer(job=describe_job(_job_or_404(session, job_id))).answer(), status
 
 
 @bp.get("/jobs/<job_id>")
+@documented({200: JobAnswer}, errors={404: "no such job"}, tag="jobs")
 def get_job(job_id: str):
     """One job with its stage, progress and outputs."""
     return _job_response(job_id)
@@ -283,31 +335,32 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 @bp.get("/jobs")
+@documented({200: JobPage}, query=JobListQuery, errors={400: "a bad status, limit or cursor"}, tag="jobs")
 def list_jobs():
     """Jobs, newest first, a page at a time; ?status=, ?limit=, ?cursor=."""
-    status = request.args.get("status")
-    if status and status not in tuple(JobStatus):
-        raise ApiError(400, "bad_status", f"status must be one of {', '.join(JobStatus)}")
     try:
-        limit = min(PAGE_LIMIT_MAX, max(1, int(request.args.get("limit", 20))))
-    except ValueError:
-        raise ApiError(400, "bad_limit", "limit must be a whole number") from None
+        params = JobListQuery.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        field = exc.errors()[0]["loc"][0]
+        raise ApiError(400, f"bad_{field}", validation_message(exc)) from None
+    limit = min(PAGE_LIMIT_MAX, params.limit)
     query = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
-    if status:
-        query = query.where(Job.status == status)
-    if cursor := request.args.get("cursor"):
-        created, job_id = _decode_cursor(cursor)
+    if params.status:
+        query = query.where(Job.status == params.status)
+    if params.cursor:
+        created, job_id = _decode_cursor(params.cursor)
         query = query.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))
     with runtime().db.session() as session:
         jobs = session.scalars(query).all()
         page = jobs[:limit]
-        return {
-            "jobs": [describe_job(job) for job in page],
-            "next": _encode_cursor(page[-1]) if len(jobs) > limit else None,
-        }
+        return JobPage(
+            jobs=[describe_job(job) for job in page],
+            next=_encode_cursor(page[-1]) if len(jobs) > limit else None,
+        ).answer()
 
 
 @bp.post("/jobs/<job_id>/cancel")
+@documented({202: JobAnswer}, errors={404: "no such job", 409: "the job has already ended"}, tag="jobs")
 def cancel_job(job_id: str):
     """Stop a job: a queued one at once, a running one as soon as its worker sees the flag."""
     jobs.cancel(runtime().db, job_id)
@@ -315,6 +368,11 @@ def cancel_job(job_id: str):
 
 
 @bp.post("/jobs/<job_id>/retry")
+@documented(
+    {202: JobAnswer},
+    errors={404: "no such job", 409: "not failed or cancelled, or its upload is gone"},
+    tag="jobs",
+)
 def retry_job(job_id: str):
     """Run a failed or cancelled job again."""
     rt = runtime()
@@ -324,16 +382,27 @@ def retry_job(job_id: str):
 
 
 @bp.delete("/jobs/<job_id>")
+@documented({200: DeletedAnswer}, errors={404: "no such job", 409: "the job is still running"}, tag="jobs")
 def delete_job(job_id: str):
     """Delete a finished job and its files."""
     rt = runtime()
     jobs.delete(rt.db, job_id, rt.storage)
-    return {"deleted": job_id}
+    return DeletedAnswer(deleted=job_id).answer()
 
 
 @bp.get("/videos/download/<path:filename>")
+@documented(
+    {200: Content("video/mp4", "the file"), 206: Content("video/mp4", "the part a Range asked for"),
+     304: None},
+    tag="videos",
+    errors={403: "a signed link that was changed or has expired", 404: "no such output",
+            416: "a Range outside the file"},
+)  # fmt: skip
 def download(filename: str):
-    """An output file, with the key or as a signed link (`expires` + `signature`, no key needed)."""
+    """An output file, with the key or as a signed link (`expires` + `signature`, no key needed).
+
+    The signed link is each output's `url` in the JOB object; it works until it expires.
+    """
     signed = links.is_signed(request.args)
     if signed:
         links.link_signer().check(filename, request.args)
@@ -385,6 +454,10 @@ class _ChunkSink:
 
 
 @bp.get("/jobs/<job_id>/archive")
+@documented(
+    {200: Content("application/zip", "every output of the job, streamed")},
+    errors={404: "no such job", 409: "the job has no outputs"}, tag="jobs",
+)  # fmt: skip
 def archive(job_id: str):
     """Every output of a job in one ZIP, streamed as it is written (no copy on disk)."""
     rt = runtime()
@@ -412,18 +485,18 @@ def archive(job_id: str):
 
 
 @bp.get("/brands")
+@documented({200: BrandsAnswer}, errors={503: "brand_config.json is missing or invalid"}, tag="brands")
 def list_brands():
     """The brands of brand_config.json."""
     config = runtime().brands.current()
-    return {
-        "brands": [
-            {"id": brand.id, **brand.model_dump(mode="json", exclude={"id"})}
-            for brand in config.brands.values()
-        ]
-    }
+    return BrandsAnswer(brands=list(config.brands.values())).answer()
 
 
 @bp.get("/brands/<brand_id>/preview.jpg")
+@documented(
+    {200: Content("image/jpeg", "the still"), 304: None}, query=PreviewQuery, tag="brands",
+    errors={400: "an unknown preset", 404: "no such brand"},
+)  # fmt: skip
 def brand_preview(brand_id: str):
     """A still with the brand's overlays for a preset, made by the engine (cached per brand version)."""
     preset = request.args.get("preset", "vertical")

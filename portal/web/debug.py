@@ -15,6 +15,7 @@ from portal.maintenance import disk_status
 from portal.video_processor import ffmpeg_report
 from portal.web.auth import require_api_auth
 from portal.web.job_json import iso
+from portal.web.openapi import documented, json_report
 from portal.web.runtime import runtime
 
 bp = Blueprint("debug", __name__, url_prefix="/api/debug")
@@ -60,6 +61,7 @@ def _redacted(name: str, value: str) -> str:
 
 
 @bp.get("/env")
+@documented({200: json_report("the environment and effective settings, secrets shown as ***")}, tag="debug")
 def env():
     """The WTF_* environment and the effective settings, secrets redacted."""
     settings = runtime().settings
@@ -72,6 +74,7 @@ def env():
 
 
 @bp.get("/ffmpeg")
+@documented({200: json_report("the FFmpeg binary, its version and what it lacks")}, tag="debug")
 def ffmpeg():
     """Which FFmpeg, its version, and the filters/encoders it lacks."""
     return ffmpeg_report(runtime().settings.engine_options())
@@ -82,6 +85,7 @@ def _folder_size(folder) -> int:
 
 
 @bp.get("/storage")
+@documented({200: json_report("each data folder and the free disk")}, tag="debug")
 def storage():
     """Where media is stored (and, for a bucket, whether it answers), each data folder, the free disk."""
     settings = runtime().settings
@@ -100,6 +104,7 @@ def storage():
 
 
 @bp.get("/health")
+@documented({200: json_report("database, queue and workers")}, tag="debug")
 def health():
     """Database, queue and the last heartbeat of each worker."""
     rt = runtime()
@@ -121,6 +126,7 @@ def health():
 
 
 @bp.get("/brands")
+@documented({200: json_report("the brand config's validity and missing assets")}, tag="debug")
 def brands():
     """Brand config validity and asset integrity."""
     try:

@@ -25,7 +25,9 @@ from portal.jobs import FINISHED
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError
 from portal.web.job_json import progress_event
+from portal.web.openapi import Content, documented
 from portal.web.runtime import runtime
+from portal.web.schemas import JobStreamQuery
 
 log = logging.getLogger(__name__)
 bp = Blueprint("events", __name__, url_prefix="/api")
@@ -185,6 +187,15 @@ def _response(job_ids: list[str]) -> Response:
 
 
 @bp.get("/jobs/<job_id>/events")
+@documented(
+    {
+        200: Content(
+            "text/event-stream", "`data:` lines: JSON of id, status, stage, progress", {"type": "string"}
+        )
+    },
+    errors={404: "no such job"},
+    tag="jobs",
+)
 def job_events(job_id: str):
     """`data:` lines with id, status, stage, progress and error on change; a comment every 15 s."""
     require_api_auth()
@@ -192,6 +203,16 @@ def job_events(job_id: str):
 
 
 @bp.get("/events")
+@documented(
+    {
+        200: Content(
+            "text/event-stream", "`data:` lines: JSON of id, status, stage, progress", {"type": "string"}
+        )
+    },
+    query=JobStreamQuery,
+    errors={400: "no jobs named, or more than 100"},
+    tag="jobs",
+)
 def many_job_events():
     """One stream for many jobs (`?jobs=a,b,c`, at most 100): the same events, each naming its job
     (`id`), an `event: deleted` when a followed job is deleted; it ends when all have ended."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from portal.database import Job
@@ -16,13 +17,14 @@ def _error(job: Job) -> dict | None:
     return {"code": job.error_code, "message": job.error} if job.error else None
 
 
-def describe_job(job: Job, *, external_urls: bool = False) -> dict:
-    """The JOB object of the API (DESIGN 4.7)."""
+def describe_job(job: Job, output_url: Callable[[str], str] = signed_download_url) -> dict:
+    """The JOB object of the API (DESIGN 4.7); `output_url` makes an output's link from its file name
+    (the API's signs with the app's key; a worker describing a job for a webhook has no app)."""
     outputs = [
         {
             "brand": output.brand,
             "filename": output.filename,
-            "url": signed_download_url(output.filename, external=external_urls),
+            "url": output_url(output.filename),
             "size_bytes": output.size_bytes,
             "width": output.width,
             "height": output.height,
@@ -45,6 +47,21 @@ def describe_job(job: Job, *, external_urls: bool = False) -> dict:
         "fit": job.fit,
         "attempts": job.attempts,
         "outputs": outputs,
+        "webhook_url": job.webhook_url,
+        "webhooks": [
+            {
+                "id": delivery.id,
+                "event": delivery.event,
+                "url": delivery.url,
+                "status": delivery.status,
+                "attempts": delivery.attempts,
+                "last_status": delivery.last_status,
+                "last_error": delivery.last_error,
+                "next_try_at": iso(delivery.next_try_at),
+                "delivered_at": iso(delivery.delivered_at),
+            }
+            for delivery in job.deliveries
+        ],
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
         "finished_at": iso(job.finished_at),

@@ -12,13 +12,16 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import Signer
 
+from portal.config import Settings
 from portal.web.errors import ApiError
 
 SALT = "wtf-portal.download-link"
+DOWNLOAD_PATH = "/api/videos/download/"
 EXPIRES, SIGNATURE = "expires", "signature"
 # Expiry is rounded up to the minute, so links made within the same minute are the same URL (cacheable).
 ROUND_SECONDS = 60
@@ -63,13 +66,22 @@ def is_signed(args: Mapping[str, str]) -> bool:
     return SIGNATURE in args or EXPIRES in args
 
 
+def signer_for(settings: Settings, portal_key: str | None = None) -> LinkSigner:
+    """WTF_SECRET_KEY, else the portal key, so every web process, worker and restart agrees."""
+    return LinkSigner(settings.secret_key or portal_key or settings.portal_key or "", settings.link_ttl_hours)
+
+
 def link_signer() -> LinkSigner:
-    """The app's signer: WTF_SECRET_KEY, else the portal key, so every web process and restart agrees."""
-    settings = current_app.extensions["runtime"].settings
-    secret = settings.secret_key or current_app.config["PORTAL_KEY"]
-    return LinkSigner(secret, settings.link_ttl_hours)
+    """The app's signer (its portal key is a made-up one in a development run without a key)."""
+    return signer_for(current_app.extensions["runtime"].settings, current_app.config["PORTAL_KEY"])
 
 
-def signed_download_url(filename: str, *, external: bool = False) -> str:
-    """The signed link of an output file (relative unless `external`)."""
-    return url_for("api.download", filename=filename, _external=external, **link_signer().query(filename))
+def signed_link(signer: LinkSigner, filename: str) -> str:
+    """The signed link of an output file, as a path; needs no app (a worker describes jobs for webhooks).
+    The path is the `api.download` route's (tests/hooks/test_job_object.py holds them together)."""
+    return f"{DOWNLOAD_PATH}{quote(filename)}?{urlencode(signer.query(filename))}"
+
+
+def signed_download_url(filename: str) -> str:
+    """The signed link of an output file, with this app's signer."""
+    return signed_link(link_signer(), filename)

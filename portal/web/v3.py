@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.wrappers import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 
 from portal.brand_loader import (
@@ -40,7 +40,20 @@ from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, use_error_shape, validation_message
 from portal.web.job_json import describe_job
 from portal.web.links import signed_download_url
+from portal.web.openapi import Content, documented, json_report
 from portal.web.runtime import runtime
+from portal.web.schemas import (
+    V3BrandConfigAnswer,
+    V3BrandsList,
+    V3FetchAnswer,
+    V3FetchRequest,
+    V3JobAccepted,
+    V3JobsAccepted,
+    V3PortalStatus,
+    V3ProcessAnswer,
+    V3ProcessBrandsRequest,
+)
+from portal.webhooks import check_target
 
 bp = Blueprint("v3", __name__)
 OPEN_ENDPOINTS = {"v3.portal_test", "v3.debug_alive", "v3.debug_health"}
@@ -101,27 +114,35 @@ def _folder_checks() -> dict[str, str]:
 
 
 @bp.get("/portal/test")
+@documented({200: V3PortalStatus, 503: V3PortalStatus}, open=True, v3=True)
 def portal_test():
     """v3's availability check, also a readiness probe: 503 while a data folder or the database fails."""
     failing = [name for name, state in _folder_checks().items() if state != "OK"]
     message = f"not ready: {', '.join(failing)} failing" if failing else "WatchTheFall Portal is running"
-    body = {"status": "offline" if failing else "online", "message": message, "endpoints": sorted(V3_ROUTES)}
-    return body, 503 if failing else 200
+    body = V3PortalStatus(
+        status="offline" if failing else "online", message=message, endpoints=sorted(V3_ROUTES)
+    )
+    return body.answer(), 503 if failing else 200
 
 
 @bp.get("/api")
+@documented({200: json_report("every /api route: route, method, description")}, v3=True)
 def api_index():
     """The API's routes (v3's route list)."""
     return {"status": "ok", "message": "WatchTheFall Portal API", "endpoints": _route_list("/api")}
 
 
 @bp.get("/__debug_alive")
+@documented({200: Content("text/plain", "`alive`", {"type": "string"})}, open=True, v3=True)
 def debug_alive():
     """The process answers (open)."""
     return "alive", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.get("/__debug_health")
+@documented(
+    {200: json_report("healthy"), 503: json_report("unhealthy: which check fails")}, open=True, v3=True
+)
 def debug_health():
     """Working folders writable and database reachable (open; names only, no paths or secrets)."""
     checks = _folder_checks()
@@ -130,6 +151,7 @@ def debug_health():
 
 
 @bp.get("/__debug_routes")
+@documented({200: json_report("every registered route")}, v3=True)
 def debug_routes():
     """Every registered route."""
     routes = [
@@ -140,24 +162,28 @@ def debug_routes():
 
 
 @bp.get("/__debug_env")
+@documented({200: json_report("the environment and effective settings, secrets shown as ***")}, v3=True)
 def debug_env():
     """The WTF_* environment and effective settings, secrets redacted."""
     return {"status": "ok", **debug.env()}
 
 
 @bp.get("/__debug_ffmpeg")
+@documented({200: json_report("the FFmpeg binary, its version and what it lacks")}, v3=True)
 def debug_ffmpeg():
     """Which FFmpeg, its version and what it lacks."""
     return {"status": "ok", "ffmpeg": debug.ffmpeg()}
 
 
 @bp.get("/__debug_storage")
+@documented({200: json_report("each data folder and the free disk")}, v3=True)
 def debug_storage():
     """The data folders: writable, size, free space."""
     return {"status": "ok", "storage": debug.storage()}
 
 
 @bp.get("/__debug_brands")
+@documented({200: json_report("every brand with its files, v3 settings and problems")}, v3=True)
 def debug_brands():
     """Every brand with its files, v3 settings and asset problems."""
     report = debug.brands()
@@ -189,17 +215,19 @@ def _brand(name: str) -> Brand:
 
 
 @bp.get("/api/brands/list")
+@documented({200: V3BrandsList}, errors={503: "brand_config.json is missing or invalid"}, v3=True)
 def brands_list():
     """The brands: v3 name (the id, any case works) and display name."""
     brands = [{"name": brand.id, "display_name": brand.name} for brand in _brands().brands.values()]
-    return {"success": True, "brands": brands}
+    return V3BrandsList(success=True, brands=brands).answer()
 
 
 @bp.get("/api/brands/<name>/config")
+@documented({200: V3BrandConfigAnswer}, errors={404: "no such brand"}, v3=True)
 def brand_config(name: str):
     """A brand's look in v3's settings."""
     brand = _brand(name)
-    return {"success": True, "config": {"brand_name": brand.id, **v3_settings(brand)}}
+    return V3BrandConfigAnswer(success=True, config={"brand_name": brand.id, **v3_settings(brand)}).answer()
 
 
 def _json_object() -> dict:
@@ -228,6 +256,10 @@ def _with_settings(brand: Brand, settings: dict[str, Any]) -> Brand:
 
 
 @bp.post("/api/brands/<name>/config")
+@documented(
+    {200: V3BrandConfigAnswer}, body=V3Settings, v3=True,
+    errors={400: "not JSON, or a bad value", 404: "no such brand", 422: "the config cannot be saved"},
+)  # fmt: skip
 def save_brand_settings(name: str):
     """Save v3 settings into the brand config (atomically); the next render and the dashboard use them."""
     settings = _v3_settings_of(_json_object())
@@ -241,7 +273,8 @@ def save_brand_settings(name: str):
         raise ApiError(404, exc.code, str(exc)) from None
     rt.brands.invalidate()
     config = {"brand_name": brand.id, **v3_settings(brand)}
-    return {"success": True, "message": f"Configuration saved for {brand.id}", "config": config}
+    message = f"Configuration saved for {brand.id}"
+    return V3BrandConfigAnswer(success=True, message=message, config=config).answer()
 
 
 # --- process_brands and fetch ---------------------------------------------------------------------------
@@ -275,17 +308,35 @@ def _server_file(name: str) -> tuple[str, str]:
     raise ApiError(404, "source_not_found", f"File not found: {name} (fetch it or upload it first)")
 
 
-def _new_render_job(source: str, brand_ids: list[str], preset: str, settings: dict[str, Any]) -> NewJob:
+def _new_render_job(
+    source: str, brand_ids: list[str], preset: str, settings: dict[str, Any], webhook_url: str | None
+) -> NewJob:
     """A render job for a link or a file already on the server, with this render's v3 settings."""
     kind, name, path = "url", source, None
     if source.startswith(LINK_SCHEMES):
         check_url(source, DownloadOptions.from_settings(runtime().settings).allow_private_urls)
     else:
         kind, (name, path) = "upload", _server_file(source)
-    return NewJob("render", kind, name, path, brand_ids, preset, v3_settings=settings or None)
+    return NewJob(
+        "render", kind, name, path, brand_ids, preset, v3_settings=settings or None, webhook_url=webhook_url
+    )
+
+
+def _request(model: type[BaseModel], data: dict) -> Any:
+    """The whole body through its model (explicit nulls count as not given, as v3 read them)."""
+    try:
+        return model.model_validate({name: value for name, value in data.items() if value is not None})
+    except ValidationError as exc:
+        raise ApiError(400, "invalid_request", validation_message(exc)) from None
 
 
 @bp.post("/api/videos/process_brands")
+@documented(
+    {200: V3ProcessAnswer, 202: V3JobAccepted}, body=V3ProcessBrandsRequest, v3=True,
+    errors={400: "no source, no brands, an unknown brand or a bad value", 404: "no such source_path",
+            409: "the job was cancelled", 422: "the source is not a usable video, or a refused link",
+            502: "the download failed"},
+)  # fmt: skip
 def process_brands():
     """Brand a link or a fetched/uploaded file for v3-named brands; answers when done (v3's flow)."""
     data = _json_object()
@@ -306,7 +357,9 @@ def process_brands():
     settings = _v3_settings_of(data)
     for brand in brands:
         _with_settings(brand, settings)  # a combination that cannot render is refused now, not later
-    job = _new_render_job(source.strip(), [brand.id for brand in brands], preset, settings)
+    webhook_url = _request(V3ProcessBrandsRequest, data).webhook_url
+    check_target(webhook_url, runtime().settings)
+    job = _new_render_job(source.strip(), [brand.id for brand in brands], preset, settings, webhook_url)
     _require_disk()
     return _answer(_submit([job]), _process_result, many=False)
 
@@ -320,7 +373,7 @@ def _process_result(jobs: list[Job]) -> tuple[dict, int]:
         for o in job.outputs
     ]
     message = f"Successfully processed video for {len(outputs)} brands"
-    return {"success": True, "message": message, "outputs": outputs, "job_id": job.id}, 200
+    return V3ProcessAnswer(success=True, message=message, outputs=outputs, job_id=job.id).answer(), 200
 
 
 def _failure_status(code: str | None) -> int:
@@ -342,6 +395,8 @@ def _job_failure(job: Job) -> tuple[dict, int]:
 
 
 @bp.post("/api/videos/fetch")
+@documented({200: V3FetchAnswer, 202: V3JobsAccepted}, body=V3FetchRequest, v3=True,
+            errors={400: "no urls, or too many", 422: "a refused link"})  # fmt: skip
 def fetch():
     """Download links without branding; answers when the downloads end (v3's shape)."""
     data = _json_object()
@@ -350,7 +405,9 @@ def fetch():
         raise ApiError(400, "missing_urls", 'Provide JSON: {"urls": ["url1", "url2", ...]}')
     if len(urls) > FETCH_MAX_URLS:
         raise ApiError(400, "too_many_urls", f"at most {FETCH_MAX_URLS} URLs at a time")
-    ids = _link_jobs(urls, "fetch", [], "source", bool(data.get("playlist")))
+    payload = _request(V3FetchRequest, data)
+    check_target(payload.webhook_url, runtime().settings)
+    ids = _link_jobs(urls, "fetch", [], "source", payload.playlist, webhook_url=payload.webhook_url)
     return _answer(ids, _fetch_result, many=True)
 
 
@@ -368,7 +425,8 @@ def _fetch_result(jobs: list[Job]) -> tuple[dict, int]:
             error = job.error or f"the job was {job.status}"
             results.append({"url": job.source_name, "success": False, "error": error, "job_id": job.id})
     successful = sum(result["success"] for result in results)
-    return {"success": True, "total": len(results), "successful": successful, "results": results}, 200
+    answer = V3FetchAnswer(success=True, total=len(results), successful=successful, results=results)
+    return answer.answer(), 200
 
 
 def _wait_until_finished(job_ids: list[str], timeout: float) -> bool:
@@ -407,10 +465,11 @@ def _answer(job_ids: list[str], result: Callable[[list[Job]], tuple[dict, int]],
             body, status = result(jobs)
             return jsonify(body), status
         described = {"jobs": [describe_job(job) for job in jobs]} if many else {"job": describe_job(jobs[0])}
+    accepted = V3JobsAccepted if many else V3JobAccepted
     if prefers_async:
-        return jsonify({"success": True, **described}), 202, {"Preference-Applied": "respond-async"}
+        return accepted(success=True, **described).answer(), 202, {"Preference-Applied": "respond-async"}
     error = f"still working after {seconds} s; the job goes on (GET /api/jobs/<id>)"
-    return jsonify({"success": False, "error": error, **described}), 202
+    return accepted(success=False, error=error, **described).answer(), 202
 
 
 # The v3 paths this blueprint serves (listed by /portal/test, as v3 listed its own).

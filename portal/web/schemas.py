@@ -1,0 +1,320 @@
+"""The shapes of the API's answers, as pydantic models: views build their answers through them, and the
+OpenAPI document (portal.web.openapi) describes them from the same classes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from portal.brand_loader import Brand
+from portal.jobs import JobStatus
+from portal.media.options import Fit
+from portal.media.plan import PRESETS
+from portal.v3_import import V3Settings
+
+JobStatusName = Literal[tuple(JobStatus)]  # type: ignore[valid-type]
+PresetName = Literal[PRESETS]  # type: ignore[valid-type]
+
+
+class AnswerShapeError(Exception):
+    """An answer that does not fit its own model: a bug of the server (500), never the client's fault."""
+
+
+class Answer(BaseModel):
+    """Base of every answer model: `answer()` turns one into the JSON a view returns."""
+
+    def __init__(self, **fields: Any) -> None:
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:  # not the request's ValidationError, which is a 422
+            raise AnswerShapeError(f"{type(self).__name__}: {exc}") from None
+
+    omit_none: ClassVar[bool] = False  # True: leave out what does not apply instead of a null
+
+    def answer(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=self.omit_none)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, for scripts: unknown_brand, job_not_found, url_refused...")
+    message: str = Field(description="for people")
+
+
+class ErrorAnswer(Answer):
+    """Every error of the API (DESIGN 4.7)."""
+
+    error: ErrorDetail
+
+
+class V3ErrorAnswer(Answer):
+    """Every error of v3's routes, in v3's shape (a failed job adds its `code` and `job_id`)."""
+
+    success: Literal[False]
+    error: str
+    code: str | None = None
+    job_id: str | None = None
+
+
+class LoudnessOut(BaseModel):
+    integrated_lufs: float | None
+    true_peak_dbtp: float | None = Field(description="null for silence")
+
+
+class LoudnessReportOut(BaseModel):
+    """What the engine did to an output's sound (EBU R128)."""
+
+    target_lufs: float | None = Field(description="null: left as it was (WTF_LOUDNESS_LUFS=off, or silence)")
+    gain_db: float
+    limited: bool
+    before: LoudnessOut
+    after: LoudnessOut
+
+
+class OutputOut(BaseModel):
+    brand: str
+    filename: str
+    url: str = Field(description="a signed link: works without the key until it expires")
+    size_bytes: int
+    width: int
+    height: int
+    duration: float
+    loudness: LoudnessReportOut | None = Field(description="null for outputs without sound")
+
+
+class SourceOut(BaseModel):
+    """Where the job's video came from; links add what the site told about it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Literal["upload", "url"]
+    name: str = Field(description="the upload's file name or the link")
+    title: str | None = None
+    uploader: str | None = None
+    original_url: str | None = None
+    extractor: str | None = None
+    video_id: str | None = None
+    duration: float | None = None
+    reused: bool | None = None
+
+
+class WebhookDeliveryOut(BaseModel):
+    """One webhook POST owed for a job end, and how it went."""
+
+    id: str = Field(description="also sent as X-WTF-Delivery, so a receiver can drop a repeat")
+    event: Literal["job.completed", "job.failed", "job.cancelled"]
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None = Field(description="the receiver's HTTP status on the last try")
+    last_error: str | None
+    next_try_at: datetime | None
+    delivered_at: datetime | None
+
+
+class JobOut(BaseModel):
+    """The JOB object (DESIGN 4.7)."""
+
+    id: str
+    kind: Literal["render", "fetch"]
+    status: JobStatusName
+    stage: str | None
+    progress: float = Field(ge=0, le=100)
+    error: ErrorDetail | None
+    source: SourceOut
+    brands: list[str]
+    preset: PresetName
+    fit: Fit
+    attempts: int
+    outputs: list[OutputOut]
+    webhook_url: str | None
+    webhooks: list[WebhookDeliveryOut]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobAnswer(Answer):
+    job: JobOut
+
+
+class JobsAnswer(Answer):
+    jobs: list[JobOut]
+
+
+class JobPage(Answer):
+    jobs: list[JobOut]
+    next: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class WebhookRequest(BaseModel):
+    """The part of a submission that asks to be told when its job ends (DESIGN 4.7, docs/API.md)."""
+
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="POSTed a signed {event, job} when the job ends; needs WTF_WEBHOOK_SECRET on the server",
+    )
+
+
+class StatusAnswer(Answer):
+    status: Literal["online"]
+    version: str
+
+
+class UploadOut(BaseModel):
+    id: str = Field(description="pass as upload_id to /api/videos/process")
+    filename: str
+    size: int
+    media: dict[str, Any] = Field(description="what the probe found: width, height, duration, codecs...")
+
+
+class UploadAnswer(Answer):
+    upload: UploadOut
+
+
+class FileForm(BaseModel):
+    """A multipart body with one file."""
+
+    file: bytes
+
+
+class CookiesOut(BaseModel):
+    present: bool
+    lines: int | None = Field(default=None, description="cookie lines stored (on upload only)")
+
+
+class CookiesAnswer(Answer):
+    omit_none = True  # `lines` only on an upload
+
+    cookies: CookiesOut
+
+
+class DeletedAnswer(Answer):
+    deleted: str
+
+
+class JobListQuery(BaseModel):
+    """The query string of GET /api/jobs."""
+
+    status: JobStatusName | None = None
+    limit: int = Field(default=20, ge=1, description="jobs per page; at most 100 are sent")
+    cursor: str | None = Field(default=None, description="the `next` of the previous page")
+
+
+class JobStreamQuery(BaseModel):
+    """The query string of GET /api/events (the view splits the list itself)."""
+
+    jobs: str = Field(description="job ids separated by commas, at most 100")
+
+
+class PreviewQuery(BaseModel):
+    preset: PresetName = "vertical"
+
+
+class BrandsAnswer(Answer):
+    brands: list[Brand]
+
+
+# --- v3's routes (DESIGN 4.8): v3's field names and shapes ------------------------------------------
+
+
+class V3ProcessBrandsRequest(V3Settings, WebhookRequest):
+    """v3's process_brands: a link or a server file, v3 brand names, and this render's v3 settings."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    url: str | None = Field(default=None, description="a link to brand (or give source_path)")
+    source_path: str | None = Field(default=None, description="the filename of a fetch result or an upload")
+    brands: list[str] | str = Field(description="v3 brand names, any case")
+    preset: PresetName = "source"
+
+
+class V3FetchRequest(WebhookRequest):
+    """v3's fetch: links to download as they are."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    urls: list[str] = Field(min_length=1, max_length=50)
+    playlist: bool = False
+
+
+class V3Output(BaseModel):
+    brand: str
+    filename: str
+    download_url: str = Field(description="a signed link: works without the key until it expires")
+
+
+class V3ProcessAnswer(Answer):
+    """The branded outputs, once the job has ended (v3's answer)."""
+
+    success: Literal[True]
+    message: str
+    outputs: list[V3Output]
+    job_id: str
+
+
+class V3FetchResult(BaseModel):
+    url: str
+    success: bool
+    job_id: str
+    filename: str | None = Field(default=None, description="usable as process_brands' source_path")
+    download_url: str | None = None
+    size_mb: float | None = None
+    error: str | None = None
+
+
+class V3FetchAnswer(Answer):
+    """Each link's download, once they have all ended (v3's answer)."""
+
+    omit_none = True
+
+    success: Literal[True]
+    total: int
+    successful: int
+    results: list[V3FetchResult]
+
+
+class V3JobAccepted(Answer):
+    """With `Prefer: respond-async` (or after WTF_SYNC_WAIT_S): the job, still running."""
+
+    success: bool
+    job: JobOut
+    error: str | None = None
+
+
+class V3JobsAccepted(Answer):
+    """With `Prefer: respond-async` (or after WTF_SYNC_WAIT_S): the jobs, still running."""
+
+    success: bool
+    jobs: list[JobOut]
+    error: str | None = None
+
+
+class V3BrandName(BaseModel):
+    name: str
+    display_name: str
+
+
+class V3BrandsList(Answer):
+    success: Literal[True]
+    brands: list[V3BrandName]
+
+
+class V3BrandConfig(V3Settings):
+    brand_name: str
+
+
+class V3BrandConfigAnswer(Answer):
+    success: Literal[True]
+    config: V3BrandConfig
+    message: str | None = None
+
+
+class V3PortalStatus(Answer):
+    """v3's availability check (503 and `offline` while a data folder or the database fails)."""
+
+    status: Literal["online", "offline"]
+    message: str
+    endpoints: list[str]
