@@ -27,9 +27,6 @@ from portal.database import Database, Job, WebhookDelivery, utc_now
 from portal.downloader import UrlRefusedError, check_url, policed_connections
 from portal.errors import PortalError
 from portal.logging_setup import job_context
-from portal.web.job_json import describe_job
-from portal.web.links import signed_link, signer_for
-from portal.web.schemas import JobAnswer
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +81,12 @@ def record_job_end(session: Session, job: Job, settings: Settings) -> WebhookDel
     """
     if not job.webhook_url:
         return None
+    # The JOB object is the web's (its describer, its model, its signed links). Imported here, when a job
+    # with a webhook ends, so a worker that never sends one loads no web module (tests/jobs).
+    from portal.web.job_json import describe_job
+    from portal.web.links import signed_link, signer_for
+    from portal.web.schemas import JobAnswer
+
     signer = signer_for(settings)
     try:
         job_object = JobAnswer(job=describe_job(job, lambda name: signed_link(signer, name))).answer()["job"]
