@@ -21,11 +21,18 @@ def procfile() -> dict[str, str]:
     return dict(line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
-@pytest.fixture(scope="module")
-def render_web() -> dict:
-    blueprint = yaml.safe_load((REPO / "render.yaml").read_text(encoding="utf-8"))
+BLUEPRINTS = ("render.yaml", "render.free.yaml")  # the paid plan's and the free plan's
+
+
+def blueprint_web(name: str) -> dict:
+    blueprint = yaml.safe_load((REPO / name).read_text(encoding="utf-8"))
     (web,) = [service for service in blueprint["services"] if service["type"] == "web"]
     return web
+
+
+@pytest.fixture(scope="module", params=BLUEPRINTS)
+def render_web(request: pytest.FixtureRequest) -> dict:
+    return blueprint_web(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +70,27 @@ def test_render_yaml_starts_what_the_procfile_starts(render_web: dict, url_map: 
     assert f"python-{python}" == (REPO / "runtime.txt").read_text(encoding="utf-8").strip()
     secrets = [item for item in render_web["envVars"] if item["key"] in ("WTF_PORTAL_KEY", "WTF_SECRET_KEY")]
     assert secrets and all("value" not in item for item in secrets), "secrets are set in Render, not in git"
+
+
+def _env(web: dict) -> dict[str, dict]:
+    return {item["key"]: item for item in web["envVars"]}
+
+
+def test_free_blueprint_is_the_paid_one_without_disk_and_with_the_free_budget() -> None:
+    paid, free = blueprint_web("render.yaml"), blueprint_web("render.free.yaml")
+    assert free["plan"] == "free" and paid["plan"] != "free"
+    assert "disk" not in free and "disk" in paid  # free services have no disk
+    same = ("type", "name", "runtime", "buildCommand", "startCommand", "healthCheckPath")
+    assert {key: free[key] for key in same} == {key: paid[key] for key in same}
+    env = _env(free)
+    assert "WTF_DATA_DIR" not in env, "no disk to point at: the default ./data"
+    assert env["WTF_EMBEDDED_WORKER"]["value"] == "1" and env["WTF_WORKER_CONCURRENCY"]["value"] == "1"
+    assert int(env["WTF_RENDER_MEMORY_MB"]["value"]) < 512  # the budget is set for a 512 MB instance
+    # nothing to edit but the secrets: every other variable has its value in the file
+    to_fill = {key for key, item in env.items() if "value" not in item}
+    assert to_fill == {"WTF_PORTAL_KEY", "WTF_SECRET_KEY"} and env["WTF_SECRET_KEY"]["generateValue"]
+    shared = set(env) & set(_env(paid)) - {"WTF_RENDER_MEMORY_MB", "WTF_MAX_UPLOAD_MB"}
+    assert {key: env[key] for key in shared} == {key: _env(paid)[key] for key in shared}
 
 
 def test_render_build_script_is_executable_and_installs_no_apt_ffmpeg() -> None:
