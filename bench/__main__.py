@@ -20,6 +20,7 @@ BENCHMARKS = (
     "budget",
     "scale",
     "size720",
+    "freeplan",
 )
 
 

@@ -86,8 +86,8 @@ def run(rounds: int = 1) -> None:
     write_section("api", "\n".join([
         "## API under load: 50 pollers + 5 event streams",
         "",
-        "Command: `make bench BENCH_ARGS=api`. One `wtf-portal serve` (gunicorn gthread, 1 worker x 16",
-        f"threads, embedded consumer, SQLite). {CLIENTS} clients poll `GET /api/jobs/<id>` every 0.2 s and",
+        "Command: `make bench BENCH_ARGS=api`. One `wtf-portal serve` (gunicorn, one gevent worker with the",
+        f"consumer inside, SQLite). {CLIENTS} clients poll `GET /api/jobs/<id>` every 0.2 s and",
         f"{STREAMS} hold `/api/jobs/<id>/events`, for {SECONDS} s; baseline with no render, then during a",
         "3-brand render of a 10 s 1080x1920 clip (both cores busy; the clients share them; render still",
         f"running at the end of the window: {still_rendering}).",

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     link_ttl_hours: float = Field(default=24, gt=0, le=8760)  # signed download links live this long
     sync_wait_s: int = Field(default=600, ge=1, le=86400)  # v3's process_brands and fetch wait this long
     embedded_worker: bool = True
+    # the embedded consumer inside the one gunicorn worker: no interpreter of its own (Render's free plan)
+    embedded_in_web_worker: bool = False
     heartbeat_stale_s: int = Field(default=30, ge=2)  # a rendering job silent this long is requeued
     max_attempts: int = Field(default=3, ge=1, le=20)
     worker_concurrency: int = Field(default=1, ge=1, le=64)

@@ -3,8 +3,11 @@
 Corrected from the seed: a gevent worker (portal.web.gevent_worker), so idle, slow and streaming clients
 cost a greenlet each instead of one of a few threads, with bounded header and I/O waits (issue 10; the
 measurements are in docs/PERFORMANCE.md "Hostile clients"); renders happen in the queue consumer, never in a
-request; one process tree on Render's free plan, because `when_ready` starts the consumer as a child and
-`on_exit` stops it. The address comes from WTF_BIND_HOST and PORT (127.0.0.1 behind a proxy on the host).
+request. One process tree finishes jobs (Render's free plan): the consumer is a child process of the master
+(`when_ready` starts it, `on_exit` stops it), or, with WTF_EMBEDDED_IN_WEB_WORKER and one
+gunicorn worker, greenlets inside that worker (`post_worker_init`, `worker_exit`): two interpreters instead
+of three, about 100 MiB less, for slower answers while a job runs (PERFORMANCE.md "Free plan" and "Hostile
+clients"). The address comes from WTF_BIND_HOST and PORT (127.0.0.1 behind a proxy on the host).
 """
 
 import contextlib
@@ -71,14 +74,41 @@ def on_starting(server):
         sys.exit(2)
 
 
+def _consumer_in_worker() -> bool:
+    from portal.config import ConfigError, load_settings
+
+    with contextlib.suppress(ConfigError):  # a bad setting stops start-up in on_starting, in one line
+        settings = load_settings()
+        return settings.embedded_worker and settings.embedded_in_web_worker and workers == 1
+    return False
+
+
+def post_worker_init(worker):
+    """The free plan's shape: the one worker also consumes the queue (off with WTF_EMBEDDED_WORKER=0)."""
+    if _consumer_in_worker():
+        from portal.tasks import start_embedded_consumer
+
+        runtime = worker.wsgi.extensions["runtime"]  # the app this worker loaded (its tasks registered)
+        worker.stop_consumer = start_embedded_consumer(runtime, runtime.settings.worker_concurrency)
+        worker.log.info("queue consumer started inside the web worker (pid %s)", worker.pid)
+
+
+def worker_exit(server, worker):
+    """Stop the in-worker consumer: its running task finishes within the graceful timeout, or goes back."""
+    stop = getattr(worker, "stop_consumer", None)
+    if stop is not None:
+        stop()
+
+
 def when_ready(server):
-    """Start the queue consumer next to the web workers (off with WTF_EMBEDDED_WORKER=0)."""
+    """With several web workers, one queue consumer beside them, a child of the master."""
     global _consumer
     from portal.config import load_settings
+    from portal.embedded_consumer import STARTED_MARKER, start_consumer
 
-    if load_settings().embedded_worker:  # valid: on_starting checked the settings
-        from portal.embedded_consumer import start_consumer
-
+    if _consumer_in_worker():
+        os.environ[STARTED_MARKER] = "in the web worker"  # the web worker (forked next) starts no other one
+    elif load_settings().embedded_worker:  # valid: on_starting checked the settings
         _consumer = start_consumer()  # also tells the web workers (forked next) that a consumer runs
         server.log.info("embedded queue consumer started (pid %s)", _consumer.pid)
 

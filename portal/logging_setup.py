@@ -170,7 +170,7 @@ def init_request_ids(app: Flask) -> None:
         request_id = _accepted_request_id(request.headers.get(REQUEST_ID_HEADER))
         g.request_id = request_id
         g.request_started = time.perf_counter()
-        # gthread reuses threads between requests: the token lets teardown restore a clean context.
+        # threads and greenlets are reused between requests: the token lets teardown restore a clean context.
         g.request_id_token = _request_id.set(request_id)
 
     @app.after_request

@@ -80,6 +80,9 @@ class Runtime:
         self.brands = BrandRegistry(settings.brand_config)
         self.storage = open_storage(settings)
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
+        # MiB the service's Python processes hold, measured when a consumer starts (portal.footprint); the
+        # engine's memory budget counts it (0 until then: a web process alone renders nothing)
+        self.service_mb = 0.0
         self.process_job: TaskWrapper | None = None  # set by portal.tasks.register_tasks
 
     def enqueue(self, job_id: str, delay: float | None = None) -> None:

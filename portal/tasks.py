@@ -11,16 +11,20 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from huey import crontab
+from huey.consumer import Consumer
 
 from portal import jobs
 from portal.database import Job, WorkerBeat, utc_now
 from portal.downloader import DownloadCancelledError, DownloadOptions, download
 from portal.errors import PortalError
+from portal.footprint import python_footprint_mib
 from portal.logging_setup import job_context
 from portal.maintenance import cleanup
 from portal.media.errors import EngineError, RenderCancelledError
@@ -99,9 +103,10 @@ class _JobRun:
             if kind == "fetch":
                 rendered = [keep_original(source, render_dir, stem)]
             else:
+                options = settings.engine_options(service_mb=runtime.service_mb)
                 rendered = render_source(
                     source, brands, render_dir, preset=preset, fit=fit,
-                    options=settings.engine_options(), stem=stem,
+                    options=options, stem=stem,
                     on_progress=self._on_progress, cancel=self.cancel,
                 )  # fmt: skip
             # Stored before the job is completed: a reader of a completed job always finds its outputs.
@@ -213,15 +218,53 @@ def _beat_and_reap(runtime: Runtime, stop: threading.Event) -> None:
             return
 
 
-def run_worker(runtime: Runtime, concurrency: int) -> None:
-    """A queue consumer: Huey's, plus the heartbeat-and-reaper thread. Stops on SIGINT/SIGTERM."""
+def _consumer(
+    runtime: Runtime, concurrency: int, worker_type: str, consumer_class: type[Consumer] = Consumer
+) -> tuple[Consumer, threading.Event]:
+    """Huey's consumer (not started) plus the heartbeat-and-reaper and webhook threads (started), after
+    measuring what the service's Python processes hold, which the render's memory budget counts."""
     register_tasks(runtime)
     runtime.db.upgrade()
+    runtime.service_mb = python_footprint_mib()
+    log.info(
+        "the service's Python processes hold %.0f MiB (PSS); renders get the rest of WTF_RENDER_MEMORY_MB",
+        runtime.service_mb,
+    )
     stop = threading.Event()
     threading.Thread(target=_beat_and_reap, args=(runtime, stop), name="reaper", daemon=True).start()
     start_sender(runtime.db, runtime.settings, stop)
-    consumer = runtime.huey.create_consumer(workers=concurrency, worker_type="thread", periodic=True)
+    consumer = consumer_class(runtime.huey, workers=concurrency, worker_type=worker_type, periodic=True)
+    return consumer, stop
+
+
+def run_worker(runtime: Runtime, concurrency: int) -> None:
+    """A queue consumer: Huey's, plus the heartbeat-and-reaper thread. Stops on SIGINT/SIGTERM."""
+    consumer, stop = _consumer(runtime, concurrency, "thread")
     try:
         consumer.run()
     finally:
         stop.set()
+
+
+class _EmbeddedConsumer(Consumer):
+    """Inside a gunicorn worker the worker owns the signals; the consumer must not take them over."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def start_embedded_consumer(runtime: Runtime, concurrency: int) -> Callable[[], None]:
+    """The consumer inside this process (a gunicorn worker, WTF_EMBEDDED_IN_WEB_WORKER): the free plan's one
+    gunicorn worker serves requests and renders, with no interpreter of its own for the consumer (about
+    100 MiB less; docs/PERFORMANCE.md "Free plan"). Returns the graceful stop: the running task finishes."""
+    # greenlets under gunicorn's gevent worker (the shipped config); threads under any other worker class
+    patched = "gevent.monkey" in sys.modules and sys.modules["gevent.monkey"].is_module_patched("threading")
+    consumer, stop = _consumer(runtime, concurrency, "greenlet" if patched else "thread", _EmbeddedConsumer)
+    consumer.start()
+
+    def shutdown() -> None:
+        stop.set()
+        consumer.stop(graceful=True)
+        consumer.huey.notify_interrupted_tasks()
+
+    return shutdown

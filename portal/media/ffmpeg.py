@@ -93,7 +93,7 @@ def run_ffmpeg(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # cancel and timeout kill FFmpeg's group, not the caller's
-        preexec_fn=die_with_parent,
+        preexec_fn=_render_child,
     )
     tail: deque[str] = deque(maxlen=tail_lines)
     stderr_reader = threading.Thread(target=_collect, args=(process.stderr, tail), daemon=True)
@@ -140,6 +140,16 @@ def die_with_parent() -> None:
     """
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+RENDER_NICENESS = 10
+
+
+def _render_child() -> None:
+    """preexec_fn of FFmpeg: dies with its parent, and yields the CPU to the web process it may share a
+    (fractional) CPU with, so requests do not wait behind a render (docs/PERFORMANCE.md "Hostile clients")."""
+    die_with_parent()
+    os.nice(RENDER_NICENESS)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

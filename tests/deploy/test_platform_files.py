@@ -85,6 +85,7 @@ def test_free_blueprint_is_the_paid_one_without_disk_and_with_the_free_budget() 
     env = _env(free)
     assert "WTF_DATA_DIR" not in env, "no disk to point at: the default ./data"
     assert env["WTF_EMBEDDED_WORKER"]["value"] == "1" and env["WTF_WORKER_CONCURRENCY"]["value"] == "1"
+    assert env["WTF_EMBEDDED_IN_WEB_WORKER"]["value"] == "1"  # two interpreters, not three
     assert int(env["WTF_RENDER_MEMORY_MB"]["value"]) < 512  # the budget is set for a 512 MB instance
     # nothing to edit but the secrets: every other variable has its value in the file
     to_fill = {key for key, item in env.items() if "value" not in item}
