@@ -223,7 +223,8 @@ def _consumer(
 ) -> tuple[Consumer, threading.Event]:
     """Huey's consumer (not started) plus the heartbeat-and-reaper and webhook threads (started), after
     measuring what the service's Python processes hold, which the render's memory budget counts."""
-    register_tasks(runtime)
+    if runtime.process_job is None:  # the web app's runtime (an in-worker consumer) has them already
+        register_tasks(runtime)
     runtime.db.upgrade()
     runtime.service_mb = python_footprint_mib()
     log.info(
