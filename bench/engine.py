@@ -213,13 +213,15 @@ def auto_placement_cost(source: Path, brands: list[Brand], work: Path, rounds: i
         for brand in brands
     ]
     info = probe_media(source)
+    load_before = os.getloadavg()[0]
     runs: dict[str, list[tuple[float, float]]] = {"analysis": [], "fixed": [], "auto": []}
     chosen: dict[str, str] = {}
+    samples = 0
     for round_index in range(rounds):
         for name in runs:
             started, cpu_started = time.perf_counter(), cpu_seconds()
             if name == "analysis":
-                analyse_scene(info)
+                samples = analyse_scene(info).frames
             else:
                 outputs = render_source(
                     source, auto if name == "auto" else brands, work / f"{name}-{round_index}",
@@ -228,28 +230,36 @@ def auto_placement_cost(source: Path, brands: list[Brand], work: Path, rounds: i
                 chosen |= {o.brand: o.placements[0]["position"] for o in outputs if o.placements}
             runs[name].append((time.perf_counter() - started, cpu_seconds() - cpu_started))
             print(f"round {round_index + 1}: {name} {runs[name][-1][0]:.2f} s", flush=True)
+    return placement_report(runs, chosen, samples, len(brands), (load_before, os.getloadavg()[0]))
+
+
+def placement_report(
+    runs: dict[str, list[tuple[float, float]]], chosen: dict[str, str], samples: int, brands: int, load: tuple
+) -> str:
+    """The section text from the runs: (wall s, CPU s) of each analysis, fixed and auto render."""
+    rounds = len(runs["analysis"])
     wall = {name: median([w for w, _ in values]) for name, values in runs.items()}
-    work_s = {name: median([c for _, c in values]) for name, values in runs.items()}
+    work = {name: median([c for _, c in values]) for name, values in runs.items()}
     return "\n".join([
-        f"## Auto placement: analysis vs the render ({len(brands)} brands, {SECONDS} s "
-        f"{SIZE[0]}x{SIZE[1]} clip)",
+        f"## Auto placement: analysis vs the render ({brands} brands, {SECONDS} s {SIZE[0]}x{SIZE[1]} clip)",
         "",
         "Command: `make bench BENCH_ARGS=engine` (this section alone: "
         f"`python -c \"import bench.engine as b; b.run_placement({rounds})\"`), {platform.machine()}, "
-        f"{_cpus()} cores; medians of {rounds} alternated rounds. The analysis decodes {SAMPLE_FRAMES} "
-        "frames once per source (PyAV, 640 px long side, grey) and maps faces (OpenCV Haar), text (edge "
-        "density) and motion; it runs once for all brands.",
+        f"{_cpus()} cores; medians of {rounds} alternated rounds; 1-minute load average {load[0]:.1f} "
+        f"before, {load[1]:.1f} after. The analysis runs once per source for all brands: up to "
+        f"{SAMPLE_FRAMES} keyframes (here {samples}: the clip is x264's default 250-frame GOP), 640 px long "
+        "side, grey; faces (OpenCV Haar), text (edge density), motion.",
         "",
-        "| measured | median wall s | median CPU s | share of the fixed render (wall) | goal |",
-        "| --- | --- | --- | --- | --- |",
-        f"| scene analysis | {wall['analysis']:.3f} | {work_s['analysis']:.3f} "
-        f"| **{wall['analysis'] / wall['fixed']:.1%}** | < 5 % |",
-        f"| render, logos at fixed positions | {wall['fixed']:.2f} | {work_s['fixed']:.1f} | 100 % | |",
-        f"| render, logos on auto (analysis included) | {wall['auto']:.2f} | {work_s['auto']:.1f} "
-        f"| {wall['auto'] / wall['fixed']:.1%} | |",
+        "| measured | median wall s | median CPU s | share of the fixed render: wall | CPU | goal |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| scene analysis | {wall['analysis']:.3f} | {work['analysis']:.3f} "
+        f"| **{wall['analysis'] / wall['fixed']:.1%}** | {work['analysis'] / work['fixed']:.1%} | < 5 % |",
+        f"| render, logos at fixed positions | {wall['fixed']:.2f} | {work['fixed']:.1f} | 100 % | 100 % | |",
+        f"| render, logos on auto (analysis included) | {wall['auto']:.2f} | {work['auto']:.1f} "
+        f"| {wall['auto'] / wall['fixed']:.1%} | {work['auto'] / work['fixed']:.1%} | |",
         "",
         "The last row differs from the first by the machine's noise as much as by the analysis (other "
-        "load moves whole renders by several seconds); the analysis row is the cost. Positions chosen on "
+        "load moves whole renders by many seconds); the analysis row is the cost. Positions chosen on "
         "this clip (a moving test pattern with a burned-in clock and digits): "
         + ", ".join(f"{brand} {position}" for brand, position in sorted(chosen.items())) + ".",
         "",
