@@ -51,7 +51,7 @@ def _park_job(data_dir: Path) -> str:
     """A queued job no worker will pick up (no queue message): the streams follow it for the whole window."""
     database = Database(load_settings(data_dir=data_dir))
     with database.session() as session:
-        job = Job(source_kind="upload", source_name="parked.mp4", brands=["watchthefall"])
+        job = Job(status="queued", source_kind="upload", source_name="parked.mp4", brands=["watchthefall"])
         session.add(job)
         session.flush()
         return job.id
