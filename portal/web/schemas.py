@@ -72,6 +72,18 @@ class LoudnessReportOut(BaseModel):
     after: LoudnessOut
 
 
+class PlacementOut(BaseModel):
+    """Where the engine put an overlay at position "auto", and why (lower scores cover less of the clip)."""
+
+    overlay: int = Field(description="the overlay's index in the output's drawing order")
+    position: str
+    reason: str
+    scores: dict[str, dict[str, float]] = Field(
+        description="per candidate position: the share of the clip's faces, text and motion it would cover, "
+        "its overlap with the brand's other overlays, and the weighted total"
+    )
+
+
 class OutputOut(BaseModel):
     brand: str
     filename: str
@@ -81,6 +93,7 @@ class OutputOut(BaseModel):
     height: int
     duration: float
     loudness: LoudnessReportOut | None = Field(description="null for outputs without sound")
+    placements: list[PlacementOut] = Field(description='one per overlay at position "auto"')
 
 
 class SourceOut(BaseModel):
