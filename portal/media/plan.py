@@ -51,8 +51,9 @@ ENCODER_MB_PER_MP = 115.0
 ENCODER_FIXED_MB = 20.0
 HDR_MB_PER_MP = 60.0  # float planes of the tone-mapping chain at output size
 # A full-frame (cover) layer is a canvas-sized RGBA picture held by its overlay for the whole run: measured
-# 2.9 MB per output megapixel per layer (3 brands at 1080x1920: 821 -> 839 MB peak; docs/PERFORMANCE.md).
-FULL_FRAME_MB_PER_MP = 4.0
+# 2.9 and 8.6 MB per output megapixel per layer (3 brands at 1080x1920; docs/PERFORMANCE.md), the larger
+# rounded up.
+FULL_FRAME_MB_PER_MP = 9.0
 # x264's default threads are 1.5 x the cores it sees (all of the host's, whatever the CPU quota); each frame
 # thread holds frames. ENCODER_MB_PER_MP was measured at 3 threads (2 cores); every further thread adds
 # ~22 MB at 1080x1920 (measured at 4, 8 and 16 threads; `make bench BENCH_ARGS=memory`).
