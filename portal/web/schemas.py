@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from portal.brand_loader import Brand
 from portal.jobs import JobStatus
-from portal.media.options import Fit
+from portal.media.options import DEFAULT_FIT, Fit
 from portal.media.plan import PRESETS
 from portal.v3_import import V3Settings
 
@@ -242,6 +242,7 @@ class V3ProcessBrandsRequest(V3Settings, WebhookRequest):
     source_path: str | None = Field(default=None, description="the filename of a fetch result or an upload")
     brands: list[str] | str = Field(description="v3 brand names, any case")
     preset: PresetName = "source"
+    fit: Fit = DEFAULT_FIT
 
 
 class V3FetchRequest(WebhookRequest):

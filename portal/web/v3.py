@@ -33,7 +33,6 @@ from portal.errors import PortalError
 from portal.jobs import FINISHED, JobStatus, NewJob
 from portal.storage import OUTPUTS, UPLOADS
 from portal.v3_import import V3Settings, apply_v3_settings, v3_settings
-from portal.video_processor import PRESETS
 from portal.web import debug, events
 from portal.web.api import _link_jobs, _require_disk, _submit
 from portal.web.auth import require_api_auth
@@ -309,7 +308,7 @@ def _server_file(name: str) -> tuple[str, str]:
 
 
 def _new_render_job(
-    source: str, brand_ids: list[str], preset: str, settings: dict[str, Any], webhook_url: str | None
+    source: str, brand_ids: list[str], checked: V3ProcessBrandsRequest, settings: dict[str, Any]
 ) -> NewJob:
     """A render job for a link or a file already on the server, with this render's v3 settings."""
     kind, name, path = "url", source, None
@@ -318,8 +317,9 @@ def _new_render_job(
     else:
         kind, (name, path) = "upload", _server_file(source)
     return NewJob(
-        "render", kind, name, path, brand_ids, preset, v3_settings=settings or None, webhook_url=webhook_url
-    )
+        "render", kind, name, path, brand_ids, checked.preset, checked.fit,
+        v3_settings=settings or None, webhook_url=checked.webhook_url,
+    )  # fmt: skip
 
 
 def _request(model: type[BaseModel], data: dict) -> Any:
@@ -351,15 +351,12 @@ def process_brands():
         brands = _brands().select(requested)
     except UnknownBrandError as exc:
         raise ApiError(400, exc.code, str(exc)) from None
-    preset = data.get("preset", "source")
-    if preset not in PRESETS:
-        raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
     settings = _v3_settings_of(data)
     for brand in brands:
         _with_settings(brand, settings)  # a combination that cannot render is refused now, not later
-    webhook_url = _request(V3ProcessBrandsRequest, data).webhook_url
-    check_target(webhook_url, runtime().settings)
-    job = _new_render_job(source.strip(), [brand.id for brand in brands], preset, settings, webhook_url)
+    checked = _request(V3ProcessBrandsRequest, data)  # preset and fit: the engine's lists (media/options)
+    check_target(checked.webhook_url, runtime().settings)
+    job = _new_render_job(source.strip(), [brand.id for brand in brands], checked, settings)
     _require_disk()
     return _answer(_submit([job]), _process_result, many=False)
 

@@ -19,8 +19,8 @@ from PIL import Image, ImageChops, ImageStat
 
 from tests.conftest import REPO
 from tests.download.conftest import Site
-from tests.engine.inspect_output import first_frame
-from tests.mediagen import make_clip
+from tests.engine.inspect_output import first_frame, luma_mean
+from tests.mediagen import ffmpeg, make_clip
 from tests.web.server import KEY, TERMINAL, Server
 
 
@@ -105,6 +105,30 @@ def test_fetch_then_brand_with_render_settings_then_saved_settings(
     assert saved.json()["success"] is True
     after_save = brand()  # the next render uses the saved settings
     assert _difference(after_save, bigger) < 1 < _difference(after_save, plain)
+
+
+def test_portrait_crop_renders_4_5_filled_with_the_picture(
+    v3: V3Client, service: Server, tmp_path: Path
+) -> None:
+    """Issue 17 on v3's route: `preset` and `fit` reach the render (a blurred fill would be dark)."""
+    white = tmp_path / "white.mp4"  # landscape: in 4:5 it leaves ~370 rows above it to fill
+    ffmpeg("-f", "lavfi", "-i", "color=c=white:size=568x320:rate=30:duration=1", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(white))  # fmt: skip
+    body = {
+        "source_path": service.upload(white),
+        "brands": ["watchthefall"],
+        "preset": "portrait",
+        "fit": "crop",
+    }
+    answer = v3.post("/api/videos/process_brands", body)
+    assert answer.status_code == 200, answer.text
+    (output,) = answer.json()["outputs"]
+    video = tmp_path / output["filename"]
+    video.write_bytes(V3Client(v3.base, key=None).get(output["download_url"]).content)
+    frame = first_frame(video)
+    assert (frame.width, frame.height) == (1080, 1350)
+    # the top-left corner is the white picture, not the darkened blur (under 160); the logo sits top-right
+    assert luma_mean(frame, (0, 0, 300, 200)) > 200
 
 
 def test_url_form_and_async_form(v3: V3Client, service: Server, site: Site) -> None:

@@ -167,6 +167,8 @@ def test_saving_brand_settings_writes_the_brand_config(client: FlaskClient, app:
         ({"url": "https://example.com/v.mp4", "brands": ["watchthefall"], "logo_padding": 9999}, 400,
          "logo_padding"),
         ({"url": "https://example.com/v.mp4", "brands": ["watchthefall"], "preset": "cinema"}, 400, "preset"),
+        ({"url": "https://example.com/v.mp4", "brands": ["watchthefall"], "fit": "stretch"}, 400, "fit"),
+        ({"url": "https://example.com/v.mp4", "brands": ["watchthefall"], "fit": ["crop"]}, 400, "fit"),
     ],
 )  # fmt: skip
 def test_process_brands_refuses_bad_input_and_queues_nothing(
@@ -191,13 +193,15 @@ def test_respond_async_queues_the_job_with_its_settings(client: FlaskClient, app
     outputs = app.extensions["runtime"].settings.outputs_dir
     (outputs / "fetched.mp4").write_bytes(clip.read_bytes())
     body = {"source_path": "fetched.mp4", "brands": ["WatchTheFall", "fallclips"], "logo_scale": 0.3,
-            "watermark_opacity": 0.5, "text_content": "", "text_font": "Comic Sans"}  # fmt: skip
+            "watermark_opacity": 0.5, "text_content": "", "text_font": "Comic Sans", "preset": "portrait",
+            "fit": "crop"}  # fmt: skip
     headers = {**AUTH, "Prefer": "wait=5, respond-async"}
     response = client.post("/api/videos/process_brands", json=body, headers=headers)
     assert response.status_code == 202 and response.headers["Preference-Applied"] == "respond-async"
     job = response.json["job"]
     assert response.json["success"] is True and job["status"] == "queued"
     assert job["brands"] == ["watchthefall", "fallclips"] and job["source"]["name"] == "fetched.mp4"
+    assert (job["preset"], job["fit"]) == ("portrait", "crop")
     (row,) = _jobs(app)
     assert row.v3_settings == {"logo_scale": 0.3, "watermark_opacity": 0.5, "text_content": ""}
     assert row.source_path == str(outputs / "fetched.mp4")
