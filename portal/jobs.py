@@ -150,10 +150,15 @@ def cancel_requested(db: Database, job_id: str) -> bool:
         return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
-def finish(db: Database, job_id: str, rendered: list) -> None:
-    """The run made its outputs (`RenderedOutput`s): record them; the job is completed."""
+def finish(db: Database, job_id: str, rendered: list, *, holder: str) -> bool:
+    """The run made its outputs (`RenderedOutput`s): record them; the job is completed.
+
+    False (nothing written) if `holder` no longer holds the job: the reaper gave it to another worker.
+    """
     with db.session() as session:
-        job = session.get(Job, job_id)
+        job = _held(session, job_id, holder)
+        if job is None:
+            return False
         job.outputs.clear()
         for item in rendered:
             job.outputs.append(
@@ -163,12 +168,16 @@ def finish(db: Database, job_id: str, rendered: list) -> None:
                        placements=list(getattr(item, "placements", ())))
             )  # fmt: skip
         job.progress = 100.0
-    _end(db, job_id, JobStatus.COMPLETED)
+        _end(db, session, job, JobStatus.COMPLETED)
+    return True
 
 
-def stop_cancelled(db: Database, job_id: str) -> None:
+def stop_cancelled(db: Database, job_id: str, *, holder: str) -> None:
     """The run stopped because a cancel was asked for."""
-    _end(db, job_id, JobStatus.CANCELLED)
+    with db.session() as session:
+        job = _held(session, job_id, holder)
+        if job is not None:
+            _end(db, session, job, JobStatus.CANCELLED)
 
 
 def error_message(exc: BaseException) -> str:
@@ -178,38 +187,48 @@ def error_message(exc: BaseException) -> str:
     return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
-def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int) -> bool:
+def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, holder: str) -> bool:
     """The run failed. A transient failure with attempts left goes back to the queue (True: enqueue it
     again); a job whose cancel was asked for ends cancelled instead; anything else ends failed."""
     code, message = getattr(exc, "code", "internal_error"), error_message(exc)
-    if getattr(exc, "transient", False):
-        with db.session() as session:
-            requeued = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.cancel_requested.is_(False), Job.attempts < max_attempts)
-                .values(status=JobStatus.QUEUED, stage="waiting to retry", lease_owner=None,
-                        error=message, error_code=code)
-            ).rowcount  # fmt: skip
-        if requeued:
-            db.log("WARNING", f"transient failure, retrying: {message}", job_id)
-            return True
-        if cancel_requested(db, job_id):
-            stop_cancelled(db, job_id)
-            return False
-    _end(db, job_id, JobStatus.FAILED, code, message)
-    detail = getattr(exc, "stderr_tail", "")
-    db.log("ERROR", f"{message}\n{detail}".strip(), job_id)
-    return False
-
-
-def _end(db: Database, job_id: str, status: JobStatus, code: str | None = None, message: str | None = None):
     with db.session() as session:
-        job = session.get(Job, job_id)
-        job.status, job.error_code, job.error = status, code, message
-        job.stage = "done" if status == JobStatus.COMPLETED else None
-        job.finished_at, job.lease_owner = utc_now(), None
-        _ended(db, session, job)
-    log.info("job %s %s", job_id, status.value, extra={"status": status.value})
+        job = _held(session, job_id, holder)
+        if job is None:
+            return False
+        transient = getattr(exc, "transient", False)
+        if transient and not job.cancel_requested and job.attempts < max_attempts:
+            job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "waiting to retry", None
+            job.error, job.error_code = message, code
+            outcome = JobStatus.QUEUED
+        else:
+            outcome = JobStatus.CANCELLED if transient and job.cancel_requested else JobStatus.FAILED
+            _end(db, session, job, outcome, *((code, message) if outcome == JobStatus.FAILED else ()))
+    if outcome == JobStatus.QUEUED:
+        db.log("WARNING", f"transient failure, retrying: {message}", job_id)
+    elif outcome == JobStatus.FAILED:
+        detail = getattr(exc, "stderr_tail", "")
+        db.log("ERROR", f"{message}\n{detail}".strip(), job_id)
+    return outcome == JobStatus.QUEUED
+
+
+def _held(session, job_id: str, holder: str) -> Job | None:
+    """The job if `holder` still runs it. A worker the reaper gave up on (stale heartbeat) may come back
+    after the job was requeued or ended: its late result must not end the job a second time."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is not None and job.status in RUNNING and job.lease_owner == holder:
+        return job
+    log.warning("job %s: %s no longer holds it; its result is dropped", job_id, holder)
+    return None
+
+
+def _end(
+    db: Database, session, job: Job, status: JobStatus, code: str | None = None, message: str | None = None
+) -> None:
+    job.status, job.error_code, job.error = status, code, message
+    job.stage = "done" if status == JobStatus.COMPLETED else None
+    job.finished_at, job.lease_owner = utc_now(), None
+    _ended(db, session, job)
+    log.info("job %s %s", job.id, status.value, extra={"status": status.value})
 
 
 def _ended(db: Database, session, job: Job) -> None:

@@ -113,15 +113,15 @@ class _JobRun:
             for output in rendered:
                 runtime.storage.store(Path(output.path), OUTPUTS)
         except (RenderCancelledError, DownloadCancelledError):
-            jobs.stop_cancelled(db, self.job_id)
+            jobs.stop_cancelled(db, self.job_id, holder=runtime.worker_name)
         except Exception as exc:
             if not isinstance(exc, PortalError):  # a bug: keep the job honest and the worker alive
                 log.exception("job %s crashed", self.job_id)
-            if jobs.fail(db, self.job_id, exc, settings.max_attempts):
+            if jobs.fail(db, self.job_id, exc, settings.max_attempts, holder=runtime.worker_name):
                 runtime.enqueue(self.job_id, delay=RETRY_DELAY_SECONDS)
         else:
-            jobs.finish(db, self.job_id, rendered)
-            db.log("INFO", f"{len(rendered)} outputs in {time.monotonic() - started:.1f} s", self.job_id)
+            if jobs.finish(db, self.job_id, rendered, holder=runtime.worker_name):
+                db.log("INFO", f"{len(rendered)} outputs in {time.monotonic() - started:.1f} s", self.job_id)
         finally:
             self.done.set()
             watcher.join(timeout=5)

@@ -41,7 +41,9 @@ def test_submit_lease_progress_finish(db: Database, tmp_path: Path) -> None:
     jobs.progress(db, job_id, "uploading to storage", 90.0)
     assert (row(db, job_id).status, row(db, job_id).stage) == ("rendering", "uploading to storage")
 
-    jobs.finish(db, job_id, [RenderedOutput("watchthefall", tmp_path / "a_b.mp4", 2, 2, 1.0, 10)])
+    assert jobs.finish(
+        db, job_id, [RenderedOutput("watchthefall", tmp_path / "a_b.mp4", 2, 2, 1.0, 10)], holder="w1"
+    )
     with db.session() as session:
         done = session.get(Job, job_id)
         assert (done.status, done.stage, done.progress, done.lease_owner) == (
@@ -62,7 +64,7 @@ def test_upload_jobs_start_rendering(db: Database) -> None:
 def test_transient_failure_requeues_until_attempts_run_out(db: Database) -> None:
     job_id = link_job(db)
     jobs.lease(db, job_id, "w")
-    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=2) is True
+    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=2, holder="w") is True
     waiting = row(db, job_id)
     assert (waiting.status, waiting.stage, waiting.error_code) == (
         "queued",
@@ -70,7 +72,7 @@ def test_transient_failure_requeues_until_attempts_run_out(db: Database) -> None
         "network_error",
     )
     jobs.lease(db, job_id, "w")
-    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=2) is False
+    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=2, holder="w") is False
     assert (row(db, job_id).status, row(db, job_id).error) == ("failed", "site down")
 
 
@@ -78,8 +80,10 @@ def test_permanent_failure_and_a_bug_both_end_failed_with_a_message(db: Database
     first, second = link_job(db), link_job(db)
     for job_id in (first, second):
         jobs.lease(db, job_id, "w")
-    assert jobs.fail(db, first, VideoUnavailableError("gone\nmore detail"), max_attempts=3) is False
-    assert jobs.fail(db, second, KeyError("boom"), max_attempts=3) is False
+    assert (
+        jobs.fail(db, first, VideoUnavailableError("gone\nmore detail"), max_attempts=3, holder="w") is False
+    )
+    assert jobs.fail(db, second, KeyError("boom"), max_attempts=3, holder="w") is False
     assert (row(db, first).error_code, row(db, first).error) == ("video_unavailable", "gone")
     assert (row(db, second).status, row(db, second).error_code) == ("failed", "internal_error")
 
@@ -92,7 +96,7 @@ def test_cancel_queued_at_once_running_by_flag_finished_refused(db: Database) ->
     jobs.cancel(db, running)
     assert row(db, running).status == JobStatus.DOWNLOADING and jobs.cancel_requested(db, running)
     assert jobs.progress(db, running, "downloading", 50.0) is True  # the worker learns it at its next write
-    jobs.stop_cancelled(db, running)
+    jobs.stop_cancelled(db, running, holder="w")
     assert row(db, running).status == JobStatus.CANCELLED
     with pytest.raises(jobs.JobFinishedError):
         jobs.cancel(db, running)
@@ -105,7 +109,7 @@ def test_a_cancel_requested_job_never_goes_back_to_the_queue(db: Database) -> No
     job_id = link_job(db)
     jobs.lease(db, job_id, "w")
     jobs.cancel(db, job_id)
-    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=3) is False
+    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=3, holder="w") is False
     assert row(db, job_id).status == JobStatus.CANCELLED
     jobs.delete(db, job_id, open_storage(db.settings))  # finished, so it can go
 
@@ -162,3 +166,30 @@ def test_reap_requeues_fails_or_cancels_stale_jobs(db: Database) -> None:
     with db.session() as session:
         logged = session.query(LogEntry).filter(LogEntry.job_id == requeue).count()
     assert logged == 1
+
+
+def test_a_worker_that_lost_its_lease_cannot_end_the_job(db: Database, tmp_path: Path) -> None:
+    """A worker the reaper gave up on comes back late: the job is another worker's now (or already ended),
+    so its result, failure or cancel is dropped and the job ends exactly once (one webhook, one record)."""
+    job_id = link_job(db)
+    jobs.lease(db, job_id, "slow-worker")
+    with db.session() as session:
+        session.execute(
+            update(Job).where(Job.id == job_id).values(heartbeat_at=utc_now() - timedelta(minutes=5))
+        )
+    assert jobs.reap(db, stale_after_s=30, max_attempts=3) == [job_id]
+    assert jobs.lease(db, job_id, "other-worker")
+
+    late = [RenderedOutput("watchthefall", tmp_path / "late_b.mp4", 2, 2, 1.0, 10)]
+    assert jobs.finish(db, job_id, late, holder="slow-worker") is False
+    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=3, holder="slow-worker") is False
+    jobs.stop_cancelled(db, job_id, holder="slow-worker")
+    taken = row(db, job_id)
+    assert (taken.status, taken.lease_owner) == (JobStatus.DOWNLOADING, "other-worker")
+
+    mine = [RenderedOutput("watchthefall", tmp_path / "mine_b.mp4", 2, 2, 1.0, 10)]
+    assert jobs.finish(db, job_id, mine, holder="other-worker")
+    assert jobs.finish(db, job_id, late, holder="other-worker") is False  # ended once, never twice
+    with db.session() as session:
+        done = session.get(Job, job_id)
+        assert (done.status, [output.filename for output in done.outputs]) == ("completed", ["mine_b.mp4"])

@@ -37,7 +37,9 @@ def test_cleanup_keeps_a_running_jobs_files_by_the_names_the_plan_gives(
     assert done.exists() and partial.exists() and not stray.exists()
     assert "kept 2 in use" in result.output
 
-    jobs.fail(rt.db, job_id, RuntimeError("stopped"), max_attempts=1)  # finished: retention applies again
+    jobs.fail(
+        rt.db, job_id, RuntimeError("stopped"), max_attempts=1, holder="worker-1"
+    )  # finished: retention applies again
     with rt.db.session() as session:
         session.get(Job, job_id).finished_at = utc_now() - timedelta(days=9)
     assert runner.invoke(main, ["cleanup", "--older-than", "1"]).exit_code == 0
