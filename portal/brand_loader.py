@@ -493,6 +493,22 @@ def config_to_json(config: BrandConfig, base_dir: Path) -> dict:
     return {"version": config.version, "brands": brands}
 
 
+def update_brand_config(path: Path, change: Callable[[BrandConfig], BrandConfig]) -> BrandConfig:
+    """Read the config, `change` it and save it, holding a lock beside it (`<config>.lock`) throughout.
+
+    Every read-modify-write of the file goes through here, so two saves at once (two brands edited in two
+    tabs, or two gunicorn workers) cannot lose one; flock is per open file, so it also orders threads.
+    """
+    import fcntl
+
+    path = Path(path)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, whatever `change` raises
+        config = change(load_brand_config(path))
+        save_brand_config(config, path)
+        return config
+
+
 def save_brand_config(config: BrandConfig, path: Path) -> None:
     """Write the config atomically (temp file + rename in the same folder): readers never see half a file."""
     import os

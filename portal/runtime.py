@@ -52,11 +52,12 @@ class BrandRegistry:
         with self._lock:
             self._config = None
 
-    def current(self) -> BrandConfig:
-        """The config as the file is now; raises BrandConfigError if it is missing or invalid."""
+    def current(self, max_age: float = 1.0) -> BrandConfig:
+        """The config as the file is now (checked at most `max_age` seconds ago); raises BrandConfigError if
+        it is missing or invalid."""
         with self._lock:
             now = time.monotonic()
-            if self._config is not None and now - self._checked < 1.0:
+            if self._config is not None and now - self._checked < max_age:
                 return self._config
             self._checked = now
             try:

@@ -86,7 +86,8 @@ class _JobRun:
         try:
             with db.session() as session:
                 job = session.get(Job, self.job_id)
-                brands = runtime.brands.current().select(job.brands) if job.kind == "render" else []
+                # re-checked now: a brand saved a moment ago in another process is used by this render
+                brands = runtime.brands.current(max_age=0).select(job.brands) if job.kind == "render" else []
                 if job.v3_settings:  # process_brands' settings for this render only
                     brands = [apply_v3_settings(brand, job.v3_settings) for brand in brands]
                 kind, preset, fit, source_kind = job.kind, job.preset, job.fit, job.source_kind

@@ -31,7 +31,7 @@ from portal.brand_loader import (
     config_to_json,
     map_asset_paths,
     parse_brand_config,
-    save_brand_config,
+    update_brand_config,
 )
 from portal.database import Job, Upload
 from portal.jobs import FINISHED, JobStatus
@@ -215,11 +215,10 @@ def _discard(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def _edited_config(brand_id: str, brand: dict) -> BrandConfig:
-    """The config with this brand replaced by the posted one, validated like the file, assets checked."""
-    rt = runtime()
-    path = rt.settings.brand_config
-    current = config_to_json(rt.brands.current(), path.resolve().parent)
+def _edited_config(config: BrandConfig, brand_id: str, brand: dict) -> BrandConfig:
+    """`config` with this brand replaced by the posted one, validated like the file, assets checked."""
+    path = runtime().settings.brand_config
+    current = config_to_json(config, path.resolve().parent)
     current["brands"][brand_id] = brand
     if brand.get("layers") is not None:
         current["version"] = 2
@@ -285,7 +284,7 @@ def preview(brand_id: str):
     brand_id = _valid_brand_id(brand_id)
     brand, staged = _posted_brand()
     try:
-        config = _edited_config(brand_id, brand)
+        config = _edited_config(runtime().brands.current(), brand_id, brand)
         source = _preview_source(request.form.get("frame", ""))
         jpeg = preview_jpeg(config.brands[brand_id], request.form.get("preset", "vertical"), source)
     finally:
@@ -300,17 +299,19 @@ def save_brand(brand_id: str):
     brand_id = _valid_brand_id(brand_id)
     brand, staged = _posted_brand()
     try:
-        _edited_config(brand_id, brand)  # validated before any file moves
+        _edited_config(runtime().brands.current(), brand_id, brand)  # validated before any file moves
         # new images live next to the config, like the shipped brands: brands/<id>/<name>
         folder = runtime().settings.brand_config.resolve().parent / "brands" / brand_id
         folder.mkdir(parents=True, exist_ok=True)
         moved = {str(path): str(folder / path.name) for path in staged}
         for source, dest in moved.items():
             os.replace(source, dest)
-        config = _edited_config(brand_id, map_asset_paths(brand, lambda value: moved.get(value, value)))
+        placed = map_asset_paths(brand, lambda value: moved.get(value, value))
+        config = update_brand_config(
+            runtime().settings.brand_config, lambda current: _edited_config(current, brand_id, placed)
+        )
     finally:
         _discard(staged)  # whatever was not moved
-    save_brand_config(config, runtime().settings.brand_config)
     runtime().brands.invalidate()
     return {"brand": json.loads(config.brands[brand_id].model_dump_json())}
 
@@ -325,8 +326,12 @@ def delete_brand(brand_id: str):
         brand_id = rt.brands.current().find(brand_id).id
     except UnknownBrandError:
         raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}") from None
-    current = config_to_json(rt.brands.current(), path.resolve().parent)
-    del current["brands"][brand_id]
-    save_brand_config(parse_brand_config(current, path.resolve().parent, path.name), path)
+
+    def without_brand(config: BrandConfig) -> BrandConfig:
+        current = config_to_json(config, path.resolve().parent)
+        current["brands"].pop(brand_id, None)  # gone already if another delete came first
+        return parse_brand_config(current, path.resolve().parent, path.name)
+
+    update_brand_config(path, without_brand)
     rt.brands.invalidate()
     return {"deleted": brand_id}

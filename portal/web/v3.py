@@ -24,8 +24,7 @@ from portal.brand_loader import (
     Brand,
     BrandConfig,
     UnknownBrandError,
-    load_brand_config,
-    save_brand_config,
+    update_brand_config,
 )
 from portal.database import Job, Upload
 from portal.downloader import DownloadOptions, check_url
@@ -263,11 +262,12 @@ def save_brand_settings(name: str):
     """Save v3 settings into the brand config (atomically); the next render and the dashboard use them."""
     settings = _v3_settings_of(_json_object())
     rt = runtime()
-    path = rt.settings.brand_config
+
+    def change(config: BrandConfig) -> BrandConfig:  # the file as it is now, not the cached copy
+        return config.with_brand(_with_settings(config.find(name), settings))
+
     try:
-        config = load_brand_config(path)  # the file as it is now, not the cached copy
-        brand = _with_settings(config.find(name), settings)
-        save_brand_config(config.with_brand(brand), path)
+        brand = update_brand_config(rt.settings.brand_config, change).find(name)
     except UnknownBrandError as exc:
         raise ApiError(404, exc.code, str(exc)) from None
     rt.brands.invalidate()

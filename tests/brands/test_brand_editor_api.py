@@ -14,6 +14,7 @@ from PIL import Image
 
 from portal.app import create_app
 from portal.config import load_settings
+from tests.apptools import signed_in_client
 from tests.conftest import REPO
 from tests.mediagen import make_clip
 from tests.web.server import KEY
@@ -29,15 +30,7 @@ def client(tmp_path: Path) -> FlaskClient:
         data_dir=tmp_path / "data",
         brand_config=tmp_path / "brand_config.json",
     )
-    client = create_app(settings).test_client()
-    with client.session_transaction() as session:
-        session["csrf_token"] = "t"  # the token the login page would have put in its form
-    client.environ_base["HTTP_X_CSRF_TOKEN"] = "t"
-    assert client.post("/login", data={"key": KEY}).status_code == 302  # signed in, as a browser does
-    client.get("/brands")  # the page a browser edits from: it holds the session's CSRF token
-    with client.session_transaction() as session:
-        client.environ_base["HTTP_X_CSRF_TOKEN"] = session["csrf_token"]
-    return client
+    return signed_in_client(create_app(settings))
 
 
 def post(client: FlaskClient, path: str, brand: object, **extra) -> object:
