@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 
 from bench.report import write_section
+from portal.jobs import JobStatus
 from tests.mediagen import make_clip
 from tests.web.server import KEY, Server
 
@@ -75,9 +76,9 @@ def run(rounds: int = 1) -> None:
             server.wait(idle_job["id"])
             idle, idle_errors = _load(server, idle_job["id"], SECONDS)
             busy_job = server.process_upload(clip, ["watchthefall", "fallclips", "dailyfails"])
-            server.wait(busy_job["id"], until=lambda job: job["status"] == "rendering")
+            server.wait(busy_job["id"], until=lambda job: job["status"] == JobStatus.RENDERING)
             busy, busy_errors = _load(server, busy_job["id"], SECONDS)
-            still_rendering = server.job(busy_job["id"])["status"] == "rendering"
+            still_rendering = server.job(busy_job["id"])["status"] == JobStatus.RENDERING
             server.wait(busy_job["id"], timeout=600)
         finally:
             server.stop()

@@ -26,11 +26,12 @@ from portal.config import Settings
 from portal.database import Database, Job, WebhookDelivery, utc_now
 from portal.downloader import UrlRefusedError, check_url, policed_connections
 from portal.errors import PortalError
+from portal.jobs import JobStatus
 from portal.logging_setup import job_context
 
 log = logging.getLogger(__name__)
 
-EVENTS = {"completed": "job.completed", "failed": "job.failed", "cancelled": "job.cancelled"}
+EVENTS = {status: f"job.{status}" for status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)}
 TIMESTAMP_HEADER = "X-WTF-Timestamp"
 SIGNATURE_HEADER = "X-WTF-Signature"
 DELIVERY_HEADER = "X-WTF-Delivery"

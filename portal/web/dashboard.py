@@ -269,7 +269,7 @@ def preview_clips() -> list[dict]:
         clips += [
             {"value": f"upload:{u.id}", "label": f"upload: {u.filename}", "path": u.path} for u in uploads
         ]
-        finished = select(Job).where(Job.status == "completed", Job.source_path.is_not(None))
+        finished = select(Job).where(Job.status == JobStatus.COMPLETED, Job.source_path.is_not(None))
         jobs = db.scalars(finished.order_by(Job.finished_at.desc()).limit(PREVIEW_CLIP_CHOICES))
         clips += [
             {"value": f"job:{j.id}", "label": f"job: {j.source_name}", "path": j.source_path} for j in jobs
