@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 from flask.testing import FlaskClient
 
+from portal.app import create_app
+from portal.config import load_settings
+from tests.conftest import REPO
 from tests.web.server import KEY
+
+# What every in-process app of the tests is given (tests/web passes the same through the environment).
+TEST_SETTINGS: dict[str, object] = {
+    "portal_key": KEY,
+    "secret_key": "s" * 32,
+    "brand_config": REPO / "brand_config.json",
+}
+
+
+def make_app(data_dir: Path, **overrides: object) -> Flask:
+    """The app as `portal.app:app` builds it, on its own data folder, with these settings changed."""
+    app = create_app(load_settings(**{**TEST_SETTINGS, "data_dir": data_dir, **overrides}))
+    app.config["SESSION_COOKIE_SECURE"] = False  # the test client speaks http
+    return app
 
 
 def signed_in_client(app: Flask) -> FlaskClient:

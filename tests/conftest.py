@@ -119,3 +119,11 @@ def running_redis() -> Iterator[str]:
         server.terminate()
         server.wait(timeout=10)
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1 s portrait clip with sound (a real MP4 made by FFmpeg), one per test module."""
+    from tests.mediagen import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", duration=1)

@@ -9,20 +9,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.app import create_app
-from portal.config import load_settings
-from tests.conftest import REPO
-from tests.web.server import KEY
+from tests import apptools
 
 SECRET = "webhook-secret-0123456789"
 
 
 def make_app(data_dir: Path, **settings: object) -> Flask:
     """The app as `portal.app:app` builds it, on its own data folder."""
-    defaults: dict = {"portal_key": KEY, "secret_key": "s" * 32, "webhook_secret": SECRET}
-    return create_app(
-        load_settings(data_dir=data_dir, brand_config=REPO / "brand_config.json", **{**defaults, **settings})
-    )
+    return apptools.make_app(data_dir, **{"webhook_secret": SECRET, **settings})
 
 
 @pytest.fixture

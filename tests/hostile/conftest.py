@@ -8,19 +8,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from portal.app import create_app
-from portal.config import load_settings
-from tests.conftest import REPO
-from tests.mediagen import make_clip
-from tests.web.server import KEY, Server
-
-
-def make_app(data_dir: Path, **overrides: object) -> Flask:
-    defaults = {"portal_key": KEY, "secret_key": "s" * 32, "brand_config": REPO / "brand_config.json"}
-    settings = load_settings(**{**defaults, "data_dir": data_dir, **overrides})
-    app = create_app(settings)
-    app.config["SESSION_COOKIE_SECURE"] = False  # the test client speaks http
-    return app
+from tests.apptools import make_app
+from tests.web.server import Server
 
 
 @pytest.fixture
@@ -34,8 +23,3 @@ def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = Server(tmp_path_factory.mktemp("data"), env={"WTF_EMBEDDED_WORKER": "0"}).start()
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", duration=1)

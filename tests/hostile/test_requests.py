@@ -10,7 +10,7 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 
 from portal.web.auth import limiter
-from tests.hostile.conftest import make_app
+from tests.apptools import make_app
 from tests.web.server import KEY
 
 AUTH = {"X-Portal-Key": KEY}

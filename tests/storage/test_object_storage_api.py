@@ -14,12 +14,11 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.app import create_app
-from portal.config import load_settings
 from portal.database import Job, Output, Upload, new_id, utc_now
 from portal.maintenance import cleanup
 from portal.storage import OUTPUTS, UPLOADS, MediaStorage
-from tests.conftest import REPO, free_port
+from tests import apptools
+from tests.conftest import free_port
 from tests.storage.s3server import BUCKET, S3Server
 from tests.web.server import KEY
 
@@ -28,11 +27,7 @@ PREFIX = "portal"
 
 
 def make_app(data_dir: Path) -> Flask:
-    settings = load_settings(
-        portal_key=KEY, secret_key="s" * 32, data_dir=data_dir, brand_config=REPO / "brand_config.json",
-        storage_url=f"s3://{BUCKET}/{PREFIX}", embedded_worker=False,
-    )  # fmt: skip
-    return create_app(settings)
+    return apptools.make_app(data_dir, storage_url=f"s3://{BUCKET}/{PREFIX}", embedded_worker=False)
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.app import create_app
-from portal.config import load_settings
 from portal.database import Job, Output, new_id, utc_now
+from tests.apptools import make_app
 from tests.browser.conftest import browser  # noqa: F401  (real Chromium, for the signed-link test)
 from tests.conftest import REPO
 from tests.download.conftest import site  # noqa: F401  (the loopback site, for link jobs)
-from tests.mediagen import make_clip
 from tests.web.server import KEY
 
 AUTH = {"X-Portal-Key": KEY}
@@ -33,21 +31,12 @@ def brand_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app(tmp_path: Path, brand_dir: Path) -> Flask:
-    settings = load_settings(
-        portal_key=KEY, secret_key="s" * 32, data_dir=tmp_path / "data",
-        brand_config=brand_dir / "brand_config.json",
-    )  # fmt: skip
-    return create_app(settings)
+    return make_app(tmp_path / "data", brand_config=brand_dir / "brand_config.json")
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", duration=1)
 
 
 @pytest.fixture

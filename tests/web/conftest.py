@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.app import create_app
-from tests.conftest import REPO
+from tests.apptools import TEST_SETTINGS
 from tests.mediagen import make_clip
 from tests.web.server import KEY, Server
 
@@ -28,11 +28,8 @@ _client_addresses = (f"10.9.{n // 250}.{n % 250 + 1}" for n in itertools.count()
 @pytest.fixture
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
     """The app as gunicorn builds it, from the environment, with its own data folder (SQLite, local disk)."""
-    for name, value in {
-        "WTF_PORTAL_KEY": KEY, "WTF_SECRET_KEY": "s" * 32, "WTF_DATA_DIR": str(tmp_path / "data"),
-        "WTF_BRAND_CONFIG": str(REPO / "brand_config.json"),
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
+    for name, value in {**TEST_SETTINGS, "data_dir": tmp_path / "data"}.items():
+        monkeypatch.setenv(f"WTF_{name.upper()}", str(value))
     application = create_app()
     application.config["TESTING"] = True
     return application
@@ -58,11 +55,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = Server(tmp_path_factory.mktemp("data")).start()
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", duration=1)
 
 
 @pytest.fixture(scope="module")
