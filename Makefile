@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml requirements.txt
 run: $(STAMP)            ## web + embedded worker on 127.0.0.1:$${PORT:-8000}
 	$(PY) run_portal.py
 
+# The suite in parallel (pytest-xdist): each test module stays on one worker (--dist loadfile), so a
+# module's live server and its ordered steps are shared as written; at most 4 workers, since each may run
+# FFmpeg, a live server, Chromium, PostgreSQL and redis at once. PYTEST_XDIST= runs it in one process.
+PYTEST_XDIST ?= -n auto --maxprocesses 4 --dist loadfile
+
 test: $(STAMP)           ## the whole suite: engine, API, queue, downloads, browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 demo: $(STAMP)           ## make a sample clip and brand it with the demo brands
 	$(PY) demo_orchestrator.py
