@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench.report import median, write_section
 from portal.config import load_settings
+from portal.jobs import JobStatus
 from portal.storage import OUTPUTS, open_storage
 from tests.conftest import running_postgres, running_redis
 from tests.mediagen import make_clip
@@ -57,7 +58,7 @@ def _run(root: Path, env: dict[str, str], workers: int, clips: list[Path]) -> di
     finally:
         cluster.stop()
     jobs = list(done.values())
-    assert all(job["status"] == "completed" for job in jobs), cluster.logs()
+    assert all(job["status"] == JobStatus.COMPLETED for job in jobs), cluster.logs()
     waits = [(_time(j["started_at"]) - _time(j["created_at"])).total_seconds() for j in jobs]
     spans = [(_time(j["finished_at"]) - _time(j["started_at"])).total_seconds() for j in jobs]
     return {
