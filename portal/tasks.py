@@ -91,12 +91,14 @@ class _JobRun:
                 if job.v3_settings:  # process_brands' settings for this render only
                     brands = [apply_v3_settings(brand, job.v3_settings) for brand in brands]
                 kind, preset, fit, source_kind = job.kind, job.preset, job.fit, job.source_kind
+                source_name = job.source_name
             # links: downloading is 0-30% of a branding job's bar, all of a fetch job's
             self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}
             if source_kind == "upload":
                 self.spans["rendering"] = (0, 100)
             source = acquire_source(runtime, self.job_id, self._on_progress, self.cancel, scratch)
-            stem = job_stem(source.stem, self.job_id)
+            # an upload is stored under its id; its outputs are named after the file the user sent
+            stem = job_stem(Path(source_name).stem if source_kind == "upload" else source.stem, self.job_id)
             render_dir = runtime.storage.render_dir(scratch)
             # Partial files of an earlier attempt whose worker died: this run holds the lease now.
             for leftover in render_dir.glob(temp_glob(stem)):

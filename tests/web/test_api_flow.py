@@ -86,7 +86,10 @@ def test_multipart_process_lists_and_pages(server: Server, clip: Path) -> None:
         assert response.status_code == 202, response.text
         ids.append(response.json()["job"]["id"])
     for job_id in ids:
-        assert server.wait(job_id)["status"] == "completed"
+        done = server.wait(job_id)
+        assert done["status"] == "completed"
+        # stored under the upload's id, named after the file that was sent
+        assert done["outputs"][0]["filename"] == f"clip-{job_id[:8]}_dailyfails.mp4"
 
     first = server.call("GET", "/api/jobs", params={"limit": 2, "status": "completed"}).json()
     assert len(first["jobs"]) == 2 and first["next"]
