@@ -61,7 +61,7 @@ def test_three_workers_share_no_disk_and_survive_a_kill_9(
         assert cluster.web is not None
         wait_for(lambda: cluster.web.job(long_job)["progress"] > 0, 120, "the long job to make progress")
         victim = wait_for(
-            lambda: next((w for w in cluster.workers if w.ffmpeg_of(long_job)), None), 60, "its FFmpeg"
+            lambda: next((w for w in cluster.workers if w.ffmpeg_of(long_job)), None), 180, "its FFmpeg"
         )
         victim.kill9()
         assert cluster.web.job(long_job)["status"] == "rendering", "killed mid-render"
