@@ -131,12 +131,12 @@ def _ref(names: dict, model: type[BaseModel], mode: str) -> dict:
 def _path_and_parameters(rule: Rule) -> tuple[str, list[dict]]:
     parameters = []
 
-    def placeholder(match: re.Match) -> str:
+    def path_template(match: re.Match) -> str:
         schema: dict[str, Any] = {"type": "integer"} if match["converter"] == "int" else {"type": "string"}
         parameters.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
         return "{" + match["name"] + "}"
 
-    return _PATH_ARGUMENT.sub(placeholder, rule.rule), parameters
+    return _PATH_ARGUMENT.sub(path_template, rule.rule), parameters
 
 
 def _query_parameters(component: dict) -> list[dict]:
