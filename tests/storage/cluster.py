@@ -97,9 +97,9 @@ class Cluster:
         self.workers.append(worker)
         return worker
 
-    def submit(self, clip: Path, brands: list[str]) -> str:
+    def submit(self, clip: Path, brands: list[str], preset: str = "source") -> str:
         assert self.web is not None
-        return self.web.process_upload(clip, brands)["id"]
+        return self.web.process_upload(clip, brands, preset)["id"]
 
     def wait_all(self, job_ids: list[str], timeout: float) -> dict[str, dict]:
         """Every job's final JOB object, polled through the web."""

@@ -43,6 +43,7 @@ def test_three_workers_share_no_disk_and_survive_a_kill_9(
         "WTF_DATABASE_URL": database_url,
         "WTF_QUEUE_URL": redis_url,
         "WTF_HEARTBEAT_STALE_S": "8",  # the lease timeout: a silent job is requeued after this
+        "WTF_X264_PRESET": "slow",  # with the vertical preset below, the long job renders for seconds
     }
     clips = tmp_path / "clips"
     clips.mkdir()
@@ -52,7 +53,7 @@ def test_three_workers_share_no_disk_and_survive_a_kill_9(
     cluster = Cluster(tmp_path / "hosts", env).start(workers=3)
     try:
         cluster.wait_ready()
-        long_job = cluster.submit(long_clip, ["watchthefall"])
+        long_job = cluster.submit(long_clip, ["watchthefall"], preset="vertical")
         job_ids = [long_job] + [
             cluster.submit(short[i % 3], ["fallclips"] if i % 2 else ["watchthefall", "dailyfails"])
             for i in range(JOBS - 1)
