@@ -130,8 +130,14 @@ def lease(db: Database, job_id: str, worker: str) -> bool:
     return taken == 1
 
 
-def progress(db: Database, job_id: str, stage: str | None = None, percent: float | None = None) -> bool:
-    """Renew a running job's heartbeat (with its stage and progress, if given); True if cancel was asked."""
+def progress(
+    db: Database, job_id: str, stage: str | None = None, percent: float | None = None, *, holder: str
+) -> bool:
+    """Renew the heartbeat of the job `holder` runs (with its stage and progress, if given).
+
+    True if the run should stop: a cancel was asked, or the run no longer holds the job (it ended, or the
+    reaper gave it to another run while this one was stalled: the late run must not feed its heartbeat).
+    """
     values: dict = {"heartbeat_at": utc_now()}
     if stage is not None:
         values["stage"] = stage
@@ -140,9 +146,13 @@ def progress(db: Database, job_id: str, stage: str | None = None, percent: float
     if percent is not None:
         values["progress"] = percent
     with db.session() as session:
-        # only while a run holds the job: never overwrite the final status it wrote
-        session.execute(update(Job).where(Job.id == job_id, Job.status.in_(RUNNING)).values(**values))
-        return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+        # only while this run holds the job: never overwrite the final status, nor another run's progress
+        held = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(RUNNING), Job.lease_owner == holder)
+            .values(**values)
+        ).rowcount
+        return not held or bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
 def cancel_requested(db: Database, job_id: str) -> bool:

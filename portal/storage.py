@@ -410,6 +410,7 @@ def is_stored_object(ref: str) -> bool:
     return ref.startswith("s3://")
 
 
-def job_scratch(settings: Settings, job_id: str) -> Path:
-    """A job's private working folder on this machine (named by job id, so retention spares it)."""
-    return settings.temp_dir / job_id
+def job_scratch(settings: Settings, job_id: str, run: str) -> Path:
+    """One run's private working folder on this machine (named by job id, so retention spares it; and by
+    run, so a stalled run that comes back late cannot delete the folder of the run that replaced it)."""
+    return settings.temp_dir / f"{job_id}-{run}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import sys
 import threading
@@ -61,17 +62,20 @@ def register_tasks(runtime: Runtime) -> Runtime:
 def process_job(runtime: Runtime, job_id: str) -> None:
     """Run one job to its end: acquire the source, render every brand, record the outputs."""
     with job_context(job_id):
-        if not jobs.lease(runtime.db, job_id, runtime.worker_name):
+        run = _JobRun(runtime, job_id)
+        if not jobs.lease(runtime.db, job_id, run.holder):
             log.info("job %s is not waiting for a worker; skipped", job_id)
             return
-        log.info("job %s started on %s", job_id, runtime.worker_name)
-        _JobRun(runtime, job_id).run()
+        log.info("job %s started on %s", job_id, run.holder)
+        run.run()
 
 
 class _JobRun:
     def __init__(self, runtime: Runtime, job_id: str) -> None:
         self.runtime = runtime
         self.job_id = job_id
+        self.run_id = secrets.token_hex(4)
+        self.holder = f"{runtime.worker_name}/{self.run_id}"  # the lease is this run's, not the process's
         self.spans: dict[str, tuple[float, float]] = {}
         self.cancel = threading.Event()
         self.done = threading.Event()
@@ -82,7 +86,7 @@ class _JobRun:
         watcher = threading.Thread(target=self._watch, name=f"job-{self.job_id[:8]}", daemon=True)
         watcher.start()
         started = time.monotonic()
-        scratch = job_scratch(settings, self.job_id)
+        scratch = job_scratch(settings, self.job_id, self.run_id)
         try:
             with db.session() as session:
                 job = session.get(Job, self.job_id)
@@ -116,14 +120,14 @@ class _JobRun:
             for output in rendered:
                 runtime.storage.store(Path(output.path), OUTPUTS)
         except (RenderCancelledError, DownloadCancelledError):
-            jobs.stop_cancelled(db, self.job_id, holder=runtime.worker_name)
+            jobs.stop_cancelled(db, self.job_id, holder=self.holder)
         except Exception as exc:
             if not isinstance(exc, PortalError):  # a bug: keep the job honest and the worker alive
                 log.exception("job %s crashed", self.job_id)
-            if jobs.fail(db, self.job_id, exc, settings.max_attempts, holder=runtime.worker_name):
+            if jobs.fail(db, self.job_id, exc, settings.max_attempts, holder=self.holder):
                 runtime.enqueue(self.job_id, delay=RETRY_DELAY_SECONDS)
         else:
-            if jobs.finish(db, self.job_id, rendered, holder=runtime.worker_name):
+            if jobs.finish(db, self.job_id, rendered, holder=self.holder):
                 db.log("INFO", f"{len(rendered)} outputs in {time.monotonic() - started:.1f} s", self.job_id)
         finally:
             self.done.set()
@@ -143,7 +147,7 @@ class _JobRun:
                 current = self.progress
                 if current != written or time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                     stage, percent = current or (None, None)
-                    wanted = jobs.progress(db, job_id, stage, percent)
+                    wanted = jobs.progress(db, job_id, stage, percent, holder=self.holder)
                     written, last_beat = current, time.monotonic()
                 else:
                     wanted = jobs.cancel_requested(db, job_id)

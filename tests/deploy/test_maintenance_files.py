@@ -19,6 +19,7 @@ from portal.maintenance import (
     require_free_disk,
     sweep_data_dir,
 )
+from portal.storage import job_scratch
 
 NOW = datetime(2030, 1, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -88,8 +89,8 @@ def test_files_of_running_jobs_are_kept_whatever_their_age(settings: Settings) -
     job = "0f3c9a7e5b2d4c1a8e6f7b9d0c2a4e6f"
     other = "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d"
     by_name = _file(settings.outputs_dir / f"{job}_watchthefall.mp4", 100)
-    by_folder = _file(settings.temp_dir / job / "source.part", 100)
-    _age_dir(settings.temp_dir / job, 100)
+    by_folder = _file(job_scratch(settings, job, "5e1f") / "source.part", 100)  # a run's scratch folder
+    _age_dir(job_scratch(settings, job, "5e1f"), 100)
     by_path = _file(settings.uploads_dir / "holiday.mov", 100)
     hidden_temp = _file(settings.outputs_dir / f".{job}.tmp.mp4", 100)
     # Another job's files and a name that merely contains the id somewhere are not protected.

@@ -34,11 +34,11 @@ def test_submit_lease_progress_finish(db: Database, tmp_path: Path) -> None:
         "w1",
     )
 
-    assert jobs.progress(db, job_id, "downloading", 12.5) is False
-    assert jobs.progress(db, job_id, "rendering", 40.0) is False
+    assert jobs.progress(db, job_id, "downloading", 12.5, holder="w1") is False
+    assert jobs.progress(db, job_id, "rendering", 40.0, holder="w1") is False
     assert (row(db, job_id).status, row(db, job_id).stage) == ("rendering", "rendering")
     # a stage the state machine does not know is a stage, never a status
-    jobs.progress(db, job_id, "uploading to storage", 90.0)
+    jobs.progress(db, job_id, "uploading to storage", 90.0, holder="w1")
     assert (row(db, job_id).status, row(db, job_id).stage) == ("rendering", "uploading to storage")
 
     assert jobs.finish(
@@ -53,7 +53,8 @@ def test_submit_lease_progress_finish(db: Database, tmp_path: Path) -> None:
             None,
         )
         assert [output.filename for output in done.outputs] == ["a_b.mp4"]
-    assert jobs.progress(db, job_id, "rendering", 5.0) is False and row(db, job_id).status == "completed"
+    # a write after the end changes nothing and tells the run to stop
+    assert jobs.progress(db, job_id, "rendering", 5.0, holder="w1") and row(db, job_id).status == "completed"
 
 
 def test_upload_jobs_start_rendering(db: Database) -> None:
@@ -95,7 +96,7 @@ def test_cancel_queued_at_once_running_by_flag_finished_refused(db: Database) ->
     jobs.lease(db, running, "w")
     jobs.cancel(db, running)
     assert row(db, running).status == JobStatus.DOWNLOADING and jobs.cancel_requested(db, running)
-    assert jobs.progress(db, running, "downloading", 50.0) is True  # the worker learns it at its next write
+    assert jobs.progress(db, running, "downloading", 50.0, holder="w")  # it learns at its next write
     jobs.stop_cancelled(db, running, holder="w")
     assert row(db, running).status == JobStatus.CANCELLED
     with pytest.raises(jobs.JobFinishedError):
@@ -179,13 +180,18 @@ def test_a_worker_that_lost_its_lease_cannot_end_the_job(db: Database, tmp_path:
         )
     assert jobs.reap(db, stale_after_s=30, max_attempts=3) == [job_id]
     assert jobs.lease(db, job_id, "other-worker")
+    jobs.progress(db, job_id, "rendering", 40.0, holder="other-worker")
+
+    # the late run's heartbeat neither renews the job nor overwrites its progress; it is told to stop
+    assert jobs.progress(db, job_id, "downloading", 90.0, holder="slow-worker") is True
+    assert (row(db, job_id).stage, row(db, job_id).progress) == ("rendering", 40.0)
 
     late = [RenderedOutput("watchthefall", tmp_path / "late_b.mp4", 2, 2, 1.0, 10)]
     assert jobs.finish(db, job_id, late, holder="slow-worker") is False
     assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=3, holder="slow-worker") is False
     jobs.stop_cancelled(db, job_id, holder="slow-worker")
     taken = row(db, job_id)
-    assert (taken.status, taken.lease_owner) == (JobStatus.DOWNLOADING, "other-worker")
+    assert (taken.status, taken.lease_owner) == (JobStatus.RENDERING, "other-worker")
 
     mine = [RenderedOutput("watchthefall", tmp_path / "mine_b.mp4", 2, 2, 1.0, 10)]
     assert jobs.finish(db, job_id, mine, holder="other-worker")

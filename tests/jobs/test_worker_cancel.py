@@ -64,8 +64,8 @@ def test_watcher_sees_cancel_at_its_next_tick_and_never_writes_an_empty_update(
     statements: list[str] = []
     event.listen(runtime.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     job_id = link_job(runtime.db)
-    jobs.lease(runtime.db, job_id, runtime.worker_name)
     run = tasks._JobRun(runtime, job_id)
+    jobs.lease(runtime.db, job_id, run.holder)
     watcher = threading.Thread(target=run._watch, daemon=True)
     watcher.start()
     try:
