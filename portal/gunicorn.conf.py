@@ -29,7 +29,7 @@ def _bind() -> str:
 
 bind = _bind()
 worker_class = "portal.web.gevent_worker.PortalGeventWorker"
-workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+# `workers` is left to gunicorn: its default is $WEB_CONCURRENCY (Render's and Heroku's variable), else 1
 worker_connections = 1000  # open connections per worker (idle, streaming or busy); more wait in the backlog
 timeout = 120  # the worker must check in this often; a request that blocks the loop that long is a bug
 graceful_timeout = 30
@@ -74,18 +74,19 @@ def on_starting(server):
         sys.exit(2)
 
 
-def _consumer_in_worker() -> bool:
+def _consumer_in_worker(web_workers: int) -> bool:
+    """`web_workers` as gunicorn counts them: $WEB_CONCURRENCY, or `-w` on its command line."""
     from portal.config import ConfigError, load_settings
 
     with contextlib.suppress(ConfigError):  # a bad setting stops start-up in on_starting, in one line
         settings = load_settings()
-        return settings.embedded_worker and settings.embedded_in_web_worker and workers == 1
+        return settings.embedded_worker and settings.embedded_in_web_worker and web_workers == 1
     return False
 
 
 def post_worker_init(worker):
     """The free plan's shape: the one worker also consumes the queue (off with WTF_EMBEDDED_WORKER=0)."""
-    if _consumer_in_worker():
+    if _consumer_in_worker(worker.cfg.workers):
         from portal.tasks import start_embedded_consumer
 
         runtime = worker.wsgi.extensions["runtime"]  # the app this worker loaded (its tasks registered)
@@ -106,7 +107,7 @@ def when_ready(server):
     from portal.config import load_settings
     from portal.embedded_consumer import STARTED_MARKER, start_consumer
 
-    if _consumer_in_worker():
+    if _consumer_in_worker(server.cfg.workers):
         os.environ[STARTED_MARKER] = "in the web worker"  # the web worker (forked next) starts no other one
     elif load_settings().embedded_worker:  # valid: on_starting checked the settings
         _consumer = start_consumer()  # also tells the web workers (forked next) that a consumer runs
