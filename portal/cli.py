@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from portal.brand_loader import Brand, BrandConfigError, check_brand_assets, load_brand_config
+from portal.brand_loader import Brand, BrandConfig, BrandConfigError, check_brand_assets, load_brand_config
 from portal.command import USAGE_ERROR, PortalGroup, UserError, error_line, settings_or_exit
 from portal.config import Settings
 from portal.media.errors import EngineError
@@ -247,11 +247,8 @@ def brands() -> None:
     """Brand configuration."""
 
 
-@brands.command("check")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="brand_config.json to check.")
-def brands_check(config_path: Path | None) -> None:
-    """Validate the brand config and every logo and watermark image."""
-    path = config_path or settings_or_exit().brand_config
+def _checked_config(path: Path) -> BrandConfig:
+    """The config at `path` if it and every image it names are usable; else one line per problem, exit 2."""
     try:
         config = load_brand_config(path)
     except BrandConfigError as exc:
@@ -263,9 +260,42 @@ def brands_check(config_path: Path | None) -> None:
         error_line(f"{path}: {problem}")
     if problems:
         sys.exit(USAGE_ERROR)
+    return config
+
+
+@brands.command("check")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="brand_config.json to check.")
+def brands_check(config_path: Path | None) -> None:
+    """Validate the brand config and every logo and watermark image."""
+    config = _checked_config(config_path or settings_or_exit().brand_config)
     for brand in config.brands.values():
         zone = brand.safe_zone if isinstance(brand.safe_zone, str) else "custom"
         click.echo(f"ok  {brand.id:<20} {brand.name} (safe zone: {zone})")
+
+
+@brands.command("publish")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="brand_config.json to publish (default: WTF_BRAND_CONFIG).")  # fmt: skip
+def brands_publish(config_path: Path | None) -> None:
+    """Replace the bucket's brands (object storage) with a local config and its images, after checking it."""
+    from portal.brand_store import BucketBrandStore, open_brand_store
+    from portal.storage import StorageError, open_storage
+
+    settings = settings_or_exit()
+    path = config_path or settings.brand_config
+    if not settings.storage_url:
+        raise UserError(f"WTF_STORAGE_URL is not set: every process reads {path} itself; nothing to publish")
+    config = _checked_config(path)
+    store = open_brand_store(settings, open_storage(settings))
+    assert isinstance(store, BucketBrandStore)  # object storage keeps the brands in the bucket
+    try:
+        etag = store.publish(config)
+    except StorageError as exc:
+        raise UserError(str(exc)) from None
+    click.echo(
+        f"published {len(config.brands)} brands from {path} to {store.url} (ETag {etag}); "
+        "the next job and the web use them"
+    )
 
 
 @brands.command("import-v3")

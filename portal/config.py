@@ -162,6 +162,10 @@ class Settings(BaseSettings):
         return self.data_dir / "temp"
 
     @cached_property
+    def brand_cache_dir(self) -> Path:
+        return self.data_dir / "brand-cache"  # with object storage: the bucket's brands, one folder a version
+
+    @cached_property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 

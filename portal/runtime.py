@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey
 
-from portal.brand_loader import BrandConfig, BrandConfigError, load_brand_config
+from portal.brand_store import open_brand_store
 from portal.config import Settings
 from portal.database import Database
 from portal.storage import open_storage
@@ -37,40 +35,6 @@ def make_huey(settings: Settings) -> Huey:
     return SqliteHuey("wtf-portal", filename=str(path))
 
 
-class BrandRegistry:
-    """brand_config.json, re-read when the file changes, so edits take effect without a restart."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._config: BrandConfig | None = None
-        self._checked = 0.0
-
-    def invalidate(self) -> None:
-        """Forget the cached config: this process just wrote the file and must not serve the old one."""
-        with self._lock:
-            self._config = None
-
-    def current(self, max_age: float = 1.0) -> BrandConfig:
-        """The config as the file is now (checked at most `max_age` seconds ago); raises BrandConfigError if
-        it is missing or invalid."""
-        with self._lock:
-            now = time.monotonic()
-            if self._config is not None and now - self._checked < max_age:
-                return self._config
-            self._checked = now
-            try:
-                stat = os.stat(self.path)
-            except FileNotFoundError:
-                raise BrandConfigError(f"{self.path}: brand config not found") from None
-            stamp = (stat.st_mtime_ns, stat.st_size)
-            if stamp != self._stamp or self._config is None:
-                self._config = load_brand_config(self.path)
-                self._stamp = stamp
-            return self._config
-
-
 class Runtime:
     """Settings, database, queue, brands and media storage of this process."""
 
@@ -78,8 +42,8 @@ class Runtime:
         self.settings = settings
         self.db = Database(settings)
         self.huey = make_huey(settings)
-        self.brands = BrandRegistry(settings.brand_config)
         self.storage = open_storage(settings)
+        self.brands = open_brand_store(settings, self.storage)
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
         # MiB the service's Python processes hold, measured when a consumer starts (portal.footprint); the
         # engine's memory budget counts it (0 until then: a web process alone renders nothing)

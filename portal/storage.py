@@ -255,14 +255,14 @@ class ObjectStorage(MediaStorage):
         from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
-        self._errors = (BotoCoreError, ClientError, Boto3Error)  # upload_file raises Boto3Error's kind
+        self.client_errors = (BotoCoreError, ClientError, Boto3Error)  # upload_file raises Boto3Error's kind
 
     # --- keys and refs ---
-    def _key(self, area: str, name: str) -> str:
+    def key(self, area: str, name: str) -> str:
         return "/".join(part for part in (self.prefix, area, check_name(name)) if part)
 
     def ref(self, area: str, name: str) -> str:
-        return f"s3://{self.bucket}/{self._key(area, name)}"
+        return f"s3://{self.bucket}/{self.key(area, name)}"
 
     def _key_of(self, ref: str) -> str:
         parsed = urlparse(ref)
@@ -270,22 +270,23 @@ class ObjectStorage(MediaStorage):
             raise StoredFileMissingError(f"{ref} is not in this portal's bucket {self.bucket}")
         return parsed.path.lstrip("/")
 
-    def _fail(self, action: str, exc: Exception) -> StorageError:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+    def failure(self, action: str, exc: Exception) -> StorageError:
+        """The portal's error for a failed request: the file is missing, or the store is unavailable."""
+        if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
             return StoredFileMissingError(f"{action}: not found in bucket {self.bucket}")
         return StorageError(f"object storage: {action} failed: {str(exc).splitlines()[0]}")
 
     # --- files ---
     def store(self, path: Path, area: str, name: str | None = None) -> str:
         name = name or path.name
-        key = self._key(area, name)
+        key = self.key(area, name)
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         try:
             self.client.upload_file(
                 str(path), self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=self.transfer
             )
-        except self._errors as exc:
-            raise self._fail(f"upload of {name}", exc) from None
+        except self.client_errors as exc:
+            raise self.failure(f"upload of {name}", exc) from None
         path.unlink()
         return f"s3://{self.bucket}/{key}"
 
@@ -294,8 +295,8 @@ class ObjectStorage(MediaStorage):
             self.client.head_object(Bucket=self.bucket, Key=self._key_of(ref))
         except StoredFileMissingError:
             return False
-        except self._errors as exc:
-            error = self._fail("checking a file", exc)
+        except self.client_errors as exc:
+            error = self.failure("checking a file", exc)
             if isinstance(error, StoredFileMissingError):
                 return False
             raise error from None
@@ -306,8 +307,8 @@ class ObjectStorage(MediaStorage):
         try:
             size = self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except self._errors as exc:
-            error = self._fail(f"deleting {key}", exc)
+        except self.client_errors as exc:
+            error = self.failure(f"deleting {key}", exc)
             if isinstance(error, StoredFileMissingError):
                 return 0
             raise error from None
@@ -316,8 +317,8 @@ class ObjectStorage(MediaStorage):
     def open(self, ref: str) -> BinaryIO:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key_of(ref))["Body"]
-        except self._errors as exc:
-            raise self._fail(f"reading {ref}", exc) from None
+        except self.client_errors as exc:
+            raise self.failure(f"reading {ref}", exc) from None
 
     def local_copy(self, ref: str, scratch: Path) -> Path:
         key = self._key_of(ref)
@@ -326,9 +327,9 @@ class ObjectStorage(MediaStorage):
         temp = target.with_name(f".{target.name}.part")
         try:
             self.client.download_file(self.bucket, key, str(temp), Config=self.transfer)
-        except self._errors as exc:
+        except self.client_errors as exc:
             temp.unlink(missing_ok=True)
-            raise self._fail(f"fetching {key}", exc) from None
+            raise self.failure(f"fetching {key}", exc) from None
         os.replace(temp, target)
         return target
 
@@ -343,8 +344,8 @@ class ObjectStorage(MediaStorage):
         }
         try:
             return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
-        except self._errors as exc:
-            raise self._fail(f"signing {filename}", exc) from None
+        except self.client_errors as exc:
+            raise self.failure(f"signing {filename}", exc) from None
 
     def list(self, area: str) -> Iterator[StoredObject]:
         prefix = "/".join(part for part in (self.prefix, area) if part) + "/"
@@ -356,8 +357,8 @@ class ObjectStorage(MediaStorage):
                     name = item["Key"][len(prefix) :]
                     ref = f"s3://{self.bucket}/{item['Key']}"
                     yield StoredObject(ref, name, item["Size"], item["LastModified"])
-        except self._errors as exc:
-            raise self._fail(f"listing {prefix}", exc) from None
+        except self.client_errors as exc:
+            raise self.failure(f"listing {prefix}", exc) from None
 
     def abort_stale_uploads(self, older_than: datetime) -> int:
         prefix = f"{self.prefix}/" if self.prefix else ""
@@ -373,8 +374,8 @@ class ObjectStorage(MediaStorage):
                             Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                         )
                         aborted += 1
-        except self._errors as exc:
-            raise self._fail("listing unfinished uploads", exc) from None
+        except self.client_errors as exc:
+            raise self.failure("listing unfinished uploads", exc) from None
         if aborted:
             log.info("aborted %d unfinished uploads older than %s", aborted, older_than.isoformat())
         return aborted
@@ -395,9 +396,14 @@ class ObjectStorage(MediaStorage):
         where = {"bucket": self.bucket, "prefix": self.prefix, "endpoint": self.client.meta.endpoint_url}
         try:
             self.client.head_bucket(Bucket=self.bucket)
-        except self._errors as exc:
+        except self.client_errors as exc:
             return {"ok": False, **where, "error": str(exc).splitlines()[0]}
         return {"ok": True, **where}
+
+
+def error_code(exc: Exception) -> str | None:
+    """The S3 error code of a request that got an answer ("NoSuchKey", "PreconditionFailed", "304")."""
+    return getattr(exc, "response", {}).get("Error", {}).get("Code")
 
 
 def open_storage(settings: Settings) -> MediaStorage:

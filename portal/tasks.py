@@ -8,6 +8,7 @@ the flag and sets the run's cancel event, which stops the download or kills FFmp
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -87,11 +88,15 @@ class _JobRun:
         watcher.start()
         started = time.monotonic()
         scratch = job_scratch(settings, self.job_id, self.run_id)
+        brand_files = contextlib.ExitStack()  # the brands' files this render draws stay until it ends
         try:
             with db.session() as session:
                 job = session.get(Job, self.job_id)
-                # re-checked now: a brand saved a moment ago in another process is used by this render
-                brands = runtime.brands.current(max_age=0).select(job.brands) if job.kind == "render" else []
+                brands = []
+                if job.kind == "render":
+                    # re-checked now: a brand saved a moment ago in another process is used by this render
+                    config = brand_files.enter_context(runtime.brands.pinned(max_age=0))
+                    brands = config.select(job.brands)
                 if job.v3_settings:  # process_brands' settings for this render only
                     brands = [apply_v3_settings(brand, job.v3_settings) for brand in brands]
                 kind, preset, fit, source_kind = job.kind, job.preset, job.fit, job.source_kind
@@ -132,6 +137,7 @@ class _JobRun:
         finally:
             self.done.set()
             watcher.join(timeout=5)
+            brand_files.close()
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _on_progress(self, stage: str, percent: float) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import re
 import secrets
 from functools import wraps
@@ -31,8 +30,8 @@ from portal.brand_loader import (
     config_to_json,
     map_asset_paths,
     parse_brand_config,
-    update_brand_config,
 )
+from portal.brand_store import config_file, new_asset_path
 from portal.database import Job, Upload
 from portal.jobs import FINISHED, JobStatus
 from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
@@ -121,11 +120,16 @@ def logout():
     return redirect(url_for(".login"))
 
 
-def _brands_or_message() -> tuple[list[Brand], str | None]:
+def _config_or_message() -> tuple[BrandConfig | None, str | None]:
     try:
-        return list(runtime().brands.current().brands.values()), None
+        return runtime().brands.current(), None
     except BrandConfigError as exc:
-        return [], f"The brand config cannot be used: {exc}"
+        return None, f"The brand config cannot be used: {exc}"
+
+
+def _brands_or_message() -> tuple[list[Brand], str | None]:
+    config, problem = _config_or_message()
+    return (list(config.brands.values()) if config else []), problem
 
 
 @bp.get("/")
@@ -147,15 +151,16 @@ def home():
 @signed_in
 def brands():
     """Every brand with its previews; edit, add and remove."""
-    brand_list, problem = _brands_or_message()
+    config, problem = _config_or_message()
+    brand_list = list(config.brands.values()) if config else []
     # each preview's UI areas: the brand's zone as the phone shows that shape (shaded on the preview)
     ui_areas = {
         brand.id: {preset: brand.safe_zone_for(*size) for preset, size in PRESET_CANVAS.items()}
         for brand in brand_list
     }
     # what the layer editor starts from: each brand as saved, in version-2 form, paths relative
-    base = runtime().settings.brand_config.resolve().parent
     layered = BrandConfig(version=2, brands={brand.id: brand.as_layers() for brand in brand_list})
+    editor = config_to_json(layered, config_file(config).parent)["brands"] if config else {}
     return render_template(
         "brands.html",
         brands=brand_list,
@@ -163,7 +168,7 @@ def brands():
         positions=POSITIONS,
         zones=list(SAFE_ZONE_PRESETS),
         ui_areas=ui_areas,
-        editor=config_to_json(layered, base)["brands"],
+        editor=editor,
         clips=preview_clips(),
         layer_defaults=LAYER_DEFAULTS,
     )
@@ -217,13 +222,13 @@ def _discard(paths: list[Path]) -> None:
 
 def _edited_config(config: BrandConfig, brand_id: str, brand: dict) -> BrandConfig:
     """`config` with this brand replaced by the posted one, validated like the file, assets checked."""
-    path = runtime().settings.brand_config
-    current = config_to_json(config, path.resolve().parent)
+    source = config_file(config)  # the file's, or the bucket version's folder: relative paths start there
+    current = config_to_json(config, source.parent)
     current["brands"][brand_id] = brand
     if brand.get("layers") is not None:
         current["version"] = 2
     try:
-        config = parse_brand_config(current, path.resolve().parent, str(path.name))
+        config = parse_brand_config(current, source.parent, source.name)
     except BrandConfigError as exc:  # here the config is the form's, so the client can fix it: 422, not 503
         raise ApiError(422, "invalid_brand", str(exc)) from None
     problems = [problem for problem in check_brand_assets(config) if problem.brand == brand_id]
@@ -298,40 +303,34 @@ def save_brand(brand_id: str):
     """Validate and save a brand (new or edited); takes effect without a restart."""
     brand_id = _valid_brand_id(brand_id)
     brand, staged = _posted_brand()
+    store = runtime().brands
     try:
-        _edited_config(runtime().brands.current(), brand_id, brand)  # validated before any file moves
-        # new images live next to the config, like the shipped brands: brands/<id>/<name>
-        folder = runtime().settings.brand_config.resolve().parent / "brands" / brand_id
-        folder.mkdir(parents=True, exist_ok=True)
-        moved = {str(path): str(folder / path.name) for path in staged}
-        for source, dest in moved.items():
-            os.replace(source, dest)
-        placed = map_asset_paths(brand, lambda value: moved.get(value, value))
-        config = update_brand_config(
-            runtime().settings.brand_config, lambda current: _edited_config(current, brand_id, placed)
+        _edited_config(store.current(), brand_id, brand)  # validated before anything is saved
+        # the staged images are saved with the config, where the store keeps a brand's new images
+        names = {str(path): new_asset_path(brand_id, path.name) for path in staged}
+        placed = map_asset_paths(brand, lambda value: names.get(value, value))
+        config = store.update(
+            lambda current: _edited_config(current, brand_id, placed),
+            assets={names[str(path)]: path for path in staged},
         )
     finally:
-        _discard(staged)  # whatever was not moved
-    runtime().brands.invalidate()
+        _discard(staged)
     return {"brand": json.loads(config.brands[brand_id].model_dump_json())}
 
 
 @bp.post("/brands/<brand_id>/delete")
 @signed_in
 def delete_brand(brand_id: str):
-    """Remove a brand from the config (its logo file stays, for an undo by hand)."""
-    rt = runtime()
-    path = rt.settings.brand_config
+    """Remove a brand from the config (on disk its logo file stays, for an undo by hand)."""
+    store = runtime().brands
     try:
-        brand_id = rt.brands.current().find(brand_id).id
+        brand_id = store.current().find(brand_id).id
     except UnknownBrandError:
         raise ApiError(404, "unknown_brand", f"no brand {brand_id!r}") from None
 
     def without_brand(config: BrandConfig) -> BrandConfig:
-        current = config_to_json(config, path.resolve().parent)
-        current["brands"].pop(brand_id, None)  # gone already if another delete came first
-        return parse_brand_config(current, path.resolve().parent, path.name)
+        # gone already if another delete came first
+        return config.model_copy(update={"brands": {k: b for k, b in config.brands.items() if k != brand_id}})
 
-    update_brand_config(path, without_brand)
-    rt.brands.invalidate()
+    store.update(without_brand)
     return {"deleted": brand_id}

@@ -128,13 +128,15 @@ def health():
 @bp.get("/brands")
 @documented({200: json_report("the brand config's validity and missing assets")}, tag="debug")
 def brands():
-    """Brand config validity and asset integrity."""
+    """Brand config validity and asset integrity, and where the brands come from (file or bucket)."""
+    store = runtime().brands
     try:
-        config = runtime().brands.current()
+        config = store.current()
     except BrandConfigError as exc:
-        return {"ok": False, "error": str(exc), "brands": {}}
+        return {"ok": False, "error": str(exc), "brands": {}, "source": store.describe()}
     problems = check_brand_assets(config)
     return {
         "ok": not problems,
         "brands": {brand_id: [str(p) for p in problems if p.brand == brand_id] for brand_id in config.brands},
+        "source": store.describe(),
     }

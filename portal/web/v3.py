@@ -20,12 +20,7 @@ from flask.wrappers import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 
-from portal.brand_loader import (
-    Brand,
-    BrandConfig,
-    UnknownBrandError,
-    update_brand_config,
-)
+from portal.brand_loader import Brand, BrandConfig, UnknownBrandError
 from portal.database import Job, Upload
 from portal.downloader import DownloadOptions, check_url
 from portal.errors import PortalError
@@ -195,7 +190,7 @@ def debug_brands():
         }
         for brand in _brands().brands.values()
     ]
-    return {"status": "ok", "brands": brands, "count": len(brands)}
+    return {"status": "ok", "brands": brands, "count": len(brands), "source": report["source"]}
 
 
 # --- brands ---------------------------------------------------------------------------------------------
@@ -261,16 +256,14 @@ def _with_settings(brand: Brand, settings: dict[str, Any]) -> Brand:
 def save_brand_settings(name: str):
     """Save v3 settings into the brand config (atomically); the next render and the dashboard use them."""
     settings = _v3_settings_of(_json_object())
-    rt = runtime()
 
-    def change(config: BrandConfig) -> BrandConfig:  # the file as it is now, not the cached copy
+    def change(config: BrandConfig) -> BrandConfig:  # the brands as saved now, not the cached copy
         return config.with_brand(_with_settings(config.find(name), settings))
 
     try:
-        brand = update_brand_config(rt.settings.brand_config, change).find(name)
+        brand = runtime().brands.update(change).find(name)
     except UnknownBrandError as exc:
         raise ApiError(404, exc.code, str(exc)) from None
-    rt.brands.invalidate()
     config = {"brand_name": brand.id, **v3_settings(brand)}
     message = f"Configuration saved for {brand.id}"
     return V3BrandConfigAnswer(success=True, message=message, config=config).answer()
