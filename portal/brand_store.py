@@ -32,6 +32,7 @@ import io
 import json
 import logging
 import os
+import random
 import secrets
 import shutil
 import tarfile
@@ -66,6 +67,7 @@ BUNDLE_AREA, BUNDLE_NAME = "brands", "brands.tar"
 # 404: the bundle was deleted since we read (the retry seeds it again).
 WRITE_CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404")
 UPDATE_ATTEMPTS = 10
+RETRY_PAUSE_SECONDS = 0.05
 WORK_PREFIX = "."  # folders being extracted, edited or removed; never a version
 ABANDONED_WORK_SECONDS = 3600  # a work folder this old was left by a killed process
 
@@ -182,7 +184,9 @@ class BucketBrandStore(BrandStore):
             os.close(held)
 
     def update(self, change: BrandChange, assets: Mapping[str, Path] | None = None) -> BrandConfig:
-        for _ in range(UPDATE_ATTEMPTS):
+        for attempt in range(UPDATE_ATTEMPTS):
+            if attempt:  # several writers that keep colliding take turns instead of all retrying at once
+                time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))
             with self._lock:
                 self._current(0.0)
                 read_etag, folder = self._etag, self._version_folder()
