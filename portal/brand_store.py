@@ -19,7 +19,7 @@ routes, the debug routes and the worker. Two homes:
 A version folder is removed only when no process on this machine holds it (a shared flock on the folder):
 each process holds the version it serves and the one before (a request may still be drawing a preview with
 it), and a render holds the version it draws with until it ends (`pinned`). The store cleans its cache
-folder itself; retention never looks there.
+folder itself; retention looks neither there nor at the bundle (it sweeps uploads/ and outputs/ only).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from portal.brand_loader import (
     parse_brand_config,
     update_brand_config,
 )
-from portal.storage import MediaStorage, ObjectStorage, StorageError, error_code
+from portal.storage import MediaStorage, ObjectStorage, StorageError
 
 if TYPE_CHECKING:
     from portal.config import Settings
@@ -63,9 +63,6 @@ log = logging.getLogger(__name__)
 BrandChange = Callable[[BrandConfig], BrandConfig]
 CONFIG_NAME = "brand_config.json"
 BUNDLE_AREA, BUNDLE_NAME = "brands", "brands.tar"
-# 412: another process saved since we read; 409: S3's answer to two conditional writes at the same moment;
-# 404: the bundle was deleted since we read (the retry seeds it again).
-WRITE_CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404")
 UPDATE_ATTEMPTS = 10
 RETRY_PAUSE_SECONDS = 0.05
 WORK_PREFIX = "."  # folders being extracted, edited or removed; never a version
@@ -236,19 +233,13 @@ class BucketBrandStore(BrandStore):
         if self._config is not None and time.monotonic() - self._checked < max_age:
             return self._config
         while True:
-            unless = {"IfNoneMatch": self._etag} if self._etag else {}
-            try:
-                answer = self.storage.client.get_object(Bucket=self.storage.bucket, Key=self.key, **unless)
-            except self.storage.client_errors as exc:
-                code = error_code(exc)
-                if code == "304":  # not modified: the version we have is the latest
-                    break
-                if code not in ("NoSuchKey", "404"):
-                    raise self.storage.failure("reading the brands", exc) from None
+            latest = self.storage.read_if_changed(self.key, self._etag)
+            if latest is None:
                 if self._seed_bucket():
                     break
                 continue  # another process seeded it first: read what it wrote
-            self._switch(answer["ETag"], answer["Body"].read())
+            if latest.body is not None:
+                self._switch(latest.etag, latest.body)
             break
         self._checked = time.monotonic()
         assert self._config is not None
@@ -329,19 +320,8 @@ class BucketBrandStore(BrandStore):
                 os.close(handle)
             shutil.rmtree(trash, ignore_errors=True)
 
-    # --- writing ---
     def _put(self, body: bytes, **condition: str) -> str | None:
-        """PUT the bundle; its new ETag, or None when `condition` (IfMatch / IfNoneMatch) failed."""
-        try:
-            answer = self.storage.client.put_object(
-                Bucket=self.storage.bucket, Key=self.key, Body=body, ContentType="application/x-tar",
-                **condition,
-            )  # fmt: skip
-        except self.storage.client_errors as exc:
-            if condition and error_code(exc) in WRITE_CONFLICTS:
-                return None
-            raise self.storage.failure("saving the brands", exc) from None
-        return answer["ETag"]
+        return self.storage.replace(self.key, body, "application/x-tar", **condition)
 
 
 def make_bundle(config: BrandConfig, base: Path) -> bytes:

@@ -49,6 +49,10 @@ PRESIGN_SECONDS = 3600
 MULTIPART_BYTES = 16 * 1_048_576
 TRANSFER_THREADS = 4
 DESCRIBE_LIMIT = 10_000  # /api/debug/storage counts at most this many objects per area
+# A conditional write lost to another writer. 412: the object changed since the ETag given (or exists, for
+# If-None-Match: *); 409: S3's answer to two conditional writes at the same moment; 404: If-Match on an
+# object deleted since.
+WRITE_CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404")
 
 
 class StorageError(PortalError):
@@ -65,6 +69,14 @@ class StoredFileMissingError(StorageError):
     code = "stored_file_missing"
     status = 404
     transient = False
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One version of a small object read whole: its ETag, and its bytes unless the reader had them."""
+
+    etag: str
+    body: bytes | None  # None: unchanged since the ETag the reader gave
 
 
 @dataclass(frozen=True)
@@ -359,6 +371,35 @@ class ObjectStorage(MediaStorage):
                     yield StoredObject(ref, name, item["Size"], item["LastModified"])
         except self.client_errors as exc:
             raise self.failure(f"listing {prefix}", exc) from None
+
+    # --- small objects the service keeps for itself (the brands), read and replaced whole ---
+    def read_if_changed(self, key: str, etag: str | None) -> ObjectVersion | None:
+        """The object unless it still has `etag` (then `body` is None: one request, a 304, no bytes);
+        None when there is no such object."""
+        unless = {"IfNoneMatch": etag} if etag else {}
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key, **unless)
+        except self.client_errors as exc:
+            code = error_code(exc)
+            if code == "304" and etag:
+                return ObjectVersion(etag, None)
+            if code in ("NoSuchKey", "404"):
+                return None
+            raise self.failure(f"reading {key}", exc) from None
+        return ObjectVersion(answer["ETag"], answer["Body"].read())
+
+    def replace(self, key: str, body: bytes, content_type: str, **condition: str) -> str | None:
+        """PUT the object whole; its new ETag, or None when `condition` failed: `IfMatch=ETAG` (someone
+        wrote since that version) or `IfNoneMatch="*"` (it exists already). S3's conditional writes."""
+        try:
+            answer = self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **condition
+            )
+        except self.client_errors as exc:
+            if condition and error_code(exc) in WRITE_CONFLICTS:
+                return None
+            raise self.failure(f"saving {key}", exc) from None
+        return answer["ETag"]
 
     def abort_stale_uploads(self, older_than: datetime) -> int:
         prefix = f"{self.prefix}/" if self.prefix else ""
