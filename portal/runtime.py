@@ -1,4 +1,4 @@
-"""The container of a process: settings, database, queue, brands and its worker name, built once.
+"""The container of a process: settings, database, queue, storage, brands, cookies, worker name; built once.
 
 The web app keeps one in `app.extensions["runtime"]`; a worker builds one for its consumer. It registers
 no tasks: `portal.tasks.register_tasks` does, so the queue's task code stays in one module.
@@ -18,6 +18,7 @@ from portal.brand_store import open_brand_store
 from portal.config import Settings
 from portal.database import Database
 from portal.storage import open_storage
+from portal.uploaded_cookies import UploadedCookies
 
 if TYPE_CHECKING:
     from huey.api import TaskWrapper
@@ -44,6 +45,7 @@ class Runtime:
         self.huey = make_huey(settings)
         self.storage = open_storage(settings)
         self.brands = open_brand_store(settings, self.storage)
+        self.cookies = UploadedCookies(settings, self.storage)
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
         # MiB the service's Python processes hold, measured when a consumer starts (portal.footprint); the
         # engine's memory budget counts it (0 until then: a web process alone renders nothing)

@@ -181,6 +181,7 @@ def acquire_source(
             raise EngineError(
                 f"the uploaded file for job {job_id} is gone (expired or deleted); upload it again"
             ) from None
+    runtime.cookies.refresh()  # an uploaded cookies file may have come or gone on another machine
     media = download(name, DownloadOptions.from_settings(runtime.settings), on_progress, cancel)
     with runtime.db.session() as session:
         job = session.get(Job, job_id)

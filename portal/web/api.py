@@ -27,13 +27,7 @@ from werkzeug.utils import secure_filename
 from portal import __version__, jobs
 from portal.brand_loader import Brand, UnknownBrandError
 from portal.database import Job, Upload, new_id
-from portal.downloader import (
-    DownloadOptions,
-    check_url,
-    expand_playlist,
-    forget_cookies,
-    store_cookies,
-)
+from portal.downloader import DownloadOptions, check_url, expand_playlist
 from portal.jobs import NewJob
 from portal.maintenance import require_free_disk
 from portal.media.errors import SourceError
@@ -216,6 +210,8 @@ def _link_jobs(
     webhook_url: str | None = None,
 ) -> list[str]:  # fmt: skip
     """One job per link (per entry for an expanded playlist); every link is checked before any job exists."""
+    if expand:
+        runtime().cookies.refresh()  # a playlist is read here, on the web, perhaps signed in
     options = DownloadOptions.from_settings(runtime().settings)
     for url in urls:
         check_url(url, options.allow_private_urls)
@@ -281,7 +277,7 @@ def upload_cookies():
     content = file_storage.read(COOKIES_MAX_BYTES + 1)
     if len(content) > COOKIES_MAX_BYTES:
         raise ApiError(413, "too_large", "a cookies file is at most 1 MB; export only the sites you need")
-    count = store_cookies(runtime().settings.data_dir, content)
+    count = runtime().cookies.save(content)
     return CookiesAnswer(cookies={"present": True, "lines": count}).answer(), 201
 
 
@@ -289,7 +285,7 @@ def upload_cookies():
 @documented({200: CookiesAnswer}, tag="cookies")
 def delete_cookies():
     """Forget the uploaded cookies file (a WTF_COOKIES_FILE set by the operator stays in use)."""
-    forget_cookies(runtime().settings.data_dir)
+    runtime().cookies.forget()
     return cookies_status()
 
 
@@ -297,6 +293,7 @@ def delete_cookies():
 @documented({200: CookiesAnswer}, tag="cookies")
 def cookies_status():
     """Whether a cookies file is in use (its content is never shown)."""
+    runtime().cookies.refresh()
     options = DownloadOptions.from_settings(runtime().settings)
     present = bool(options.cookies_file and Path(options.cookies_file).is_file())
     return CookiesAnswer(cookies={"present": present}).answer()
