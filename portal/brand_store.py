@@ -127,7 +127,7 @@ class FileBrandStore(BrandStore):
 
     def update(self, change: BrandChange, assets: Mapping[str, Path] | None = None) -> BrandConfig:
         folder = self.path.resolve().parent
-        targets = {folder / relative: source for relative, source in (assets or {}).items()}
+        targets = {folder / _inside(relative): source for relative, source in (assets or {}).items()}
         new_files = [target for target in targets if not target.exists()]
         for target, source in targets.items():
             _place(source, target)
