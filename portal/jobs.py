@@ -243,7 +243,8 @@ def _end(
 
 def _ended(db: Database, session, job: Job) -> None:
     """Every end of a job passes here, in the transaction that ends it: its webhook is owed from now."""
-    # imported here: webhooks describes the job with the API's models, which name this module's statuses
+    # imported here: webhooks describes the job with the JOB object's model, which names this module's
+    # statuses (an import at the top would be a cycle)
     from portal.webhooks import record_job_end
 
     record_job_end(session, job, db.settings)

@@ -26,7 +26,9 @@ from portal.config import Settings
 from portal.database import Database, Job, WebhookDelivery, utc_now
 from portal.downloader import UrlRefusedError, check_url, policed_connections
 from portal.errors import PortalError
+from portal.job_object import JobOut, describe_job
 from portal.jobs import JobStatus
+from portal.links import signed_link, signer_for
 from portal.logging_setup import job_context
 
 log = logging.getLogger(__name__)
@@ -77,20 +79,15 @@ def check_target(url: str | None, settings: Settings) -> None:
 def record_job_end(session: Session, job: Job, settings: Settings) -> WebhookDelivery | None:
     """Owe one delivery for this job's end, in the caller's transaction; None if the job has no webhook.
 
-    The body is fixed now (the JOB object as GET /api/jobs/ID shows it at its end), so every try sends
-    and signs the same bytes; its output links are signed like the API's.
+    The body is fixed now (the JOB object as GET /api/jobs/ID shows it at its end, checked by the same
+    model), so every try sends and signs the same bytes; its output links are signed like the API's.
     """
     if not job.webhook_url:
         return None
-    # The JOB object is the web's (its describer, its model, its signed links). Imported here, when a job
-    # with a webhook ends, so a worker that never sends one loads no web module (tests/jobs).
-    from portal.web.job_json import describe_job
-    from portal.web.links import signed_link, signer_for
-    from portal.web.schemas import JobAnswer
-
     signer = signer_for(settings)
     try:
-        job_object = JobAnswer(job=describe_job(job, lambda name: signed_link(signer, name))).answer()["job"]
+        described = describe_job(job, lambda name: signed_link(signer, name))
+        job_object = JobOut.model_validate(described).model_dump(mode="json")
     except Exception:  # a bug here must not keep the job from ending (it would be run again and again)
         log.exception("job %s: no webhook delivery, the job could not be described", job.id)
         return None

@@ -28,16 +28,17 @@ from portal import __version__, jobs
 from portal.brand_loader import Brand, UnknownBrandError
 from portal.database import Job, Upload, new_id
 from portal.downloader import DownloadOptions, check_url, expand_playlist
+from portal.job_object import PresetName, describe_job
 from portal.jobs import NewJob
+from portal.links import is_signed
 from portal.maintenance import require_free_disk
 from portal.media.errors import SourceError
 from portal.media.options import DEFAULT_FIT, Fit
 from portal.storage import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, probe_media, render_preview
-from portal.web import links
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, validation_message
-from portal.web.job_json import describe_job
+from portal.web.links import link_signer, signed_download_url
 from portal.web.openapi import Content, documented
 from portal.web.runtime import runtime
 from portal.web.schemas import (
@@ -49,7 +50,6 @@ from portal.web.schemas import (
     JobListQuery,
     JobPage,
     JobsAnswer,
-    PresetName,
     PreviewQuery,
     StatusAnswer,
     UploadAnswer,
@@ -67,7 +67,7 @@ ARCHIVE_CHUNK = 1 << 20
 def _authenticate() -> None:
     if request.endpoint in OPEN_ENDPOINTS:
         return
-    if request.endpoint == "api.download" and links.is_signed(request.args):
+    if request.endpoint == "api.download" and is_signed(request.args):
         return  # a signed link stands in for the key; the view checks it (403 if changed or expired)
     require_api_auth()
 
@@ -228,7 +228,7 @@ def _link_jobs(
 def _jobs_response(job_ids: list[str]):
     with runtime().db.session() as session:
         rows = [session.get(Job, job_id) for job_id in job_ids]
-        return JobsAnswer(jobs=[describe_job(job) for job in rows]).answer(), 202
+        return JobsAnswer(jobs=[describe_job(job, signed_download_url) for job in rows]).answer(), 202
 
 
 @bp.post("/videos/process")
@@ -308,7 +308,7 @@ def _job_or_404(session, job_id: str) -> Job:
 
 def _job_response(job_id: str, status: int = 200):
     with runtime().db.session() as session:
-        return JobAnswer(job=describe_job(_job_or_404(session, job_id))).answer(), status
+        return JobAnswer(job=describe_job(_job_or_404(session, job_id), signed_download_url)).answer(), status
 
 
 @bp.get("/jobs/<job_id>")
@@ -351,7 +351,7 @@ def list_jobs():
         jobs = session.scalars(query).all()
         page = jobs[:limit]
         return JobPage(
-            jobs=[describe_job(job) for job in page],
+            jobs=[describe_job(job, signed_download_url) for job in page],
             next=_encode_cursor(page[-1]) if len(jobs) > limit else None,
         ).answer()
 
@@ -400,9 +400,9 @@ def download(filename: str):
 
     The signed link is each output's `url` in the JOB object; it works until it expires.
     """
-    signed = links.is_signed(request.args)
+    signed = is_signed(request.args)
     if signed:
-        links.link_signer().check(filename, request.args)
+        link_signer().check(filename, request.args)
     # A signed link is opened by players and phones: inline plays it; `<a download>` still saves it.
     return send_output(filename, inline=signed)
 

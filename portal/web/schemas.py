@@ -1,21 +1,17 @@
 """The shapes of the API's answers, as pydantic models: views build their answers through them, and the
-OpenAPI document (portal.web.openapi) describes them from the same classes."""
+OpenAPI document (portal.web.openapi) describes them from the same classes. The JOB object's model is
+`portal.job_object`'s: a worker builds the same object for a webhook's body."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from portal.brand_loader import Brand
-from portal.jobs import JobStatus
+from portal.job_object import ErrorDetail, JobOut, JobStatusName, PresetName
 from portal.media.options import DEFAULT_FIT, Fit
-from portal.media.plan import PRESETS
 from portal.v3_import import V3Settings
-
-JobStatusName = Literal[tuple(JobStatus)]  # type: ignore[valid-type]
-PresetName = Literal[PRESETS]  # type: ignore[valid-type]
 
 
 class AnswerShapeError(Exception):
@@ -37,11 +33,6 @@ class Answer(BaseModel):
         return self.model_dump(mode="json", exclude_none=self.omit_none)
 
 
-class ErrorDetail(BaseModel):
-    code: str = Field(description="stable, for scripts: unknown_brand, job_not_found, url_refused...")
-    message: str = Field(description="for people")
-
-
 class ErrorAnswer(Answer):
     """Every error of the API (DESIGN 4.7)."""
 
@@ -55,97 +46,6 @@ class V3ErrorAnswer(Answer):
     error: str
     code: str | None = None
     job_id: str | None = None
-
-
-class LoudnessOut(BaseModel):
-    integrated_lufs: float | None
-    true_peak_dbtp: float | None = Field(description="null for silence")
-
-
-class LoudnessReportOut(BaseModel):
-    """What the engine did to an output's sound (EBU R128)."""
-
-    target_lufs: float | None = Field(description="null: left as it was (WTF_LOUDNESS_LUFS=off, or silence)")
-    gain_db: float
-    limited: bool
-    before: LoudnessOut
-    after: LoudnessOut
-
-
-class PlacementOut(BaseModel):
-    """Where the engine put an overlay at position "auto", and why (lower scores cover less of the clip)."""
-
-    overlay: int = Field(description="the overlay's index in the output's drawing order")
-    position: str
-    reason: str
-    scores: dict[str, dict[str, float]] = Field(
-        description="per candidate position: the share of the clip's faces, text and motion it would cover, "
-        "its overlap with the brand's other overlays, and the weighted total"
-    )
-
-
-class OutputOut(BaseModel):
-    brand: str
-    filename: str
-    url: str = Field(description="a signed link: works without the key until it expires")
-    size_bytes: int
-    width: int
-    height: int
-    duration: float
-    loudness: LoudnessReportOut | None = Field(description="null for outputs without sound")
-    placements: list[PlacementOut] = Field(description='one per overlay at position "auto"')
-
-
-class SourceOut(BaseModel):
-    """Where the job's video came from; links add what the site told about it."""
-
-    model_config = ConfigDict(extra="allow")
-
-    kind: Literal["upload", "url"]
-    name: str = Field(description="the upload's file name or the link")
-    title: str | None = None
-    uploader: str | None = None
-    original_url: str | None = None
-    extractor: str | None = None
-    video_id: str | None = None
-    duration: float | None = None
-    reused: bool | None = None
-
-
-class WebhookDeliveryOut(BaseModel):
-    """One webhook POST owed for a job end, and how it went."""
-
-    id: str = Field(description="also sent as X-WTF-Delivery, so a receiver can drop a repeat")
-    event: Literal["job.completed", "job.failed", "job.cancelled"]
-    url: str
-    status: Literal["pending", "delivered", "failed"]
-    attempts: int
-    last_status: int | None = Field(description="the receiver's HTTP status on the last try")
-    last_error: str | None
-    next_try_at: datetime | None
-    delivered_at: datetime | None
-
-
-class JobOut(BaseModel):
-    """The JOB object (DESIGN 4.7)."""
-
-    id: str
-    kind: Literal["render", "fetch"]
-    status: JobStatusName
-    stage: str | None
-    progress: float = Field(ge=0, le=100)
-    error: ErrorDetail | None
-    source: SourceOut
-    brands: list[str]
-    preset: PresetName
-    fit: Fit
-    attempts: int
-    outputs: list[OutputOut]
-    webhook_url: str | None
-    webhooks: list[WebhookDeliveryOut]
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
 
 
 class JobAnswer(Answer):

@@ -24,6 +24,7 @@ from portal.brand_loader import Brand, BrandConfig, UnknownBrandError
 from portal.database import Job, Upload
 from portal.downloader import DownloadOptions, check_url
 from portal.errors import PortalError
+from portal.job_object import describe_job
 from portal.jobs import FINISHED, JobStatus, NewJob
 from portal.storage import OUTPUTS, UPLOADS
 from portal.v3_import import V3Settings, apply_v3_settings, v3_settings
@@ -31,7 +32,6 @@ from portal.web import debug, events
 from portal.web.api import _link_jobs, _require_disk, _submit
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, use_error_shape, validation_message
-from portal.web.job_json import describe_job
 from portal.web.links import signed_download_url
 from portal.web.openapi import Content, documented, json_report
 from portal.web.runtime import runtime
@@ -454,7 +454,8 @@ def _answer(job_ids: list[str], result: Callable[[list[Job]], tuple[dict, int]],
         if finished:
             body, status = result(jobs)
             return jsonify(body), status
-        described = {"jobs": [describe_job(job) for job in jobs]} if many else {"job": describe_job(jobs[0])}
+        described_jobs = [describe_job(job, signed_download_url) for job in jobs]
+        described = {"jobs": described_jobs} if many else {"job": described_jobs[0]}
     accepted = V3JobsAccepted if many else V3JobAccepted
     if prefers_async:
         return accepted(success=True, **described).answer(), 202, {"Preference-Applied": "respond-async"}

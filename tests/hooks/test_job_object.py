@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, url_for
 
-from portal.web.links import link_signer, signed_download_url, signed_link, signer_for
+from portal.links import signed_link, signer_for
+from portal.web.links import link_signer, signed_download_url
 
 
 def test_the_app_free_link_is_the_download_route(app: Flask) -> None:

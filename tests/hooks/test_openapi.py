@@ -8,8 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
+from portal.job_object import JobOut
 from portal.web.openapi import build_document, operation_of
-from portal.web.schemas import JobOut
 from tests.web.server import KEY
 
 AUTH = {"X-Portal-Key": KEY}

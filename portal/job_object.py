@@ -1,0 +1,189 @@
+"""The JOB object (DESIGN 4.7): how a job is shown outside, by the API, v3's answers, event streams and
+webhook bodies. Its describer and its model live here, outside the web, because the worker builds it too
+(a webhook's body is the JOB object as GET /api/jobs/ID shows it) and a worker loads no Flask (DESIGN 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from portal.database import Job
+from portal.jobs import JobStatus
+from portal.media.options import Fit
+from portal.media.plan import PRESETS
+
+JobStatusName = Literal[tuple(JobStatus)]  # type: ignore[valid-type]
+PresetName = Literal[PRESETS]  # type: ignore[valid-type]
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a failed job's error, and the body of every API error (`ErrorAnswer`)."""
+
+    code: str = Field(description="stable, for scripts: unknown_brand, job_not_found, url_refused...")
+    message: str = Field(description="for people")
+
+
+class LoudnessOut(BaseModel):
+    integrated_lufs: float | None
+    true_peak_dbtp: float | None = Field(description="null for silence")
+
+
+class LoudnessReportOut(BaseModel):
+    """What the engine did to an output's sound (EBU R128)."""
+
+    target_lufs: float | None = Field(description="null: left as it was (WTF_LOUDNESS_LUFS=off, or silence)")
+    gain_db: float
+    limited: bool
+    before: LoudnessOut
+    after: LoudnessOut
+
+
+class PlacementOut(BaseModel):
+    """Where the engine put an overlay at position "auto", and why (lower scores cover less of the clip)."""
+
+    overlay: int = Field(description="the overlay's index in the output's drawing order")
+    position: str
+    reason: str
+    scores: dict[str, dict[str, float]] = Field(
+        description="per candidate position: the share of the clip's faces, text and motion it would cover, "
+        "its overlap with the brand's other overlays, and the weighted total"
+    )
+
+
+class OutputOut(BaseModel):
+    brand: str
+    filename: str
+    url: str = Field(description="a signed link: works without the key until it expires")
+    size_bytes: int
+    width: int
+    height: int
+    duration: float
+    loudness: LoudnessReportOut | None = Field(description="null for outputs without sound")
+    placements: list[PlacementOut] = Field(description='one per overlay at position "auto"')
+
+
+class SourceOut(BaseModel):
+    """Where the job's video came from; links add what the site told about it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Literal["upload", "url"]
+    name: str = Field(description="the upload's file name or the link")
+    title: str | None = None
+    uploader: str | None = None
+    original_url: str | None = None
+    extractor: str | None = None
+    video_id: str | None = None
+    duration: float | None = None
+    reused: bool | None = None
+
+
+class WebhookDeliveryOut(BaseModel):
+    """One webhook POST owed for a job end, and how it went."""
+
+    id: str = Field(description="also sent as X-WTF-Delivery, so a receiver can drop a repeat")
+    event: Literal["job.completed", "job.failed", "job.cancelled"]
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None = Field(description="the receiver's HTTP status on the last try")
+    last_error: str | None
+    next_try_at: datetime | None
+    delivered_at: datetime | None
+
+
+class JobOut(BaseModel):
+    """The JOB object (DESIGN 4.7)."""
+
+    id: str
+    kind: Literal["render", "fetch"]
+    status: JobStatusName
+    stage: str | None
+    progress: float = Field(ge=0, le=100)
+    error: ErrorDetail | None
+    source: SourceOut
+    brands: list[str]
+    preset: PresetName
+    fit: Fit
+    attempts: int
+    outputs: list[OutputOut]
+    webhook_url: str | None
+    webhooks: list[WebhookDeliveryOut]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A moment as every answer writes it: ISO 8601, UTC as `Z`."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _error(job: Job) -> dict | None:
+    return {"code": job.error_code, "message": job.error} if job.error else None
+
+
+def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
+    """The JOB object (DESIGN 4.7), to be checked by `JobOut`; `output_url` makes an output's signed link
+    from its file name (a view signs with the app's signer, a worker with the settings' one)."""
+    outputs = [
+        {
+            "brand": output.brand,
+            "filename": output.filename,
+            "url": output_url(output.filename),
+            "size_bytes": output.size_bytes,
+            "width": output.width,
+            "height": output.height,
+            "duration": output.duration,
+            "loudness": output.loudness,
+            "placements": output.placements or [],  # where each overlay at position "auto" went, and why
+        }
+        for output in job.outputs
+    ]
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "stage": job.stage,
+        "progress": round(job.progress, 1),
+        "error": _error(job),
+        "source": {"kind": job.source_kind, "name": job.source_name, **(job.source_meta or {})},
+        "brands": job.brands,
+        "preset": job.preset,
+        "fit": job.fit,
+        "attempts": job.attempts,
+        "outputs": outputs,
+        "webhook_url": job.webhook_url,
+        "webhooks": [
+            {
+                "id": delivery.id,
+                "event": delivery.event,
+                "url": delivery.url,
+                "status": delivery.status,
+                "attempts": delivery.attempts,
+                "last_status": delivery.last_status,
+                "last_error": delivery.last_error,
+                "next_try_at": iso(delivery.next_try_at),
+                "delivered_at": iso(delivery.delivered_at),
+            }
+            for delivery in job.deliveries
+        ],
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+    }
+
+
+def progress_event(job: Job) -> dict:
+    """What an event stream sends: enough to draw a progress bar and know when to stop."""
+    return {
+        "id": job.id,
+        "status": job.status,
+        "stage": job.stage,
+        "progress": round(job.progress, 1),
+        "error": _error(job),
+    }
