@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import shutil
 import tarfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from portal.brand_loader import TextLayer
 from portal.brand_store import BUNDLE_AREA, BUNDLE_NAME, BucketBrandStore
 from portal.config import load_settings
 from portal.runtime import Runtime
-from portal.v3_import import V3_OUTPUT_HEIGHT
+from portal.v3_import import V3_OUTPUT_HEIGHT, v3_settings
 from tests import apptools
 from tests.conftest import REPO
 from tests.storage.s3server import BUCKET, S3Server
@@ -154,7 +157,7 @@ def test_an_edit_based_on_a_stale_read_is_applied_again_not_lost(
     assert app.test_client().get("/api/brands/fallclips/config", headers=AUTH).json["config"][
         "logo_scale"
     ] == pytest.approx(0.33)
-    assert fresh.find("fallclips").layers[0].width == pytest.approx(0.33)
+    assert v3_settings(fresh.find("fallclips"))["logo_scale"] == pytest.approx(0.33)
 
 
 def test_saves_from_two_apps_at_the_same_moment_are_all_kept(
@@ -218,3 +221,39 @@ def test_a_bundle_with_a_path_outside_its_folder_is_refused(s3: S3Server, tmp_pa
     assert answer.status_code == 503 and answer.json["error"]["code"] == "brand_config_invalid"
     assert "refused '../escaped.png'" in answer.json["error"]["message"]
     assert not list(tmp_path.rglob("escaped.png"))
+
+
+def test_replicas_starting_together_do_not_seed_over_each_other(
+    s3: S3Server, tmp_path: Path, seed: Path
+) -> None:
+    """Replica B finds the bucket empty, then replica A seeds it and saves an edit, then B seeds: B's
+    create-only write fails and B serves A's brands, edit included. Without If-None-Match B's seed would
+    replace them. B's config file is a named pipe, so B waits between its read and its write."""
+    slow_seed = tmp_path / "image" / "slow_brand_config.json"
+    os.mkfifo(slow_seed)
+    replica_b = make_runtime(tmp_path / "b", slow_seed)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        starting = pool.submit(replica_b.brands.current, 0)
+        writer, deadline = None, time.monotonic() + 60
+        while writer is None:  # B opens the pipe once it has found no brands in the bucket
+            assert not starting.done(), starting.result()
+            assert time.monotonic() < deadline, "replica B never read its config"
+            try:
+                writer = os.open(slow_seed, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                assert exc.errno == errno.ENXIO  # no reader yet
+                time.sleep(0.01)
+        replica_a = make_app(tmp_path / "a", seed)
+        v3_save(replica_a, "dailyfails", logo_scale=0.41)
+        os.write(writer, seed.read_bytes())
+        os.close(writer)
+        served_by_b = starting.result(timeout=30)
+    assert v3_settings(served_by_b.find("dailyfails"))["logo_scale"] == pytest.approx(0.41)
+    fresh = make_runtime(tmp_path / "c", seed).brands.current(max_age=0)
+    assert v3_settings(fresh.find("dailyfails"))["logo_scale"] == pytest.approx(0.41)
+
+
+def test_without_object_storage_the_debug_routes_name_the_file(tmp_path: Path, seed: Path) -> None:
+    client = apptools.make_app(tmp_path / "data", brand_config=seed, embedded_worker=False).test_client()
+    for path in ("/api/debug/brands", "/__debug_brands"):
+        assert client.get(path, headers=AUTH).json["source"] == {"kind": "file", "path": str(seed)}
