@@ -257,3 +257,19 @@ def test_without_object_storage_the_debug_routes_name_the_file(tmp_path: Path, s
     client = apptools.make_app(tmp_path / "data", brand_config=seed, embedded_worker=False).test_client()
     for path in ("/api/debug/brands", "/__debug_brands"):
         assert client.get(path, headers=AUTH).json["source"] == {"kind": "file", "path": str(seed)}
+
+
+def test_a_brand_deleted_in_the_dashboard_is_gone_for_the_worker_with_its_files(
+    s3: S3Server, tmp_path: Path, seed: Path
+) -> None:
+    app = make_app(tmp_path / "web", seed)
+    worker = make_runtime(tmp_path / "worker", seed)
+    assert "dailyfails" in worker.brands.current(max_age=0).brands
+    answer = apptools.signed_in_client(app).post("/brands/DailyFails/delete")
+    assert answer.status_code == 200 and answer.get_json() == {"deleted": "dailyfails"}
+    assert set(worker.brands.current(max_age=0).brands) == {"watchthefall", "fallclips"}
+    bundle = s3.client().get_object(Bucket=BUCKET, Key=BUNDLE_KEY)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(bundle)) as tar:
+        names = tar.getnames()
+    assert sorted(names) == ["brand_config.json", "brands/fallclips/logo.png", "brands/watchthefall/logo.png"]
+    assert (seed.parent / "brands" / "dailyfails" / "logo.png").is_file()  # the shipped files are the image's
