@@ -148,6 +148,8 @@ def test_a_worker_restart_between_tries_loses_no_delivery(tmp_path: Path, clip: 
         with Receiver(statuses=[500]) as receiver:
             job_id = submit(server, clip, receiver.url)
             receiver.wait_for(1)
+            # the first try's answer recorded (the worker writes it just after the receiver answers)
+            server.wait(job_id, until=lambda job: job["webhooks"] and job["webhooks"][0]["attempts"] == 1)
             os.killpg(worker.pid, signal.SIGKILL)  # a crash, not a graceful stop
             worker.wait(timeout=10)
             (record,) = server.job(job_id)["webhooks"]
