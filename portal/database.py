@@ -171,6 +171,19 @@ class WorkerBeat(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
+class SessionEpoch(Base):
+    """The random value every dashboard session is bound to (portal.web.auth): one row, so signing out on
+    one web replica ends the sessions every replica serves."""
+
+    __tablename__ = "session_epoch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always SESSION_EPOCH_ROW
+    value: Mapped[str] = mapped_column(String(64))
+
+
+SESSION_EPOCH_ROW = 1
+
+
 class Database:
     """One engine and session factory per process, built from Settings."""
 

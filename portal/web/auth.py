@@ -6,25 +6,26 @@ the right key is always let in, so one client's typos (or an attacker behind the
 lock out the people who know the key. A dashboard session may call the API with its cookie, but then
 state-changing calls must carry the session's CSRF token.
 
-Sessions carry an epoch: an HMAC, under the portal key, of a random value stored in the data folder.
-Signing out draws a new value and a new portal key changes the HMAC, so either ends every session
-signed before it (the cookie alone, copied or kept, no longer works).
+Sessions carry an epoch: an HMAC, under the portal key, of a random value kept in the database (one row,
+shared by every web replica). Signing out draws a new value and a new portal key changes the HMAC, so
+either ends every session signed before it (the cookie alone, copied or kept, no longer works). A database
+without the value (new, or wiped as on an ephemeral disk) draws one, so no older cookie matches it.
 """
 
 from __future__ import annotations
 
 import hmac
 import math
-import os
 import secrets
-import tempfile
 import threading
 import time
 from collections import defaultdict, deque
 from hashlib import sha256
 
 from flask import current_app, request, session
+from sqlalchemy.exc import IntegrityError
 
+from portal.database import SESSION_EPOCH_ROW, SessionEpoch
 from portal.web.errors import ApiError
 from portal.web.runtime import runtime
 
@@ -91,27 +92,44 @@ def too_many_attempts(client: str) -> ApiError:
     )  # fmt: skip
 
 
-def _epoch_file():
-    return runtime().settings.data_dir / "secrets" / "session_epoch"
+def _stored_epoch() -> str:
+    """The shared random value, drawn on first use."""
+    with runtime().db.session() as db_session:
+        row = db_session.get(SessionEpoch, SESSION_EPOCH_ROW)
+        if row is not None:
+            return row.value
+    try:
+        return _write_epoch(replace=False)
+    except IntegrityError:  # another replica drew the first value at the same moment: theirs holds
+        return _stored_epoch()
+
+
+def _write_epoch(*, replace: bool) -> str:
+    """Draw a value and store it (over the stored one only if `replace`); the value now stored."""
+    value = secrets.token_hex(32)
+    with runtime().db.session() as db_session:
+        row = db_session.get(SessionEpoch, SESSION_EPOCH_ROW, with_for_update=True)
+        if row is None:
+            db_session.add(SessionEpoch(id=SESSION_EPOCH_ROW, value=value))
+        elif replace:
+            row.value = value
+        else:
+            return row.value
+    return value
 
 
 def session_epoch() -> str:
     """The value a valid session carries now (see the module's docstring)."""
-    try:
-        stored = _epoch_file().read_bytes()
-    except FileNotFoundError:
-        stored = b""
+    stored = _stored_epoch().encode()
     return hmac.new(current_app.config["PORTAL_KEY"].encode(), stored, sha256).hexdigest()
 
 
 def end_all_sessions() -> None:
     """Draw a new epoch: every dashboard session signed in before now stops working."""
-    target = _epoch_file()
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp = tempfile.mkstemp(dir=target.parent)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(32))
-    os.replace(temp, target)
+    try:
+        _write_epoch(replace=True)
+    except IntegrityError:  # the first value was being drawn at this moment: replace it
+        _write_epoch(replace=True)
 
 
 def start_session() -> None:

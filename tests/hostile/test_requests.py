@@ -68,6 +68,30 @@ def test_a_new_portal_key_ends_every_session(tmp_path: Path) -> None:
     assert replay.get("/api/jobs").status_code == 401
 
 
+def test_sign_out_on_one_web_replica_ends_the_session_on_the_others(tmp_path: Path) -> None:
+    shared = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}"}  # one database, two data folders
+    first, second = make_app(tmp_path / "web1", **shared), make_app(tmp_path / "web2", **shared)
+    client = first.test_client()
+    home = _sign_in(client)
+    elsewhere = second.test_client()
+    elsewhere.set_cookie("session", client.get_cookie("session").value)  # the load balancer's next pick
+    assert elsewhere.get(home).status_code == 200
+    assert elsewhere.post("/logout", data={"csrf_token": _csrf(elsewhere, home)}).status_code == 302
+    assert client.get("/api/jobs").status_code == 401  # signed out on the other replica: out here too
+
+
+def test_a_wiped_state_accepts_no_older_cookie(tmp_path: Path) -> None:
+    """An ephemeral disk (Render's free plan) loses the database at a restart: no cookie signed before it
+    (never signed out, same keys) may come back to life."""
+    before = make_app(tmp_path / "before")
+    client = before.test_client()
+    _sign_in(client)
+    after = make_app(tmp_path / "after")  # same portal key and secret key, fresh data folder
+    replay = after.test_client()
+    replay.set_cookie("session", client.get_cookie("session").value)
+    assert client.get("/api/jobs").status_code == 200 and replay.get("/api/jobs").status_code == 401
+
+
 def test_the_right_key_is_let_in_after_many_wrong_ones(app: Flask) -> None:
     client = app.test_client()
     codes = [client.get("/api/jobs", headers={"X-Portal-Key": f"wrong{i}"}).status_code for i in range(12)]
