@@ -47,8 +47,7 @@ def test_cancel_during_render_leaves_no_output_and_no_ffmpeg(tmp_path: Path, lon
 
 
 def test_kill_9_mid_render_then_restart_completes_the_job(tmp_path: Path, long_clip: Path) -> None:
-    env = {**SLOW, "WTF_HEARTBEAT_STALE_S": "3"}
-    server = Server(tmp_path, env=env).start()
+    server = Server(tmp_path, env=SLOW).start()
     job = server.process_upload(long_clip, ["watchthefall"], preset="source")
     server.wait(job["id"], until=rendering)
     server.kill9()
@@ -56,7 +55,9 @@ def test_kill_9_mid_render_then_restart_completes_the_job(tmp_path: Path, long_c
     _gone, alive = psutil.wait_procs(running_ffmpeg(tmp_path / "outputs"), timeout=10)
     assert alive == []
 
-    restarted = Server(tmp_path, env={**env, "WTF_X264_PRESET": "ultrafast"}).start()
+    # The lease timeout: past the heartbeat a healthy run writes every 5 s (tasks.HEARTBEAT_SECONDS) even
+    # while its progress stands still, so only the killed run's job is requeued, never the rerun itself.
+    restarted = Server(tmp_path, env={"WTF_HEARTBEAT_STALE_S": "10", "WTF_X264_PRESET": "ultrafast"}).start()
     try:
         done = restarted.wait(job["id"], timeout=120)
         assert done["status"] == "completed", done
