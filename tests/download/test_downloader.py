@@ -95,10 +95,11 @@ def test_a_page_with_several_videos_gives_the_first_unless_expanded(
     ("/members.mp4", LoginRequiredError, "cookies file"),
 ])  # fmt: skip
 def test_permanent_failures_read_clearly_and_are_not_retried(path, error, words, site, options) -> None:
+    earlier = site.hits[path]  # the site is the session's: other modules may have asked for the same path
     with pytest.raises(error, match=words) as raised:
         download(site.url + path, replace(options, retries=3))
     assert not raised.value.transient and site.url + path in str(raised.value)
-    assert site.hits[path] <= 2  # one attempt: the extractor looks, the downloader fetches; no retry
+    assert site.hits[path] - earlier <= 2  # one attempt: the extractor looks, the downloader fetches
     assert [p.name for p in options.cache_dir.iterdir()] == []
 
 
