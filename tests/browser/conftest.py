@@ -54,6 +54,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def page(browser, service: Server) -> Iterator:
     """A page that records console errors and 5xx answers; the test fails if any happened."""
     context = browser.new_context(base_url=service.url, viewport={"width": 1280, "height": 900})
+    # a bound for a busy machine, not a speed check: the brands page's nine FFmpeg previews take ~1.5 s here
+    context.set_default_timeout(60_000)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)

@@ -27,6 +27,7 @@ class Site:
     hits: Counter = field(default_factory=Counter)  # GET requests per path and query
     cookies: list = field(default_factory=list)  # Cookie headers received
     slow_seconds: float = 5.0
+    trickle_seconds: float = 4.0  # /trickle.mp4 sends the clip in pieces over this long
 
 
 PAGES = {
@@ -58,7 +59,9 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args) -> None:
             pass
 
-        def _file(self, path: Path, honour_range: bool = True, drop_half: bool = False) -> None:
+        def _file(
+            self, path: Path, honour_range: bool = True, drop_half: bool = False, pieces: int = 1
+        ) -> None:
             data = path.read_bytes()
             start, status = 0, 200
             header = self.headers.get("Range", "")
@@ -80,7 +83,12 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body[: len(body) // 2])
                 self.close_connection = True
                 return
-            self.wfile.write(body)
+            step = max(1, -(-len(body) // pieces))
+            for offset in range(0, len(body), step):
+                if offset:  # a download that moves on by the clock, however fast the machine reads it
+                    time.sleep(site.trickle_seconds / pieces)
+                self.wfile.write(body[offset : offset + step])
+                self.wfile.flush()
 
         def do_HEAD(self) -> None:
             self.do_GET()
@@ -116,6 +124,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             elif path == "/slow.mp4":
                 time.sleep(site.slow_seconds)
                 self._file(site.root / "clip.mp4")
+            elif path == "/trickle.mp4":
+                self._file(site.root / "clip.mp4", pieces=20)
             elif path == "/norange.mp4":
                 self._file(site.root / "clip.mp4", honour_range=False)
             elif path == "/drop.mp4":
