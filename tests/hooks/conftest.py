@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests import apptools
+from tests.download.conftest import site  # noqa: F401  (the loopback site, for link jobs)
 
 SECRET = "webhook-secret-0123456789"
 

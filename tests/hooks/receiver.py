@@ -53,8 +53,9 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
-    def wait_for(self, count: int, timeout: float = 60) -> list[Received]:
-        """The first `count` deliveries, once they have arrived."""
+    def wait_for(self, count: int, timeout: float = 120) -> list[Received]:
+        """The first `count` deliveries, once they have arrived (a bound, as Server.wait's: a job renders
+        first, and a worker may still be starting)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:

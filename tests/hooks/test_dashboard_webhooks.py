@@ -36,7 +36,7 @@ def test_a_job_shows_how_its_webhook_went(browser, service: Server, tmp_path: Pa
             sign_in(page)
             delivery = page.locator(f"#job-{job_id} li.webhook")
             # first the failed try is shown, then (refreshed by the page itself) the delivery
-            delivery.and_(page.locator("[data-status=delivered]")).wait_for(timeout=60_000)
+            delivery.and_(page.locator("[data-status=delivered]")).wait_for(timeout=120_000)  # a bound
             text = delivery.inner_text()
             assert "job.completed" in text and "delivered (HTTP 200, 2 tries)" in text
             assert receiver.url.split("/")[2] in text
