@@ -75,12 +75,14 @@ def proxied(tmp_path: Path) -> Iterator[tuple[str, Upstream]]:
     )
     base = f"https://127.0.0.1:{https_port}"
     try:
-        for _attempt in range(100):
+        deadline = time.monotonic() + 30  # a bound for a busy machine (it starts in well under a second)
+        while True:
             try:
                 requests.get(f"{base}/echo", verify=False, timeout=2)
                 break
             except requests.ConnectionError:
                 assert nginx.poll() is None, nginx.stderr.read().decode() if nginx.stderr else ""
+                assert time.monotonic() < deadline, "nginx did not answer in 30 s"
                 time.sleep(0.05)
         yield base, upstream
     finally:
