@@ -7,18 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
 from PIL import Image
 
 from tests.browser.test_dashboard import sign_in
 from tests.mediagen import ffmpeg
-from tests.web.server import KEY, Server
+from tests.web.server import Server
 
 pytestmark = pytest.mark.browser
 
 
 def config_path(service: Server) -> Path:
-    answer = requests.get(f"{service.url}/api/debug/env", headers={"X-Portal-Key": KEY}, timeout=5)
+    answer = service.call("GET", "/api/debug/env")
     return Path(answer.json()["settings"]["brand_config"])
 
 

@@ -145,11 +145,7 @@ def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path
     assert live.get_attribute("src").startswith("blob:")
     with page.expect_navigation():  # the page reloads once the save is answered
         section.get_by_role("button", name="Save brand").click()
-    config_path = Path(
-        requests.get(f"{service.url}/api/debug/env", headers={"X-Portal-Key": KEY}, timeout=5).json()[
-            "settings"
-        ]["brand_config"]
-    )
+    config_path = Path(service.call("GET", "/api/debug/env").json()["settings"]["brand_config"])
     saved = json.loads(config_path.read_text())
     logo, text = saved["brands"]["fallclips"]["layers"]
     assert text["text"] == "@fallclips_official" and logo["image"] == "brands/fallclips/logo.png"
@@ -202,9 +198,7 @@ def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
         "[...document.querySelectorAll('section[data-brand=fallsdaily] .previews img')]"
         ".every(i => i.complete && i.naturalWidth > 0)"
     )
-    brands = requests.get(f"{service.url}/api/brands", headers={"X-Portal-Key": KEY}, timeout=5).json()[
-        "brands"
-    ]
+    brands = service.call("GET", "/api/brands").json()["brands"]
     (new,) = [brand for brand in brands if brand["id"] == "fallsdaily"]
     image, text = new["layers"]
     assert (
@@ -219,7 +213,5 @@ def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
     page.locator("section[data-brand=fallsdaily]").get_by_text("Edit layers and settings").click()
     page.locator("section[data-brand=fallsdaily]").get_by_role("button", name="Remove brand").click()
     page.locator("section[data-brand=fallsdaily]").wait_for(state="detached")
-    brands = requests.get(f"{service.url}/api/brands", headers={"X-Portal-Key": KEY}, timeout=5).json()[
-        "brands"
-    ]
+    brands = service.call("GET", "/api/brands").json()["brands"]
     assert "fallsdaily" not in [brand["id"] for brand in brands]
