@@ -28,7 +28,7 @@ class UploadedCookies:
     def __init__(self, settings: Settings, storage: MediaStorage) -> None:
         self.data_dir = settings.data_dir
         self.bucket = storage if isinstance(storage, ObjectStorage) else None
-        self.key = storage.key(SECRETS_AREA, COOKIES_NAME) if isinstance(storage, ObjectStorage) else ""
+        self.key = self.bucket.key(SECRETS_AREA, COOKIES_NAME) if self.bucket is not None else ""
         self._lock = threading.Lock()
         self._etag: str | None = None  # of the bucket's copy this machine holds
 
