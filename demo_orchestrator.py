@@ -2,7 +2,7 @@
 
 import sys
 
-from portal.cli import main
+from portal.commands.cli import main
 
 if __name__ == "__main__":
     main(["demo", *sys.argv[1:]])

@@ -8,7 +8,7 @@ import os
 import secrets
 import sys
 
-from portal.cli import main
+from portal.commands.cli import main
 
 
 def __getattr__(name: str):

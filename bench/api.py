@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 from bench.report import write_section
-from portal.jobs import JobStatus
+from portal.jobs.status import JobStatus
 from tests.mediagen import make_clip
 from tests.web.server import KEY, Server
 

@@ -24,7 +24,7 @@ import psutil
 import yaml
 
 from bench.report import write_section
-from portal.footprint import pss_mib, tree
+from portal.jobs.footprint import pss_mib, tree
 from tests.conftest import REPO
 from tests.engine.inspect_output import assert_ready_to_post
 from tests.mediagen import make_clip

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from bench.report import median, write_section
 from portal.config import load_settings
-from portal.jobs import JobStatus
-from portal.storage import OUTPUTS, open_storage
+from portal.jobs.status import JobStatus
+from portal.storage.objects import OUTPUTS, open_storage
 from tests.conftest import running_postgres, running_redis
 from tests.mediagen import make_clip
 from tests.storage.cluster import Cluster

@@ -1,3 +1,3 @@
-from portal.cli import main
+from portal.commands.cli import main
 
 main()

@@ -9,10 +9,10 @@ import sys
 from flask import Flask
 
 from portal.config import ConfigError, Settings, startup_settings
-from portal.embedded_consumer import ensure_consumer
+from portal.jobs.consumer import ensure_consumer
+from portal.jobs.tasks import register_tasks
 from portal.logging_setup import configure_logging, init_request_ids
 from portal.runtime import Runtime
-from portal.tasks import register_tasks
 from portal.web import api, dashboard, debug, events, health, openapi, v3
 from portal.web.errors import register_error_handlers
 from portal.web.health import init_metrics

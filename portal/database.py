@@ -70,7 +70,7 @@ class Job(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16), default="render")  # render | fetch
-    status: Mapped[str] = mapped_column(String(16), index=True)  # a portal.jobs.JobStatus
+    status: Mapped[str] = mapped_column(String(16), index=True)  # a portal.jobs.state.JobStatus
     stage: Mapped[str | None] = mapped_column(String(32))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -82,7 +82,7 @@ class Job(Base):
     preset: Mapped[str] = mapped_column(String(16), default="source")
     fit: Mapped[str] = mapped_column(String(8), default=DEFAULT_FIT, server_default=DEFAULT_FIT)
     source_meta: Mapped[dict | None] = mapped_column(JSON)  # title, uploader, extractor... for links
-    webhook_url: Mapped[str | None] = mapped_column(Text)  # told when the job ends (portal.webhooks)
+    webhook_url: Mapped[str | None] = mapped_column(Text)  # told when the job ends (portal.jobs.webhooks)
     # v3's per-render settings (process_brands' watermark_scale, logo_padding...), applied to the brands'
     # layers when the job renders; the brand config itself is not changed
     v3_settings: Mapped[dict | None] = mapped_column(JSON)

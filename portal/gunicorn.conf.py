@@ -87,7 +87,7 @@ def _consumer_in_worker(web_workers: int) -> bool:
 def post_worker_init(worker):
     """The free plan's shape: the one worker also consumes the queue (off with WTF_EMBEDDED_WORKER=0)."""
     if _consumer_in_worker(worker.cfg.workers):
-        from portal.tasks import start_embedded_consumer
+        from portal.jobs.tasks import start_embedded_consumer
 
         runtime = worker.wsgi.extensions["runtime"]  # the app this worker loaded (its tasks registered)
         worker.stop_consumer = start_embedded_consumer(runtime, runtime.settings.worker_concurrency)
@@ -105,7 +105,7 @@ def when_ready(server):
     """With several web workers, one queue consumer beside them, a child of the master."""
     global _consumer
     from portal.config import load_settings
-    from portal.embedded_consumer import STARTED_MARKER, start_consumer
+    from portal.jobs.consumer import STARTED_MARKER, start_consumer
 
     if _consumer_in_worker(server.cfg.workers):
         os.environ[STARTED_MARKER] = "in the web worker"  # the web worker (forked next) starts no other one
@@ -117,6 +117,6 @@ def when_ready(server):
 def on_exit(server):
     """Stop the embedded consumer: SIGINT lets Huey finish or hand back its task."""
     if _consumer is not None:
-        from portal.embedded_consumer import stop_consumer
+        from portal.jobs.consumer import stop_consumer
 
         stop_consumer(_consumer, timeout=graceful_timeout)

@@ -1,7 +1,7 @@
 """The container of a process: settings, database, queue, storage, brands, cookies, worker name; built once.
 
 The web app keeps one in `app.extensions["runtime"]`; a worker builds one for its consumer. It registers
-no tasks: `portal.tasks.register_tasks` does, so the queue's task code stays in one module.
+no tasks: `portal.jobs.tasks.register_tasks` does, so the queue's task code stays in one module.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from urllib.parse import urlparse
 
 from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey
 
-from portal.brand_store import open_brand_store
+from portal.acquire.cookies import UploadedCookies
+from portal.brands.store import open_brand_store
 from portal.config import Settings
 from portal.database import Database
-from portal.storage import open_storage
-from portal.uploaded_cookies import UploadedCookies
+from portal.storage.objects import open_storage
 
 if TYPE_CHECKING:
     from huey.api import TaskWrapper
@@ -47,15 +47,17 @@ class Runtime:
         self.brands = open_brand_store(settings, self.storage)
         self.cookies = UploadedCookies(settings, self.storage)
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
-        # MiB the service's Python processes hold, measured when a consumer starts (portal.footprint); the
-        # engine's memory budget counts it (0 until then: a web process alone renders nothing)
+        # MiB the service's Python processes hold, measured when a consumer starts (portal.jobs.footprint);
+        # the engine's memory budget counts it (0 until then: a web process alone renders nothing)
         self.service_mb = 0.0
-        self.process_job: TaskWrapper | None = None  # set by portal.tasks.register_tasks
+        self.process_job: TaskWrapper | None = None  # set by portal.jobs.tasks.register_tasks
 
     def enqueue(self, job_id: str, delay: float | None = None) -> None:
         """Put a job id on the queue (at once, or after `delay` seconds)."""
         if self.process_job is None:
-            raise RuntimeError("no tasks on this runtime: call portal.tasks.register_tasks(runtime) first")
+            raise RuntimeError(
+                "no tasks on this runtime: call portal.jobs.tasks.register_tasks(runtime) first"
+            )
         if delay:
             self.process_job.schedule((job_id,), delay=delay)
         else:

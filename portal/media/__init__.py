@@ -1,1 +1,7 @@
-"""The render engine's parts: probe (PyAV), plan (pure), ffmpeg (the one place that spawns FFmpeg)."""
+"""The render engine's parts: probe (PyAV), plan (pure), ffmpeg (the one place that spawns FFmpeg),
+overlays, layers, loudness, placement and safe zones.
+
+May import: `brand_loader` (the brand model it draws), `errors`. Never the database, the queue, the
+settings object, HTTP or any other area: paths and options in, typed errors and progress out. `options`
+and `safezone` are plain values that the brand model and the settings share with the engine.
+"""

@@ -3,7 +3,7 @@
 "use strict";
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
-// Job statuses as the server names them (portal.jobs.JobStatus), from base.html.
+// Job statuses as the server names them (portal.jobs.state.JobStatus), from base.html.
 const JOB_STATES = JSON.parse(document.getElementById("job-states").textContent);
 const STATUS = JOB_STATES.statuses;
 const TERMINAL = JOB_STATES.finished;

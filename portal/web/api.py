@@ -24,17 +24,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import and_, or_, select
 from werkzeug.utils import secure_filename
 
-from portal import __version__, jobs
+from portal import __version__
+from portal.acquire.downloader import DownloadOptions, check_url, expand_playlist
 from portal.brand_loader import Brand, UnknownBrandError
 from portal.database import Job, Upload, new_id
-from portal.downloader import DownloadOptions, check_url, expand_playlist
-from portal.job_object import PresetName, describe_job
-from portal.jobs import NewJob
-from portal.links import is_signed
-from portal.maintenance import require_free_disk
+from portal.jobs import state
+from portal.jobs.answer import PresetName, describe_job
+from portal.jobs.maintenance import require_free_disk
+from portal.jobs.state import NewJob
+from portal.jobs.webhooks import check_target
 from portal.media.errors import SourceError
 from portal.media.options import DEFAULT_FIT, Fit
-from portal.storage import OUTPUTS, UPLOADS, StoredFileMissingError
+from portal.storage.links import is_signed
+from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, probe_media, render_preview
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, validation_message
@@ -55,7 +57,6 @@ from portal.web.schemas import (
     UploadAnswer,
     WebhookRequest,
 )
-from portal.webhooks import check_target
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 OPEN_ENDPOINTS = {"api.test"}
@@ -200,7 +201,7 @@ def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
 
 def _submit(new_jobs: list[NewJob]) -> list[str]:
     rt = runtime()
-    ids = jobs.submit(rt.db, new_jobs)
+    ids = state.submit(rt.db, new_jobs)
     rt.enqueue_all(ids)
     return ids
 
@@ -302,7 +303,7 @@ def cookies_status():
 def _job_or_404(session, job_id: str) -> Job:
     job = session.get(Job, job_id)
     if job is None:
-        raise jobs.JobNotFoundError(f"no job {job_id!r}")
+        raise state.JobNotFoundError(f"no job {job_id!r}")
     return job
 
 
@@ -360,7 +361,7 @@ def list_jobs():
 @documented({202: JobAnswer}, errors={404: "no such job", 409: "the job has already ended"}, tag="jobs")
 def cancel_job(job_id: str):
     """Stop a job: a queued one at once, a running one as soon as its worker sees the flag."""
-    jobs.cancel(runtime().db, job_id)
+    state.cancel(runtime().db, job_id)
     return _job_response(job_id, 202)
 
 
@@ -373,7 +374,7 @@ def cancel_job(job_id: str):
 def retry_job(job_id: str):
     """Run a failed or cancelled job again."""
     rt = runtime()
-    jobs.retry(rt.db, job_id, rt.storage)
+    state.retry(rt.db, job_id, rt.storage)
     rt.enqueue(job_id)
     return _job_response(job_id, 202)
 
@@ -383,7 +384,7 @@ def retry_job(job_id: str):
 def delete_job(job_id: str):
     """Delete a finished job and its files."""
     rt = runtime()
-    jobs.delete(rt.db, job_id, rt.storage)
+    state.delete(rt.db, job_id, rt.storage)
     return DeletedAnswer(deleted=job_id).answer()
 
 

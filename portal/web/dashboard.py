@@ -31,9 +31,9 @@ from portal.brand_loader import (
     map_asset_paths,
     parse_brand_config,
 )
-from portal.brand_store import config_file, new_asset_path
+from portal.brands.store import config_file, new_asset_path
 from portal.database import Job, Upload
-from portal.jobs import FINISHED, JobStatus
+from portal.jobs.status import FINISHED, JobStatus
 from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, text
 
 from portal.brand_loader import BrandConfigError, check_brand_assets
 from portal.database import Job, WorkerBeat
-from portal.job_object import iso
-from portal.maintenance import disk_status
+from portal.jobs.answer import iso
+from portal.jobs.maintenance import disk_status
 from portal.video_processor import ffmpeg_report
 from portal.web.auth import require_api_auth
 from portal.web.openapi import documented, json_report

@@ -21,8 +21,8 @@ from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy import select as sql_select
 
 from portal.database import Database, Job
-from portal.job_object import progress_event
-from portal.jobs import FINISHED
+from portal.jobs.answer import progress_event
+from portal.jobs.status import FINISHED
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError
 from portal.web.openapi import Content, documented

@@ -11,8 +11,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from portal.database import Job
-from portal.jobs import JobStatus
-from portal.maintenance import disk_status
+from portal.jobs.maintenance import disk_status
+from portal.jobs.status import JobStatus
 from portal.runtime import Runtime
 from portal.web.auth import carries_valid_credentials, require_api_auth
 from portal.web.events import open_streams

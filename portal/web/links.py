@@ -1,10 +1,10 @@
-"""Signed download links made with the app's signer (the signing itself is `portal.links`)."""
+"""Signed download links made with the app's signer (the signing itself is `portal.storage.links`)."""
 
 from __future__ import annotations
 
 from flask import current_app
 
-from portal.links import LinkSigner, signed_link, signer_for
+from portal.storage.links import LinkSigner, signed_link, signer_for
 
 
 def link_signer() -> LinkSigner:

@@ -1,6 +1,6 @@
 """The shapes of the API's answers, as pydantic models: views build their answers through them, and the
 OpenAPI document (portal.web.openapi) describes them from the same classes. The JOB object's model is
-`portal.job_object`'s: a worker builds the same object for a webhook's body."""
+`portal.jobs.answer`'s: a worker builds the same object for a webhook's body."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from portal.brand_loader import Brand
-from portal.job_object import ErrorDetail, JobOut, JobStatusName, PresetName
+from portal.brands.v3_import import V3Settings
+from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName
 from portal.media.options import DEFAULT_FIT, Fit
-from portal.v3_import import V3Settings
 
 
 class AnswerShapeError(Exception):

@@ -20,14 +20,16 @@ from flask.wrappers import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 
+from portal.acquire.downloader import DownloadOptions, check_url
 from portal.brand_loader import Brand, BrandConfig, UnknownBrandError
+from portal.brands.v3_import import V3Settings, apply_v3_settings, v3_settings
 from portal.database import Job, Upload
-from portal.downloader import DownloadOptions, check_url
 from portal.errors import PortalError
-from portal.job_object import describe_job
-from portal.jobs import FINISHED, JobStatus, NewJob
-from portal.storage import OUTPUTS, UPLOADS
-from portal.v3_import import V3Settings, apply_v3_settings, v3_settings
+from portal.jobs.answer import describe_job
+from portal.jobs.state import NewJob
+from portal.jobs.status import FINISHED, JobStatus
+from portal.jobs.webhooks import check_target
+from portal.storage.objects import OUTPUTS, UPLOADS
 from portal.web import debug, events
 from portal.web.api import _link_jobs, _require_disk, _submit
 from portal.web.auth import require_api_auth
@@ -46,7 +48,6 @@ from portal.web.schemas import (
     V3ProcessAnswer,
     V3ProcessBrandsRequest,
 )
-from portal.webhooks import check_target
 
 bp = Blueprint("v3", __name__)
 OPEN_ENDPOINTS = {"v3.portal_test", "v3.debug_alive", "v3.debug_health"}

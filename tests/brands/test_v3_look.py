@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from portal.brand_loader import load_brand_config
+from portal.brands.v3_import import import_v3
 from portal.media.overlays import measure_art
 from portal.media.plan import PlacedOverlay, brand_arts, plan_render
 from portal.media.probe import probe_media
-from portal.v3_import import import_v3
 from tests.brands.v3_checkout import LOGO_RGB, SIZES, WATERMARK_PADDING, WATERMARK_RGB, make_v3_checkout
 from tests.cli.runner import wtf_portal
 from tests.engine.inspect_output import BT709, describe, first_frame

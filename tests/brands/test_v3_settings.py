@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from portal.brand_loader import Brand, ImageLayer, TextLayer, load_brand_config
-from portal.v3_import import V3Settings, apply_v3_settings, v3_layers, v3_settings
+from portal.brands.v3_import import V3Settings, apply_v3_settings, v3_layers, v3_settings
 from tests.conftest import REPO
 
 V3_DEFAULTS = {

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from portal.config import Settings, load_settings
 from portal.database import Database, Job, LogEntry, Output, Upload
-from portal.maintenance import cleanup
+from portal.jobs.maintenance import cleanup
 
 NOW = datetime.now(timezone.utc)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from portal.config import Settings, load_settings
-from portal.maintenance import (
+from portal.jobs.maintenance import (
     CleanupReport,
     InUse,
     JobRecord,
@@ -19,7 +19,7 @@ from portal.maintenance import (
     require_free_disk,
     sweep_data_dir,
 )
-from portal.storage import job_scratch
+from portal.storage.objects import job_scratch
 
 NOW = datetime(2030, 1, 10, 12, 0, tzinfo=timezone.utc)
 

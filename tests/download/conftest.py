@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from portal import downloader
-from portal.downloader import DownloadOptions
+from portal.acquire import downloader
+from portal.acquire.downloader import DownloadOptions
 from tests.mediagen import ffmpeg, make_clip
 
 METADATA = "http://169.254.169.254"

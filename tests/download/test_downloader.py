@@ -12,9 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
-from portal.config import load_settings
-from portal.database import Database
-from portal.downloader import (
+from portal.acquire.downloader import (
     AccessDeniedError,
     DownloadCancelledError,
     DownloadFailedError,
@@ -32,7 +30,9 @@ from portal.downloader import (
     forget_cookies,
     store_cookies,
 )
-from portal.maintenance import cleanup
+from portal.config import load_settings
+from portal.database import Database
+from portal.jobs.maintenance import cleanup
 from portal.media.errors import NoVideoStreamError
 from portal.video_processor import probe_media
 from tests.download.conftest import Site

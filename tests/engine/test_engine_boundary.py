@@ -12,7 +12,7 @@ import portal.media
 FORBIDDEN = ("flask", "sqlalchemy", "huey", "portal.config")
 ENGINE_MODULES = (
     "portal.video_processor",
-    "portal.demo",
+    "portal.commands.demo",
     *(f"portal.media.{module.name}" for module in pkgutil.iter_modules(portal.media.__path__)),
 )
 

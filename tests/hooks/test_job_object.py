@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask, url_for
 
-from portal.links import EXPIRES, signed_link, signer_for
+from portal.storage.links import EXPIRES, signed_link, signer_for
 from portal.web.links import link_signer, signed_download_url
 
 

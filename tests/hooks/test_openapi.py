@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
-from portal.job_object import JobOut
+from portal.jobs.answer import JobOut
 from portal.web.openapi import build_document, operation_of
 from tests.web.server import KEY
 

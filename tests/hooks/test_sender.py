@@ -11,7 +11,7 @@ import pytest
 
 from portal.config import load_settings
 from portal.database import Database, Job, WebhookDelivery, new_id
-from portal.webhooks import (
+from portal.jobs.webhooks import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from portal.downloader import DownloadFailedError, DownloadOptions, _cookie_copy, store_cookies
+from portal.acquire.downloader import DownloadFailedError, DownloadOptions, _cookie_copy, store_cookies
 from tests.web.server import KEY
 
 GOOD = "127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tabc123\n"

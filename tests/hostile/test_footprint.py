@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from portal.footprint import pss_mib, python_footprint_mib, service_root, tree
+from portal.jobs.footprint import pss_mib, python_footprint_mib, service_root, tree
 from tests.web.server import Server
 
 

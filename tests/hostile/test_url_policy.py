@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 from flask import Flask
 
-from portal.downloader import UrlRefusedError, address_refused, check_url
+from portal.acquire.downloader import UrlRefusedError, address_refused, check_url
 from tests.web.server import KEY
 
 WRAPPED_PRIVATE = {

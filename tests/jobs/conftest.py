@@ -10,7 +10,7 @@ import pytest
 
 from portal.config import load_settings
 from portal.database import Database
-from portal.jobs import NewJob, submit
+from portal.jobs.state import NewJob, submit
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from portal import jobs
+from portal.acquire.downloader import NetworkError, VideoUnavailableError
 from portal.database import Database, Job, LogEntry, utc_now
-from portal.downloader import NetworkError, VideoUnavailableError
-from portal.jobs import JobStatus, NewJob
-from portal.storage import open_storage
+from portal.jobs import state
+from portal.jobs.state import NewJob
+from portal.jobs.status import JobStatus
+from portal.storage.objects import open_storage
 from portal.video_processor import RenderedOutput
 from tests.jobs.conftest import link_job
 
@@ -25,7 +26,7 @@ def row(db: Database, job_id: str) -> Job:
 def test_submit_lease_progress_finish(db: Database, tmp_path: Path) -> None:
     job_id = link_job(db)
     assert row(db, job_id).status == JobStatus.QUEUED
-    assert jobs.lease(db, job_id, "w1") and not jobs.lease(db, job_id, "w2")  # one worker at a time
+    assert state.lease(db, job_id, "w1") and not state.lease(db, job_id, "w2")  # one worker at a time
     leased = row(db, job_id)
     assert (leased.status, leased.stage, leased.attempts, leased.lease_owner) == (
         "downloading",
@@ -34,14 +35,14 @@ def test_submit_lease_progress_finish(db: Database, tmp_path: Path) -> None:
         "w1",
     )
 
-    assert jobs.progress(db, job_id, "downloading", 12.5, holder="w1") is False
-    assert jobs.progress(db, job_id, "rendering", 40.0, holder="w1") is False
+    assert state.progress(db, job_id, "downloading", 12.5, holder="w1") is False
+    assert state.progress(db, job_id, "rendering", 40.0, holder="w1") is False
     assert (row(db, job_id).status, row(db, job_id).stage) == ("rendering", "rendering")
     # a stage the state machine does not know is a stage, never a status
-    jobs.progress(db, job_id, "uploading to storage", 90.0, holder="w1")
+    state.progress(db, job_id, "uploading to storage", 90.0, holder="w1")
     assert (row(db, job_id).status, row(db, job_id).stage) == ("rendering", "uploading to storage")
 
-    assert jobs.finish(
+    assert state.finish(
         db, job_id, [RenderedOutput("watchthefall", tmp_path / "a_b.mp4", 2, 2, 1.0, 10)], holder="w1"
     )
     with db.session() as session:
@@ -54,65 +55,65 @@ def test_submit_lease_progress_finish(db: Database, tmp_path: Path) -> None:
         )
         assert [output.filename for output in done.outputs] == ["a_b.mp4"]
     # a write after the end changes nothing and tells the run to stop
-    assert jobs.progress(db, job_id, "rendering", 5.0, holder="w1") and row(db, job_id).status == "completed"
+    assert state.progress(db, job_id, "rendering", 5.0, holder="w1") and row(db, job_id).status == "completed"
 
 
 def test_upload_jobs_start_rendering(db: Database) -> None:
-    [job_id] = jobs.submit(db, [NewJob("render", "upload", "clip.mp4", "/x/clip.mp4", ["a"], "square")])
-    assert jobs.lease(db, job_id, "w") and row(db, job_id).status == JobStatus.RENDERING
+    [job_id] = state.submit(db, [NewJob("render", "upload", "clip.mp4", "/x/clip.mp4", ["a"], "square")])
+    assert state.lease(db, job_id, "w") and row(db, job_id).status == JobStatus.RENDERING
 
 
 def test_transient_failure_requeues_until_attempts_run_out(db: Database) -> None:
     job_id = link_job(db)
-    jobs.lease(db, job_id, "w")
-    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=2, holder="w") is True
+    state.lease(db, job_id, "w")
+    assert state.fail(db, job_id, NetworkError("site down"), max_attempts=2, holder="w") is True
     waiting = row(db, job_id)
     assert (waiting.status, waiting.stage, waiting.error_code) == (
         "queued",
         "waiting to retry",
         "network_error",
     )
-    jobs.lease(db, job_id, "w")
-    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=2, holder="w") is False
+    state.lease(db, job_id, "w")
+    assert state.fail(db, job_id, NetworkError("site down"), max_attempts=2, holder="w") is False
     assert (row(db, job_id).status, row(db, job_id).error) == ("failed", "site down")
 
 
 def test_permanent_failure_and_a_bug_both_end_failed_with_a_message(db: Database) -> None:
     first, second = link_job(db), link_job(db)
     for job_id in (first, second):
-        jobs.lease(db, job_id, "w")
+        state.lease(db, job_id, "w")
     assert (
-        jobs.fail(db, first, VideoUnavailableError("gone\nmore detail"), max_attempts=3, holder="w") is False
+        state.fail(db, first, VideoUnavailableError("gone\nmore detail"), max_attempts=3, holder="w") is False
     )
-    assert jobs.fail(db, second, KeyError("boom"), max_attempts=3, holder="w") is False
+    assert state.fail(db, second, KeyError("boom"), max_attempts=3, holder="w") is False
     assert (row(db, first).error_code, row(db, first).error) == ("video_unavailable", "gone")
     assert (row(db, second).status, row(db, second).error_code) == ("failed", "internal_error")
 
 
 def test_cancel_queued_at_once_running_by_flag_finished_refused(db: Database) -> None:
     queued, running = link_job(db), link_job(db)
-    jobs.cancel(db, queued)
-    assert row(db, queued).status == JobStatus.CANCELLED and not jobs.lease(db, queued, "w")
-    jobs.lease(db, running, "w")
-    jobs.cancel(db, running)
-    assert row(db, running).status == JobStatus.DOWNLOADING and jobs.cancel_requested(db, running)
-    assert jobs.progress(db, running, "downloading", 50.0, holder="w")  # it learns at its next write
-    jobs.stop_cancelled(db, running, holder="w")
+    state.cancel(db, queued)
+    assert row(db, queued).status == JobStatus.CANCELLED and not state.lease(db, queued, "w")
+    state.lease(db, running, "w")
+    state.cancel(db, running)
+    assert row(db, running).status == JobStatus.DOWNLOADING and state.cancel_requested(db, running)
+    assert state.progress(db, running, "downloading", 50.0, holder="w")  # it learns at its next write
+    state.stop_cancelled(db, running, holder="w")
     assert row(db, running).status == JobStatus.CANCELLED
-    with pytest.raises(jobs.JobFinishedError):
-        jobs.cancel(db, running)
-    with pytest.raises(jobs.JobNotFoundError):
-        jobs.cancel(db, "nope")
+    with pytest.raises(state.JobFinishedError):
+        state.cancel(db, running)
+    with pytest.raises(state.JobNotFoundError):
+        state.cancel(db, "nope")
 
 
 def test_a_cancel_requested_job_never_goes_back_to_the_queue(db: Database) -> None:
     """Issue 10.4: a transient failure after a cancel request ends `cancelled`, not `queued`."""
     job_id = link_job(db)
-    jobs.lease(db, job_id, "w")
-    jobs.cancel(db, job_id)
-    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=3, holder="w") is False
+    state.lease(db, job_id, "w")
+    state.cancel(db, job_id)
+    assert state.fail(db, job_id, NetworkError("site down"), max_attempts=3, holder="w") is False
     assert row(db, job_id).status == JobStatus.CANCELLED
-    jobs.delete(db, job_id, open_storage(db.settings))  # finished, so it can go
+    state.delete(db, job_id, open_storage(db.settings))  # finished, so it can go
 
 
 def test_a_queued_job_flagged_for_cancel_ends_when_a_worker_picks_it_up(db: Database) -> None:
@@ -120,19 +121,19 @@ def test_a_queued_job_flagged_for_cancel_ends_when_a_worker_picks_it_up(db: Data
     job_id = link_job(db)
     with db.session() as session:
         session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
-    assert jobs.lease(db, job_id, "w") is False
+    assert state.lease(db, job_id, "w") is False
     assert row(db, job_id).status == JobStatus.CANCELLED
 
 
 def test_retry_and_delete_rules(db: Database, tmp_path: Path) -> None:
     storage = open_storage(db.settings)  # the data folder
     job_id = link_job(db)
-    with pytest.raises(jobs.JobNotRetryableError):
-        jobs.retry(db, job_id, storage)
-    with pytest.raises(jobs.JobRunningError):
-        jobs.delete(db, job_id, storage)
-    jobs.cancel(db, job_id)
-    jobs.retry(db, job_id, storage)
+    with pytest.raises(state.JobNotRetryableError):
+        state.retry(db, job_id, storage)
+    with pytest.raises(state.JobRunningError):
+        state.delete(db, job_id, storage)
+    state.cancel(db, job_id)
+    state.retry(db, job_id, storage)
     again = row(db, job_id)
     assert (again.status, again.attempts, again.cancel_requested, again.finished_at) == (
         "queued",
@@ -141,25 +142,25 @@ def test_retry_and_delete_rules(db: Database, tmp_path: Path) -> None:
         None,
     )
 
-    [upload_job] = jobs.submit(
+    [upload_job] = state.submit(
         db, [NewJob("render", "upload", "c.mp4", str(tmp_path / "gone.mp4"), ["a"], "source")]
     )
-    jobs.cancel(db, upload_job)
-    with pytest.raises(jobs.SourceGoneError):
-        jobs.retry(db, upload_job, storage)
+    state.cancel(db, upload_job)
+    with pytest.raises(state.SourceGoneError):
+        state.retry(db, upload_job, storage)
     assert row(db, upload_job).status == JobStatus.CANCELLED  # the refused retry changed nothing
 
 
 def test_reap_requeues_fails_or_cancels_stale_jobs(db: Database) -> None:
     requeue, give_up, cancelled, fresh = (link_job(db) for _ in range(4))
     for job_id in (requeue, give_up, cancelled, fresh):
-        jobs.lease(db, job_id, "dead-worker")
+        state.lease(db, job_id, "dead-worker")
     stale = utc_now() - timedelta(minutes=5)
     with db.session() as session:
         session.execute(update(Job).where(Job.id != fresh).values(heartbeat_at=stale))
         session.execute(update(Job).where(Job.id == give_up).values(attempts=3))
         session.execute(update(Job).where(Job.id == cancelled).values(cancel_requested=True))
-    assert jobs.reap(db, stale_after_s=30, max_attempts=3) == [requeue]
+    assert state.reap(db, stale_after_s=30, max_attempts=3) == [requeue]
     assert (row(db, requeue).status, row(db, requeue).stage) == ("queued", "requeued")
     assert (row(db, give_up).status, row(db, give_up).error_code) == ("failed", "worker_lost")
     assert row(db, cancelled).status == JobStatus.CANCELLED
@@ -173,29 +174,29 @@ def test_a_worker_that_lost_its_lease_cannot_end_the_job(db: Database, tmp_path:
     """A worker the reaper gave up on comes back late: the job is another worker's now (or already ended),
     so its result, failure or cancel is dropped and the job ends exactly once (one webhook, one record)."""
     job_id = link_job(db)
-    jobs.lease(db, job_id, "slow-worker")
+    state.lease(db, job_id, "slow-worker")
     with db.session() as session:
         session.execute(
             update(Job).where(Job.id == job_id).values(heartbeat_at=utc_now() - timedelta(minutes=5))
         )
-    assert jobs.reap(db, stale_after_s=30, max_attempts=3) == [job_id]
-    assert jobs.lease(db, job_id, "other-worker")
-    jobs.progress(db, job_id, "rendering", 40.0, holder="other-worker")
+    assert state.reap(db, stale_after_s=30, max_attempts=3) == [job_id]
+    assert state.lease(db, job_id, "other-worker")
+    state.progress(db, job_id, "rendering", 40.0, holder="other-worker")
 
     # the late run's heartbeat neither renews the job nor overwrites its progress; it is told to stop
-    assert jobs.progress(db, job_id, "downloading", 90.0, holder="slow-worker") is True
+    assert state.progress(db, job_id, "downloading", 90.0, holder="slow-worker") is True
     assert (row(db, job_id).stage, row(db, job_id).progress) == ("rendering", 40.0)
 
     late = [RenderedOutput("watchthefall", tmp_path / "late_b.mp4", 2, 2, 1.0, 10)]
-    assert jobs.finish(db, job_id, late, holder="slow-worker") is False
-    assert jobs.fail(db, job_id, NetworkError("site down"), max_attempts=3, holder="slow-worker") is False
-    jobs.stop_cancelled(db, job_id, holder="slow-worker")
+    assert state.finish(db, job_id, late, holder="slow-worker") is False
+    assert state.fail(db, job_id, NetworkError("site down"), max_attempts=3, holder="slow-worker") is False
+    state.stop_cancelled(db, job_id, holder="slow-worker")
     taken = row(db, job_id)
     assert (taken.status, taken.lease_owner) == (JobStatus.RENDERING, "other-worker")
 
     mine = [RenderedOutput("watchthefall", tmp_path / "mine_b.mp4", 2, 2, 1.0, 10)]
-    assert jobs.finish(db, job_id, mine, holder="other-worker")
-    assert jobs.finish(db, job_id, late, holder="other-worker") is False  # ended once, never twice
+    assert state.finish(db, job_id, mine, holder="other-worker")
+    assert state.finish(db, job_id, late, holder="other-worker") is False  # ended once, never twice
     with db.session() as session:
         done = session.get(Job, job_id)
         assert (done.status, [output.filename for output in done.outputs]) == ("completed", ["mine_b.mp4"])

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from portal import jobs, tasks
+from portal.acquire.downloader import DownloadCancelledError, DownloadOptions, download
 from portal.config import load_settings
 from portal.database import Job
-from portal.downloader import DownloadCancelledError, DownloadOptions, download
-from portal.jobs import JobStatus
+from portal.jobs import state, tasks
+from portal.jobs.status import JobStatus
+from portal.jobs.tasks import register_tasks
 from portal.runtime import Runtime
-from portal.tasks import register_tasks
 from tests.conftest import REPO
 from tests.jobs.conftest import DownSite, link_job
 
@@ -46,7 +46,7 @@ def test_cancel_during_download_ends_cancelled_and_is_not_requeued(
     worker = threading.Thread(target=tasks.process_job, args=(runtime, job_id))
     worker.start()
     assert down_site.seen.wait(30)
-    jobs.cancel(runtime.db, job_id)
+    state.cancel(runtime.db, job_id)
     worker.join(60)
     assert not worker.is_alive()
     with runtime.db.session() as session:
@@ -65,14 +65,14 @@ def test_watcher_sees_cancel_at_its_next_tick_and_never_writes_an_empty_update(
     event.listen(runtime.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     job_id = link_job(runtime.db)
     run = tasks._JobRun(runtime, job_id)
-    jobs.lease(runtime.db, job_id, run.holder)
+    state.lease(runtime.db, job_id, run.holder)
     watcher = threading.Thread(target=run._watch, daemon=True)
     watcher.start()
     try:
         while not any(s.startswith("SELECT jobs.cancel_requested") for s in statements[1:]):
             assert watcher.is_alive()
             run.done.wait(0.1)
-        jobs.cancel(runtime.db, job_id)
+        state.cancel(runtime.db, job_id)
         assert run.cancel.wait(30)
     finally:
         run.done.set()

@@ -9,7 +9,15 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from portal.jobs import JobStatus
+from huey.registry import Message
+
+from portal.config import load_settings
+from portal.database import Job
+from portal.jobs.state import NewJob, submit
+from portal.jobs.status import JobStatus
+from portal.jobs.tasks import register_tasks
+from portal.runtime import Runtime
+from portal.storage.objects import UPLOADS
 from tests import apptools
 from tests.web.server import KEY
 
@@ -21,12 +29,12 @@ WEB_MODULES = "[m for m in sys.modules if m == 'flask' or m.startswith(('flask.'
 WEBHOOK_JOB_END = f"""
 import json, sys
 from pathlib import Path
-from portal import tasks
+from portal.jobs import tasks
 from portal.config import load_settings
 from portal.database import WebhookDelivery
-from portal.jobs import NewJob, submit
+from portal.jobs.state import NewJob, submit
 from portal.runtime import Runtime
-from portal.storage import UPLOADS
+from portal.storage.objects import UPLOADS
 
 settings = load_settings(**json.loads(sys.argv[1]))
 settings.ensure_dirs()
@@ -44,7 +52,7 @@ print(json.dumps({{"web": sorted({WEB_MODULES}), "body": json.loads(body)}}))
 
 def test_the_worker_and_the_state_machine_load_no_flask_or_web_module() -> None:
     script = (
-        "import json, sys, portal.jobs, portal.runtime, portal.tasks, portal.service\n"
+        "import json, sys, portal.jobs.state, portal.runtime, portal.jobs.tasks, portal.commands.service\n"
         f"print(json.dumps(sorted({WEB_MODULES})))"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
@@ -80,3 +88,23 @@ def test_a_webhook_job_ends_in_the_worker_without_flask(tmp_path: Path, clip: Pa
     assert {**body["job"], "outputs": None} == {**api_job, "outputs": None, "webhooks": []}
     opened = client.get(hook_output["url"])  # no key: the signature is the permission
     assert opened.status_code == 200 and opened.mimetype == "video/mp4"
+
+
+def test_a_message_queued_under_the_old_layout_still_runs(tmp_path: Path, clip: Path) -> None:
+    """A deployment upgraded with jobs on its queue: a message whose task is named as the flat layout named
+    it (`portal.tasks.process_job`) is taken by the new worker and renders its job."""
+    settings = load_settings(**{**apptools.TEST_SETTINGS, "data_dir": tmp_path / "data"})
+    settings.ensure_dirs()
+    runtime = register_tasks(Runtime(settings))
+    runtime.db.upgrade()
+    ref = runtime.storage.store(Path(shutil.copy(clip, tmp_path / "a1b2c3d4e5f6.mp4")), UPLOADS)
+    [job_id] = submit(runtime.db, [NewJob("render", "upload", "clip.mp4", ref, ["watchthefall"], "source")])
+    old = Message(
+        "m1", "portal.tasks.process_job", None, 0, None, None, (job_id,), {}, None, None, None, None
+    )
+    runtime.huey.storage.enqueue(runtime.huey.serializer.serialize(old))
+
+    runtime.huey.execute(runtime.huey.dequeue())
+
+    with runtime.db.session() as session:
+        assert session.get(Job, job_id).status == JobStatus.COMPLETED

@@ -18,10 +18,10 @@ from flask import Flask
 from PIL import Image
 
 from portal.brand_loader import TextLayer
-from portal.brand_store import BUNDLE_AREA, BUNDLE_NAME, BucketBrandStore
+from portal.brands.store import BUNDLE_AREA, BUNDLE_NAME, BucketBrandStore
+from portal.brands.v3_import import V3_OUTPUT_HEIGHT, v3_settings
 from portal.config import load_settings
 from portal.runtime import Runtime
-from portal.v3_import import V3_OUTPUT_HEIGHT, v3_settings
 from tests import apptools
 from tests.conftest import REPO
 from tests.storage.s3server import BUCKET, S3Server

@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.database import Job, Output, Upload, new_id, utc_now
-from portal.maintenance import cleanup
-from portal.storage import OUTPUTS, UPLOADS, MediaStorage
+from portal.jobs.maintenance import cleanup
+from portal.storage.objects import OUTPUTS, UPLOADS, MediaStorage
 from tests import apptools
 from tests.conftest import free_port
 from tests.storage.s3server import BUCKET, S3Server

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from flask import Flask
 
+from portal.acquire.downloader import cookies_path
 from portal.config import load_settings
-from portal.downloader import cookies_path
+from portal.jobs.tasks import process_job
 from portal.runtime import Runtime
-from portal.tasks import process_job
 from tests import apptools
 from tests.download.conftest import Site, site  # noqa: F401  (the loopback site, which records cookies)
 from tests.storage.s3server import BUCKET, S3Server

@@ -1,4 +1,4 @@
-"""portal/storage.py: both backends through the one interface, the bucket served by moto's real server."""
+"""portal/storage/objects.py: both backends through one interface, the bucket served by moto's real server."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import requests
 
 from portal.config import ConfigError, load_settings
 from portal.database import utc_now
-from portal.storage import (
+from portal.storage.objects import (
     MULTIPART_BYTES,
     OUTPUTS,
     UPLOADS,

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask.testing import FlaskClient
 
 from portal.database import Job
-from portal.links import LinkSigner
+from portal.storage.links import LinkSigner
 from tests.v3.conftest import AUTH
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from portal.jobs import FINISHED
+from portal.jobs.status import FINISHED
 from tests.conftest import REPO
 
 KEY = "test-portal-key-0123456789"

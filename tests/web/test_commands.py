@@ -9,10 +9,10 @@ from datetime import timedelta
 from click.testing import CliRunner
 from flask import Flask
 
-from portal import jobs
-from portal.cli import main
+from portal.commands.cli import main
 from portal.database import Job, utc_now
-from portal.jobs import NewJob
+from portal.jobs import state
+from portal.jobs.state import NewJob
 from portal.media.plan import job_stem, output_name, temp_name
 
 
@@ -20,8 +20,8 @@ def test_cleanup_keeps_a_running_jobs_files_by_the_names_the_plan_gives(
     app: Flask, runner: CliRunner
 ) -> None:
     rt = app.extensions["runtime"]
-    [job_id] = jobs.submit(rt.db, [NewJob("render", "upload", "clip.mp4", None, ["watchthefall"], "source")])
-    assert jobs.lease(rt.db, job_id, "worker-1")
+    [job_id] = state.submit(rt.db, [NewJob("render", "upload", "clip.mp4", None, ["watchthefall"], "source")])
+    assert state.lease(rt.db, job_id, "worker-1")
     stem = job_stem("My holiday clip", job_id)
     outputs = rt.settings.outputs_dir
     done = outputs / output_name(stem, "watchthefall")  # one brand finished, one still being written
@@ -37,7 +37,7 @@ def test_cleanup_keeps_a_running_jobs_files_by_the_names_the_plan_gives(
     assert done.exists() and partial.exists() and not stray.exists()
     assert "kept 2 in use" in result.output
 
-    jobs.fail(
+    state.fail(
         rt.db, job_id, RuntimeError("stopped"), max_attempts=1, holder="worker-1"
     )  # finished: retention applies again
     with rt.db.session() as session:

@@ -6,11 +6,11 @@ import pytest
 from flask import Blueprint, Flask, jsonify
 from flask.testing import FlaskClient
 
+from portal.acquire.downloader import NetworkError, UrlRefusedError
 from portal.brand_loader import BrandConfigError, UnknownBrandError
-from portal.downloader import NetworkError, UrlRefusedError
 from portal.errors import PortalError
-from portal.jobs import JobRunningError
-from portal.maintenance import LowDiskError
+from portal.jobs.maintenance import LowDiskError
+from portal.jobs.state import JobRunningError
 from portal.media.errors import RenderError, SourceError
 from portal.web.errors import use_error_shape
 from tests.web.conftest import AUTH

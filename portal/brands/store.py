@@ -53,7 +53,7 @@ from portal.brand_loader import (
     parse_brand_config,
     update_brand_config,
 )
-from portal.storage import MediaStorage, ObjectStorage, StorageError
+from portal.storage.objects import MediaStorage, ObjectStorage, StorageError
 
 if TYPE_CHECKING:
     from portal.config import Settings

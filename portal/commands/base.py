@@ -1,7 +1,7 @@
 """What every `wtf-portal` command shares: one-line user errors (exit code 2) and the settings.
 
-`portal.cli` (the laptop commands and the root group) and `portal.service` (serve, worker, db, cleanup)
-both build on this, so neither imports the other's module for its side effects.
+`portal.commands.cli` (the laptop commands and the root group) and `portal.commands.service` (serve,
+worker, db, cleanup) both build on this, so neither imports the other's module for its side effects.
 """
 
 from __future__ import annotations

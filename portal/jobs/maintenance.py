@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.database import Job, LogEntry, Output, Upload, utc_now
 from portal.errors import PortalError
-from portal.jobs import ACTIVE
+from portal.jobs.status import ACTIVE
 from portal.media.plan import names_job
-from portal.storage import (
+from portal.storage.objects import (
     AREAS,
     OUTPUTS,
     MediaStorage,

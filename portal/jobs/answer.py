@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.database import Job
-from portal.jobs import JobStatus
+from portal.jobs.status import JobStatus
 from portal.media.options import Fit
 from portal.media.plan import PRESETS
 

@@ -48,7 +48,7 @@ from portal.media.binary import locate_ffmpeg
 from portal.media.errors import EngineError, NoVideoStreamError
 from portal.media.probe import probe_media
 
-log = logging.getLogger("portal.downloader")
+log = logging.getLogger("portal.acquire.downloader")
 
 ProgressCallback = Callable[[str, float], None]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

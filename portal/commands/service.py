@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from portal.command import UserError, settings_or_exit
+from portal.commands.base import UserError, settings_or_exit
 
 GUNICORN_CONF = Path(__file__).resolve().parent / "gunicorn.conf.py"
 
@@ -43,9 +43,9 @@ def serve(host: str, port: int | None) -> None:
 def worker(concurrency: int | None) -> None:
     """Run a render worker: a Huey consumer plus the stale-job reaper."""
     settings = settings_or_exit()
+    from portal.jobs.tasks import run_worker
     from portal.logging_setup import configure_logging
     from portal.runtime import Runtime
-    from portal.tasks import run_worker
 
     configure_logging(settings)
     run_worker(Runtime(settings), concurrency or settings.worker_concurrency)
@@ -71,7 +71,7 @@ def db_upgrade() -> None:
 def cleanup(older_than: float | None) -> None:
     """Remove temp files, old uploads and outputs, and old job and log rows; never a running job's files."""
     from portal.database import Database
-    from portal.maintenance import cleanup
+    from portal.jobs.maintenance import cleanup
 
     database = Database(settings_or_exit())
     database.upgrade()

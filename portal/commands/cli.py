@@ -1,8 +1,8 @@
 """`wtf-portal`: render on a laptop, check brands, run the demo (and, for the service, serve and work).
 
 Every user error is one line on stderr and exit code 2; a traceback at a user is a bug.
-Service commands live in `portal.service` and are added to the group here; what all commands share
-(one-line errors, settings) is in `portal.command`.
+Service commands live in `portal.commands.service` and are added to the group here; what all commands share
+(one-line errors, settings) is in `portal.commands.base`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from pathlib import Path
 import click
 
 from portal.brand_loader import Brand, BrandConfig, BrandConfigError, check_brand_assets, load_brand_config
-from portal.command import USAGE_ERROR, PortalGroup, UserError, error_line, settings_or_exit
+from portal.commands.base import USAGE_ERROR, PortalGroup, UserError, error_line, settings_or_exit
+from portal.commands.service import SERVICE_COMMANDS
 from portal.config import Settings
 from portal.media.errors import EngineError
 from portal.media.options import DEFAULT_FIT, FITS
-from portal.service import SERVICE_COMMANDS
 from portal.video_processor import PRESETS, ProgressCallback, render_source, safe_stem
 
 # Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
@@ -89,10 +89,10 @@ class RenderRun:
         return SourceResult(source, outputs, None)
 
     def local_path(self, source: str, on_progress: ProgressCallback) -> Path:
-        """A file argument as is; a link downloaded (or reused) by portal.downloader first."""
+        """A file argument as is; a link downloaded (or reused) by portal.acquire.downloader first."""
         if not source.startswith(LINK_SCHEMES):
             return Path(source)
-        from portal.downloader import DownloadOptions, download
+        from portal.acquire.downloader import DownloadOptions, download
 
         return download(source, DownloadOptions.from_settings(self.settings), on_progress, self.cancel).path
 
@@ -278,8 +278,8 @@ def brands_check(config_path: Path | None) -> None:
               help="brand_config.json to publish (default: WTF_BRAND_CONFIG).")  # fmt: skip
 def brands_publish(config_path: Path | None) -> None:
     """Replace the bucket's brands (object storage) with a local config and its images, after checking it."""
-    from portal.brand_store import BucketBrandStore, open_brand_store
-    from portal.storage import StorageError, open_storage
+    from portal.brands.store import BucketBrandStore, open_brand_store
+    from portal.storage.objects import StorageError, open_storage
 
     settings = settings_or_exit()
     path = config_path or settings.brand_config
@@ -304,7 +304,7 @@ def brands_publish(config_path: Path | None) -> None:
               show_default=True, help="Config to write; assets go beside it in <name>-assets/.")  # fmt: skip
 def brands_import_v3(v3_dir: Path, out: Path) -> None:
     """Bring the brands of a WatchTheFall Orchestrator v3 checkout (V3_DIR), with their look."""
-    from portal.v3_import import V3ImportError, import_v3
+    from portal.brands.v3_import import V3ImportError, import_v3
 
     try:
         result = import_v3(v3_dir, out)
@@ -332,7 +332,7 @@ def _frame_size(ctx: click.Context, param: click.Parameter, value: str) -> tuple
               help="Sample clip size, WIDTHxHEIGHT.")  # fmt: skip
 def demo(out_dir: Path | None, seconds: float, size: tuple[int, int]) -> None:
     """Make a sample clip with FFmpeg and brand it with every demo brand."""
-    from portal.demo import run_demo
+    from portal.commands.demo import run_demo
 
     settings = settings_or_exit()
     brands = _select_brands(settings.brand_config, "all")

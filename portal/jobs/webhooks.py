@@ -22,14 +22,14 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from portal import __version__
+from portal.acquire.downloader import UrlRefusedError, check_url, policed_connections
 from portal.config import Settings
 from portal.database import Database, Job, WebhookDelivery, utc_now
-from portal.downloader import UrlRefusedError, check_url, policed_connections
 from portal.errors import PortalError
-from portal.job_object import JobOut, describe_job
-from portal.jobs import JobStatus
-from portal.links import signed_link, signer_for
+from portal.jobs.answer import JobOut, describe_job
+from portal.jobs.status import JobStatus
 from portal.logging_setup import job_context
+from portal.storage.links import signed_link, signer_for
 
 log = logging.getLogger(__name__)
 

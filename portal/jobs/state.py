@@ -17,36 +17,18 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import case, or_, select, update
 
 from portal.database import Database, Job, Output, new_id, utc_now
 from portal.errors import PortalError
+from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus
+from portal.jobs.webhooks import record_job_end
 from portal.media.options import DEFAULT_FIT
-from portal.storage import OUTPUTS, MediaStorage
+from portal.storage.objects import OUTPUTS, MediaStorage
 
 log = logging.getLogger("portal.worker")
-
-
-class JobStatus(StrEnum):
-    """A job's `status` (DESIGN 4.7). What the worker is doing within a status goes to `stage`."""
-
-    QUEUED = "queued"
-    DOWNLOADING = "downloading"
-    RENDERING = "rendering"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-RUNNING = (JobStatus.DOWNLOADING, JobStatus.RENDERING)
-ACTIVE = (JobStatus.QUEUED, *RUNNING)
-FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
-# A stage the engine or downloader reports moves the job to the status it belongs to; any other stage
-# (a new one, say) is shown as the stage of the current status.
-STAGE_STATUS = {"downloading": JobStatus.DOWNLOADING, "rendering": JobStatus.RENDERING}
 
 
 class JobNotFoundError(PortalError):
@@ -89,7 +71,7 @@ class NewJob:
     preset: str
     fit: str = DEFAULT_FIT
     v3_settings: dict | None = None  # v3's per-render settings (process_brands), applied by the worker
-    webhook_url: str | None = None  # told when the job ends (portal.webhooks)
+    webhook_url: str | None = None  # told when the job ends (portal.jobs.webhooks)
 
 
 def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
@@ -243,10 +225,6 @@ def _end(
 
 def _ended(db: Database, session, job: Job) -> None:
     """Every end of a job passes here, in the transaction that ends it: its webhook is owed from now."""
-    # imported here: webhooks describes the job with the JOB object's model, which names this module's
-    # statuses (an import at the top would be a cycle)
-    from portal.webhooks import record_job_end
-
     record_job_end(session, job, db.settings)
 
 

@@ -1,7 +1,7 @@
 """The cookies file uploaded through `POST /api/cookies`, where every process that downloads finds it.
 
-yt-dlp reads it from this machine's disk: `DATA_DIR/secrets/cookies.txt` (`portal.downloader`). Without
-object storage every process shares that folder. With object storage the web and the workers share no
+yt-dlp reads it from this machine's disk: `DATA_DIR/secrets/cookies.txt` (`portal.acquire.downloader`).
+Without object storage every process shares that folder. With object storage the web and the workers share no
 disk, so the bucket also keeps it, as a private object `PREFIX/secrets/cookies.txt` (never presigned;
 retention sweeps uploads/ and outputs/ only), and a process brings its own copy up to date before it
 downloads or reports it: one conditional GET, a 304 while nothing changed.
@@ -12,12 +12,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from portal.downloader import cookies_path, forget_cookies, store_cookies
-from portal.storage import ObjectStorage
+from portal.acquire.downloader import cookies_path, forget_cookies, store_cookies
+from portal.storage.objects import ObjectStorage
 
 if TYPE_CHECKING:
     from portal.config import Settings
-    from portal.storage import MediaStorage
+    from portal.storage.objects import MediaStorage
 
 SECRETS_AREA, COOKIES_NAME = "secrets", "cookies.txt"
 

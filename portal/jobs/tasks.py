@@ -1,4 +1,4 @@
-"""The queue's task code: Huey carries job ids; the jobs table (and `portal.jobs`) is the truth.
+"""The queue's task code: Huey carries job ids; the jobs table (and `portal.jobs.state`) is the truth.
 
 Huey delivers at most once, so a worker takes a lease on the job row and renews a heartbeat while it
 works; a reaper in every consumer puts jobs with a stale heartbeat back on the queue (bounded attempts),
@@ -22,41 +22,44 @@ from pathlib import Path
 from huey import crontab
 from huey.consumer import Consumer
 
-from portal import jobs
+from portal.acquire.downloader import DownloadCancelledError, DownloadOptions, download
+from portal.brands.v3_import import apply_v3_settings
 from portal.database import Job, WorkerBeat, utc_now
-from portal.downloader import DownloadCancelledError, DownloadOptions, download
 from portal.errors import PortalError
-from portal.footprint import python_footprint_mib
+from portal.jobs import state
+from portal.jobs.footprint import python_footprint_mib
+from portal.jobs.maintenance import cleanup
+from portal.jobs.webhooks import start_sender
 from portal.logging_setup import job_context
-from portal.maintenance import cleanup
 from portal.media.errors import EngineError, RenderCancelledError
 from portal.media.plan import job_stem, output_name, temp_glob, temp_name
 from portal.runtime import Runtime
-from portal.storage import OUTPUTS, StoredFileMissingError, job_scratch
-from portal.v3_import import apply_v3_settings
+from portal.storage.objects import OUTPUTS, StoredFileMissingError, job_scratch
 from portal.video_processor import RenderedOutput, probe_media, render_source
-from portal.webhooks import start_sender
 
 log = logging.getLogger("portal.worker")
 WATCH_SECONDS = 0.5  # how often a running job checks its cancel flag and writes progress
 HEARTBEAT_SECONDS = 5.0
 REAPER_SECONDS = 10.0
 RETRY_DELAY_SECONDS = 5
+TASK_MODULE = "portal.tasks"
 
 
 def register_tasks(runtime: Runtime) -> Runtime:
     """Put this module's tasks on the runtime's queue (the web enqueues them, a consumer runs them)."""
 
-    # Named as they were when they were module functions, so messages already queued still run.
-    @runtime.huey.task(retries=0, context=False, name="process_job")
+    # Huey keys a message by the task's module and name: both stay as they were when these were module
+    # functions of `portal.tasks`, so messages already queued by a running deployment still run.
     def process(job_id: str) -> None:
         process_job(runtime, job_id)
 
-    @runtime.huey.periodic_task(crontab(minute="*/30"), name="run_cleanup")
     def periodic_cleanup() -> None:
         run_cleanup(runtime)
 
-    runtime.process_job = process
+    process.__module__ = periodic_cleanup.__module__ = TASK_MODULE
+    runtime.process_job = runtime.huey.task(retries=0, context=False, name="process_job")(process)
+    runtime.huey.periodic_task(crontab(minute="*/30"), name="run_cleanup")(periodic_cleanup)
+
     return runtime
 
 
@@ -64,7 +67,7 @@ def process_job(runtime: Runtime, job_id: str) -> None:
     """Run one job to its end: acquire the source, render every brand, record the outputs."""
     with job_context(job_id):
         run = _JobRun(runtime, job_id)
-        if not jobs.lease(runtime.db, job_id, run.holder):
+        if not state.lease(runtime.db, job_id, run.holder):
             log.info("job %s is not waiting for a worker; skipped", job_id)
             return
         log.info("job %s started on %s", job_id, run.holder)
@@ -125,14 +128,14 @@ class _JobRun:
             for output in rendered:
                 runtime.storage.store(Path(output.path), OUTPUTS)
         except (RenderCancelledError, DownloadCancelledError):
-            jobs.stop_cancelled(db, self.job_id, holder=self.holder)
+            state.stop_cancelled(db, self.job_id, holder=self.holder)
         except Exception as exc:
             if not isinstance(exc, PortalError):  # a bug: keep the job honest and the worker alive
                 log.exception("job %s crashed", self.job_id)
-            if jobs.fail(db, self.job_id, exc, settings.max_attempts, holder=self.holder):
+            if state.fail(db, self.job_id, exc, settings.max_attempts, holder=self.holder):
                 runtime.enqueue(self.job_id, delay=RETRY_DELAY_SECONDS)
         else:
-            if jobs.finish(db, self.job_id, rendered, holder=self.holder):
+            if state.finish(db, self.job_id, rendered, holder=self.holder):
                 db.log("INFO", f"{len(rendered)} outputs in {time.monotonic() - started:.1f} s", self.job_id)
         finally:
             self.done.set()
@@ -153,10 +156,10 @@ class _JobRun:
                 current = self.progress
                 if current != written or time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                     stage, percent = current or (None, None)
-                    wanted = jobs.progress(db, job_id, stage, percent, holder=self.holder)
+                    wanted = state.progress(db, job_id, stage, percent, holder=self.holder)
                     written, last_beat = current, time.monotonic()
                 else:
-                    wanted = jobs.cancel_requested(db, job_id)
+                    wanted = state.cancel_requested(db, job_id)
                 if wanted:
                     self.cancel.set()
             except Exception:  # a busy database must not kill the render; the next tick retries
@@ -209,7 +212,7 @@ def keep_original(source: Path, outputs_dir: Path, stem: str) -> RenderedOutput:
 def reap_stale_jobs(runtime: Runtime) -> list[str]:
     """Requeue jobs whose worker stopped beating; fail them after WTF_MAX_ATTEMPTS."""
     settings = runtime.settings
-    requeued = jobs.reap(runtime.db, settings.heartbeat_stale_s, settings.max_attempts)
+    requeued = state.reap(runtime.db, settings.heartbeat_stale_s, settings.max_attempts)
     runtime.enqueue_all(requeued)
     return requeued
 
