@@ -11,7 +11,7 @@ import click
 
 from portal.commands.base import UserError, settings_or_exit
 
-GUNICORN_CONF = Path(__file__).resolve().parent / "gunicorn.conf.py"
+GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
 
 
 @click.command()
