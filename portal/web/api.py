@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -34,7 +35,8 @@ from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
 from portal.jobs.webhooks import check_target
 from portal.media.errors import SourceError
-from portal.media.options import DEFAULT_FIT, Fit
+from portal.media.options import DEFAULT_FIT, OutputFormat, formats_from_choices
+from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, output_size, safe_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, probe_media, render_preview
@@ -44,14 +46,17 @@ from portal.web.links import link_signer, signed_download_url
 from portal.web.openapi import Content, documented
 from portal.web.runtime import runtime
 from portal.web.schemas import (
+    BatchAnswer,
     BrandsAnswer,
     CookiesAnswer,
     DeletedAnswer,
     FileForm,
+    FormatChoice,
     JobAnswer,
     JobListQuery,
     JobPage,
     JobsAnswer,
+    PlanAnswer,
     PreviewQuery,
     StatusAnswer,
     UploadAnswer,
@@ -59,7 +64,9 @@ from portal.web.schemas import (
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_SOURCES = 50  # in one submission
 OPEN_ENDPOINTS = {"api.test"}
+SIGNED_ENDPOINTS = {"api.download", "api.batch_archive"}  # a signed link stands in for the key
 PAGE_LIMIT_MAX = 100
 ARCHIVE_CHUNK = 1 << 20
 
@@ -68,7 +75,7 @@ ARCHIVE_CHUNK = 1 << 20
 def _authenticate() -> None:
     if request.endpoint in OPEN_ENDPOINTS:
         return
-    if request.endpoint == "api.download" and is_signed(request.args):
+    if request.endpoint in SIGNED_ENDPOINTS and is_signed(request.args):
         return  # a signed link stands in for the key; the view checks it (403 if changed or expired)
     require_api_auth()
 
@@ -80,14 +87,12 @@ def test():
     return StatusAnswer(status="online", version=__version__).answer()
 
 
-class BrandSelection(WebhookRequest):
-    """What to make: the brands and the format (a multipart request sends only this, with its file)."""
+class BrandSelection(WebhookRequest, FormatChoice):
+    """What to make: the brands and the formats (a multipart request sends only this, with its file)."""
 
     model_config = ConfigDict(extra="forbid")
 
     brands: list[str] | Literal["all"] = Field(min_length=1)
-    preset: PresetName = "source"
-    fit: Fit = DEFAULT_FIT
 
 
 class ProcessForm(BaseModel):
@@ -96,24 +101,52 @@ class ProcessForm(BaseModel):
     file: bytes
     brands: str = Field(min_length=1)
     preset: PresetName = "source"
-    fit: Fit = DEFAULT_FIT
+    formats: str | None = Field(default=None, description="presets, comma-separated (or the field repeated)")
+    fit: str = Field(
+        default=DEFAULT_FIT,
+        description="a fit for every format, or PRESET=FIT for one (comma-separated or the field repeated)",
+    )
     webhook_url: str | None = None
 
 
-class ProcessRequest(BrandSelection):
-    """A JSON request: the selection plus exactly one source."""
+class SourcesRequest(BrandSelection):
+    """The selection plus its sources: one `url` or `upload_id`, or `urls` and/or `upload_ids` (several
+    sources: a batch)."""
 
     url: str | None = None
-    urls: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    urls: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SOURCES)
     upload_id: str | None = None
+    upload_ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SOURCES)
     playlist: bool = False
 
+    def given(self) -> list[str]:
+        return [name for name in ("url", "urls", "upload_id", "upload_ids") if getattr(self, name)]
+
+    def upload_list(self) -> list[str]:
+        return self.upload_ids or ([self.upload_id] if self.upload_id else [])
+
+    def url_list(self) -> list[str]:
+        return self.urls or ([self.url] if self.url else [])
+
+
+class ProcessRequest(SourcesRequest):
+    """A JSON request: the selection plus its sources."""
+
     @model_validator(mode="after")
-    def _one_source(self) -> ProcessRequest:
-        given = [name for name in ("url", "urls", "upload_id") if getattr(self, name)]
-        if len(given) != 1:
-            raise ValueError("give exactly one of 'url', 'urls' or 'upload_id'")
+    def _sources(self) -> ProcessRequest:
+        given = self.given()
+        if not given or (len(given) > 1 and set(given) != {"urls", "upload_ids"}):
+            raise ValueError("give one of 'url' or 'upload_id', or 'urls' and/or 'upload_ids'")
+        if len(self.url_list()) + len(self.upload_list()) > MAX_SOURCES:
+            raise ValueError(f"at most {MAX_SOURCES} sources in one submission")
         return self
+
+
+class PlanRequest(SourcesRequest):
+    """A submission's body, to count what it would make; the sources may be left out, and `files`
+    names files still to be uploaded (each a source)."""
+
+    files: list[str] = Field(default_factory=list, max_length=MAX_SOURCES)
 
 
 def _brand_ids(requested: list[str] | str) -> list[str]:
@@ -174,19 +207,32 @@ def create_upload():
     return UploadAnswer(upload=_describe_upload(upload)).answer(), 201
 
 
+def _form_list(name: str) -> list[str]:
+    """A multipart field given comma-separated, repeated, or both."""
+    return [item.strip() for value in request.form.getlist(name) for item in value.split(",") if item.strip()]
+
+
+def _form_selection() -> BrandSelection:
+    """The selection of a multipart request (the file aside)."""
+    brands, presets, fits = _form_list("brands"), _form_list("formats"), _form_list("fit")
+    fields: dict = {"brands": "all" if brands == ["all"] else brands}
+    if presets:
+        try:
+            chosen = formats_from_choices(presets, fits)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_request", f"fit: {exc}") from None
+        fields["formats"] = [{"preset": item.preset, "fit": item.fit} for item in chosen]
+    else:
+        fields["preset"] = request.form.get("preset") or "source"
+        fields["fit"] = fits[-1] if fits else DEFAULT_FIT
+    fields["webhook_url"] = request.form.get("webhook_url") or None
+    return BrandSelection.model_validate(fields)
+
+
 def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
     """The JSON request, or a multipart one whose file is stored (after its brands are checked)."""
     if request.mimetype == "multipart/form-data":
-        brands = [
-            b.strip() for value in request.form.getlist("brands") for b in value.split(",") if b.strip()
-        ]
-        fields = {
-            "brands": "all" if brands == ["all"] else brands,
-            "preset": request.form.get("preset") or "source",
-            "fit": request.form.get("fit") or DEFAULT_FIT,
-            "webhook_url": request.form.get("webhook_url") or None,
-        }
-        selection = BrandSelection.model_validate(fields)
+        selection = _form_selection()
         _brand_ids(selection.brands)  # refuse unknown brands and webhooks before storing the file
         check_target(selection.webhook_url, runtime().settings)
         return selection, _save_upload(request.files.get("file"))
@@ -206,11 +252,8 @@ def _submit(new_jobs: list[NewJob]) -> list[str]:
     return ids
 
 
-def _link_jobs(
-    urls: list[str], kind: str, brands: list[str], preset: str, expand: bool, fit: str = DEFAULT_FIT,
-    webhook_url: str | None = None,
-) -> list[str]:  # fmt: skip
-    """One job per link (per entry for an expanded playlist); every link is checked before any job exists."""
+def _checked_links(urls: list[str], expand: bool) -> list[str]:
+    """The links a submission makes jobs of (a playlist's entries when expanded), each checked."""
     if expand:
         runtime().cookies.refresh()  # a playlist is read here, on the web, perhaps signed in
     options = DownloadOptions.from_settings(runtime().settings)
@@ -220,10 +263,22 @@ def _link_jobs(
         urls = [entry for url in urls for entry in expand_playlist(url, options)]
         for url in urls:  # a feed or page may list links anywhere
             check_url(url, options.allow_private_urls)
+    return urls
+
+
+def _link_jobs(
+    urls: list[str], kind: str, brands: list[str], formats: list[OutputFormat], expand: bool,
+    webhook_url: str | None = None,
+) -> list[str]:  # fmt: skip
+    """One job per link (per entry for an expanded playlist); every link is checked before any job exists.
+    Several jobs are one batch (`state.submit`)."""
+    urls = _checked_links(urls, expand)
     _require_disk()
-    return _submit(
-        [NewJob(kind, "url", url, None, brands, preset, fit, webhook_url=webhook_url) for url in urls]
-    )
+    if kind == "fetch":
+        new = [NewJob(kind, "url", url, None, brands, "source", webhook_url=webhook_url) for url in urls]
+    else:
+        new = [NewJob.rendering("url", url, None, brands, formats, webhook_url=webhook_url) for url in urls]
+    return _submit(new)
 
 
 def _jobs_response(job_ids: list[str]):
@@ -245,24 +300,64 @@ def process_video():
     """
     payload, upload = _parse_process_request()
     brands = _brand_ids(payload.brands)
-    if upload is None and (payload.url or payload.urls):
-        urls = payload.urls or [payload.url]
-        ids = _link_jobs(
-            urls, "render", brands, payload.preset, payload.playlist, payload.fit, payload.webhook_url
-        )
-        return _job_response(ids[0], 202) if payload.url and len(ids) == 1 else _jobs_response(ids)
+    formats = payload.output_formats()
+    if upload is not None:
+        uploads = [upload]
+    else:
+        assert isinstance(payload, ProcessRequest)
+        uploads = [_stored_upload(upload_id) for upload_id in payload.upload_list()]
+    new = [
+        NewJob.rendering("upload", item.filename, item.path, brands, formats, webhook_url=payload.webhook_url)
+        for item in uploads
+    ]
+    if isinstance(payload, ProcessRequest) and payload.url_list():
+        new += [
+            NewJob.rendering("url", url, None, brands, formats, webhook_url=payload.webhook_url)
+            for url in _checked_links(payload.url_list(), payload.playlist)
+        ]
     _require_disk()
-    if upload is None:
-        with runtime().db.session() as session:
-            upload = session.get(Upload, payload.upload_id)
-        if upload is None or not runtime().storage.exists(upload.path):
-            message = f"no upload {payload.upload_id!r} (expired or never made)"
-            raise ApiError(404, "upload_not_found", message)
-    [job_id] = _submit([
-        NewJob("render", "upload", upload.filename, upload.path, brands, payload.preset, payload.fit,
-               webhook_url=payload.webhook_url)
-    ])  # fmt: skip
-    return _job_response(job_id, 202)
+    ids = _submit(new)  # several sources: one batch
+    one = upload is not None or payload.url or payload.upload_id
+    return _job_response(ids[0], 202) if one and len(ids) == 1 else _jobs_response(ids)
+
+
+def _stored_upload(upload_id: str) -> Upload:
+    with runtime().db.session() as session:
+        upload = session.get(Upload, upload_id)
+    if upload is None or not runtime().storage.exists(upload.path):
+        raise ApiError(404, "upload_not_found", f"no upload {upload_id!r} (expired or never made)")
+    return upload
+
+
+@bp.post("/plans")
+@documented({200: PlanAnswer}, body=PlanRequest, tag="videos", errors={404: "no such upload"})
+def plan_outputs():
+    """What a submission (the same body) would make: every source x brand x format, with sizes, and the
+    count; nothing is stored or rendered. `files` counts files still to be uploaded as sources."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send JSON (Content-Type: application/json)")
+    payload = PlanRequest.model_validate(request.get_json())
+    brands = _brand_ids(payload.brands)
+    formats = payload.output_formats()
+    max_short_side = runtime().settings.engine_options().max_short_side
+    sources: list[tuple[str, tuple[int, int] | None]] = []
+    for upload_id in payload.upload_list():
+        upload = _stored_upload(upload_id)
+        sources.append((upload.filename, (upload.media["width"], upload.media["height"])))
+    sources += [(name, None) for name in payload.files]
+    sources += [(url, None) for url in _checked_links(payload.url_list(), payload.playlist)]
+    outputs = []
+    for name, source_size in sources:
+        for item in formats:
+            width, height = output_size(item.preset, source_size, max_short_side) or (None, None)
+            outputs += [
+                {"source": name, "brand": brand, "format": item.preset, "fit": item.fit, "width": width,
+                 "height": height}
+                for brand in brands
+            ]  # fmt: skip
+    count = len(sources) * len(brands) * len(formats)
+    plan = {"sources": len(sources), "brands": len(brands), "formats": len(formats), "count": count}
+    return PlanAnswer(plan={**plan, "outputs": outputs}).answer()
 
 
 COOKIES_MAX_BYTES = 1_048_576
@@ -462,9 +557,16 @@ def archive(job_id: str):
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
         files = [(output.filename, rt.storage.ref(OUTPUTS, output.filename)) for output in job.outputs]
+    return _zip_response(files, f"job-{job_id}.zip", f"job {job_id} has no outputs to download")
+
+
+def _zip_response(files: list[tuple[str, str]], download_name: str, empty_message: str) -> Response:
+    """The stored files (name in the ZIP, storage ref) that still exist, in one ZIP streamed as it is
+    written (no copy on disk); 409 if none is left."""
+    rt = runtime()
     files = [(name, ref) for name, ref in files if rt.storage.exists(ref)]
     if not files:
-        raise ApiError(409, "no_outputs", f"job {job_id} has no outputs to download")
+        raise ApiError(409, "no_outputs", empty_message)
 
     def generate() -> Iterator[bytes]:
         sink = _ChunkSink()
@@ -478,8 +580,69 @@ def archive(job_id: str):
         yield from sink.drain()
 
     response = Response(stream_with_context(generate()), mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="job-{job_id}.zip"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
     return response
+
+
+def _batch_jobs(session, batch_id: str) -> list[Job]:
+    jobs = session.scalars(select(Job).where(Job.batch_id == batch_id).order_by(Job.created_at, Job.id)).all()
+    if not jobs:
+        raise ApiError(404, "batch_not_found", f"no batch {batch_id!r}")
+    return list(jobs)
+
+
+def batch_archive_name(batch_id: str) -> str:
+    """The batch ZIP's file name, which its signed link signs (never an output's name: those are .mp4)."""
+    return f"batch-{batch_id}.zip"
+
+
+def source_folder(job: Job) -> str:
+    """A job's folder in its batch's ZIP: its source's title or name, and the job's tag (unique)."""
+    name = (job.source_meta or {}).get("title") or Path(job.source_name).stem
+    return f"{safe_stem(name)[:STEM_SOURCE_CHARS]}-{job.id[:JOB_TAG_LENGTH]}"
+
+
+@bp.get("/batches/<batch_id>")
+@documented({200: BatchAnswer}, errors={404: "no such batch"}, tag="jobs")
+def get_batch(batch_id: str):
+    """The jobs of one submission of several sources, their outputs' count and the batch ZIP's signed link."""
+    with runtime().db.session() as session:
+        jobs = _batch_jobs(session, batch_id)
+        query = urlencode(link_signer().query(batch_archive_name(batch_id)))
+        archive_url = f"{BATCH_PATH.format(batch_id)}?{query}"
+        return BatchAnswer(
+            batch={
+                "id": batch_id,
+                "jobs": [describe_job(job, signed_download_url) for job in jobs],
+                "outputs": sum(len(job.outputs) for job in jobs),
+                "archive_url": archive_url,
+            }
+        ).answer()
+
+
+BATCH_PATH = "/api/batches/{}/archive"
+
+
+@bp.get("/batches/<batch_id>/archive")
+@documented(
+    {200: Content("application/zip", "every output of every job of the batch, a folder per source")},
+    errors={403: "a signed link that was changed or has expired", 404: "no such batch",
+            409: "no job of the batch has outputs"},
+    tag="jobs",
+)  # fmt: skip
+def batch_archive(batch_id: str):
+    """Every output of every job of a batch in one ZIP, a folder per source; with the key or as the
+    batch's signed link (`archive_url`)."""
+    if is_signed(request.args):
+        link_signer().check(batch_archive_name(batch_id), request.args)
+    rt = runtime()
+    with rt.db.session() as session:
+        files = [
+            (f"{source_folder(job)}/{output.filename}", rt.storage.ref(OUTPUTS, output.filename))
+            for job in _batch_jobs(session, batch_id)
+            for output in job.outputs
+        ]
+    return _zip_response(files, batch_archive_name(batch_id), f"batch {batch_id} has no outputs yet")
 
 
 @bp.get("/brands")
