@@ -41,9 +41,10 @@ OPTIONS = EngineOptions(memory_mb=4096)
 QUIET = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
 
 
-def make_source(path: Path) -> Path:
-    """A 10 s 1080x1920 clip with grain, so the encoders do realistic work (flat test patterns are free)."""
-    width, height = SIZE
+def make_source(path: Path, size: tuple[int, int] = SIZE) -> Path:
+    """A 10 s clip (1080x1920 unless told) with grain, so the encoders do realistic work (flat test
+    patterns are free)."""
+    width, height = size
     run_ffmpeg(usable_ffmpeg(), [
         *QUIET, "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30:duration={SECONDS}",
         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={SECONDS}",
