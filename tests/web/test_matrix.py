@@ -12,6 +12,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from tests.apptools import make_app
 from tests.conftest import REPO
 from tests.engine.inspect_output import assert_ready_to_post
 from tests.mediagen import make_clip
@@ -124,9 +125,10 @@ def test_one_source_one_format_keeps_its_names_and_no_batch(client: FlaskClient,
     assert job["preset"] == "square"
 
 
-def test_plans_count_links_and_files_to_upload(client: FlaskClient) -> None:
+def test_plans_count_links_and_files_to_upload(tmp_path: Path) -> None:
+    client = make_app(tmp_path / "data", allow_private_urls=True).test_client()  # links on this machine
     body = {"brands": "all", "formats": ["vertical", "square"], "files": ["a.mp4", "b.mov"],
-            "urls": ["https://example.com/v1.mp4", "https://example.com/v2.mp4"]}  # fmt: skip
+            "urls": ["http://127.0.0.1:9/v1.mp4", "http://127.0.0.1:9/v2.mp4"]}  # fmt: skip
     plan = client.post("/api/plans", json=body, headers=AUTH).json["plan"]
     assert (plan["sources"], plan["brands"], plan["formats"], plan["count"]) == (4, 3, 2, 24)
     assert {(o["format"], o["width"], o["height"]) for o in plan["outputs"]} == {
