@@ -157,11 +157,11 @@ class OutputPlan:
     temp_path: Path  # written here, renamed to `path` once complete and verified
     overlays: tuple[PlacedOverlay, ...]
     gain: GainPlan  # what is done to its sound (the brand may have its own loudness target)
-    preset: str = "source"  # its format
-    width: int = 0
-    height: int = 0
+    preset: str  # its format
+    width: int
+    height: int
     # where the render pass writes its sound's EBU R128 meter readings (None: not measured)
-    loudness_log: Path | None = None
+    loudness_log: Path | None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -35,7 +36,7 @@ from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
 from portal.jobs.webhooks import check_target
 from portal.media.errors import SourceError
-from portal.media.options import DEFAULT_FIT, OutputFormat, formats_from_choices
+from portal.media.options import DEFAULT_FIT, formats_from_choices
 from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, output_size, safe_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
@@ -229,20 +230,32 @@ def _form_selection() -> BrandSelection:
     return BrandSelection.model_validate(fields)
 
 
-def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
+@dataclass(frozen=True)
+class Submission:
+    """A submission's selection and its sources: stored uploads and checked links."""
+
+    selection: BrandSelection
+    uploads: list[Upload]
+    urls: list[str]
+    single: bool  # asked for one source (`url`, `upload_id`, a multipart file): answered as `{"job"}`
+
+
+def _parse_process_request() -> Submission:
     """The JSON request, or a multipart one whose file is stored (after its brands are checked)."""
     if request.mimetype == "multipart/form-data":
         selection = _form_selection()
         _brand_ids(selection.brands)  # refuse unknown brands and webhooks before storing the file
         check_target(selection.webhook_url, runtime().settings)
-        return selection, _save_upload(request.files.get("file"))
+        return Submission(selection, [_save_upload(request.files.get("file"))], [], single=True)
     if not request.is_json:
         raise ApiError(
             415, "unsupported_media_type", "send JSON (Content-Type: application/json) or multipart"
         )
     payload = ProcessRequest.model_validate(request.get_json())
     check_target(payload.webhook_url, runtime().settings)
-    return payload, None
+    uploads = [_stored_upload(upload_id) for upload_id in payload.upload_list()]
+    urls = _checked_links(payload.url_list(), payload.playlist)
+    return Submission(payload, uploads, urls, single=bool(payload.url or payload.upload_id))
 
 
 def _submit(new_jobs: list[NewJob]) -> list[str]:
@@ -266,19 +279,12 @@ def _checked_links(urls: list[str], expand: bool) -> list[str]:
     return urls
 
 
-def _link_jobs(
-    urls: list[str], kind: str, brands: list[str], formats: list[OutputFormat], expand: bool,
-    webhook_url: str | None = None,
-) -> list[str]:  # fmt: skip
-    """One job per link (per entry for an expanded playlist); every link is checked before any job exists.
-    Several jobs are one batch (`state.submit`)."""
+def fetch_jobs(urls: list[str], expand: bool, webhook_url: str | None = None) -> list[str]:
+    """One download-only job per link (per entry for an expanded playlist), every link checked before any
+    job exists (v3's fetch); several are one batch (`state.submit`)."""
     urls = _checked_links(urls, expand)
     _require_disk()
-    if kind == "fetch":
-        new = [NewJob(kind, "url", url, None, brands, "source", webhook_url=webhook_url) for url in urls]
-    else:
-        new = [NewJob.rendering("url", url, None, brands, formats, webhook_url=webhook_url) for url in urls]
-    return _submit(new)
+    return _submit([NewJob("fetch", "url", url, None, [], "source", webhook_url=webhook_url) for url in urls])
 
 
 def _jobs_response(job_ids: list[str]):
@@ -293,32 +299,27 @@ def _jobs_response(job_ids: list[str]):
     errors={404: "no such upload", 413: "larger than WTF_MAX_UPLOAD_MB", 507: "low disk"},
 )  # fmt: skip
 def process_video():
-    """Queue branding of an upload (upload_id or multipart file), a `url` or `urls`; 202 with the job(s).
+    """Queue branding of an upload (upload_id or multipart file), a `url`, or `urls` and/or `upload_ids`:
+    every brand in every format (`formats`), one job per source; 202 with the job(s).
 
-    One job answers `{"job"}`; `urls`, or a `url` that is a playlist expanded with `playlist: true`,
-    answer `{"jobs"}`.
+    One job answers `{"job"}`; `urls`, `upload_ids`, or a `url` that is a playlist expanded with
+    `playlist: true`, answer `{"jobs"}`, which share a `batch_id` when there are several.
     """
-    payload, upload = _parse_process_request()
-    brands = _brand_ids(payload.brands)
-    formats = payload.output_formats()
-    if upload is not None:
-        uploads = [upload]
-    else:
-        assert isinstance(payload, ProcessRequest)
-        uploads = [_stored_upload(upload_id) for upload_id in payload.upload_list()]
+    submission = _parse_process_request()
+    selection = submission.selection
+    brands, formats = _brand_ids(selection.brands), selection.output_formats()
     new = [
-        NewJob.rendering("upload", item.filename, item.path, brands, formats, webhook_url=payload.webhook_url)
-        for item in uploads
+        NewJob.rendering(
+            "upload", upload.filename, upload.path, brands, formats, webhook_url=selection.webhook_url
+        )
+        for upload in submission.uploads
+    ] + [
+        NewJob.rendering("url", url, None, brands, formats, webhook_url=selection.webhook_url)
+        for url in submission.urls
     ]
-    if isinstance(payload, ProcessRequest) and payload.url_list():
-        new += [
-            NewJob.rendering("url", url, None, brands, formats, webhook_url=payload.webhook_url)
-            for url in _checked_links(payload.url_list(), payload.playlist)
-        ]
     _require_disk()
     ids = _submit(new)  # several sources: one batch
-    one = upload is not None or payload.url or payload.upload_id
-    return _job_response(ids[0], 202) if one and len(ids) == 1 else _jobs_response(ids)
+    return _job_response(ids[0], 202) if submission.single and len(ids) == 1 else _jobs_response(ids)
 
 
 def _stored_upload(upload_id: str) -> Upload:

@@ -31,7 +31,7 @@ from portal.jobs.status import FINISHED, JobStatus
 from portal.jobs.webhooks import check_target
 from portal.storage.objects import OUTPUTS, UPLOADS
 from portal.web import debug, events
-from portal.web.api import _link_jobs, _require_disk, _submit
+from portal.web.api import _require_disk, _submit, fetch_jobs
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, use_error_shape, validation_message
 from portal.web.links import signed_download_url
@@ -402,7 +402,7 @@ def fetch():
         raise ApiError(400, "too_many_urls", f"at most {FETCH_MAX_URLS} URLs at a time")
     payload = _request(V3FetchRequest, data)
     check_target(payload.webhook_url, runtime().settings)
-    ids = _link_jobs(urls, "fetch", [], [], payload.playlist, webhook_url=payload.webhook_url)
+    ids = fetch_jobs(urls, payload.playlist, webhook_url=payload.webhook_url)
     return _answer(ids, _fetch_result, many=True)
 
 
