@@ -235,6 +235,7 @@ class Submission:
     """A submission's selection and its sources: stored uploads and checked links."""
 
     selection: BrandSelection
+    brands: list[str]  # the brands' ids, each known
     uploads: list[Upload]
     urls: list[str]
     single: bool  # asked for one source (`url`, `upload_id`, a multipart file): answered as `{"job"}`
@@ -244,18 +245,21 @@ def _parse_process_request() -> Submission:
     """The JSON request, or a multipart one whose file is stored (after its brands are checked)."""
     if request.mimetype == "multipart/form-data":
         selection = _form_selection()
-        _brand_ids(selection.brands)  # refuse unknown brands and webhooks before storing the file
+        brands = _brand_ids(
+            selection.brands
+        )  # unknown brands and webhooks are refused before the file is stored
         check_target(selection.webhook_url, runtime().settings)
-        return Submission(selection, [_save_upload(request.files.get("file"))], [], single=True)
+        return Submission(selection, brands, [_save_upload(request.files.get("file"))], [], single=True)
     if not request.is_json:
         raise ApiError(
             415, "unsupported_media_type", "send JSON (Content-Type: application/json) or multipart"
         )
     payload = ProcessRequest.model_validate(request.get_json())
+    brands = _brand_ids(payload.brands)
     check_target(payload.webhook_url, runtime().settings)
     uploads = [_stored_upload(upload_id) for upload_id in payload.upload_list()]
     urls = _checked_links(payload.url_list(), payload.playlist)
-    return Submission(payload, uploads, urls, single=bool(payload.url or payload.upload_id))
+    return Submission(payload, brands, uploads, urls, single=bool(payload.url or payload.upload_id))
 
 
 def _submit(new_jobs: list[NewJob]) -> list[str]:
@@ -307,7 +311,7 @@ def process_video():
     """
     submission = _parse_process_request()
     selection = submission.selection
-    brands, formats = _brand_ids(selection.brands), selection.output_formats()
+    brands, formats = submission.brands, selection.output_formats()
     new = [
         NewJob.rendering(
             "upload", upload.filename, upload.path, brands, formats, webhook_url=selection.webhook_url
