@@ -102,7 +102,7 @@ def peak_at_budget(source: Path, config: Path, out: Path, seconds: float) -> tup
     result = subprocess.run(
         [sys.executable, "-c", PEAK_OF_TREE, *command], capture_output=True, text=True, cwd=REPO, env=env
     )
-    seconds = time.perf_counter() - started
+    wall_s = time.perf_counter() - started
     first, _, payload = result.stdout.partition("\n")
     peak, returncode = first.split()
     outputs = json.loads(payload)["outputs"] if returncode == "0" else []
@@ -114,7 +114,7 @@ def peak_at_budget(source: Path, config: Path, out: Path, seconds: float) -> tup
     brands = load_brand_config(config).select("all")
     plan = plan_render(info, brands, FORMATS, out, "x", out, measure_art(brand_arts(brands)),
                        replace(OPTIONS, memory_mb=BUDGET_MB))  # fmt: skip
-    return float(peak), seconds, len(plan.batches), ok
+    return float(peak), wall_s, len(plan.batches), ok
 
 
 def run(rounds: int = 3, config: Path = REPO / "brand_config.json", seconds: float = SECONDS) -> None:
@@ -151,7 +151,7 @@ def report(
         return (f"| {label} | {wall['engine']:.1f} vs {wall[other]:.1f} | **{ratio:.2f}** "
                 f"| {cpu['engine']:.1f} vs {cpu[other]:.1f} | {cpu_ratio:.2f} | {goal} |")  # fmt: skip
 
-    peak, seconds, passes, ok = memory
+    peak, wall_s, passes, ok = memory
     runs = [("1 format", one), ("3 formats", three)]
     command = f'make bench BENCH_ARGS="matrix --rounds {rounds}"'
     shorter = ""
@@ -195,5 +195,5 @@ def report(
         "| WTF_RENDER_MEMORY_MB | FFmpeg passes (one decode each) | peak RSS, largest process | wall time "
         "| outputs correct |",
         "| --- | --- | --- | --- | --- |",
-        f"| {BUDGET_MB} | {passes} | {peak:.0f} MB | {seconds:.1f} s | {'yes' if ok else 'NO'} |",
+        f"| {BUDGET_MB} | {passes} | {peak:.0f} MB | {wall_s:.1f} s | {'yes' if ok else 'NO'} |",
     ])  # fmt: skip
