@@ -126,6 +126,15 @@ class Output(Base):
     duration: Mapped[float] = mapped_column(Float)
     loudness: Mapped[dict | None] = mapped_column(JSON)  # the engine's before/after measurement
     placements: Mapped[list | None] = mapped_column(JSON)  # overlays at position "auto": where, why
+    cover_filename: Mapped[str | None] = mapped_column(String(255))  # its JPEG cover (null before 0008)
+    cover_at: Mapped[float | None] = mapped_column(Float)  # the cover's time in seconds
+    # a portal.jobs.status.ReviewState (DESIGN 4.12)
+    review: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def stored_names(self) -> list[str]:
+        """Every file of this output in the outputs folder: the video, then its cover."""
+        return [self.filename, *([self.cover_filename] if self.cover_filename else [])]
 
     job: Mapped[Job] = relationship(back_populates="outputs")
 

@@ -24,6 +24,7 @@ import av
 
 from portal.brand_loader import Brand
 from portal.media.binary import locate_ffmpeg
+from portal.media.cover import choose_cover_time, clamp_cover_time, write_cover
 from portal.media.errors import EngineError, RenderError, RenderTimeoutError
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
 from portal.media.loudness import (
@@ -94,6 +95,8 @@ class RenderedOutput:
     preset: str = "source"  # its format
     # one per overlay at position "auto": {"overlay": index, "position", "reason", "scores"}
     placements: tuple[dict, ...] = ()
+    cover: Path | None = None  # its JPEG cover (DESIGN 4.11), named like it with .jpg
+    cover_at: float | None = None  # the time of the cover, in seconds
 
 
 def render_source(
@@ -106,13 +109,15 @@ def render_source(
     formats: Sequence[OutputFormat] | None = None,
     options: EngineOptions = ENGINE_DEFAULTS,
     stem: str | None = None,
+    cover_at: float | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> list[RenderedOutput]:
     """Render every brand in every format from `source` into `out_dir` (see the module docstring).
 
     `formats` (several presets, each with its fit) replaces `preset` and `fit` when given; with more than
-    one, outputs are named `<stem>_<brand>_<preset>.mp4`.
+    one, outputs are named `<stem>_<brand>_<preset>.mp4`. Each output gets a cover at `cover_at` seconds,
+    or at the engine's choice (`choose_cover_time`).
     """
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
@@ -127,6 +132,9 @@ def render_source(
         # the render's single pass
         sound = pool.submit(_source_loudness, binary, info, brands, options)
         scene = analyse_scene(info) if needs_scene(brands) else None  # once, for every brand and shape
+        cover_time = (
+            clamp_cover_time(cover_at, info.duration) if cover_at is not None else choose_cover_time(info)
+        )
         before, makeup = sound.result()
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
@@ -140,6 +148,7 @@ def render_source(
             _run_batches(binary, plan, options, report, cancel)
             rendered = [_verify(output, plan, before) for output in plan.outputs]
             for output in plan.outputs:
+                write_cover(output.temp_path, cover_time, output.cover_path)
                 os.replace(output.temp_path, output.path)
         except BaseException:
             for output in plan.outputs:
@@ -147,7 +156,9 @@ def render_source(
             raise
     report("rendering", 100.0)
     return [
-        replace(r, path=output.path, placements=_placements(output))
+        replace(
+            r, path=output.path, placements=_placements(output), cover=output.cover_path, cover_at=cover_time
+        )
         for r, output in zip(rendered, plan.outputs, strict=True)
     ]
 

@@ -12,11 +12,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.database import Job
-from portal.jobs.status import JobStatus
+from portal.jobs.status import JobStatus, ReviewState
 from portal.media.options import Fit
 from portal.media.plan import PRESETS
 
 JobStatusName = Literal[tuple(JobStatus)]  # type: ignore[valid-type]
+ReviewStateName = Literal[tuple(ReviewState)]  # type: ignore[valid-type]
 PresetName = Literal[PRESETS]  # type: ignore[valid-type]
 
 
@@ -62,6 +63,7 @@ class FormatOut(BaseModel):
 
 
 class OutputOut(BaseModel):
+    number: int = Field(description="its place in the job's outputs, from 0: /api/jobs/ID/outputs/NUMBER/...")
     brand: str
     format: PresetName = Field(description="the preset this output was made in")
     filename: str
@@ -72,6 +74,12 @@ class OutputOut(BaseModel):
     duration: float
     loudness: LoudnessReportOut | None = Field(description="null for outputs without sound")
     placements: list[PlacementOut] = Field(description='one per overlay at position "auto"')
+    cover_url: str | None = Field(
+        description="its JPEG cover at its size, named like it with .jpg; a signed link (null before covers)"
+    )
+    cover_at: float | None = Field(description="the cover's time in seconds")
+    review: ReviewStateName = Field(description="pending until someone approves or rejects it")
+    reviewed_at: datetime | None
 
 
 class SourceOut(BaseModel):
@@ -94,7 +102,7 @@ class WebhookDeliveryOut(BaseModel):
     """One webhook POST owed for a job end, and how it went."""
 
     id: str = Field(description="also sent as X-WTF-Delivery, so a receiver can drop a repeat")
-    event: Literal["job.completed", "job.failed", "job.cancelled"]
+    event: Literal["job.completed", "job.failed", "job.cancelled", "output.approved", "output.rerendered"]
     url: str
     status: Literal["pending", "delivered", "failed"]
     attempts: int
@@ -142,6 +150,7 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
     from its file name (a view signs with the app's signer, a worker with the settings' one)."""
     outputs = [
         {
+            "number": number,
             "brand": output.brand,
             "format": output.preset or job.preset,
             "filename": output.filename,
@@ -152,8 +161,12 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
             "duration": output.duration,
             "loudness": output.loudness,
             "placements": output.placements or [],  # where each overlay at position "auto" went, and why
+            "cover_url": output_url(output.cover_filename) if output.cover_filename else None,
+            "cover_at": output.cover_at,
+            "review": output.review or ReviewState.PENDING,
+            "reviewed_at": iso(output.reviewed_at),
         }
-        for output in job.outputs
+        for number, output in enumerate(job.outputs)
     ]
     return {
         "id": job.id,

@@ -276,7 +276,7 @@ def require_free_disk(settings: Settings) -> None:
 
 
 def _job_record(job: Job, storage: MediaStorage) -> JobRecord:
-    refs = [storage.ref(OUTPUTS, output.filename) for output in job.outputs]
+    refs = [storage.ref(OUTPUTS, name) for output in job.outputs for name in output.stored_names()]
     if job.source_path:
         refs.append(job.source_path)
     paths = tuple(Path(ref) for ref in refs if not is_stored_object(ref))

@@ -23,8 +23,8 @@ from sqlalchemy import case, or_, select, update
 
 from portal.database import Database, Job, Output, new_id, utc_now
 from portal.errors import PortalError
-from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus
-from portal.jobs.webhooks import record_job_end
+from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus, ReviewState
+from portal.jobs.webhooks import OUTPUT_APPROVED, record_event, record_job_end
 from portal.media.options import DEFAULT_FIT, OutputFormat
 from portal.storage.objects import OUTPUTS, MediaStorage
 
@@ -177,7 +177,9 @@ def finish(db: Database, job_id: str, rendered: list, *, holder: str) -> bool:
                        size_bytes=item.size_bytes,
                        width=item.width, height=item.height, duration=item.duration,
                        loudness=item.loudness.as_dict() if item.loudness else None,
-                       placements=list(getattr(item, "placements", ())))
+                       placements=list(getattr(item, "placements", ())),
+                       cover_filename=Path(item.cover).name if getattr(item, "cover", None) else None,
+                       cover_at=getattr(item, "cover_at", None))
             )  # fmt: skip
         job.progress = 100.0
         _end(db, session, job, JobStatus.COMPLETED)
@@ -267,6 +269,39 @@ def cancel(db: Database, job_id: str) -> None:
             _ended(db, session, job)
 
 
+class OutputNotFoundError(PortalError):
+    code = "output_not_found"
+    status = 404
+
+
+def job_output(job: Job, number: int) -> Output:
+    """The job's output `number` (0-based, as listed in the JOB object), or OutputNotFoundError."""
+    if not 0 <= number < len(job.outputs):
+        raise OutputNotFoundError(f"job {job.id} has no output {number} (it has {len(job.outputs)})")
+    return job.outputs[number]
+
+
+def review(db: Database, job_id: str, wanted: ReviewState, number: int | None = None) -> None:
+    """Set the review state of one output of a completed job (`number`), or of all its outputs; an output
+    that becomes approved owes an `output.approved` webhook."""
+    with db.session() as session:
+        job = _get(session, job_id)
+        if job.status != JobStatus.COMPLETED:
+            raise JobStateError(f"job {job_id} is {job.status}; only a completed job's outputs are reviewed")
+        if number is not None:
+            job_output(job, number)  # that it exists
+        numbers = range(len(job.outputs)) if number is None else [number]
+        changed = []
+        for index in numbers:
+            output = job.outputs[index]
+            if output.review != wanted:
+                output.review, output.reviewed_at = wanted, utc_now()
+                changed.append(index)
+        if wanted == ReviewState.APPROVED:
+            for index in changed:
+                record_event(session, job, db.settings, OUTPUT_APPROVED, index)
+
+
 def retry(db: Database, job_id: str, storage: MediaStorage) -> None:
     """Make a failed or cancelled job queued again, as new (the caller enqueues it)."""
     with db.session() as session:
@@ -291,7 +326,8 @@ def delete(db: Database, job_id: str, storage: MediaStorage) -> None:
         if job.status not in FINISHED:
             raise JobRunningError(f"job {job.id} is {job.status}; cancel it before deleting it")
         for output in job.outputs:
-            storage.delete(storage.ref(OUTPUTS, output.filename))
+            for name in output.stored_names():
+                storage.delete(storage.ref(OUTPUTS, name))
         session.delete(job)
 
 

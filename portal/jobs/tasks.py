@@ -126,7 +126,9 @@ class _JobRun:
                 )  # fmt: skip
             # Stored before the job is completed: a reader of a completed job always finds its outputs.
             for output in rendered:
-                runtime.storage.store(Path(output.path), OUTPUTS)
+                for path in (output.path, output.cover):
+                    if path is not None:
+                        runtime.storage.store(Path(path), OUTPUTS)
         except (RenderCancelledError, DownloadCancelledError):
             state.stop_cancelled(db, self.job_id, holder=self.holder)
         except Exception as exc:

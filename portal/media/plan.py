@@ -163,6 +163,11 @@ class OutputPlan:
     # where the render pass writes its sound's EBU R128 meter readings (None: not measured)
     loudness_log: Path | None
 
+    @property
+    def cover_path(self) -> Path:
+        """Its cover (DESIGN 4.11): named like the output, with `.jpg`."""
+        return self.path.with_suffix(".jpg")
+
 
 @dataclass(frozen=True)
 class FormatPlan:

@@ -116,7 +116,7 @@ function renderJobInto(item, job) {
     const outputs = el("div", { class: "outputs" });
     for (const output of job.outputs) {
       outputs.append(el("figure", { class: "output" },
-        el("video", { controls: "", preload: "metadata", playsinline: "", src: output.url }),
+        el("video", { controls: "", preload: "metadata", playsinline: "", src: output.url, ...(output.cover_url ? { poster: output.cover_url } : {}) }),
         el("figcaption", {},
           el("span", { text: `${output.brand} · ${job.formats.length > 1 ? output.format + " · " : ""}${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
           el("a", { href: output.url, download: output.filename, text: "Download" }))));

@@ -561,7 +561,9 @@ def archive(job_id: str):
     rt = runtime()
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
-        files = [(output.filename, rt.storage.ref(OUTPUTS, output.filename)) for output in job.outputs]
+        files = [
+            (name, rt.storage.ref(OUTPUTS, name)) for output in job.outputs for name in output.stored_names()
+        ]
     return _zip_response(files, f"job-{job_id}.zip", f"job {job_id} has no outputs to download")
 
 
@@ -643,9 +645,10 @@ def batch_archive(batch_id: str):
     rt = runtime()
     with rt.db.session() as session:
         files = [
-            (f"{source_folder(job)}/{output.filename}", rt.storage.ref(OUTPUTS, output.filename))
+            (f"{source_folder(job)}/{name}", rt.storage.ref(OUTPUTS, name))
             for job in _batch_jobs(session, batch_id)
             for output in job.outputs
+            for name in output.stored_names()
         ]
     return _zip_response(files, batch_archive_name(batch_id), f"batch {batch_id} has no outputs yet")
 
