@@ -115,16 +115,35 @@ function renderJobInto(item, job) {
   if (job.status === STATUS.COMPLETED) {
     const outputs = el("div", { class: "outputs" });
     for (const output of job.outputs) {
-      outputs.append(el("figure", { class: "output" },
+      outputs.append(el("figure", { class: `output review-${output.review}`, "data-number": String(output.number) },
         el("video", { controls: "", preload: "metadata", playsinline: "", src: output.url, ...(output.cover_url ? { poster: output.cover_url } : {}) }),
         el("figcaption", {},
           el("span", { text: `${output.brand} · ${job.formats.length > 1 ? output.format + " · " : ""}${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
-          el("a", { href: output.url, download: output.filename, text: "Download" }))));
+          el("a", { href: output.url, download: output.filename, text: "Download" }),
+          reviewControls(job, output))));
     }
     item.append(outputs);
+    if (job.outputs.some((output) => output.review !== "approved")) {
+      item.append(reviewButton("Approve all", `/api/jobs/${job.id}/review`, "approved", "secondary"));
+    }
     if (job.outputs.length) item.append(el("a", { class: "button secondary", href: `/api/jobs/${job.id}/archive`, text: "Download all (ZIP)" }));
   }
   renderWebhooks(item, job);
+}
+
+// Review (docs/DASHBOARD.md): each output is pending, approved or rejected; the answer redraws the job.
+function reviewButton(label, path, state, cls) {
+  const button = el("button", { type: "button", class: cls, text: label });
+  button.addEventListener("click", () => api("POST", path, { state }).then((d) => renderJob(d.job)).catch((e) => alert(e.message)));
+  return button;
+}
+
+function reviewControls(job, output) {
+  const path = `/api/jobs/${job.id}/outputs/${output.number}/review`;
+  return el("div", { class: "review" },
+    el("span", { class: "review-state", text: output.review }),
+    ...(output.review === "approved" ? [] : [reviewButton("Approve", path, "approved", "")]),
+    ...(output.review === "rejected" ? [] : [reviewButton("Reject", path, "rejected", "secondary")]));
 }
 
 // A job's webhook deliveries (docs/API.md): how each went, refreshed while one is still being tried.

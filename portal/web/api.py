@@ -34,6 +34,7 @@ from portal.jobs import state
 from portal.jobs.answer import PresetName, describe_job
 from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
+from portal.jobs.status import ReviewState
 from portal.jobs.webhooks import check_target
 from portal.media.errors import SourceError
 from portal.media.options import DEFAULT_FIT, formats_from_choices
@@ -59,6 +60,7 @@ from portal.web.schemas import (
     JobsAnswer,
     PlanAnswer,
     PreviewQuery,
+    ReviewRequest,
     StatusAnswer,
     UploadAnswer,
     WebhookRequest,
@@ -477,6 +479,32 @@ def retry_job(job_id: str):
     state.retry(rt.db, job_id, rt.storage)
     rt.enqueue(job_id)
     return _job_response(job_id, 202)
+
+
+@bp.post("/jobs/<job_id>/review")
+@documented(
+    {200: JobAnswer}, body=ReviewRequest,
+    errors={404: "no such job", 409: "the job is not completed", 422: "not pending, approved or rejected"},
+    tag="review",
+)  # fmt: skip
+def review_job(job_id: str):
+    """Approve (or reject, or set back to pending) every output of a completed job at once."""
+    wanted = ReviewRequest.model_validate(request.get_json())
+    state.review(runtime().db, job_id, ReviewState(wanted.state))
+    return _job_response(job_id)
+
+
+@bp.post("/jobs/<job_id>/outputs/<int:number>/review")
+@documented(
+    {200: JobAnswer}, body=ReviewRequest,
+    errors={404: "no such job or output", 409: "the job is not completed", 422: "not a review state"},
+    tag="review",
+)  # fmt: skip
+def review_output(job_id: str, number: int):
+    """Approve, reject or set back to pending one output (its `number` in the JOB object's outputs)."""
+    wanted = ReviewRequest.model_validate(request.get_json())
+    state.review(runtime().db, job_id, ReviewState(wanted.state), number)
+    return _job_response(job_id)
 
 
 @bp.delete("/jobs/<job_id>")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from portal.brand_loader import Brand
 from portal.brands.v3_import import V3Settings
-from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName
+from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName, ReviewStateName
 from portal.media.options import DEFAULT_FIT, PRESETS, Fit, OutputFormat
 from portal.media.plan import as_formats
 
@@ -60,6 +60,14 @@ class JobsAnswer(Answer):
 class JobPage(Answer):
     jobs: list[JobOut]
     next: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class ReviewRequest(BaseModel):
+    """An output's (or all of a job's outputs') new review state (DESIGN 4.12)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: ReviewStateName
 
 
 class WebhookRequest(BaseModel):

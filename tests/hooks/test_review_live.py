@@ -1,0 +1,79 @@
+"""Review (DESIGN 4.12) through the real service: approve one output, then all; every output that becomes
+approved is told to the job's webhook once (`output.approved`, signed, naming the output); bad requests are
+clear 4xx answers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hooks.receiver import Receiver
+from tests.hooks.test_webhooks_live import FAST_RETRIES, signature_ok
+from tests.mediagen import make_clip
+from tests.web.server import Server
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", width=160, height=284, duration=1)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = Server(tmp_path_factory.mktemp("data"), env=FAST_RETRIES).start()
+    yield running
+    running.stop()
+
+
+def events_of(receiver: Receiver, count: int) -> list[dict]:
+    deadline = time.monotonic() + 30
+    while len(receiver.received) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return [json.loads(delivery.body) for delivery in receiver.received]
+
+
+def test_approve_one_then_all(server: Server, clip: Path) -> None:
+    with Receiver() as receiver:
+        payload = {
+            "upload_id": server.upload(clip),
+            "brands": ["watchthefall", "fallclips"],
+            "webhook_url": receiver.url,
+        }
+        job_id = server.call("POST", "/api/videos/process", json=payload).json()["job"]["id"]
+        job = server.wait(job_id)
+        assert [o["review"] for o in job["outputs"]] == ["pending", "pending"]
+        assert [o["number"] for o in job["outputs"]] == [0, 1]
+
+        answer = server.call("POST", f"/api/jobs/{job_id}/outputs/1/review", json={"state": "approved"})
+        assert answer.status_code == 200, answer.text
+        assert [o["review"] for o in answer.json()["job"]["outputs"]] == ["pending", "approved"]
+        again = server.call("POST", f"/api/jobs/{job_id}/outputs/1/review", json={"state": "approved"})
+        assert again.status_code == 200  # already approved: no second event
+        everything = server.call("POST", f"/api/jobs/{job_id}/review", json={"state": "approved"})
+        assert [o["review"] for o in everything.json()["job"]["outputs"]] == ["approved", "approved"]
+
+        events = events_of(receiver, 3)
+        time.sleep(1.5)  # a repeat would arrive now
+        assert len(receiver.received) == 3
+        assert [(e["event"], e.get("output")) for e in events] == [
+            ("job.completed", None),
+            ("output.approved", 1),
+            ("output.approved", 0),
+        ]
+        assert events[1]["job"]["outputs"][1]["review"] == "approved"
+        assert all(signature_ok(delivery) for delivery in receiver.received)
+        assert {"output.approved"} <= {w["event"] for w in server.job(job_id)["webhooks"]}
+
+        rejected = server.call("POST", f"/api/jobs/{job_id}/outputs/0/review", json={"state": "rejected"})
+        assert rejected.json()["job"]["outputs"][0]["review"] == "rejected"
+
+        missing = server.call("POST", f"/api/jobs/{job_id}/outputs/7/review", json={"state": "approved"})
+        assert missing.status_code == 404 and "no output 7" in missing.json()["error"]["message"]
+        wrong = server.call("POST", f"/api/jobs/{job_id}/outputs/0/review", json={"state": "maybe"})
+        assert wrong.status_code == 422 and "state" in wrong.json()["error"]["message"]
+        nojob = server.call("POST", "/api/jobs/nope/outputs/0/review", json={"state": "approved"})
+        assert nojob.status_code == 404
