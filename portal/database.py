@@ -104,6 +104,11 @@ class Job(Base):
             return [OutputFormat(item["preset"], item.get("fit", DEFAULT_FIT)) for item in self.formats]
         return [OutputFormat(self.preset, self.fit)]  # type: ignore[arg-type]
 
+    def format_of(self, output: Output) -> OutputFormat:
+        """The format one of its outputs was made in."""
+        preset = output.preset or self.preset
+        return next(item for item in self.output_formats() if item.preset == preset)
+
     outputs: Mapped[list[Output]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="Output.id"
     )
@@ -131,10 +136,32 @@ class Output(Base):
     # a portal.jobs.status.ReviewState (DESIGN 4.12)
     review: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # every version once it was rendered again (DESIGN 4.12), oldest first, the last the current one:
+    # [{"version", "filename", "cover_filename", "requested_by", "overrides", "created_at"}]; null: one
+    versions: Mapped[list | None] = mapped_column(JSON)
+    # a re-render asked for and not done: {"status": queued|rendering|failed, "progress", "error",
+    # "requested_by", "overrides"}; null when none
+    rerender: Mapped[dict | None] = mapped_column(JSON)
+
+    def version_list(self) -> list[dict]:
+        """Its versions, oldest first (one made by the job itself until it is rendered again)."""
+        first = {"version": 1, "filename": self.filename, "cover_filename": self.cover_filename,
+                 "requested_by": None, "overrides": None, "created_at": None}  # fmt: skip
+        return list(self.versions or [first])
+
+    def current_names(self) -> list[str]:
+        """The current version's files: the video, then its cover."""
+        return [self.filename, *([self.cover_filename] if self.cover_filename else [])]
 
     def stored_names(self) -> list[str]:
-        """Every file of this output in the outputs folder: the video, then its cover."""
-        return [self.filename, *([self.cover_filename] if self.cover_filename else [])]
+        """Every file of this output in the outputs folder, each version's video and cover (all are kept
+        until the job is deleted)."""
+        return [
+            name
+            for version in self.version_list()
+            for name in (version["filename"], version["cover_filename"])
+            if name
+        ]
 
     job: Mapped[Job] = relationship(back_populates="outputs")
 

@@ -27,6 +27,7 @@ from portal.media.binary import locate_ffmpeg
 from portal.media.cover import choose_cover_time, clamp_cover_time, write_cover
 from portal.media.errors import EngineError, RenderError, RenderTimeoutError
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
+from portal.media.layers import LayerOverride
 from portal.media.loudness import (
     MAKEUP_PASSES,
     SUMMARY_LINES,
@@ -110,6 +111,7 @@ def render_source(
     options: EngineOptions = ENGINE_DEFAULTS,
     stem: str | None = None,
     cover_at: float | None = None,
+    overrides: Sequence[LayerOverride] = (),
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> list[RenderedOutput]:
@@ -117,7 +119,8 @@ def render_source(
 
     `formats` (several presets, each with its fit) replaces `preset` and `fit` when given; with more than
     one, outputs are named `<stem>_<brand>_<preset>.mp4`. Each output gets a cover at `cover_at` seconds,
-    or at the engine's choice (`choose_cover_time`).
+    or at the engine's choice (`choose_cover_time`). `overrides`: a review's changes to the layers, for a
+    render of one output (`layers.apply_overrides`).
     """
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
@@ -139,8 +142,8 @@ def render_source(
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
             info, brands, wanted, out_dir, safe_stem(stem or source.stem), Path(work),
-            measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), fit=fit, loudness=before,
-            makeup_db=makeup, scene=scene, cpus=cpus,
+            measure_art(brand_arts(brands, overrides)), options, temp_tag=secrets.token_hex(4), fit=fit,
+            loudness=before, makeup_db=makeup, scene=scene, cpus=cpus, overrides=overrides,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
@@ -290,16 +293,26 @@ class _ProgressReporter:
 
 
 def render_preview(
-    brand: Brand, preset: str, options: EngineOptions = ENGINE_DEFAULTS, source: Path | None = None
+    brand: Brand,
+    preset: str,
+    options: EngineOptions = ENGINE_DEFAULTS,
+    source: Path | None = None,
+    *,
+    at: float | None = None,
+    fit: Fit = DEFAULT_FIT,
+    overrides: Sequence[LayerOverride] = (),
 ) -> bytes:
-    """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the middle
-    frame of `source` (a user's clip), through the same plan as a render."""
+    """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the frame of
+    `source` (a user's clip) at `at` seconds (its middle by default), through the same plan as a render
+    (the same `fit` and a review's `overrides`)."""
     binary = usable_ffmpeg(options.ffmpeg_path)
     info = probe_media(source) if source is not None else None
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
         still = Path(work) / "preview.jpg"
-        sizes = measure_art(brand_arts([brand]))
-        plan, args = plan_preview(brand, preset, Path(work), sizes, still, info)
+        sizes = measure_art(brand_arts([brand], overrides))
+        plan, args = plan_preview(
+            brand, preset, Path(work), sizes, still, info, at=at, fit=fit, overrides=overrides
+        )
         _draw_overlays(plan)
         run_ffmpeg(binary, args, duration=plan.duration, timeout=PREVIEW_TIMEOUT_S)
         return still.read_bytes()

@@ -62,6 +62,27 @@ class FormatOut(BaseModel):
     fit: Fit
 
 
+class VersionOut(BaseModel):
+    """One version of an output: the job's own (1), or one rendered again alone with overrides."""
+
+    version: int
+    url: str = Field(description="a signed link to this version's file")
+    cover_url: str | None
+    requested_by: str | None = Field(description="who asked for it (null: the job itself)")
+    overrides: dict | None = Field(description="what was changed for this output only (null: nothing)")
+    created_at: datetime | None
+
+
+class RerenderOut(BaseModel):
+    """A re-render of the output asked for and not finished (a failed one stays until the next ask)."""
+
+    status: Literal["queued", "rendering", "failed"]
+    progress: float = Field(ge=0, le=100)
+    error: str | None
+    requested_by: str
+    overrides: dict
+
+
 class OutputOut(BaseModel):
     number: int = Field(description="its place in the job's outputs, from 0: /api/jobs/ID/outputs/NUMBER/...")
     brand: str
@@ -80,6 +101,9 @@ class OutputOut(BaseModel):
     cover_at: float | None = Field(description="the cover's time in seconds")
     review: ReviewStateName = Field(description="pending until someone approves or rejects it")
     reviewed_at: datetime | None
+    version: int = Field(description="the current version: `url` and `cover_url` are its files")
+    versions: list[VersionOut] = Field(description="every version, oldest first; all kept until deletion")
+    rerender: RerenderOut | None
 
 
 class SourceOut(BaseModel):
@@ -165,6 +189,19 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
             "cover_at": output.cover_at,
             "review": output.review or ReviewState.PENDING,
             "reviewed_at": iso(output.reviewed_at),
+            "version": output.version_list()[-1]["version"],
+            "versions": [
+                {
+                    "version": version["version"],
+                    "url": output_url(version["filename"]),
+                    "cover_url": output_url(version["cover_filename"]) if version["cover_filename"] else None,
+                    "requested_by": version["requested_by"],
+                    "overrides": version["overrides"],
+                    "created_at": version["created_at"],
+                }
+                for version in output.version_list()
+            ],
+            "rerender": output.rerender,
         }
         for number, output in enumerate(job.outputs)
     ]

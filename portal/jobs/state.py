@@ -23,8 +23,9 @@ from sqlalchemy import case, or_, select, update
 
 from portal.database import Database, Job, Output, new_id, utc_now
 from portal.errors import PortalError
+from portal.jobs.answer import iso
 from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus, ReviewState
-from portal.jobs.webhooks import OUTPUT_APPROVED, record_event, record_job_end
+from portal.jobs.webhooks import OUTPUT_APPROVED, OUTPUT_RERENDERED, record_event, record_job_end
 from portal.media.options import DEFAULT_FIT, OutputFormat
 from portal.storage.objects import OUTPUTS, MediaStorage
 
@@ -286,8 +287,7 @@ def review(db: Database, job_id: str, wanted: ReviewState, number: int | None = 
     that becomes approved owes an `output.approved` webhook."""
     with db.session() as session:
         job = _get(session, job_id)
-        if job.status != JobStatus.COMPLETED:
-            raise JobStateError(f"job {job_id} is {job.status}; only a completed job's outputs are reviewed")
+        _completed(job, "reviewed")
         if number is not None:
             job_output(job, number)  # that it exists
         numbers = range(len(job.outputs)) if number is None else [number]
@@ -300,6 +300,76 @@ def review(db: Database, job_id: str, wanted: ReviewState, number: int | None = 
         if wanted == ReviewState.APPROVED:
             for index in changed:
                 record_event(session, job, db.settings, OUTPUT_APPROVED, index)
+
+
+RERENDER_QUEUED, RERENDER_RUNNING, RERENDER_FAILED = "queued", "rendering", "failed"
+
+
+def _completed(job: Job, doing: str) -> None:
+    if job.status != JobStatus.COMPLETED:
+        raise JobStateError(f"job {job.id} is {job.status}; only a completed job's outputs are {doing}")
+
+
+def request_rerender(db: Database, job_id: str, number: int, overrides: dict, requested_by: str) -> None:
+    """Ask for output `number` of a completed job to be rendered again alone with `overrides` (the caller
+    enqueues it); 409 while one is already queued or rendering."""
+    with db.session() as session:
+        job = _get(session, job_id)
+        _completed(job, "rendered again")
+        output = job_output(job, number)
+        if output.rerender and output.rerender["status"] != RERENDER_FAILED:
+            raise JobStateError(f"output {number} of job {job_id} is already being rendered again")
+        output.rerender = {"status": RERENDER_QUEUED, "progress": 0.0, "error": None,
+                           "requested_by": requested_by, "overrides": overrides}  # fmt: skip
+
+
+def rerender_progress(db: Database, job_id: str, number: int, percent: float) -> dict | None:
+    """Write a re-render's progress; its request (None: the job or the request is gone)."""
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None or number >= len(job.outputs) or not job.outputs[number].rerender:
+            return None
+        output = job.outputs[number]
+        output.rerender = {**output.rerender, "status": RERENDER_RUNNING, "progress": round(percent, 1)}
+        return output.rerender
+
+
+def finish_rerender(db: Database, job_id: str, number: int, rendered, stored_names: tuple[str, str]) -> None:
+    """The new version (a `RenderedOutput`, stored as `stored_names`: video, cover) becomes the output's
+    current one, pending review; the older ones stay listed (and stored) until the job is deleted."""
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None or number >= len(job.outputs):
+            return
+        output = job.outputs[number]
+        request = output.rerender or {}
+        versions = output.version_list()
+        versions.append({
+            "version": versions[-1]["version"] + 1,
+            "filename": stored_names[0], "cover_filename": stored_names[1],
+            "requested_by": request.get("requested_by"), "overrides": request.get("overrides"),
+            "created_at": iso(utc_now()),
+        })  # fmt: skip
+        output.versions, output.rerender = versions, None
+        output.filename, output.cover_filename, output.cover_at = (
+            stored_names[0],
+            stored_names[1],
+            rendered.cover_at,
+        )
+        output.size_bytes, output.duration = rendered.size_bytes, rendered.duration
+        output.width, output.height = rendered.width, rendered.height
+        output.loudness = rendered.loudness.as_dict() if rendered.loudness else None
+        output.placements = list(rendered.placements)
+        output.review, output.reviewed_at = ReviewState.PENDING, None
+        record_event(session, job, db.settings, OUTPUT_RERENDERED, number)
+
+
+def fail_rerender(db: Database, job_id: str, number: int, message: str) -> None:
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is not None and number < len(job.outputs) and job.outputs[number].rerender:
+            output = job.outputs[number]
+            output.rerender = {**output.rerender, "status": RERENDER_FAILED, "error": message}
 
 
 def retry(db: Database, job_id: str, storage: MediaStorage) -> None:

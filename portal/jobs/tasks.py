@@ -32,7 +32,8 @@ from portal.jobs.maintenance import cleanup
 from portal.jobs.webhooks import start_sender
 from portal.logging_setup import job_context
 from portal.media.errors import EngineError, RenderCancelledError
-from portal.media.plan import job_stem, output_name, temp_glob, temp_name
+from portal.media.layers import LayerOverride
+from portal.media.plan import job_stem, output_name, temp_glob, temp_name, version_name
 from portal.runtime import Runtime
 from portal.storage.objects import OUTPUTS, StoredFileMissingError, job_scratch
 from portal.video_processor import RenderedOutput, probe_media, render_source
@@ -56,8 +57,12 @@ def register_tasks(runtime: Runtime) -> Runtime:
     def periodic_cleanup() -> None:
         run_cleanup(runtime)
 
-    process.__module__ = periodic_cleanup.__module__ = TASK_MODULE
+    def rerender(job_id: str, number: int) -> None:
+        rerender_output(runtime, job_id, number)
+
+    process.__module__ = periodic_cleanup.__module__ = rerender.__module__ = TASK_MODULE
     runtime.process_job = runtime.huey.task(retries=0, context=False, name="process_job")(process)
+    runtime.rerender_output = runtime.huey.task(retries=0, context=False, name="rerender_output")(rerender)
     runtime.huey.periodic_task(crontab(minute="*/30"), name="run_cleanup")(periodic_cleanup)
 
     return runtime
@@ -166,6 +171,59 @@ class _JobRun:
                     self.cancel.set()
             except Exception:  # a busy database must not kill the render; the next tick retries
                 log.warning("job %s: progress write failed", job_id, exc_info=True)
+
+
+def rerender_output(runtime: Runtime, job_id: str, number: int) -> None:
+    """Render output `number` of a completed job again alone, with its request's overrides (DESIGN 4.12):
+    one decode of the source, one encode, into a new version; the brand's config and the job's other
+    outputs are not touched."""
+    db, settings = runtime.db, runtime.settings
+    with job_context(job_id), contextlib.ExitStack() as stack:
+        run_id = secrets.token_hex(4)
+        scratch = job_scratch(settings, job_id, f"rerender-{number}-{run_id}")
+        stack.callback(shutil.rmtree, scratch, True)
+        try:
+            with db.session() as session:
+                job = session.get(Job, job_id)
+                request = job.outputs[number].rerender if job and number < len(job.outputs) else None
+                if request is None:
+                    return  # the job was deleted, or the request withdrawn
+                output = job.outputs[number]
+                config = stack.enter_context(runtime.brands.pinned(max_age=0))
+                [brand] = config.select([output.brand])
+                if job.v3_settings:
+                    brand = apply_v3_settings(brand, job.v3_settings)
+                fmt = job.format_of(output)
+                next_version = output.version_list()[-1]["version"] + 1
+                base_name = output.version_list()[0]["filename"]
+            state.rerender_progress(db, job_id, number, 0.0)
+            source = acquire_source(runtime, job_id, lambda *_: None, threading.Event(), scratch)
+            overrides = request["overrides"] or {}
+
+            written = [0.0]  # when progress was last written: at most every WATCH_SECONDS
+
+            def on_progress(stage: str, percent: float) -> None:
+                if time.monotonic() - written[0] >= WATCH_SECONDS:
+                    written[0] = time.monotonic()
+                    state.rerender_progress(db, job_id, number, percent)
+
+            [rendered] = render_source(
+                source, [brand], scratch / "out", formats=[fmt], stem=Path(base_name).stem,
+                options=settings.engine_options(service_mb=runtime.service_mb),
+                cover_at=overrides.get("cover_at"),
+                overrides=[LayerOverride(**layer) for layer in overrides.get("layers", [])],
+                on_progress=on_progress,
+            )  # fmt: skip
+            name = version_name(base_name, next_version)
+            names = (name, str(Path(name).with_suffix(".jpg")))
+            runtime.storage.store(Path(rendered.path), OUTPUTS, names[0])
+            runtime.storage.store(Path(rendered.cover), OUTPUTS, names[1])
+            state.finish_rerender(db, job_id, number, rendered, names)
+            db.log("INFO", f"output {number} rendered again as version {next_version}", job_id)
+        except Exception as exc:
+            if not isinstance(exc, PortalError):
+                log.exception("job %s: rendering output %s again crashed", job_id, number)
+            state.fail_rerender(db, job_id, number, state.error_message(exc))
 
 
 def acquire_source(

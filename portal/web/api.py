@@ -29,6 +29,7 @@ from werkzeug.utils import secure_filename
 from portal import __version__
 from portal.acquire.downloader import DownloadOptions, check_url, expand_playlist
 from portal.brand_loader import Brand, UnknownBrandError
+from portal.brands.v3_import import apply_v3_settings
 from portal.database import Job, Upload, new_id
 from portal.jobs import state
 from portal.jobs.answer import PresetName, describe_job
@@ -37,12 +38,13 @@ from portal.jobs.state import NewJob
 from portal.jobs.status import ReviewState
 from portal.jobs.webhooks import check_target
 from portal.media.errors import SourceError
-from portal.media.options import DEFAULT_FIT, formats_from_choices
+from portal.media.layers import LayerOverride, apply_overrides, brand_layers
+from portal.media.options import DEFAULT_FIT, OutputFormat, formats_from_choices
 from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, output_size, safe_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, probe_media, render_preview
-from portal.web.auth import require_api_auth
+from portal.web.auth import requester, require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.links import link_signer, signed_download_url
 from portal.web.openapi import Content, documented
@@ -60,6 +62,7 @@ from portal.web.schemas import (
     JobsAnswer,
     PlanAnswer,
     PreviewQuery,
+    RenderRequest,
     ReviewRequest,
     StatusAnswer,
     UploadAnswer,
@@ -507,6 +510,43 @@ def review_output(job_id: str, number: int):
     return _job_response(job_id)
 
 
+def _output_brand(job_id: str, number: int) -> tuple[Brand, OutputFormat]:
+    """The brand (as configured now, with the job's v3 settings) and format of output `number`."""
+    with runtime().db.session() as session:
+        job = _job_or_404(session, job_id)
+        output = state.job_output(job, number)
+        brand = runtime().brands.current().find(output.brand)
+        if job.v3_settings:
+            brand = apply_v3_settings(brand, job.v3_settings)
+        return brand, job.format_of(output)
+
+
+def _checked_overrides(job_id: str, number: int, wanted: RenderRequest) -> list[LayerOverride]:
+    """The overrides, checked against the layers the output's brand draws (422 naming the field)."""
+    brand, _format = _output_brand(job_id, number)
+    overrides = [LayerOverride(**layer.model_dump()) for layer in wanted.layers]
+    apply_overrides(brand_layers(brand, "vertical"), overrides)  # every shape draws the same layers
+    return overrides
+
+
+@bp.post("/jobs/<job_id>/outputs/<int:number>/render")
+@documented(
+    {202: JobAnswer}, body=RenderRequest,
+    errors={404: "no such job or output", 409: "the job is not completed, or the output is already being "
+            "rendered again", 422: "an override that does not fit (the message names the field)"},
+    tag="review",
+)  # fmt: skip
+def rerender_output(job_id: str, number: int):
+    """Render one output again alone with overrides for it only (its layers, its cover's time): one decode,
+    one encode; a new version (the older kept until the job is deleted); the brand's config untouched."""
+    wanted = RenderRequest.model_validate(request.get_json())
+    _checked_overrides(job_id, number, wanted)
+    rt = runtime()
+    state.request_rerender(rt.db, job_id, number, wanted.stored(), requester())
+    rt.rerender_output(job_id, number)
+    return _job_response(job_id, 202)
+
+
 @bp.delete("/jobs/<job_id>")
 @documented({200: DeletedAnswer}, errors={404: "no such job", 409: "the job is still running"}, tag="jobs")
 def delete_job(job_id: str):
@@ -590,7 +630,7 @@ def archive(job_id: str):
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
         files = [
-            (name, rt.storage.ref(OUTPUTS, name)) for output in job.outputs for name in output.stored_names()
+            (name, rt.storage.ref(OUTPUTS, name)) for output in job.outputs for name in output.current_names()
         ]
     return _zip_response(files, f"job-{job_id}.zip", f"job {job_id} has no outputs to download")
 
@@ -676,7 +716,7 @@ def batch_archive(batch_id: str):
             (f"{source_folder(job)}/{name}", rt.storage.ref(OUTPUTS, name))
             for job in _batch_jobs(session, batch_id)
             for output in job.outputs
-            for name in output.stored_names()
+            for name in output.current_names()
         ]
     return _zip_response(files, batch_archive_name(batch_id), f"batch {batch_id} has no outputs yet")
 

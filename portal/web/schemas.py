@@ -70,6 +70,48 @@ class ReviewRequest(BaseModel):
     state: ReviewStateName
 
 
+class LayerOverrideIn(BaseModel):
+    """One change to one of the brand's drawn layers, for this output only (DESIGN 4.12)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0, description="which of the brand's drawn layers, counted from 0 in drawing order")
+    x: float | None = Field(
+        default=None, ge=0, le=1, description="the layer's centre, a fraction of the width"
+    )
+    y: float | None = Field(
+        default=None, ge=0, le=1, description="the layer's centre, a fraction of the height"
+    )
+    width: float | None = Field(default=None, gt=0, le=1, description="a fraction of the output's width")
+    opacity: float | None = Field(default=None, ge=0, le=1)
+    text: str | None = Field(default=None, min_length=1, max_length=200, description="text layers only")
+
+    @model_validator(mode="after")
+    def _centre_whole(self) -> LayerOverrideIn:
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give both x and y (the layer's centre) or neither")
+        return self
+
+
+class RenderRequest(BaseModel):
+    """Render one output again alone with overrides for it only; every key optional (DESIGN 4.12)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layers: list[LayerOverrideIn] = Field(default_factory=list, max_length=20)
+    cover_at: float | None = Field(default=None, ge=0, description="the cover's time in seconds")
+
+    def stored(self) -> dict:
+        """As the output's versions record it (unset fields left out)."""
+        return self.model_dump(exclude_none=True)
+
+
+class StillRequest(RenderRequest):
+    """The engine's still of one output with these overrides, at `at` seconds (default: the cover's time)."""
+
+    at: float | None = Field(default=None, ge=0)
+
+
 class WebhookRequest(BaseModel):
     """The part of a submission that asks to be told when its job ends (DESIGN 4.7, docs/API.md)."""
 

@@ -77,3 +77,56 @@ def test_approve_one_then_all(server: Server, clip: Path) -> None:
         assert wrong.status_code == 422 and "state" in wrong.json()["error"]["message"]
         nojob = server.call("POST", "/api/jobs/nope/outputs/0/review", json={"state": "approved"})
         assert nojob.status_code == 404
+
+
+def test_render_one_output_again(server: Server, clip: Path) -> None:
+    with Receiver() as receiver:
+        payload = {
+            "upload_id": server.upload(clip),
+            "brands": ["watchthefall", "fallclips"],
+            "webhook_url": receiver.url,
+        }
+        job_id = server.call("POST", "/api/videos/process", json=payload).json()["job"]["id"]
+        job = server.wait(job_id)
+        outputs = server.data_dir / "outputs"
+        first = {o["filename"]: (outputs / o["filename"]).read_bytes() for o in job["outputs"]}
+        server.call("POST", f"/api/jobs/{job_id}/outputs/0/review", json={"state": "approved"})
+
+        asked = {"layers": [{"index": 0, "x": 0.25, "y": 0.5, "width": 0.3}], "cover_at": 0.3}
+        answer = server.call("POST", f"/api/jobs/{job_id}/outputs/0/render", json=asked)
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["job"]["outputs"][0]["rerender"]["status"] in ("queued", "rendering")
+        job = server.wait(job_id, until=lambda job: job["outputs"][0]["version"] == 2)
+        again, other = job["outputs"]
+        assert again["rerender"] is None and again["review"] == "pending"  # a new version is reviewed anew
+        assert again["filename"].endswith("_watchthefall_v2.mp4") and again["cover_at"] == 0.3
+        assert [v["version"] for v in again["versions"]] == [1, 2]
+        assert again["versions"][1]["overrides"] == asked
+        assert again["versions"][1]["requested_by"].startswith("api key from ")
+        assert again["versions"][0]["requested_by"] is None
+        # the job's files are untouched: the first version kept, the other output byte-identical
+        for name, content in first.items():
+            assert (outputs / name).read_bytes() == content
+        assert other["filename"] in first and other["version"] == 1
+        assert (outputs / again["filename"]).is_file() and (outputs / again["filename"][:-4]).with_suffix(
+            ".jpg"
+        ).is_file()
+        events = events_of(receiver, 3)
+        assert [(e["event"], e.get("output")) for e in events][1:] == [
+            ("output.approved", 0),
+            ("output.rerendered", 0),
+        ]
+        assert events[2]["job"]["outputs"][0]["version"] == 2
+
+        def refused(body: dict) -> str:
+            answer = server.call("POST", f"/api/jobs/{job_id}/outputs/0/render", json=body)
+            assert answer.status_code == 422, answer.text
+            return answer.json()["error"]["message"]
+
+        assert "layers[0].index" in refused({"layers": [{"index": 9}]})
+        assert "layers.0.x" in refused({"layers": [{"index": 0, "x": 2, "y": 0.5}]})
+        assert "trim" in refused({"trim": {"start": 0, "end": 1}})
+        assert "x and y" in refused({"layers": [{"index": 0, "x": 0.5}]})
+
+        assert server.call("DELETE", f"/api/jobs/{job_id}").status_code == 200
+        assert not any(outputs.glob(f"*{job_id[:8]}*"))  # every version and cover went with the job
