@@ -76,6 +76,7 @@ __all__ = [
     "probe_media",
     "render_preview",
     "render_source",
+    "render_still",
     "safe_stem",
 ]
 
@@ -305,6 +306,30 @@ def render_preview(
     """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the frame of
     `source` (a user's clip) at `at` seconds (its middle by default), through the same plan as a render
     (the same `fit` and a review's `overrides`)."""
+    return render_still(brand, preset, options, source, at=at, fit=fit, overrides=overrides).jpeg
+
+
+@dataclass(frozen=True)
+class Still:
+    """The engine's still and where its plan put each layer (x, y, w, h in the still's pixels)."""
+
+    jpeg: bytes
+    width: int
+    height: int
+    layers: tuple[tuple[int, int, int, int], ...]  # in the brand's drawing order, as `index` counts them
+
+
+def render_still(
+    brand: Brand,
+    preset: str,
+    options: EngineOptions = ENGINE_DEFAULTS,
+    source: Path | None = None,
+    *,
+    at: float | None = None,
+    fit: Fit = DEFAULT_FIT,
+    overrides: Sequence[LayerOverride] = (),
+) -> Still:
+    """`render_preview`, with the rectangles of the layers it drew (what a review's editor outlines)."""
     binary = usable_ffmpeg(options.ffmpeg_path)
     info = probe_media(source) if source is not None else None
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
@@ -315,7 +340,8 @@ def render_preview(
         )
         _draw_overlays(plan)
         run_ffmpeg(binary, args, duration=plan.duration, timeout=PREVIEW_TIMEOUT_S)
-        return still.read_bytes()
+        layers = tuple((o.x, o.y, o.width, o.height) for o in plan.outputs[0].overlays)
+        return Still(still.read_bytes(), plan.width, plan.height, layers)
 
 
 def ffmpeg_report(options: EngineOptions = ENGINE_DEFAULTS) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from werkzeug.utils import secure_filename
 
 from portal import __version__
 from portal.acquire.downloader import DownloadOptions, check_url, expand_playlist
-from portal.brand_loader import Brand, UnknownBrandError
+from portal.brand_loader import Brand, UnknownBrandError, output_shape
 from portal.brands.v3_import import apply_v3_settings
 from portal.database import Job, Upload, new_id
 from portal.jobs import state
@@ -43,7 +44,7 @@ from portal.media.options import DEFAULT_FIT, OutputFormat, formats_from_choices
 from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, output_size, safe_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
-from portal.video_processor import PRESETS, probe_media, render_preview
+from portal.video_processor import PRESETS, probe_media, render_preview, render_still
 from portal.web.auth import requester, require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.links import link_signer, signed_download_url
@@ -65,6 +66,8 @@ from portal.web.schemas import (
     RenderRequest,
     ReviewRequest,
     StatusAnswer,
+    StillAnswer,
+    StillRequest,
     UploadAnswer,
     WebhookRequest,
 )
@@ -545,6 +548,45 @@ def rerender_output(job_id: str, number: int):
     state.request_rerender(rt.db, job_id, number, wanted.stored(), requester())
     rt.rerender_output(job_id, number)
     return _job_response(job_id, 202)
+
+
+@bp.post("/jobs/<job_id>/outputs/<int:number>/still")
+@documented(
+    {200: StillAnswer}, body=StillRequest,
+    errors={404: "no such job or output", 409: "the job's source is gone",
+            422: "an override that does not fit (the message names the field)"},
+    tag="review",
+)  # fmt: skip
+def output_still(job_id: str, number: int):
+    """The engine's still of one output at `at` seconds with these overrides: the same plan as its render
+    would use, so what the editor shows is what renders; and where each of its layers went."""
+    wanted = StillRequest.model_validate(request.get_json())
+    overrides = _checked_overrides(job_id, number, wanted)
+    brand, fmt = _output_brand(job_id, number)
+    rt = runtime()
+    with rt.db.session() as session:
+        job = _job_or_404(session, job_id)
+        output = state.job_output(job, number)
+        source_ref, duration = job.source_path or "", output.duration
+        at = wanted.at if wanted.at is not None else (output.cover_at or duration / 2)
+    with tempfile.TemporaryDirectory(prefix="wtf-still-") as work:
+        try:
+            source = rt.storage.local_copy(source_ref, Path(work))
+        except StoredFileMissingError:
+            raise state.SourceGoneError(f"the source of job {job_id} is gone (expired or deleted)") from None
+        still = render_still(
+            brand, fmt.preset, rt.settings.engine_options(), source, at=min(at, duration), fit=fmt.fit,
+            overrides=overrides,
+        )  # fmt: skip
+    layers = apply_overrides(brand_layers(brand, output_shape(still.width, still.height)), overrides)
+    width, height = still.width, still.height
+    placed = [
+        {"index": index, "x": x / width, "y": y / height, "width": w / width, "height": h / height,
+         "full_frame": layer.full_frame, "text": layer.art.text}
+        for index, ((x, y, w, h), layer) in enumerate(zip(still.layers, layers, strict=True))
+    ]  # fmt: skip
+    jpeg = "data:image/jpeg;base64," + base64.b64encode(still.jpeg).decode()
+    return StillAnswer(still=jpeg, at=at, width=width, height=height, layers=placed).answer()
 
 
 @bp.delete("/jobs/<job_id>")

@@ -112,6 +112,26 @@ class StillRequest(RenderRequest):
     at: float | None = Field(default=None, ge=0)
 
 
+class StillLayer(BaseModel):
+    index: int
+    x: float = Field(description="left edge, a fraction of the frame's width")
+    y: float = Field(description="top edge, a fraction of the frame's height")
+    width: float
+    height: float
+    full_frame: bool = Field(description="covers the whole frame (decoration): it cannot be moved")
+    text: str | None = Field(description="a text layer's text; null for images")
+
+
+class StillAnswer(Answer):
+    """The engine's still of one output with overrides (the render's plan) and where each layer went."""
+
+    still: str = Field(description="the JPEG, as a data: URL")
+    at: float
+    width: int
+    height: int
+    layers: list[StillLayer]
+
+
 class WebhookRequest(BaseModel):
     """The part of a submission that asks to be told when its job ends (DESIGN 4.7, docs/API.md)."""
 
