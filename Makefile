@@ -2,17 +2,25 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# One stamp per install level: what runs the product (the pinned lock + the package), then the test
+# extras on top, so `make test` after `make run` only adds the extras.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP     := $(VENV)/.installed
 
 .PHONY: run test demo bench lint fmt lock clean
 
-$(STAMP): pyproject.toml requirements.txt
+$(RUN_STAMP): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements.txt -e .
+	touch $(RUN_STAMP)
+
+# -c: the extras may not move a runtime package off its pin
+$(STAMP): $(RUN_STAMP)
+	$(PY) -m pip install --quiet -c requirements.txt -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)            ## web + embedded worker on 127.0.0.1:$${PORT:-8000}
+run: $(RUN_STAMP)        ## web + embedded worker on 127.0.0.1:$${PORT:-8000}
 	$(PY) run_portal.py
 
 # The suite in parallel (pytest-xdist): each test module stays on one worker (--dist loadfile), so a
@@ -23,7 +31,7 @@ PYTEST_XDIST ?= -n auto --maxprocesses 4 --dist loadfile
 test: $(STAMP)           ## the whole suite: engine, API, queue, downloads, browser
 	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
-demo: $(STAMP)           ## make a sample clip and brand it with the demo brands
+demo: $(RUN_STAMP)           ## make a sample clip and brand it with the demo brands
 	$(PY) demo_orchestrator.py
 
 bench: $(STAMP)          ## benchmarks; figures land in docs/PERFORMANCE.md
