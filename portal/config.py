@@ -6,7 +6,10 @@ validated once, at start; a bad value raises `ConfigError` naming the variable, 
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -15,6 +18,8 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal.media.options import ENGINE_DEFAULTS, LOUDNESS_LUFS_RANGE, EngineOptions, X264Preset
+
+MIN_KEY_CHARS = 8  # of a portal key
 
 
 class ConfigError(Exception):
@@ -27,9 +32,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WTF_", extra="ignore", frozen=True, populate_by_name=True)
 
     # secrets
-    portal_key: str | None = Field(default=None, min_length=8)
+    portal_key: str | None = Field(default=None, min_length=MIN_KEY_CHARS)
     secret_key: str | None = Field(default=None, min_length=16)
-    dev_mode: bool = False  # a local development run: a missing key is made up instead of refused
+    dev_mode: bool = False  # a local development run: a missing key is drawn once and kept, not refused
 
     # storage and state
     data_dir: Path = Path("./data")
@@ -169,6 +174,19 @@ class Settings(BaseSettings):
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 
+    @cached_property
+    def brands_file(self) -> Path:
+        """The brand config the service reads and edits. A local run not told WTF_BRAND_CONFIG keeps its
+        own copy in the data dir (seeded from the shipped file), so saving a brand never rewrites the
+        checkout's tracked demo config; elsewhere WTF_BRAND_CONFIG (default: the shipped file)."""
+        if self.dev_mode and "brand_config" not in self.model_fields_set:
+            return self.data_dir / "brands" / "brand_config.json"
+        return self.brand_config
+
+    @cached_property
+    def kept_key_file(self) -> Path:
+        return self.data_dir / "portal-key"  # a local run's key when WTF_PORTAL_KEY is unset (mode 0600)
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'portal.db').resolve()}"
@@ -232,12 +250,54 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError("; ".join(problems)) from None
 
 
+@dataclass(frozen=True)
+class PortalKey:
+    """The key the server checks, and where it comes from."""
+
+    value: str
+    kept_in: Path | None  # the file a local run keeps its drawn key in; None: WTF_PORTAL_KEY
+
+
+def portal_key(settings: Settings) -> PortalKey:
+    """WTF_PORTAL_KEY if set; else, on a local run, the key drawn on the first start and kept in the data
+    dir, so a restart accepts the same key (scripts and signed-in browsers keep working)."""
+    if settings.portal_key:
+        return PortalKey(settings.portal_key, None)
+    if not settings.dev_mode:
+        raise ConfigError("WTF_PORTAL_KEY: required (set WTF_DEV_MODE=1 for a local development run)")
+    path = settings.kept_key_file
+    try:
+        if not path.exists():
+            _keep_new_key(path)
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"WTF_DATA_DIR: cannot keep the portal key in {path}: {exc.strerror}") from None
+    if len(value) < MIN_KEY_CHARS:
+        raise ConfigError(f"{path}: not a portal key (delete the file and a new one is drawn)")
+    return PortalKey(value, path)
+
+
+def _keep_new_key(path: Path) -> None:
+    """Draw a key into `path` (0600) unless another process just did: written aside, then linked into
+    place, so nobody reads half a key and the first of processes starting at once wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    handle = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(secrets.token_urlsafe(18) + "\n")
+        os.link(aside, path)
+    except FileExistsError:
+        pass  # another process kept its key first: that one is read
+    finally:
+        aside.unlink(missing_ok=True)
+
+
 def startup_settings(settings: Settings | None = None) -> Settings:
-    """Settings the server may start with: valid, and with a portal key unless this is a dev run.
+    """Settings the server may start with: valid, and with a portal key (set, or kept by a dev run).
 
     Here, not in portal.app, so gunicorn's master checks them without importing the web stack (a lean
     master, and nothing imports ssl before the gevent worker patches it)."""
     settings = settings or load_settings()
-    if not settings.portal_key and not settings.dev_mode:
-        raise ConfigError("WTF_PORTAL_KEY: required (set WTF_DEV_MODE=1 for a local development run)")
+    portal_key(settings)  # refused without one unless this is a dev run; a dev run's is kept from here on
     return settings

@@ -371,11 +371,35 @@ def extract_bundle(body: bytes, folder: Path, source: str) -> None:
         tar.extractall(folder, filter="data")
 
 
+def seed_local_copy(shipped: Path, copy: Path) -> None:
+    """Put the shipped config and every file it references in `copy`'s folder, unless that folder exists
+    (a local run's brands: seeded on its first start, then its own)."""
+    folder = copy.parent
+    if folder.exists():
+        return
+    try:
+        config = load_brand_config(shipped)
+    except BrandConfigError as exc:  # the store then says the copy is missing; this says why
+        log.warning("brands: cannot seed %s: %s", folder, exc)
+        return
+    work = folder.with_name(f"{WORK_PREFIX}{folder.name}-{secrets.token_hex(6)}")
+    extract_bundle(make_bundle(config, config_file(config).parent), work, str(shipped))
+    try:
+        work.rename(folder)
+    except OSError:  # another process seeded it first: theirs holds
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        log.info("brands: a local copy in %s, seeded from %s", folder, shipped)
+
+
 def open_brand_store(settings: Settings, storage: MediaStorage) -> BrandStore:
-    """The bucket's brands with object storage (seeded from WTF_BRAND_CONFIG), else the local file."""
+    """The bucket's brands with object storage (seeded from WTF_BRAND_CONFIG), else the local file (a
+    local run's own copy, seeded from the shipped one on its first start: `Settings.brands_file`)."""
     if isinstance(storage, ObjectStorage):
         return BucketBrandStore(storage, settings.brand_config, settings.brand_cache_dir)
-    return FileBrandStore(settings.brand_config)
+    if settings.brands_file != settings.brand_config:
+        seed_local_copy(settings.brand_config, settings.brands_file)
+    return FileBrandStore(settings.brands_file)
 
 
 def config_file(config: BrandConfig) -> Path:

@@ -56,7 +56,10 @@ function renderJob(job) {
   item.append(el("div", { class: "job-head" },
     el("strong", { text: title }),
     el("span", { class: "status", text: job.stage && !TERMINAL.includes(job.status) ? `${job.status} · ${job.stage}` : job.status })));
-  item.append(el("div", { class: "meta", text: `${job.kind === "fetch" ? "download only" : job.brands.join(", ")} · ${job.preset}` }));
+  const created = new Date(job.created_at);
+  item.append(el("div", { class: "meta" },
+    el("time", { datetime: job.created_at, text: created.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) }),
+    ` · ${job.kind === "fetch" ? "download only" : job.brands.join(", ")} · ${job.preset}`));
   if (!TERMINAL.includes(job.status)) {
     const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `Progress of ${title}`,
       "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(job.progress)) });
@@ -169,21 +172,32 @@ async function showState(state) {
 }
 
 let nextCursor = null;
+let listing = 0;  // the latest listing asked for: an older answer (a filter changed meanwhile) is dropped
 
 async function loadJobs(reset) {
+  if (!reset && !nextCursor) return;  // nothing older
+  const more = document.getElementById("more");
   const status = document.getElementById("status-filter").value;
   const params = new URLSearchParams({ limit: "10" });
   if (status) params.set("status", status);
-  if (!reset && nextCursor) params.set("cursor", nextCursor);
-  const data = await api("GET", `/api/jobs?${params}`);
-  const list = document.getElementById("jobs");
-  if (reset) list.replaceChildren();
-  for (const job of data.jobs) {
-    list.append(el("li", { id: `job-${job.id}` }));  // keeps the page's order; renderJob fills it in
-    renderJob(job);
+  if (!reset) params.set("cursor", nextCursor);
+  const ticket = ++listing;
+  more.disabled = true;  // one page at a time: a second click would ask for the same page again
+  try {
+    const data = await api("GET", `/api/jobs?${params}`);
+    if (ticket !== listing) return;
+    const list = document.getElementById("jobs");
+    if (reset) list.replaceChildren();
+    for (const job of data.jobs) {
+      // keeps the page's order (renderJob fills it in); a job already shown (just submitted) stays where it is
+      if (!document.getElementById(`job-${job.id}`)) list.append(el("li", { id: `job-${job.id}` }));
+      renderJob(job);
+    }
+    nextCursor = data.next;
+    more.hidden = !nextCursor;
+  } finally {
+    if (ticket === listing) more.disabled = false;
   }
-  nextCursor = data.next;
-  document.getElementById("more").hidden = !nextCursor;
 }
 
 async function submitJob(event) {
@@ -423,6 +437,9 @@ function setupBrandForm(form) {
     } catch (e) { showMessage(error, e.message); }
   };
   form.previewNow = preview;
+  // the browser's own words for a pattern are "Please match the requested format": say what is allowed
+  const idInput = form.querySelector('input[name="id"][pattern]');
+  if (idInput) idInput.addEventListener("input", () => idInput.setCustomValidity(idInput.validity.patternMismatch ? idInput.title : ""));
   let timer = null;
   form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(preview, 600); });
   form.querySelector('[data-action="preview"]').addEventListener("click", preview);

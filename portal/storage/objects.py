@@ -117,6 +117,10 @@ class MediaStorage(ABC):
     def exists(self, ref: str) -> bool: ...
 
     @abstractmethod
+    def modified(self, ref: str) -> datetime | None:
+        """When the file was last written (UTC); None if it is not there."""
+
+    @abstractmethod
     def delete(self, ref: str) -> int:
         """Remove the file (a missing one is fine); return the bytes freed."""
 
@@ -186,6 +190,10 @@ class LocalStorage(MediaStorage):
 
     def exists(self, ref: str) -> bool:
         return Path(ref).is_file()
+
+    def modified(self, ref: str) -> datetime | None:
+        path = Path(ref)
+        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc) if path.is_file() else None
 
     def delete(self, ref: str) -> int:
         path = Path(ref)
@@ -313,6 +321,17 @@ class ObjectStorage(MediaStorage):
                 return False
             raise error from None
         return True
+
+    def modified(self, ref: str) -> datetime | None:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self._key_of(ref))["LastModified"]
+        except StoredFileMissingError:
+            return None
+        except self.client_errors as exc:
+            error = self.failure("checking a file", exc)
+            if isinstance(error, StoredFileMissingError):
+                return None
+            raise error from None
 
     def delete(self, ref: str) -> int:
         key = self._key_of(ref)

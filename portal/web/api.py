@@ -35,6 +35,7 @@ from portal.jobs.state import NewJob
 from portal.jobs.webhooks import check_target
 from portal.media.errors import SourceError
 from portal.media.options import DEFAULT_FIT, Fit
+from portal.media.plan import job_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, probe_media, render_preview
@@ -462,15 +463,22 @@ def archive(job_id: str):
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
         files = [(output.filename, rt.storage.ref(OUTPUTS, output.filename)) for output in job.outputs]
-    files = [(name, ref) for name, ref in files if rt.storage.exists(ref)]
-    if not files:
+        # named like the job's outputs (portal.jobs.tasks): the source's stem and the job's short id
+        source = job.source_name if job.source_kind == "upload" else job.source_path or job.source_name
+        zip_name = f"{job_stem(Path(source).stem, job.id)}.zip"
+    # each member dated as its output file was written (a bare ZipInfo would say 1 January 1980)
+    members = [(name, ref, rt.storage.modified(ref)) for name, ref in files]
+    if not any(modified for _, _, modified in members):
         raise ApiError(409, "no_outputs", f"job {job_id} has no outputs to download")
 
     def generate() -> Iterator[bytes]:
         sink = _ChunkSink()
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive_file:  # type: ignore[arg-type]
-            for name, ref in files:
-                with rt.storage.open(ref) as source, archive_file.open(name, "w", force_zip64=True) as target:
+            for name, ref, modified in members:
+                if modified is None:
+                    continue
+                info = zipfile.ZipInfo(name, modified.astimezone().timetuple()[:6])
+                with rt.storage.open(ref) as source, archive_file.open(info, "w", force_zip64=True) as target:
                     while chunk := source.read(ARCHIVE_CHUNK):
                         target.write(chunk)
                         yield from sink.drain()
@@ -478,7 +486,7 @@ def archive(job_id: str):
         yield from sink.drain()
 
     response = Response(stream_with_context(generate()), mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="job-{job_id}.zip"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{zip_name}"'
     return response
 
 

@@ -13,7 +13,17 @@ import secrets
 from functools import wraps
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
@@ -50,6 +60,8 @@ MAX_LOGO_BYTES = 5 * 1_048_576
 LOCAL_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+/?|/")
 # What static/app.js knows of job statuses: sent with every page, never spelled out in the script.
 JOB_STATES = {"statuses": {status.name: status.value for status in JobStatus}, "finished": list(FINISHED)}
+# What a brand id may be (brand_loader.BRAND_ID), as the form and the 422 say it.
+BRAND_ID_RULE = "letters, digits, - and _, starting with a letter or digit, up to 64 characters"
 PREVIEW_CLIP_CHOICES = 10  # of each kind (uploads, finished jobs) offered to draw previews on
 # What the layer editor shows for a setting a layer does not give: the config's own defaults.
 LAYER_DEFAULTS = {
@@ -67,7 +79,10 @@ def csrf_token() -> str:
 
 @bp.app_context_processor
 def _template_globals() -> dict:
-    return {"csrf_token": csrf_token, "presets": PRESETS, "fits": FITS, "job_states": JOB_STATES}
+    return {
+        "csrf_token": csrf_token, "presets": PRESETS, "fits": FITS, "job_states": JOB_STATES,
+        "brand_id_rule": BRAND_ID_RULE,
+    }  # fmt: skip
 
 
 def _check_csrf() -> None:
@@ -105,7 +120,8 @@ def login():
         else:
             limiter.record_failure(client_id())
             error, status = "That key is not right.", 401
-    response = Response(render_template("login.html", error=error), status)
+    kept_in = current_app.config["PORTAL_KEY_KEPT_IN"]
+    response = Response(render_template("login.html", error=error, kept_in=kept_in), status)
     if status == 429:
         response.headers["Retry-After"] = str(wait)
     return response
@@ -246,11 +262,7 @@ def _valid_brand_id(brand_id: str) -> str:
     try:
         return Brand.model_validate({"id": brand_id, "name": "x"}).id
     except ValueError:
-        raise ApiError(
-            422,
-            "invalid_brand",
-            "brand id: letters, digits, - and _ (max 64), starting with a letter or digit",
-        ) from None
+        raise ApiError(422, "invalid_brand", f"brand id: {BRAND_ID_RULE}") from None
 
 
 def _preview_source(choice: str) -> Path | None:
@@ -305,7 +317,13 @@ def save_brand(brand_id: str):
     brand, staged = _posted_brand()
     store = runtime().brands
     try:
-        _edited_config(store.current(), brand_id, brand)  # validated before anything is saved
+        edited = _edited_config(store.current(), brand_id, brand)  # validated before anything is saved
+        if not edited.brands[brand_id].all_layers():
+            raise ApiError(
+                422, "no_layers",
+                f"brand {brand_id!r} has no layers: add an image or a text layer, or every clip would come "
+                "out of it unbranded",
+            )  # fmt: skip
         # the staged images are saved with the config, where the store keeps a brand's new images
         names = {str(path): new_asset_path(brand_id, path.name) for path in staged}
         placed = map_asset_paths(brand, lambda value: names.get(value, value))

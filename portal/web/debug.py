@@ -70,6 +70,7 @@ def env():
     effective = {k: _redacted(k, str(v)) for k, v in settings.model_dump().items()}
     effective["database_url"] = _redacted("database_url", settings.effective_database_url)
     effective["queue_url"] = _redacted("queue_url", settings.effective_queue_url)
+    effective["brand_config"] = str(settings.brands_file)  # a local run's own copy (Settings.brands_file)
     return {"environment": variables, "settings": effective}
 
 

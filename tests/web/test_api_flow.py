@@ -6,6 +6,7 @@ import io
 import json
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -54,9 +55,14 @@ def test_upload_process_events_download_archive(server: Server, clip: Path) -> N
 
     archive = server.call("GET", f"/api/jobs/{job['id']}/archive")
     assert archive.status_code == 200 and archive.headers["Content-Type"] == "application/zip"
+    # named like the outputs (the source's stem and the job's short id), not job-<uuid>.zip
+    assert archive.headers["Content-Disposition"] == f'attachment; filename="{clip.stem}-{job["id"][:8]}.zip"'
     with zipfile.ZipFile(io.BytesIO(archive.content)) as bundle:
         assert sorted(bundle.namelist()) == sorted(o["filename"] for o in job["outputs"])
         assert bundle.read(output["filename"]) == whole.content
+        for member in bundle.infolist():  # dated as the files were written (ZIP keeps local time, 2 s steps)
+            written = datetime.fromtimestamp((server.data_dir / "outputs" / member.filename).stat().st_mtime)
+            assert abs((datetime(*member.date_time) - written).total_seconds()) <= 2
 
 
 def test_portrait_crop_job_keeps_its_fit_and_reports_loudness(server: Server, clip: Path) -> None:
