@@ -12,12 +12,14 @@ STAMP     := $(VENV)/.installed
 $(RUN_STAMP): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -e .
+	$(PY) -m pip install --quiet --no-compile -r requirements.txt -e .
 	touch $(RUN_STAMP)
 
-# -c: the extras may not move a runtime package off its pin
+# --no-compile: Python compiles what it imports on first use; compiling every module of every package at
+# install (botocore, yt-dlp's extractors, scipy...) costs time and ~90 MB for code that never runs.
+# -c: the extras may not move a runtime package off its pin.
 $(STAMP): $(RUN_STAMP)
-	$(PY) -m pip install --quiet -c requirements.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --no-compile -c requirements.txt -e '.[dev]'
 	touch $(STAMP)
 
 run: $(RUN_STAMP)        ## web + embedded worker on 127.0.0.1:$${PORT:-8000}

@@ -46,6 +46,8 @@ def post(client: FlaskClient, path: str, brand: object, **extra) -> object:
     ({"name": "A", "layers": [{"text": "@a", "opacity": 2}]}, {}, 422, "layers.0.opacity"),
     ({"name": "A", "layers": [{"image": "upload:f1"}]}, {"f1": (io.BytesIO(b"not an image"), "x.png")}, 422,
      "not a readable image"),
+    ({"name": "A", "layers": []}, {}, 422, "brand 'newbrand' has no layers: add an image or a text layer"),
+    ({"name": "A"}, {}, 422, "brand 'newbrand' has no layers"),
 ])  # fmt: skip
 def test_bad_edits_are_json_errors_and_save_nothing(
     client: FlaskClient, tmp_path: Path, brand: object, extra: dict, status: int, message: str
@@ -55,6 +57,17 @@ def test_bad_edits_are_json_errors_and_save_nothing(
     assert answer.status_code == status and message in answer.get_json()["error"]["message"]
     assert (tmp_path / "brand_config.json").read_text() == before
     assert not list((tmp_path / "data").rglob("x-*.png"))  # the staged upload is gone too
+
+
+def test_a_bad_brand_id_is_refused_saying_what_is_allowed(client: FlaskClient, tmp_path: Path) -> None:
+    before = (tmp_path / "brand_config.json").read_text()
+    answer = post(client, "/brands/-fall daily!", {"name": "A", "layers": [{"text": "@a"}]})
+    assert answer.status_code == 422
+    assert answer.get_json()["error"] == {
+        "code": "invalid_brand",
+        "message": "brand id: letters, digits, - and _, starting with a letter or digit, up to 64 characters",
+    }
+    assert (tmp_path / "brand_config.json").read_text() == before
 
 
 def test_preview_on_an_upload_and_unknown_clip(client: FlaskClient, tmp_path: Path) -> None:

@@ -83,7 +83,8 @@ def test_a_bad_brand_id_says_what_is_allowed(page) -> None:
     message = field.evaluate("input => input.validationMessage")
     assert "letters, digits, - and _, starting with a letter or digit, up to 64 characters" in message
     assert "requested format" not in message
-    assert section.get_by_text("Letters, digits, - and _").is_visible()  # said before anyone gets it wrong
+    rule = page.locator("#" + field.get_attribute("aria-describedby"))  # said before anyone gets it wrong
+    assert rule.is_visible() and rule.inner_text().startswith("Letters, digits, - and _")
     field.fill("fall-daily_2")
     assert field.evaluate("input => input.checkValidity()")
     # the live preview of the half-typed id was refused too (422, said in the form): not a fault here
