@@ -51,10 +51,10 @@ empty :=
 space := $(empty) $(empty)
 # Installed for the tests only (the dev extra and what it pulls in); never in the runtime lock.
 DEV_ONLY := playwright|pytest|pytest-xdist|pyyaml|execnet|iniconfig|pluggy|ruff|requests|pyee|\
-	charset-normalizer|certifi|idna|moto|antlr4-python3-runtime|attrs|aws-xray-sdk|cffi|cfn-lint|\
+	charset-normalizer|idna|moto|antlr4-python3-runtime|attrs|aws-xray-sdk|cfn-lint|\
 	cryptography|docker|flask-cors|graphql-core|joserfc|jsonpatch|jsonpath-ng|jsonpointer|jsonschema|\
 	jsonschema-path|jsonschema-specifications|lazy-object-proxy|mpmath|networkx|openapi-schema-validator|\
-	openapi-spec-validator|pathable|py-partiql-parser|pycparser|pyparsing|referencing|regex|responses|\
+	openapi-spec-validator|pathable|py-partiql-parser|pyparsing|referencing|regex|responses|\
 	rfc3339-validator|rpds-py|sympy|wrapt|xmltodict|scikit-image|scipy|lazy-loader|tifffile|imageio|\
 	schemathesis|hypothesis|hypothesis-graphql|harfile|jsonschema_rs|pyrate-limiter|sortedcontainers|anyio
 

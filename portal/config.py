@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     # acquisition
     allow_private_urls: bool = False
     cookies_file: Path | None = None
+    # intake that survives the platforms (DESIGN 4.15; the rules themselves: portal/acquire/sites.py)
+    proxies: str = ""  # proxy URLs separated by commas, tried in turn; empty: every link goes direct
+    proxy_sites: str = ""  # the domains that go through the proxies, separated by commas; empty: all
+    proxy_rest_s: int = Field(default=300, ge=1)  # a proxy that failed is passed over this long
+    impersonate: bool = True  # a browser's TLS and headers for the sites that need it (curl_cffi)
+    impersonate_sites: str = ""  # more domains to impersonate for, beyond the built-in table
+    # yt-dlp's YouTube extractor arguments ("key=value,value;key=value"); default: what yt-dlp recommends
+    youtube_extractor_args: str = "player_client=default"
+    site_pause_after: int = Field(default=5, ge=1)  # failures in a row that pause a site
+    site_cooldown_s: int = Field(default=600, ge=1)  # how long a paused site's jobs wait
 
     # webhooks (DESIGN 4.7): no secret, no webhooks
     webhook_secret: str | None = Field(default=None, min_length=16)
@@ -138,6 +148,40 @@ class Settings(BaseSettings):
         if value and not re.fullmatch(r"https?://[^\s/]+/?", value):
             raise ValueError("must be an http(s) endpoint such as https://media.example.com")
         return value
+
+    @field_validator("proxies")
+    @classmethod
+    def _proxy_urls(cls, value: str) -> str:
+        for url in _split(value):
+            if not re.fullmatch(r"(https?|socks4a?|socks5h?)://([^\s/]+@)?[^\s/@]+(:\d+)?/?", url):
+                # the URL itself is not repeated: it may hold a password
+                raise ValueError(
+                    "must be proxy URLs separated by commas: http(s)://, socks4(a):// or socks5(h)://"
+                    "[user:password@]host[:port]"
+                )
+        return value
+
+    @cached_property
+    def proxy_urls(self) -> tuple[str, ...]:
+        return _split(self.proxies)
+
+    @cached_property
+    def proxy_domains(self) -> tuple[str, ...]:
+        return tuple(domain.lower().lstrip(".") for domain in _split(self.proxy_sites))
+
+    @cached_property
+    def impersonate_domains(self) -> tuple[str, ...]:
+        return tuple(domain.lower().lstrip(".") for domain in _split(self.impersonate_sites))
+
+    @field_validator("youtube_extractor_args")
+    @classmethod
+    def _extractor_args(cls, value: str) -> str:
+        _parse_extractor_args(value)
+        return value
+
+    @cached_property
+    def youtube_args(self) -> dict[str, list[str]]:
+        return _parse_extractor_args(self.youtube_extractor_args)
 
     @field_validator("webhook_retry_delays")
     @classmethod
@@ -218,6 +262,21 @@ class Settings(BaseSettings):
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ConfigError(f"WTF_DATA_DIR: cannot create {folder}: {exc.strerror}") from None
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _parse_extractor_args(value: str) -> dict[str, list[str]]:
+    """yt-dlp's --extractor-args syntax for one extractor: "key=v1,v2;key2=v3"."""
+    parsed: dict[str, list[str]] = {}
+    for item in filter(None, (part.strip() for part in value.split(";"))):
+        key, equals, values = item.partition("=")
+        if not equals or not re.fullmatch(r"[a-z_]+", key.strip()):
+            raise ValueError('must be "key=value,value;key=value" (yt-dlp\'s --extractor-args for youtube)')
+        parsed[key.strip()] = [v.strip() for v in values.split(",") if v.strip()]
+    return parsed
 
 
 def _parse_delays(value: str) -> tuple[float, ...]:

@@ -71,7 +71,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16), default="render")  # render | fetch
     status: Mapped[str] = mapped_column(String(16), index=True)  # a portal.jobs.state.JobStatus
-    stage: Mapped[str | None] = mapped_column(String(32))
+    stage: Mapped[str | None] = mapped_column(String(200))  # says why and until when, while a job waits
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -169,6 +169,36 @@ class WorkerBeat(Base):
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class SiteHealth(Base):
+    """How downloads from one site went (portal.acquire.sites): after repeated failures it is paused."""
+
+    __tablename__ = "site_health"
+
+    site: Mapped[str] = mapped_column(String(255), primary_key=True)  # portal.acquire.sites.site_of
+    successes: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failures_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
+    last_code: Mapped[str | None] = mapped_column(String(64))  # of the last failure
+    last_reason: Mapped[str | None] = mapped_column(Text)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CookieFile(Base):
+    """One uploaded cookies file (its text is on disk and in the bucket, never here): which site it is
+    for ("*": every site) and how it last went (portal.acquire.cookies)."""
+
+    __tablename__ = "cookie_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    site: Mapped[str] = mapped_column(String(255), index=True)
+    lines: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    signin_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the site wanted a sign-in
+    worked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last download that used it
 
 
 class SessionEpoch(Base):

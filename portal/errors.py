@@ -10,6 +10,8 @@ the engine may use it and still import neither Flask nor the settings.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class PortalError(Exception):
     """Base of every error the portal raises on purpose."""
@@ -23,3 +25,16 @@ class PortalError(Exception):
         """The first line of the message as raised (without attachments such as FFmpeg's stderr tail)."""
         text = str(self.args[0]) if self.args else ""
         return text.splitlines()[0] if text.strip() else type(self).__name__
+
+
+class MustWaitError(PortalError):
+    """The work cannot go on before `until` (a paused site, say): the job waits in `queued`, its stage
+    saying why and until when, instead of failing; the attempt is not counted."""
+
+    code = "must_wait"
+    status = 503
+    transient = True
+
+    def __init__(self, reason: str, *, until: datetime) -> None:
+        super().__init__(f"{reason}; waiting until {until:%H:%M:%S} UTC")
+        self.reason, self.until = reason, until

@@ -45,7 +45,7 @@ class Runtime:
         self.huey = make_huey(settings)
         self.storage = open_storage(settings)
         self.brands = open_brand_store(settings, self.storage)
-        self.cookies = UploadedCookies(settings, self.storage)
+        self.cookies = UploadedCookies(settings, self.storage, self.db)
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
         # MiB the service's Python processes hold, measured when a consumer starts (portal.jobs.footprint);
         # the engine's memory budget counts it (0 until then: a web process alone renders nothing)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import case, or_, select, update
@@ -201,6 +201,24 @@ def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, ho
         detail = getattr(exc, "stderr_tail", "")
         db.log("ERROR", f"{message}\n{detail}".strip(), job_id)
     return outcome == JobStatus.QUEUED
+
+
+def wait(db: Database, job_id: str, stage: str, until: datetime, *, holder: str) -> bool:
+    """The run cannot go on before `until` (its site is paused, say): the job goes back to `queued` with
+    `stage` saying why and until when, and the attempt is not counted. True if the caller must enqueue it
+    for `until`; False if `holder` no longer holds it, or a cancel was asked (then it ends cancelled)."""
+    with db.session() as session:
+        job = _held(session, job_id, holder)
+        if job is None:
+            return False
+        if job.cancel_requested:
+            _end(db, session, job, JobStatus.CANCELLED)
+            return False
+        job.status, job.stage, job.lease_owner = JobStatus.QUEUED, stage[:200], None
+        job.attempts = max(0, job.attempts - 1)
+        job.started_at = job.heartbeat_at = None
+    db.log("INFO", stage, job_id)
+    return True
 
 
 def _held(session, job_id: str, holder: str) -> Job | None:

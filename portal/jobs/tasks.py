@@ -22,10 +22,11 @@ from pathlib import Path
 from huey import crontab
 from huey.consumer import Consumer
 
-from portal.acquire.downloader import DownloadCancelledError, DownloadOptions, download
+from portal.acquire import sites
+from portal.acquire.downloader import DownloadCancelledError, DownloadFailedError, DownloadOptions, download
 from portal.brands.v3_import import apply_v3_settings
 from portal.database import Job, WorkerBeat, utc_now
-from portal.errors import PortalError
+from portal.errors import MustWaitError, PortalError
 from portal.jobs import state
 from portal.jobs.footprint import python_footprint_mib
 from portal.jobs.maintenance import cleanup
@@ -42,6 +43,7 @@ WATCH_SECONDS = 0.5  # how often a running job checks its cancel flag and writes
 HEARTBEAT_SECONDS = 5.0
 REAPER_SECONDS = 10.0
 RETRY_DELAY_SECONDS = 5
+WAIT_MARGIN_SECONDS = 1.0  # a waiting job is taken up this long after its wait ends, not a hair before
 TASK_MODULE = "portal.tasks"
 
 
@@ -129,6 +131,10 @@ class _JobRun:
                 runtime.storage.store(Path(output.path), OUTPUTS)
         except (RenderCancelledError, DownloadCancelledError):
             state.stop_cancelled(db, self.job_id, holder=self.holder)
+        except MustWaitError as waiting:
+            if state.wait(db, self.job_id, f"waiting: {waiting.message}", waiting.until, holder=self.holder):
+                delay = (waiting.until - utc_now()).total_seconds()
+                runtime.enqueue(self.job_id, delay=max(1.0, delay + WAIT_MARGIN_SECONDS))
         except Exception as exc:
             if not isinstance(exc, PortalError):  # a bug: keep the job honest and the worker alive
                 log.exception("job %s crashed", self.job_id)
@@ -184,8 +190,17 @@ def acquire_source(
             raise EngineError(
                 f"the uploaded file for job {job_id} is gone (expired or deleted); upload it again"
             ) from None
-    runtime.cookies.refresh()  # an uploaded cookies file may have come or gone on another machine
-    media = download(name, DownloadOptions.from_settings(runtime.settings), on_progress, cancel)
+    settings, site = runtime.settings, sites.site_of(name)
+    sites.check_not_paused(runtime.db, site)  # a paused site's jobs wait instead of failing
+    runtime.cookies.refresh()  # cookies files may have come or gone on another machine
+    options = DownloadOptions.from_settings(settings, runtime.cookies.pool(site), runtime.cookies.report)
+    try:
+        media = download(name, options, on_progress, cancel)
+    except DownloadFailedError as exc:
+        if not isinstance(exc, DownloadCancelledError):
+            sites.record_outcome(runtime.db, settings, site, exc.code, exc.message)
+        raise
+    sites.record_outcome(runtime.db, settings, site)
     with runtime.db.session() as session:
         job = session.get(Job, job_id)
         job.source_path = str(media.path)

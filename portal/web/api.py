@@ -25,6 +25,7 @@ from sqlalchemy import and_, or_, select
 from werkzeug.utils import secure_filename
 
 from portal import __version__
+from portal.acquire import sites
 from portal.acquire.downloader import DownloadOptions, check_url, expand_playlist
 from portal.brand_loader import Brand, UnknownBrandError
 from portal.database import Job, Upload, new_id
@@ -47,6 +48,7 @@ from portal.web.runtime import runtime
 from portal.web.schemas import (
     BrandsAnswer,
     CookiesAnswer,
+    CookiesForm,
     DeletedAnswer,
     FileForm,
     JobAnswer,
@@ -54,6 +56,7 @@ from portal.web.schemas import (
     JobPage,
     JobsAnswer,
     PreviewQuery,
+    SitesAnswer,
     StatusAnswer,
     UploadAnswer,
     WebhookRequest,
@@ -212,15 +215,20 @@ def _link_jobs(
     webhook_url: str | None = None,
 ) -> list[str]:  # fmt: skip
     """One job per link (per entry for an expanded playlist); every link is checked before any job exists."""
-    if expand:
-        runtime().cookies.refresh()  # a playlist is read here, on the web, perhaps signed in
-    options = DownloadOptions.from_settings(runtime().settings)
+    rt = runtime()
+    allow_private = rt.settings.allow_private_urls
     for url in urls:
-        check_url(url, options.allow_private_urls)
+        check_url(url, allow_private)
     if expand:
-        urls = [entry for url in urls for entry in expand_playlist(url, options)]
+        rt.cookies.refresh()  # a playlist is read here, on the web, perhaps signed in (the site's first file)
+        pools = [rt.cookies.pool(sites.site_of(url)) for url in urls]
+        listed = [
+            expand_playlist(url, DownloadOptions.from_settings(rt.settings, pool))
+            for url, pool in zip(urls, pools, strict=True)
+        ]
+        urls = [entry for entries in listed for entry in entries]
         for url in urls:  # a feed or page may list links anywhere
-            check_url(url, options.allow_private_urls)
+            check_url(url, allow_private)
     _require_disk()
     return _submit(
         [NewJob(kind, "url", url, None, brands, preset, fit, webhook_url=webhook_url) for url in urls]
@@ -270,35 +278,54 @@ COOKIES_MAX_BYTES = 1_048_576
 
 
 @bp.post("/cookies")
-@documented({201: CookiesAnswer}, form=FileForm, errors={413: "larger than 1 MB"}, tag="cookies")
+@documented({201: CookiesAnswer}, form=CookiesForm, errors={413: "larger than 1 MB"}, tag="cookies")
 def upload_cookies():
-    """Store a Netscape cookies file for sites that want a signed-in user; it is never sent back."""
+    """Store a Netscape cookies file for a site (or every site) that wants a signed-in user; never sent back.
+
+    A site's files make a pool, tried in turn while the site asks for a sign-in.
+    """
     file_storage = request.files.get("file")
     if file_storage is None:
         raise ApiError(400, "missing_file", "send the cookies file as a multipart field named 'file'")
     content = file_storage.read(COOKIES_MAX_BYTES + 1)
     if len(content) > COOKIES_MAX_BYTES:
         raise ApiError(413, "too_large", "a cookies file is at most 1 MB; export only the sites you need")
-    count = runtime().cookies.save(content)
-    return CookiesAnswer(cookies={"present": True, "lines": count}).answer(), 201
+    stored = runtime().cookies.save(content, request.form.get("site") or None)
+    return CookiesAnswer(cookies={"present": True, **stored}).answer(), 201
 
 
 @bp.delete("/cookies")
 @documented({200: CookiesAnswer}, tag="cookies")
 def delete_cookies():
-    """Forget the uploaded cookies file (a WTF_COOKIES_FILE set by the operator stays in use)."""
+    """Forget every uploaded cookies file (a WTF_COOKIES_FILE set by the operator stays in use)."""
     runtime().cookies.forget()
+    return cookies_status()
+
+
+@bp.delete("/cookies/<file_id>")
+@documented({200: CookiesAnswer}, errors={404: "no such cookies file"}, tag="cookies")
+def delete_cookies_file(file_id: str):
+    """Forget one uploaded cookies file."""
+    if not runtime().cookies.forget(file_id):
+        raise ApiError(404, "cookies_not_found", f"no cookies file {file_id!r}")
     return cookies_status()
 
 
 @bp.get("/cookies")
 @documented({200: CookiesAnswer}, tag="cookies")
 def cookies_status():
-    """Whether a cookies file is in use (its content is never shown)."""
-    runtime().cookies.refresh()
-    options = DownloadOptions.from_settings(runtime().settings)
-    present = bool(options.cookies_file and Path(options.cookies_file).is_file())
-    return CookiesAnswer(cookies={"present": present}).answer()
+    """The uploaded cookies files, each with its site and state (their content is never shown)."""
+    rt = runtime()
+    files = rt.cookies.describe()
+    present = bool(files) or bool(rt.settings.cookies_file and Path(rt.settings.cookies_file).is_file())
+    return CookiesAnswer(cookies={"present": present, "files": files}).answer()
+
+
+@bp.get("/sites")
+@documented({200: SitesAnswer}, tag="cookies")
+def site_health():
+    """How downloads from each site went, failing sites first; a paused site's jobs wait until its time."""
+    return SitesAnswer(sites=sites.site_health(runtime().db)).answer()
 
 
 def _job_or_404(session, job_id: str) -> Job:

@@ -7,9 +7,10 @@ import time
 
 from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, text
 
+from portal.acquire.sites import site_health
 from portal.database import Job
 from portal.jobs.maintenance import disk_status
 from portal.jobs.status import JobStatus
@@ -81,6 +82,21 @@ class JobCollector:
         except Exception:
             depth.add_metric([], float("nan"))
         yield from (jobs, rendered, completed, depth)
+        yield from site_metrics(self.rt)
+
+
+def site_metrics(rt: Runtime) -> list:
+    """Downloads per site and outcome, and which sites are paused (DESIGN 4.15), from the health records
+    every process writes: the same numbers whichever web process is scraped."""
+    downloads = CounterMetricFamily(
+        "wtf_site_downloads", "Downloads per site and outcome", labels=["site", "outcome"]
+    )
+    paused = GaugeMetricFamily("wtf_site_paused", "1 while the site is paused after failures", ["site"])
+    for record in site_health(rt.db):
+        downloads.add_metric([record["site"], "success"], record["successes"])
+        downloads.add_metric([record["site"], "failure"], record["failures"])
+        paused.add_metric([record["site"]], 1 if record["paused_until"] else 0)
+    return [downloads, paused]
 
 
 def init_metrics(app: Flask, rt: Runtime) -> None:

@@ -4,6 +4,7 @@ OpenAPI document (portal.web.openapi) describes them from the same classes. The 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -93,15 +94,60 @@ class FileForm(BaseModel):
     file: bytes
 
 
+class CookieFileOut(BaseModel):
+    """One uploaded cookies file: never its cookies."""
+
+    id: str
+    site: str = Field(description='the site it is used for; "*": every site')
+    lines: int = Field(description="cookies in the file")
+    uploaded_at: datetime
+    state: Literal["unused", "working", "signin_asked"] = Field(
+        description="signin_asked: the site asked for a sign-in with it since it last worked"
+    )
+    signin_asked_at: datetime | None
+    worked_at: datetime | None
+
+
 class CookiesOut(BaseModel):
-    present: bool
+    present: bool = Field(description="a cookies file is in use (uploaded, or the operator's)")
     lines: int | None = Field(default=None, description="cookie lines stored (on upload only)")
+    id: str | None = Field(default=None, description="the stored file (on upload only)")
+    site: str | None = Field(default=None, description="the site it was stored for (on upload only)")
+    files: list[CookieFileOut] | None = Field(default=None, description="every uploaded file (on GET)")
 
 
 class CookiesAnswer(Answer):
-    omit_none = True  # `lines` only on an upload
+    omit_none = True  # `lines`, `id`, `site` only on an upload
 
     cookies: CookiesOut
+
+
+class CookiesForm(BaseModel):
+    """A multipart body: the cookies file, and the site it is for."""
+
+    file: bytes
+    site: str | None = Field(
+        default=None,
+        description='a domain (instagram.com) or "*" for every site; default: the one site of its cookies',
+    )
+
+
+class SiteOut(BaseModel):
+    """How downloads from one site went (DESIGN 4.15)."""
+
+    site: str
+    successes: int
+    failures: int
+    failures_in_a_row: int
+    last_code: str | None
+    last_reason: str | None
+    last_failure_at: datetime | None
+    last_success_at: datetime | None
+    paused_until: datetime | None = Field(description="its jobs wait in queued until then")
+
+
+class SitesAnswer(Answer):
+    sites: list[SiteOut]
 
 
 class DeletedAnswer(Answer):
