@@ -20,6 +20,7 @@ for every site the first time a process looks.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("portal.acquire.cookies")
 SECRETS_AREA, COOKIES_AREA = "secrets", "secrets/cookies"
 LEGACY_NAME = "cookies.txt"  # the single uploaded file of before
+SITE_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")  # a host name or an IPv4 address
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # "never refused" sorts before any refusal
 
 
@@ -71,7 +73,7 @@ class UploadedCookies:
         parsed = store_cookies(self._path(file_id), content)
         if site:
             site = ALL_SITES if site.strip() == ALL_SITES else site_of(site)
-            if not site:
+            if site != ALL_SITES and not SITE_NAME.fullmatch(site):
                 self._path(file_id).unlink()
                 raise CookiesFileError("site: a domain such as instagram.com, or * for every site")
         else:

@@ -76,6 +76,7 @@ function renderJob(job) {
     retry.addEventListener("click", () => api("POST", `/api/jobs/${job.id}/retry`).then((d) => renderJob(d.job)).catch((e) => alert(e.message)));
     item.append(retry);
   }
+  if (job.status === STATUS.FAILED && job.kind === "render" && job.source.kind === "url") offerUpload(item, job, title);
   if (job.status === STATUS.COMPLETED) {
     const outputs = el("div", { class: "outputs" });
     for (const output of job.outputs) {
@@ -89,6 +90,85 @@ function renderJob(job) {
     if (job.outputs.length) item.append(el("a", { class: "button secondary", href: `/api/jobs/${job.id}/archive`, text: "Download all (ZIP)" }));
   }
   renderWebhooks(item, job);
+}
+
+// A link that failed for good: the same job (brands, format, other shapes) from a file the user has.
+function offerUpload(item, job, title) {
+  const picker = el("input", { type: "file", accept: "video/*", hidden: "", "aria-label": `Video file for ${title}` });
+  const button = el("button", { type: "button", class: "secondary", text: "Upload the file instead" });
+  const message = el("p", { class: "error", role: "alert", hidden: "" });
+  button.addEventListener("click", () => picker.click());
+  picker.addEventListener("change", async () => {
+    button.disabled = true;
+    try {
+      const body = new FormData();
+      body.append("file", picker.files[0]);
+      const uploaded = await api("POST", "/api/uploads", body);
+      const data = await api("POST", "/api/videos/process",
+        { upload_id: uploaded.upload.id, brands: job.brands, preset: job.preset, fit: job.fit });
+      renderJob(data.job);
+    } catch (error) {
+      showMessage(message, error.message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  item.append(button, picker, message);
+}
+
+// ---- sites and cookies (docs/ACQUISITION.md) ------------------------------------------------------
+
+function when(iso) {
+  return new Date(iso).toLocaleString();
+}
+
+async function loadSites() {
+  const data = await api("GET", "/api/sites");
+  const failing = data.sites.filter((site) => site.paused_until || site.failures_in_a_row);
+  document.getElementById("sites").replaceChildren(...failing.map((site) => el("li",
+    { class: `site${site.paused_until ? " paused" : ""}`, "data-site": site.site },
+    el("strong", { text: site.site }),
+    el("span", { text: ` · ${site.failures_in_a_row} failed in a row (${site.last_code})` +
+      (site.paused_until ? ` · paused until ${when(site.paused_until)}: its jobs wait` : "") }),
+    el("p", { class: "meta", text: site.last_reason || "" }))));
+  document.getElementById("sites-none").hidden = failing.length > 0;
+}
+
+function cookieState(file) {
+  if (file.state === "signin_asked") return `the site asked for a sign-in at ${when(file.signin_asked_at)}`;
+  if (file.state === "working") return `working (last used ${when(file.worked_at)})`;
+  return "not used yet";
+}
+
+async function loadCookies() {
+  const data = await api("GET", "/api/cookies");
+  document.getElementById("cookie-files").replaceChildren(...data.cookies.files.map((file) => {
+    const forget = el("button", { type: "button", class: "secondary", text: "Forget" });
+    forget.addEventListener("click", () => api("DELETE", `/api/cookies/${file.id}`).then(loadCookies).catch((e) => alert(e.message)));
+    return el("li", { class: `cookie-file ${file.state}`, "data-state": file.state },
+      el("strong", { text: file.site === "*" ? "every site" : file.site }),
+      el("span", { class: "cookie-state", text: ` · ${file.lines} cookies · ${cookieState(file)} ` }), forget);
+  }));
+}
+
+async function uploadCookies(event) {
+  event.preventDefault();
+  const form = event.target;
+  const message = document.getElementById("cookies-message");
+  const file = form["cookies-file"].files[0];
+  if (!file) return showMessage(message, "Choose a cookies file.");
+  const body = new FormData();
+  body.append("file", file);
+  if (form.site.value.trim()) body.append("site", form.site.value.trim());
+  try {
+    const data = await api("POST", "/api/cookies", body);
+    const site = data.cookies.site === "*" ? "every site" : data.cookies.site;
+    showMessage(message, `Stored for ${site}: ${data.cookies.lines} cookies.`);
+    form.reset();
+    await loadCookies();
+  } catch (error) {
+    showMessage(message, error.message);
+  }
 }
 
 // A job's webhook deliveries (docs/API.md): how each went, refreshed while one is still being tried.
@@ -491,6 +571,10 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("status-filter").addEventListener("change", () => loadJobs(true));
     document.getElementById("more").addEventListener("click", () => loadJobs(false));
     loadJobs(true).catch((e) => showMessage(document.getElementById("form-message"), e.message));
+    document.getElementById("cookies-form").addEventListener("submit", uploadCookies);
+    loadCookies().catch((e) => showMessage(document.getElementById("cookies-message"), e.message));
+    loadSites().catch((e) => showMessage(document.getElementById("cookies-message"), e.message));
+    setInterval(() => loadSites().catch(() => {}), 15000);  // a site pauses and recovers while the page is open
   }
   document.querySelectorAll(".brand-form").forEach(setupBrandForm);
   setupPreviewClip();

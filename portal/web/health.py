@@ -91,7 +91,9 @@ def site_metrics(rt: Runtime) -> list:
     downloads = CounterMetricFamily(
         "wtf_site_downloads", "Downloads per site and outcome", labels=["site", "outcome"]
     )
-    paused = GaugeMetricFamily("wtf_site_paused", "1 while the site is paused after failures", ["site"])
+    paused = GaugeMetricFamily(
+        "wtf_site_paused", "1 while the site is paused after failures", labels=["site"]
+    )
     for record in site_health(rt.db):
         downloads.add_metric([record["site"], "success"], record["successes"])
         downloads.add_metric([record["site"], "failure"], record["failures"])
