@@ -72,11 +72,11 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     cookies_file: Path | None = None
     # intake that survives the platforms (DESIGN 4.15; the rules themselves: portal/acquire/sites.py)
-    proxies: str = ""  # proxy URLs separated by commas, tried in turn; empty: every link goes direct
-    proxy_sites: str = ""  # the domains that go through the proxies, separated by commas; empty: all
+    proxies: str | None = None  # proxy URLs separated by commas, tried in turn; unset: every link goes direct
+    proxy_sites: str | None = None  # the domains that go through the proxies, separated by commas; unset: all
     proxy_rest_s: int = Field(default=300, ge=1)  # a proxy that failed is passed over this long
     impersonate: bool = True  # a browser's TLS and headers for the sites that need it (curl_cffi)
-    impersonate_sites: str = ""  # more domains to impersonate for, beyond the built-in table
+    impersonate_sites: str | None = None  # more domains to impersonate for, beyond the built-in table
     # yt-dlp's YouTube extractor arguments ("key=value,value;key=value"); default: what yt-dlp recommends
     youtube_extractor_args: str = "player_client=default"
     site_pause_after: int = Field(default=5, ge=1)  # failures in a row that pause a site
@@ -109,7 +109,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "database_url", "queue_url", "ffmpeg_path", "portal_key", "secret_key", "storage_url",
-        "storage_public_url", "webhook_secret", "max_short_side", mode="before",
+        "storage_public_url", "webhook_secret", "max_short_side", "proxies", "proxy_sites",
+        "impersonate_sites", mode="before",
     )  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -151,7 +152,7 @@ class Settings(BaseSettings):
 
     @field_validator("proxies")
     @classmethod
-    def _proxy_urls(cls, value: str) -> str:
+    def _proxy_urls(cls, value: str | None) -> str | None:
         for url in _split(value):
             if not re.fullmatch(r"(https?|socks4a?|socks5h?)://([^\s/]+@)?[^\s/@]+(:\d+)?/?", url):
                 # the URL itself is not repeated: it may hold a password
@@ -264,8 +265,8 @@ class Settings(BaseSettings):
                 raise ConfigError(f"WTF_DATA_DIR: cannot create {folder}: {exc.strerror}") from None
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
 def _parse_extractor_args(value: str) -> dict[str, list[str]]:
