@@ -12,9 +12,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yt_dlp
 
+from portal.acquire import downloader
 from portal.acquire.cookies import UploadedCookies
-from portal.acquire.downloader import AccessDeniedError, DownloadOptions, NetworkError, download
+from portal.acquire.downloader import (
+    AccessDeniedError,
+    CookiesFileError,
+    DownloadOptions,
+    NetworkError,
+    download,
+)
 from portal.acquire.sites import IMPERSONATION, SiteRules, redact, site_of
 from portal.config import ConfigError, load_settings
 from portal.database import Database
@@ -125,3 +133,30 @@ def test_a_site_that_asks_for_a_sign_in_rotates_to_the_next_cookies_file(
     assert states == {expired["id"]: "signin_asked", fresh["id"]: "working", other["id"]: "unused",
                       every["id"]: "unused"}  # fmt: skip
     assert [path.stem for path in cookies.pool("127.0.0.1")][:2] == [fresh["id"], expired["id"]]
+
+
+def test_youtube_extractor_arguments_are_one_setting_that_yt_dlp_reads(tmp_path: Path) -> None:
+    default = SiteRules.from_settings(load_settings())
+    assert default.route("https://youtu.be/x").extractor_args == {"youtube": {"player_client": ["default"]}}
+    pinned = SiteRules.from_settings(
+        load_settings(youtube_extractor_args="player_client=tv_samsung,web; player_skip=webpage")
+    )
+    route = pinned.route("https://www.youtube.com/watch?v=x")
+    options = DownloadOptions(cache_dir=tmp_path, rules=pinned)
+    params = downloader._params(options, tmp_path, None, [], downloader._Log(pinned), route)
+    with yt_dlp.YoutubeDL(params) as ydl:
+        youtube = ydl.get_info_extractor("Youtube")
+        assert youtube._configuration_arg("player_client") == ["tv_samsung", "web"]
+        assert youtube._configuration_arg("player_skip") == ["webpage"]
+    with pytest.raises(ConfigError, match="WTF_YOUTUBE_EXTRACTOR_ARGS"):
+        load_settings(youtube_extractor_args="player_client")
+
+
+def test_a_cookies_file_for_a_site_that_is_not_a_domain_is_refused(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    db = Database(settings)
+    db.upgrade()
+    cookies = UploadedCookies(settings, open_storage(settings), db)
+    with pytest.raises(CookiesFileError, match="site: a domain"):
+        cookies.save(b"example.com\tFALSE\t/\tFALSE\t0\tsid\tx\n", "not a site!")
+    assert cookies.describe() == [] and not list(cookies.folder.iterdir())

@@ -77,3 +77,24 @@ def test_an_uploaded_cookies_file_is_used_by_a_worker_on_another_machine(
     assert job["status"] == "completed", job
     assert not any("shared-abc" in header for header in site.cookies)
     assert not list(cookies_dir(tmp_path / "worker").iterdir())
+
+
+def test_the_single_cookies_file_of_before_becomes_a_file_for_every_site(
+    s3: S3Server,
+    tmp_path: Path,
+    site: Site,  # noqa: F811
+) -> None:
+    """A deployment upgraded from one uploaded file (PREFIX/secrets/cookies.txt) keeps using it."""
+    s3.client().put_object(Bucket=BUCKET, Key=f"{PREFIX}/secrets/cookies.txt", Body=COOKIES)
+    database = tmp_path / "portal.db"
+    web = apptools.make_app(embedded_worker=False, **machine(tmp_path / "web", database))
+    settings = load_settings(**{**apptools.TEST_SETTINGS, **machine(tmp_path / "worker", database)})
+    settings.ensure_dirs()
+    worker = Runtime(settings)
+    site.cookies.clear()
+    job = fetch_on_worker(web, worker, f"{site.url}/clip.mp4?cookies-of-before")
+    assert job["status"] == "completed", job
+    assert any("session=shared-abc" in header for header in site.cookies)
+    files = web.test_client().get("/api/cookies", headers=AUTH).get_json()["cookies"]["files"]
+    assert [(file["site"], file["lines"], file["state"]) for file in files] == [("*", 1, "working")]
+    assert list(s3.keys(f"{PREFIX}/secrets/")) == [f"{IN_BUCKET}{files[0]['id']}.txt"]  # moved, not copied
