@@ -38,6 +38,9 @@ from portal.media.options import DEFAULT_FIT
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+STAGE_LENGTH = 200  # a job's stage: long enough to say why it waits and until when
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -71,7 +74,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16), default="render")  # render | fetch
     status: Mapped[str] = mapped_column(String(16), index=True)  # a portal.jobs.state.JobStatus
-    stage: Mapped[str | None] = mapped_column(String(200))  # says why and until when, while a job waits
+    stage: Mapped[str | None] = mapped_column(String(STAGE_LENGTH))  # why and until when, while a job waits
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(64))

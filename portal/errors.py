@@ -10,8 +10,6 @@ the engine may use it and still import neither Flask nor the settings.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 
 class PortalError(Exception):
     """Base of every error the portal raises on purpose."""
@@ -27,14 +25,15 @@ class PortalError(Exception):
         return text.splitlines()[0] if text.strip() else type(self).__name__
 
 
-class MustWaitError(PortalError):
-    """The work cannot go on before `until` (a paused site, say): the job waits in `queued`, its stage
-    saying why and until when, instead of failing; the attempt is not counted."""
+class WaitInQueue(PortalError):
+    """A job cannot start yet for a reason outside it (a paused site, say): it goes back to `queued` with
+    `stage` saying why and until when, is looked at again after `retry_after_s`, and no attempt is
+    counted. Raised by whatever finds the reason before the run has written anything; `portal.jobs.tasks`
+    does the rest (`portal.jobs.state.wait_in_queue`)."""
 
-    code = "must_wait"
-    status = 503
+    code = "waiting"
     transient = True
 
-    def __init__(self, reason: str, *, until: datetime) -> None:
-        super().__init__(f"{reason}; waiting until {until:%H:%M:%S} UTC")
-        self.reason, self.until = reason, until
+    def __init__(self, stage: str, retry_after_s: float) -> None:
+        super().__init__(stage)
+        self.stage, self.retry_after_s = stage, retry_after_s

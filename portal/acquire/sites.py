@@ -20,14 +20,14 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
 
 from portal.config import Settings
 from portal.database import Database, SiteHealth, utc_now
-from portal.errors import MustWaitError
+from portal.errors import WaitInQueue
 
 # Names of one site: a link to any of them (or a subdomain) counts for the site on the right.
 SITE_ALIASES = {
@@ -54,6 +54,7 @@ IMPERSONATION: Mapping[str, str] = {
 # a removed video, an unsupported page or a file over the limit say something about the link only.
 SITE_FAILURE_CODES = frozenset({"network_error", "access_denied", "login_required", "download_failed"})
 ALL_SITES = "*"
+PAUSE_MARGIN_S = 1.0
 
 
 def site_of(url_or_host: str) -> str:
@@ -188,27 +189,24 @@ class SiteRules:
 # --- health -------------------------------------------------------------------------------------
 
 
-class SitePausedError(MustWaitError):
+class SitePausedError(WaitInQueue):
     """The site failed too often in a row: its jobs wait for the cool-down instead of failing."""
 
     code = "site_paused"
 
 
-def paused_until(db: Database, site: str) -> datetime | None:
-    """When the site's pause ends, if it is paused now."""
-    with db.session() as session:
-        until = session.scalar(select(SiteHealth.paused_until).where(SiteHealth.site == site))
-    return until if until is not None and until > utc_now() else None
-
-
 def check_not_paused(db: Database, site: str) -> None:
-    """Raise SitePausedError (the job waits) while the site is paused."""
-    until = paused_until(db, site)
-    if until is not None:
-        with db.session() as session:
-            record = session.get(SiteHealth, site)
-            reason = f"{record.failures_in_a_row} failures in a row ({record.last_code})"
-        raise SitePausedError(f"{site} paused after {reason}", until=until)
+    """Raise SitePausedError (the job waits, its stage saying why and until when) while the site is
+    paused."""
+    with db.session() as session:
+        record = session.get(SiteHealth, site)
+        until = record.paused_until if record is not None else None
+        if until is None or until <= utc_now():
+            return
+        why = f"{site} paused after {record.failures_in_a_row} failures in a row ({record.last_code})"
+    # taken up a moment after the pause ends, not a hair before (then it would only wait again)
+    retry_after_s = (until - utc_now()).total_seconds() + PAUSE_MARGIN_S
+    raise SitePausedError(f"waiting: {why}; waiting until {until:%H:%M:%S} UTC", retry_after_s)
 
 
 def record_outcome(

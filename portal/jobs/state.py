@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import case, or_, select, update
 
-from portal.database import Database, Job, Output, new_id, utc_now
+from portal.database import STAGE_LENGTH, Database, Job, Output, new_id, utc_now
 from portal.errors import PortalError
 from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus
 from portal.jobs.webhooks import record_job_end
@@ -203,20 +203,16 @@ def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, ho
     return outcome == JobStatus.QUEUED
 
 
-def wait(db: Database, job_id: str, stage: str, until: datetime, *, holder: str) -> bool:
-    """The run cannot go on before `until` (its site is paused, say): the job goes back to `queued` with
-    `stage` saying why and until when, and the attempt is not counted. True if the caller must enqueue it
-    for `until`; False if `holder` no longer holds it, or a cancel was asked (then it ends cancelled)."""
+def wait_in_queue(db: Database, job_id: str, stage: str, *, holder: str) -> bool:
+    """The run gives its job back, unstarted, to wait in `queued` with `stage` saying why and until when
+    (a paused site); the attempt is not counted, and the caller enqueues it for then. False if `holder`
+    no longer held it. A cancel asked meanwhile ends it when a worker next picks it up (`lease`)."""
     with db.session() as session:
         job = _held(session, job_id, holder)
         if job is None:
             return False
-        if job.cancel_requested:
-            _end(db, session, job, JobStatus.CANCELLED)
-            return False
-        job.status, job.stage, job.lease_owner = JobStatus.QUEUED, stage[:200], None
-        job.attempts = max(0, job.attempts - 1)
-        job.started_at = job.heartbeat_at = None
+        job.status, job.stage, job.lease_owner = JobStatus.QUEUED, stage[:STAGE_LENGTH], None
+        job.attempts, job.started_at, job.heartbeat_at = job.attempts - 1, None, utc_now()
     db.log("INFO", stage, job_id)
     return True
 

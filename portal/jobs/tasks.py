@@ -26,7 +26,7 @@ from portal.acquire import sites
 from portal.acquire.downloader import DownloadCancelledError, DownloadFailedError, DownloadOptions, download
 from portal.brands.v3_import import apply_v3_settings
 from portal.database import Job, WorkerBeat, utc_now
-from portal.errors import MustWaitError, PortalError
+from portal.errors import PortalError, WaitInQueue
 from portal.jobs import state
 from portal.jobs.footprint import python_footprint_mib
 from portal.jobs.maintenance import cleanup
@@ -43,7 +43,6 @@ WATCH_SECONDS = 0.5  # how often a running job checks its cancel flag and writes
 HEARTBEAT_SECONDS = 5.0
 REAPER_SECONDS = 10.0
 RETRY_DELAY_SECONDS = 5
-WAIT_MARGIN_SECONDS = 1.0  # a waiting job is taken up this long after its wait ends, not a hair before
 TASK_MODULE = "portal.tasks"
 
 
@@ -131,10 +130,9 @@ class _JobRun:
                 runtime.storage.store(Path(output.path), OUTPUTS)
         except (RenderCancelledError, DownloadCancelledError):
             state.stop_cancelled(db, self.job_id, holder=self.holder)
-        except MustWaitError as waiting:
-            if state.wait(db, self.job_id, f"waiting: {waiting.message}", waiting.until, holder=self.holder):
-                delay = (waiting.until - utc_now()).total_seconds()
-                runtime.enqueue(self.job_id, delay=max(1.0, delay + WAIT_MARGIN_SECONDS))
+        except WaitInQueue as waiting:
+            if state.wait_in_queue(db, self.job_id, waiting.stage, holder=self.holder):
+                runtime.enqueue(self.job_id, delay=waiting.retry_after_s)
         except Exception as exc:
             if not isinstance(exc, PortalError):  # a bug: keep the job honest and the worker alive
                 log.exception("job %s crashed", self.job_id)

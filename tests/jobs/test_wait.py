@@ -3,11 +3,10 @@ and until when, without spending an attempt; on SQLite and on PostgreSQL (whose 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from portal.config import load_settings
-from portal.database import Database, Job, utc_now
+from portal.database import Database, Job
 from portal.jobs import state
 from portal.jobs.status import JobStatus
 from tests.jobs.conftest import link_job
@@ -21,14 +20,12 @@ STAGE = (
 def check_wait(db: Database) -> None:
     job_id = link_job(db)
     assert state.lease(db, job_id, "worker-a")
-    assert state.wait(db, job_id, STAGE, utc_now() + timedelta(seconds=60), holder="worker-a")
+    assert state.wait_in_queue(db, job_id, STAGE, holder="worker-a")
     with db.session() as session:
         job = session.get(Job, job_id)
         assert (job.status, job.stage, job.attempts, job.lease_owner) == (JobStatus.QUEUED, STAGE, 0, None)
-    assert not state.wait(db, job_id, STAGE, utc_now(), holder="worker-a")  # no longer holds it
-    assert state.lease(db, job_id, "worker-b")  # taken up again when the wait is over
-    state.cancel(db, job_id)
-    assert not state.wait(db, job_id, STAGE, utc_now(), holder="worker-b")  # a cancel ends it instead
+    assert not state.wait_in_queue(db, job_id, STAGE, holder="worker-a")  # no longer holds it
+    state.cancel(db, job_id)  # a waiting job is queued: a cancel ends it at once
     with db.session() as session:
         assert session.get(Job, job_id).status == JobStatus.CANCELLED
 
