@@ -659,27 +659,33 @@ def download(
     check_url(url, options.allow_private_urls)
     options.cache_dir.mkdir(parents=True, exist_ok=True)
     cancel = cancel or threading.Event()  # never set without a caller's: the waits below are then sleeps
-    pool: tuple[Path | None, ...] = options.cookie_files or (None,)
     try:
-        for turn, cookies in enumerate(pool, 1):
-            try:
-                media = _download_retrying(url, options, cookies, on_progress, cancel)
-            except LoginRequiredError:
-                if cookies is None:
-                    raise
-                if options.report_cookies:
-                    options.report_cookies(cookies, True)
-                if turn == len(pool):
-                    raise
-                log.info("%s: the site asked for a sign-in with cookies file %d of %d; next one", url, turn,
-                         len(pool))  # fmt: skip
-                continue
-            if cookies is not None and options.report_cookies:
-                options.report_cookies(cookies, False)
-            return media
+        return _with_cookies(url, options, on_progress, cancel)
     except DownloadFailedError as exc:
         raise _scrubbed(exc, options.rules) from None
-    raise AssertionError("unreachable: the pool is never empty")
+
+
+def _with_cookies(
+    url: str, options: DownloadOptions, on_progress: ProgressCallback | None, cancel: threading.Event
+) -> DownloadedMedia:
+    """With each cookies file of the pool in turn while the site asks for a sign-in (none: without)."""
+    pool = options.cookie_files
+    for turn, cookies in enumerate(pool, 1):
+        try:
+            media = _download_retrying(url, options, cookies, on_progress, cancel)
+        except LoginRequiredError:
+            if options.report_cookies:
+                options.report_cookies(cookies, True)
+            if turn == len(pool):
+                raise
+            log.info(
+                "%s: the site asked for a sign-in with cookies file %d of %d; next one", url, turn, len(pool)
+            )
+            continue
+        if options.report_cookies:
+            options.report_cookies(cookies, False)
+        return media
+    return _download_retrying(url, options, None, on_progress, cancel)
 
 
 def _scrubbed(exc: DownloadFailedError, rules: SiteRules) -> DownloadFailedError:
@@ -729,18 +735,17 @@ def _via_proxies(
     """One try through each proxy of the route in turn (direct without one): a proxy that fails with a
     network error is rested, and the next one takes the download at once."""
     route = options.rules.route(url)
-    proxies: tuple[str | None, ...] = route.proxies or (None,)
-    for turn, proxy in enumerate(proxies, 1):
+    for turn, proxy in enumerate(route.proxies, 1):
         try:
             return _download_once(url, options, route, proxy, cookies, on_progress, cancel, video_format)
         except NetworkError:
-            if proxy is None:
-                raise
             options.rules.rest(proxy)
-            log.warning("%s: proxy %s failed (%d of %d); rested", url, proxy_label(proxy), turn, len(proxies))
-            if turn == len(proxies):
+            log.warning(
+                "%s: proxy %s failed (%d of %d); rested", url, proxy_label(proxy), turn, len(route.proxies)
+            )
+            if turn == len(route.proxies):
                 raise
-    raise AssertionError("unreachable: a route has a proxy or goes direct")
+    return _download_once(url, options, route, None, cookies, on_progress, cancel, video_format)
 
 
 def _download_once(

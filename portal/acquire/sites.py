@@ -137,7 +137,6 @@ PROXY_RESTS = ProxyRests()
 class Route:
     """How one link is fetched."""
 
-    site: str
     proxies: tuple[str, ...] = ()  # tried in turn; empty: direct
     impersonate: str | None = None  # a yt-dlp impersonation target ("chrome"), or none
     extractor_args: Mapping[str, Mapping[str, list[str]]] = field(default_factory=dict)
@@ -173,7 +172,6 @@ class SiteRules:
         proxied = not self.proxy_domains or any(_matches(name, self.proxy_domains) for name in names)
         browsers = [self.impersonation[d] for name in names if (d := _matches(name, self.impersonation))]
         return Route(
-            site=names[1],
             proxies=tuple(PROXY_RESTS.in_turn(self.proxies)) if proxied else (),
             impersonate=browsers[0] if browsers else None,
             extractor_args={"youtube": dict(self.youtube_args)} if self.youtube_args else {},
