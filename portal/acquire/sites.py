@@ -15,6 +15,7 @@ a page; `redact` takes the credentials out of any text that might quote a proxy.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from portal.config import Settings
 from portal.database import Database, SiteHealth, utc_now
@@ -212,23 +214,38 @@ def record_outcome(
 ) -> None:
     """Count one download: a success (`code` None), or a failure with its error code and reason. A
     failure that says something about the site adds to the failures in a row, and the
-    WTF_SITE_PAUSE_AFTER-th pauses it for WTF_SITE_COOLDOWN_S."""
+    WTF_SITE_PAUSE_AFTER-th pauses it for WTF_SITE_COOLDOWN_S. Each change is one UPDATE (counters
+    moved by the database itself), so workers recording the same site at once lose no count."""
+    _make_record(db, site)
     now = utc_now()
+    this_site = update(SiteHealth).where(SiteHealth.site == site)
     with db.session() as session:
-        record = session.get(SiteHealth, site, with_for_update=True)
-        if record is None:
-            record = SiteHealth(site=site, successes=0, failures=0, failures_in_a_row=0)
-            session.add(record)
         if code is None:
-            record.successes += 1
-            record.failures_in_a_row, record.last_success_at, record.paused_until = 0, now, None
+            session.execute(this_site.values(
+                successes=SiteHealth.successes + 1, failures_in_a_row=0, last_success_at=now,
+                paused_until=None,
+            ))  # fmt: skip
             return
-        record.failures += 1
-        record.last_code, record.last_reason, record.last_failure_at = code, reason[:1000], now
+        in_a_row = SiteHealth.failures_in_a_row + (1 if code in SITE_FAILURE_CODES else 0)
+        session.execute(this_site.values(
+            failures=SiteHealth.failures + 1, failures_in_a_row=in_a_row, last_code=code,
+            last_reason=reason[:1000], last_failure_at=now,
+        ))  # fmt: skip
         if code in SITE_FAILURE_CODES:
-            record.failures_in_a_row += 1
-            if record.failures_in_a_row >= settings.site_pause_after:
-                record.paused_until = now + timedelta(seconds=settings.site_cooldown_s)
+            session.execute(
+                this_site.where(SiteHealth.failures_in_a_row >= settings.site_pause_after).values(
+                    paused_until=now + timedelta(seconds=settings.site_cooldown_s)
+                )
+            )
+
+
+def _make_record(db: Database, site: str) -> None:
+    """The site's record, made empty the first time (by whichever worker comes first)."""
+    with db.session() as session:
+        if session.get(SiteHealth, site) is not None:
+            return
+    with contextlib.suppress(IntegrityError), db.session() as session:
+        session.add(SiteHealth(site=site, successes=0, failures=0, failures_in_a_row=0))
 
 
 def site_health(db: Database) -> list[dict]:

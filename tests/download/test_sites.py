@@ -23,7 +23,16 @@ from portal.acquire.downloader import (
     NetworkError,
     download,
 )
-from portal.acquire.sites import IMPERSONATION, SiteRules, redact, site_of
+from portal.acquire.sites import (
+    IMPERSONATION,
+    SitePausedError,
+    SiteRules,
+    check_not_paused,
+    record_outcome,
+    redact,
+    site_health,
+    site_of,
+)
 from portal.config import ConfigError, load_settings
 from portal.database import Database
 from portal.storage.objects import open_storage
@@ -160,3 +169,23 @@ def test_a_cookies_file_for_a_site_that_is_not_a_domain_is_refused(tmp_path: Pat
     with pytest.raises(CookiesFileError, match="site: a domain"):
         cookies.save(b"example.com\tFALSE\t/\tFALSE\t0\tsid\tx\n", "not a site!")
     assert cookies.describe() == [] and not list(cookies.folder.iterdir())
+
+
+def test_only_failures_that_blame_the_site_count_toward_its_pause(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, site_pause_after=2, site_cooldown_s=60)
+    db = Database(settings)
+    db.upgrade()
+    record_outcome(db, settings, "x.com", "video_unavailable", "removed")  # the link's fault, not the site's
+    record_outcome(db, settings, "x.com", "access_denied", "HTTP 403")
+    check_not_paused(db, "x.com")  # one in a row
+    record_outcome(db, settings, "x.com", "network_error", "timed out")
+    with pytest.raises(SitePausedError) as paused:
+        check_not_paused(db, "x.com")
+    assert paused.value.stage.startswith("waiting: x.com paused after 2 failures in a row (network_error); ")
+    assert 0 < paused.value.retry_after_s <= 61
+    (record,) = site_health(db)
+    assert (record["failures"], record["failures_in_a_row"], record["last_reason"]) == (3, 2, "timed out")
+    record_outcome(db, settings, "x.com")  # a success ends the pause and the run
+    check_not_paused(db, "x.com")
+    (record,) = site_health(db)
+    assert (record["successes"], record["failures_in_a_row"], record["paused_until"]) == (1, 0, None)
