@@ -62,6 +62,7 @@ class UploadedCookies:
         self.bucket = storage if isinstance(storage, ObjectStorage) else None
         self.folder = cookies_dir(settings.data_dir)
         self._lock = threading.Lock()
+        self._legacy_checked = False  # the file of before is looked for once per process
 
     def _path(self, file_id: str) -> Path:
         return self.folder / f"{file_id}.txt"
@@ -106,7 +107,9 @@ class UploadedCookies:
         """Make this machine's copies the index's: fetch new files from the bucket, drop forgotten ones,
         and take the single file of before into the index."""
         with self._lock:
-            self._adopt_legacy()
+            if not self._legacy_checked:
+                self._adopt_legacy()
+                self._legacy_checked = True
             with self.db.session() as session:
                 indexed = set(session.scalars(select(CookieFile.id)))
             held = {path.stem for path in self.folder.glob("*.txt")} if self.folder.is_dir() else set()

@@ -316,6 +316,7 @@ def delete_cookies_file(file_id: str):
 def cookies_status():
     """The uploaded cookies files, each with its site and state (their content is never shown)."""
     rt = runtime()
+    rt.cookies.refresh()  # takes in the single file of earlier versions, if this is the first look
     files = rt.cookies.describe()
     present = bool(files) or bool(rt.settings.cookies_file and Path(rt.settings.cookies_file).is_file())
     return CookiesAnswer(cookies={"present": present, "files": files}).answer()
