@@ -21,6 +21,7 @@ from portal.acquire.downloader import (
     CookiesFileError,
     DownloadOptions,
     NetworkError,
+    UrlRefusedError,
     download,
 )
 from portal.acquire.sites import (
@@ -189,3 +190,18 @@ def test_only_failures_that_blame_the_site_count_toward_its_pause(tmp_path: Path
     check_not_paused(db, "x.com")
     (record,) = site_health(db)
     assert (record["successes"], record["failures_in_a_row"], record["paused_until"]) == (1, 0, None)
+
+
+@pytest.mark.parametrize("path", ["/og-private.html", "/hls-private.m3u8"])
+def test_the_url_policy_holds_for_impersonated_and_proxied_requests(
+    path: str, site: Site, options: DownloadOptions, proxy: Proxy, site_is_public: None
+) -> None:
+    """libcurl connects from native code and a proxy connects for us: the socket hook sees neither, so each
+    request's link is checked before it is sent. The page is fetched; its media on 169.254.169.254 is not."""
+    policed = replace(options, allow_private_urls=False)
+    impersonated = SiteRules(impersonation={"127.0.0.1": "chrome"})
+    proxied = SiteRules(proxies=(proxy.url,))
+    for rules in (impersonated, proxied):
+        with pytest.raises(UrlRefusedError, match=r"169\.254\.169\.254"):
+            download(site.url + path, replace(policed, rules=rules))
+    assert site.hits[path] and not any("169.254" in line for line in proxy.requests())
