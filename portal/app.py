@@ -15,7 +15,7 @@ from portal.jobs.consumer import ensure_consumer
 from portal.jobs.tasks import register_tasks
 from portal.logging_setup import configure_logging, init_request_ids
 from portal.runtime import Runtime
-from portal.web import api, dashboard, debug, events, health, openapi, v3
+from portal.web import api, dashboard, debug, events, health, openapi, sources, v3
 from portal.web.errors import register_error_handlers
 from portal.web.health import init_metrics
 from portal.web.limits import init_request_limits
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_request_ids(app)
     register_error_handlers(app)
     init_metrics(app, rt)
-    for blueprint in (api.bp, events.bp, debug.bp, health.bp, dashboard.bp, v3.bp, openapi.bp):
+    for blueprint in (api.bp, sources.bp, events.bp, debug.bp, health.bp, dashboard.bp, v3.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app
 

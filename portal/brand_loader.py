@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +227,29 @@ Layer = Annotated[
 ]
 
 
+# What a brand's post text may name (DESIGN 4.14); portal.library.post_text fills them per output.
+POST_TEXT_FIELDS = ("title", "uploader", "url", "brand", "hashtags")
+HASHTAG = re.compile(r"^#?[^\s#]{1,100}$")
+
+
+def _post_text_template(value: str) -> str:
+    try:
+        names = [name for _text, name, _spec, _conv in string.Formatter().parse(value) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"not a template: {exc} (write a brace as {{{{ or }}}})") from None
+    unknown = sorted({name for name in names if name not in POST_TEXT_FIELDS})
+    if unknown:
+        known = ", ".join(f"{{{field}}}" for field in POST_TEXT_FIELDS)
+        raise ValueError(f"unknown field {{{unknown[0]}}}: use {known}")
+    return value
+
+
+def _hashtag(value: str) -> str:
+    if not HASHTAG.fullmatch(value):
+        raise ValueError("a hashtag is one word, with or without its #")
+    return "#" + value.lstrip("#")
+
+
 class Brand(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -239,6 +263,9 @@ class Brand(BaseModel):
     loudness_lufs: (
         Annotated[float, Field(ge=LOUDNESS_LUFS_RANGE[0], le=LOUDNESS_LUFS_RANGE[1])] | Literal["off"] | None
     ) = None
+    # version 2: the text to post with each output, e.g. "{title} | via @{uploader}\n{url}\n{hashtags}"
+    post_text: Annotated[str, AfterValidator(_post_text_template), Field(max_length=2200)] | None = None
+    hashtags: tuple[Annotated[str, AfterValidator(_hashtag)], ...] = ()
 
     @field_validator("id")
     @classmethod
@@ -337,7 +364,7 @@ class BrandConfig(BaseModel):
             replaced = key.casefold() == brand.id.casefold()
             brands[brand.id if replaced else key] = brand if replaced else existing
         brands.setdefault(brand.id, brand)
-        version = 2 if any(b.layers for b in brands.values()) else self.version
+        version = 2 if any(b.layers or b.post_text or b.hashtags for b in brands.values()) else self.version
         return self.model_copy(update={"brands": brands, "version": version})
 
 
@@ -388,8 +415,9 @@ def parse_brand_config(data: object, base_dir: Path, source: str = "brand config
     for brand_id, raw in data["brands"].items():
         if not isinstance(raw, dict):
             raise BrandConfigError(f"{source}: brand {brand_id!r}: expected an object")
-        if "layers" in raw and version == 1:
-            raise BrandConfigError(f'{source}: brand {brand_id!r}: layers need "version": 2')
+        for field in ("layers", "post_text", "hashtags"):
+            if field in raw and version == 1:
+                raise BrandConfigError(f'{source}: brand {brand_id!r}: {field} needs "version": 2')
         brands[brand_id] = {**map_asset_paths(raw, lambda path: str(base_dir / path)), "id": brand_id}
     try:
         return BrandConfig.model_validate({"version": version, "brands": brands})
@@ -487,6 +515,8 @@ def config_to_json(config: BrandConfig, base_dir: Path) -> dict:
     brands = {}
     for brand in config.brands.values():
         data = brand.model_dump(mode="json", exclude={"id", "layers"}, exclude_none=True)
+        if not brand.hashtags:  # a version-1 brand stays exactly version 1
+            data.pop("hashtags")
         if brand.layers:  # a version-1 brand stays exactly version 1
             data["layers"] = [layer.to_json() for layer in brand.layers]
         brands[brand.id] = map_asset_paths(data, relative)

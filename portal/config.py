@@ -90,6 +90,8 @@ class Settings(BaseSettings):
 
     # operations
     retention_hours: float = Field(default=72, gt=0)
+    # the library (DESIGN 4.14): a clip branded for a brand this recently is named at submission
+    repost_window_days: float = Field(default=30, gt=0, le=3650)
     link_ttl_hours: float = Field(default=24, gt=0, le=8760)  # signed download links live this long
     sync_wait_s: int = Field(default=600, ge=1, le=86400)  # v3's process_brands and fetch wait this long
     embedded_worker: bool = True

@@ -1,4 +1,5 @@
-"""State: jobs, their outputs, uploads, webhook deliveries and the job event log, in SQLAlchemy 2.
+"""State: jobs, their outputs, uploads, library sources, webhook deliveries and the job event log, in
+SQLAlchemy 2.
 
 The jobs table is the truth; the queue only carries job ids. Nothing here is SQLite-only: the same code
 runs on PostgreSQL through WTF_DATABASE_URL. Migrations are Alembic's (portal/migrations).
@@ -17,11 +18,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -85,6 +89,10 @@ class Job(Base):
     preset: Mapped[str] = mapped_column(String(16), default="source")
     fit: Mapped[str] = mapped_column(String(8), default=DEFAULT_FIT, server_default=DEFAULT_FIT)
     source_meta: Mapped[dict | None] = mapped_column(JSON)  # title, uploader, extractor... for links
+    # the library item this job renders (portal.library); kept when the job row goes, and the other way
+    source_id: Mapped[str | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    # what the submitter was told could be a repost: [{"code": "already_branded", "brand", "job_id", "at"}]
+    warnings: Mapped[list | None] = mapped_column(JSON)
     webhook_url: Mapped[str | None] = mapped_column(Text)  # told when the job ends (portal.jobs.webhooks)
     # v3's per-render settings (process_brands' watermark_scale, logo_padding...), applied to the brands'
     # layers when the job renders; the brand config itself is not changed
@@ -118,6 +126,7 @@ class Output(Base):
     duration: Mapped[float] = mapped_column(Float)
     loudness: Mapped[dict | None] = mapped_column(JSON)  # the engine's before/after measurement
     placements: Mapped[list | None] = mapped_column(JSON)  # overlays at position "auto": where, why
+    post_text: Mapped[str | None] = mapped_column(Text)  # the brand's post text, filled for this output
 
     job: Mapped[Job] = relationship(back_populates="outputs")
 
@@ -150,7 +159,48 @@ class Upload(Base):
     path: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(Integer)
     media: Mapped[dict] = mapped_column(JSON)
+    source_id: Mapped[str | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class Source(Base):
+    """A library item (DESIGN 4.14): one video a user sent, by link or upload, with what is known of it,
+    its stored file and cover, and its picture fingerprint; its renders are the jobs naming it."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))  # upload | url
+    link: Mapped[str | None] = mapped_column(Text)  # the link as sent (url sources)
+    link_key: Mapped[str | None] = mapped_column(String(64), index=True)  # its sha256: a link reuses its row
+    filename: Mapped[str | None] = mapped_column(String(255))  # the upload's file name
+    title: Mapped[str | None] = mapped_column(Text)
+    uploader: Mapped[str | None] = mapped_column(Text)
+    original_url: Mapped[str | None] = mapped_column(Text)  # the page yt-dlp named (webpage_url)
+    duration: Mapped[float | None] = mapped_column(Float)
+    path: Mapped[str | None] = mapped_column(Text)  # the stored file (uploads area): "Brand again" reads it
+    cover: Mapped[str | None] = mapped_column(Text)  # the stored JPEG still
+    fingerprint: Mapped[int | None] = mapped_column(BigInteger)  # portal.media.fingerprint, as signed 64 bits
+    # edits made on the source (issue 25: {"trim": ..., "reframe": ...}) and its transcript, when made
+    edits: Mapped[dict | None] = mapped_column(JSON)
+    transcript: Mapped[dict | None] = mapped_column(JSON)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)  # last job or upload of it
+
+    jobs: Mapped[list[Job]] = relationship(order_by="Job.created_at", viewonly=True)
+
+
+class FingerprintBand(Base):
+    """One 16-bit quarter of a source's fingerprint: the index that finds near fingerprints without a
+    scan (multi-index hashing, portal.library.fingerprints)."""
+
+    __tablename__ = "fingerprint_bands"
+    __table_args__ = (Index("ix_fingerprint_bands_lookup", "band", "value"),)
+
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
 
 
 class LogEntry(Base):

@@ -64,7 +64,7 @@ class NewJob:
     """What a submission asks for: a render (brands, preset) or a fetch of one source."""
 
     kind: str  # render | fetch
-    source_kind: str  # upload | url
+    source_kind: str  # upload | url | library (branded again from a stored library item)
     source_name: str  # the upload's file name or the URL
     source_path: str | None
     brands: list[str]
@@ -72,6 +72,9 @@ class NewJob:
     fit: str = DEFAULT_FIT
     v3_settings: dict | None = None  # v3's per-render settings (process_brands), applied by the worker
     webhook_url: str | None = None  # told when the job ends (portal.jobs.webhooks)
+    source_id: str | None = None  # its library item
+    source_meta: dict | None = None  # what is known of the source already (a library item's title...)
+    warnings: list | None = None  # what the submitter is told (portal.library.sources.warnings_for)
 
 
 def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
@@ -80,7 +83,8 @@ def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
         Job(id=new_id(), status=JobStatus.QUEUED, progress=0.0, attempts=0, cancel_requested=False,
             kind=new.kind, source_kind=new.source_kind, source_name=new.source_name,
             source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
-            v3_settings=new.v3_settings, webhook_url=new.webhook_url)
+            v3_settings=new.v3_settings, webhook_url=new.webhook_url, source_id=new.source_id,
+            source_meta=new.source_meta, warnings=new.warnings)
         for new in new_jobs
     ]  # fmt: skip
     with db.session() as session:
@@ -142,8 +146,11 @@ def cancel_requested(db: Database, job_id: str) -> bool:
         return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
-def finish(db: Database, job_id: str, rendered: list, *, holder: str) -> bool:
-    """The run made its outputs (`RenderedOutput`s): record them; the job is completed.
+def finish(
+    db: Database, job_id: str, rendered: list, *, holder: str, post_texts: dict[str, str | None] | None = None
+) -> bool:
+    """The run made its outputs (`RenderedOutput`s): record them, with each brand's post text; the job is
+    completed.
 
     False (nothing written) if `holder` no longer holds the job: the reaper gave it to another worker.
     """
@@ -157,7 +164,8 @@ def finish(db: Database, job_id: str, rendered: list, *, holder: str) -> bool:
                 Output(brand=item.brand, filename=Path(item.path).name, size_bytes=item.size_bytes,
                        width=item.width, height=item.height, duration=item.duration,
                        loudness=item.loudness.as_dict() if item.loudness else None,
-                       placements=list(getattr(item, "placements", ())))
+                       placements=list(getattr(item, "placements", ())),
+                       post_text=(post_texts or {}).get(item.brand))
             )  # fmt: skip
         job.progress = 100.0
         _end(db, session, job, JobStatus.COMPLETED)
@@ -269,7 +277,7 @@ def retry(db: Database, job_id: str, storage: MediaStorage) -> None:
             raise JobNotRetryableError(
                 f"job {job.id} is {job.status}; only failed or cancelled jobs can be retried"
             )
-        if job.source_kind == "upload" and not storage.exists(job.source_path or ""):
+        if job.source_kind != "url" and not storage.exists(job.source_path or ""):
             raise SourceGoneError("the uploaded file has expired; upload it again")
         job.status, job.stage, job.progress = JobStatus.QUEUED, None, 0.0
         job.error = job.error_code = None

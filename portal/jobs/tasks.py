@@ -31,6 +31,8 @@ from portal.jobs import state
 from portal.jobs.footprint import python_footprint_mib
 from portal.jobs.maintenance import cleanup
 from portal.jobs.webhooks import start_sender
+from portal.library.post_text import post_text_for
+from portal.library.sources import describe_picture, learn_from_download, warnings_for
 from portal.logging_setup import job_context
 from portal.media.errors import EngineError, RenderCancelledError
 from portal.media.plan import job_stem, output_name, temp_glob, temp_name
@@ -107,11 +109,12 @@ class _JobRun:
                 source_name = job.source_name
             # links: downloading is 0-30% of a branding job's bar, all of a fetch job's
             self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}
-            if source_kind == "upload":
+            if source_kind != "url":
                 self.spans["rendering"] = (0, 100)
             source = acquire_source(runtime, self.job_id, self._on_progress, self.cancel, scratch)
-            # an upload is stored under its id; its outputs are named after the file the user sent
-            stem = job_stem(Path(source_name).stem if source_kind == "upload" else source.stem, self.job_id)
+            # an upload is stored under its id; its outputs are named after the file the user sent (or the
+            # library item's title)
+            stem = job_stem(Path(source_name).stem if source_kind != "url" else source.stem, self.job_id)
             render_dir = runtime.storage.render_dir(scratch)
             # Partial files of an earlier attempt whose worker died: this run holds the lease now.
             for leftover in render_dir.glob(temp_glob(stem)):
@@ -128,6 +131,9 @@ class _JobRun:
             # Stored before the job is completed: a reader of a completed job always finds its outputs.
             for output in rendered:
                 runtime.storage.store(Path(output.path), OUTPUTS)
+            with db.session() as session:
+                meta = session.get(Job, self.job_id).source_meta
+            post_texts = {brand.id: post_text_for(brand, meta) for brand in brands}
         except (RenderCancelledError, DownloadCancelledError):
             state.stop_cancelled(db, self.job_id, holder=self.holder)
         except WaitInQueue as waiting:
@@ -139,7 +145,7 @@ class _JobRun:
             if state.fail(db, self.job_id, exc, settings.max_attempts, holder=self.holder):
                 runtime.enqueue(self.job_id, delay=RETRY_DELAY_SECONDS)
         else:
-            if state.finish(db, self.job_id, rendered, holder=self.holder):
+            if state.finish(db, self.job_id, rendered, holder=self.holder, post_texts=post_texts):
                 db.log("INFO", f"{len(rendered)} outputs in {time.monotonic() - started:.1f} s", self.job_id)
         finally:
             self.done.set()
@@ -175,18 +181,20 @@ def acquire_source(
 ) -> Path:
     """The file the engine reads: the one place a job's source becomes a local path.
 
-    An upload is read where it is stored (fetched into the job's scratch folder from object storage);
-    links are downloaded (or reused) and what was learnt is kept on the job.
+    An upload or a library item is read where it is stored (fetched into the job's scratch folder from
+    object storage); links are downloaded (or reused) and what was learnt is kept on the job and on its
+    library item, which also keeps the file, a cover and the picture's fingerprint: the submitter is then
+    told if the clip was already branded lately.
     """
     with runtime.db.session() as session:
         job = session.get(Job, job_id)
-        kind, name, path = job.source_kind, job.source_name, job.source_path
-    if kind == "upload":
+        kind, name, path, source_id = job.source_kind, job.source_name, job.source_path, job.source_id
+    if kind != "url":
         try:
             return runtime.storage.local_copy(path or "", scratch)
         except StoredFileMissingError:
             raise EngineError(
-                f"the uploaded file for job {job_id} is gone (expired or deleted); upload it again"
+                f"the stored file for job {job_id} is gone (expired or deleted); upload it again"
             ) from None
     settings, site = runtime.settings, sites.site_of(name)
     sites.check_not_paused(runtime.db, site)  # a paused site's jobs wait instead of failing
@@ -199,11 +207,37 @@ def acquire_source(
             sites.record_outcome(runtime.db, settings, site, exc.code, exc.message)
         raise
     sites.record_outcome(runtime.db, settings, site)
+    meta = {key: value for key, value in media.as_dict().items() if key != "path"}
     with runtime.db.session() as session:
         job = session.get(Job, job_id)
         job.source_path = str(media.path)
-        job.source_meta = {key: value for key, value in media.as_dict().items() if key != "path"}
+        job.source_meta = meta
+        if source_id:
+            learn_from_download(session, source_id, meta)
+    if source_id:
+        remember_picture(runtime, job_id, source_id, media.path, media.duration)
     return media.path
+
+
+def remember_picture(
+    runtime: Runtime, job_id: str, source_id: str, local: Path, duration: float | None
+) -> None:
+    """Keep a downloaded clip in the library (file, cover, fingerprint) and warn if it was branded lately.
+
+    The render goes on without it when the clip cannot be fingerprinted: the engine says why, if it fails.
+    """
+    settings = runtime.settings
+    try:
+        describe_picture(
+            runtime.db, runtime.storage, source_id, local, duration or probe_media(local).duration,
+            settings.ffmpeg_path,
+        )  # fmt: skip
+    except (EngineError, ValueError) as exc:
+        log.warning("job %s: its source is kept without a fingerprint: %s", job_id, exc)
+        return
+    with runtime.db.session() as session:
+        job = session.get(Job, job_id)
+        job.warnings = warnings_for(session, source_id, settings.repost_window_days, {job_id})
 
 
 def keep_original(source: Path, outputs_dir: Path, stem: str) -> RenderedOutput:

@@ -28,12 +28,20 @@ from portal import __version__
 from portal.acquire import sites
 from portal.acquire.downloader import DownloadOptions, check_url, expand_playlist
 from portal.brand_loader import Brand, UnknownBrandError
-from portal.database import Job, Upload, new_id
+from portal.database import Job, Source, Upload, new_id, utc_now
 from portal.jobs import state
 from portal.jobs.answer import PresetName, describe_job
 from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
 from portal.jobs.webhooks import check_target
+from portal.library.sources import (
+    describe_picture,
+    get_source,
+    source_for_link,
+    source_for_upload,
+    source_meta,
+    warnings_for,
+)
 from portal.media.errors import SourceError
 from portal.media.options import DEFAULT_FIT, Fit
 from portal.media.plan import job_stem
@@ -104,19 +112,23 @@ class ProcessForm(BaseModel):
     webhook_url: str | None = None
 
 
+SOURCE_FIELDS = ("url", "urls", "upload_id", "source_id")
+
+
 class ProcessRequest(BrandSelection):
     """A JSON request: the selection plus exactly one source."""
 
     url: str | None = None
     urls: list[str] | None = Field(default=None, min_length=1, max_length=50)
     upload_id: str | None = None
+    source_id: str | None = Field(default=None, description="a library item: brand it again, no download")
     playlist: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> ProcessRequest:
-        given = [name for name in ("url", "urls", "upload_id") if getattr(self, name)]
+        given = [name for name in SOURCE_FIELDS if getattr(self, name)]
         if len(given) != 1:
-            raise ValueError("give exactly one of 'url', 'urls' or 'upload_id'")
+            raise ValueError("give exactly one of 'url', 'urls', 'upload_id' or 'source_id'")
         return self
 
 
@@ -129,7 +141,8 @@ def _require_disk() -> None:
 
 
 def _save_upload(file_storage) -> Upload:
-    """Write a multipart file to scratch space, probe it, and store it only if it is a usable video.
+    """Write a multipart file to scratch space, probe it, and store it only if it is a usable video; it
+    becomes a library item, fingerprinted (so a repost is recognised at submission) with its cover.
 
     The file is copied in chunks (werkzeug has already spooled it to disk), never read whole into memory;
     storing it moves it into uploads/ or sends it to object storage (in parts when large).
@@ -147,6 +160,11 @@ def _save_upload(file_storage) -> Upload:
     try:
         info = probe_media(scratch)
         size = scratch.stat().st_size
+        with rt.db.session() as session:
+            source_id = source_for_upload(session, original, None, info.duration).id
+        describe_picture(
+            rt.db, rt.storage, source_id, scratch, info.duration, rt.settings.ffmpeg_path, keep_file=False
+        )
         ref = rt.storage.store(scratch, UPLOADS, name)
     except SourceError as exc:
         # the same error, naming the client's file instead of the server's path
@@ -160,14 +178,17 @@ def _save_upload(file_storage) -> Upload:
         path=ref,
         size=size,
         media={k: v for k, v in info.as_dict().items() if k != "path"},
+        source_id=source_id,
     )
     with runtime().db.session() as session:
         session.add(upload)
+        session.get(Source, source_id).path = ref
     return upload
 
 
 def _describe_upload(upload: Upload) -> dict:
-    return {"id": upload.id, "filename": upload.filename, "size": upload.size, "media": upload.media}
+    return {"id": upload.id, "filename": upload.filename, "size": upload.size, "media": upload.media,
+            "source_id": upload.source_id}  # fmt: skip
 
 
 @bp.post("/uploads")
@@ -230,9 +251,15 @@ def _link_jobs(
         for url in urls:  # a feed or page may list links anywhere
             check_url(url, allow_private)
     _require_disk()
-    return _submit(
-        [NewJob(kind, "url", url, None, brands, preset, fit, webhook_url=webhook_url) for url in urls]
-    )
+    window = runtime().settings.repost_window_days
+    with runtime().db.session() as session:  # a link sent before keeps its item (and its fingerprint)
+        sources = [source_for_link(session, url).id for url in urls]
+        warnings = [warnings_for(session, source_id, window) for source_id in sources]
+    return _submit([
+        NewJob(kind, "url", url, None, brands, preset, fit, webhook_url=webhook_url, source_id=source_id,
+               warnings=warned)
+        for url, source_id, warned in zip(urls, sources, warnings, strict=True)
+    ])  # fmt: skip
 
 
 def _jobs_response(job_ids: list[str]):
@@ -261,17 +288,41 @@ def process_video():
         )
         return _job_response(ids[0], 202) if payload.url and len(ids) == 1 else _jobs_response(ids)
     _require_disk()
+    if upload is None and payload.source_id:
+        return _job_response(_brand_again(payload.source_id, brands, payload), 202)
     if upload is None:
         with runtime().db.session() as session:
             upload = session.get(Upload, payload.upload_id)
         if upload is None or not runtime().storage.exists(upload.path):
             message = f"no upload {payload.upload_id!r} (expired or never made)"
             raise ApiError(404, "upload_not_found", message)
+    with runtime().db.session() as session:
+        warnings = warnings_for(session, upload.source_id, runtime().settings.repost_window_days)
     [job_id] = _submit([
         NewJob("render", "upload", upload.filename, upload.path, brands, payload.preset, payload.fit,
-               webhook_url=payload.webhook_url)
+               webhook_url=payload.webhook_url, source_id=upload.source_id, warnings=warnings)
     ])  # fmt: skip
     return _job_response(job_id, 202)
+
+
+def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -> str:
+    """A new job from a library item's stored file: no upload, no download."""
+    rt = runtime()
+    with rt.db.session() as session:
+        source = get_source(session, source_id)
+        if source.path is None or not rt.storage.exists(source.path):
+            message = f"library item {source_id} has no stored file (not yet, or not any more)"
+            raise ApiError(409, "source_gone", message)
+        source.used_at = utc_now()
+        meta = source_meta(source)
+        name = source.title or source.filename or "clip"
+        warnings = warnings_for(session, source.id, rt.settings.repost_window_days)
+        path = source.path
+    [job_id] = _submit([
+        NewJob("render", "library", name, path, brands, selection.preset, selection.fit,
+               webhook_url=selection.webhook_url, source_id=source_id, source_meta=meta, warnings=warnings)
+    ])  # fmt: skip
+    return job_id
 
 
 COOKIES_MAX_BYTES = 1_048_576
@@ -348,15 +399,16 @@ def get_job(job_id: str):
     return _job_response(job_id)
 
 
-def _encode_cursor(job: Job) -> str:
-    raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
+def encode_cursor(row: Job | Source) -> str:
+    """Where a page newest first (by created_at, then id) ended: the next page starts after it."""
+    raw = json.dumps([row.created_at.isoformat(), row.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
-        created, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created), str(job_id)
+        created, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created), str(row_id)
     except (ValueError, TypeError):
         raise ApiError(400, "bad_cursor", "the cursor is not one this API gave out") from None
 
@@ -375,14 +427,14 @@ def list_jobs():
     if params.status:
         query = query.where(Job.status == params.status)
     if params.cursor:
-        created, job_id = _decode_cursor(params.cursor)
+        created, job_id = decode_cursor(params.cursor)
         query = query.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))
     with runtime().db.session() as session:
         jobs = session.scalars(query).all()
         page = jobs[:limit]
         return JobPage(
             jobs=[describe_job(job, signed_download_url) for job in page],
-            next=_encode_cursor(page[-1]) if len(jobs) > limit else None,
+            next=encode_cursor(page[-1]) if len(jobs) > limit else None,
         ).answer()
 
 

@@ -82,6 +82,7 @@ class UploadOut(BaseModel):
     filename: str
     size: int
     media: dict[str, Any] = Field(description="what the probe found: width, height, duration, codecs...")
+    source_id: str | None = Field(description="its library item (GET /api/sources/ID)")
 
 
 class UploadAnswer(Answer):
@@ -278,3 +279,67 @@ class V3PortalStatus(Answer):
     status: Literal["online", "offline"]
     message: str
     endpoints: list[str]
+
+
+class SourceRenderOutput(BaseModel):
+    brand: str
+    filename: str
+    width: int
+    height: int
+    post_text: str | None
+
+
+class SourceRender(BaseModel):
+    """One job made from a library item."""
+
+    job_id: str
+    status: JobStatusName
+    brands: list[str]
+    preset: str
+    created_at: str
+    finished_at: str | None
+    outputs: list[SourceRenderOutput]
+
+
+class SourceItem(BaseModel):
+    """A library item (DESIGN 4.14): a video sent by link or upload, kept with its renders."""
+
+    id: str
+    kind: Literal["upload", "url"]
+    title: str | None = Field(description="the site's title, or the uploaded file's name")
+    uploader: str | None
+    link: str | None = Field(description="the link as sent")
+    original_url: str | None = Field(description="the page the site named for it")
+    filename: str | None
+    duration: float | None
+    cover_url: str | None = Field(description="a still of the clip (needs the key, as the API)")
+    stored: bool = Field(description="its file is kept: 'Brand again' (source_id) needs no download")
+    fingerprinted: bool
+    edits: dict[str, Any] | None = Field(description="edits made on the source (trim, reframe), when made")
+    transcript: dict[str, Any] | None
+    pinned: bool
+    created_at: str
+    used_at: str
+    removal_at: str | None = Field(description="when retention removes it; null while pinned")
+    renders: list[SourceRender] = Field(description="newest first")
+
+
+class SourceAnswer(Answer):
+    source: SourceItem
+
+
+class SourcePage(Answer):
+    sources: list[SourceItem]
+    next: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class SourceListQuery(BaseModel):
+    """The query string of GET /api/sources."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str | None = Field(default=None, max_length=200, description="words of the title, uploader or link")
+    since: datetime | None = Field(default=None, description="sent at or after (ISO 8601)")
+    until: datetime | None = Field(default=None, description="sent before (ISO 8601)")
+    limit: int = Field(default=20, ge=1, description="items per page; at most 100 are sent")
+    cursor: str | None = Field(default=None, description="the `next` of the previous page")
