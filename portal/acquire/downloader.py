@@ -816,13 +816,23 @@ def _download_once(
     return DownloadedMedia(
         path=target,
         title=safe.get("title"),
-        uploader=safe.get("uploader"),
+        uploader=_creator(safe),
         original_url=safe.get("original_url") or url,
         extractor=str(safe.get("extractor_key") or safe.get("extractor") or "generic"),
         video_id=str(safe.get("id")),
         duration=safe.get("duration"),
         reused=reused_flag,
     )
+
+
+def _creator(info: dict) -> str | None:
+    """Who made the video, as the site says. yt-dlp's generic extractor names the page's host instead when
+    a page says nothing: a host is not a creator to credit in a post."""
+    uploader = info.get("uploader")
+    page = info.get("webpage_url") or info.get("original_url") or ""
+    if uploader and str(info.get("extractor_key")).lower() == "generic" and uploader == urlsplit(page).netloc:
+        return None
+    return uploader
 
 
 # --- cookies ------------------------------------------------------------------------------------

@@ -41,6 +41,10 @@ PAGES = {
     '<video src="{base}/clip.mp4" controls></video></body></html>',
     "/two.html": "<html><head><title>Two clips</title></head><body>"
     '<video src="{base}/b/clip.mp4"></video><video src="{base}/clip.mp4"></video></body></html>',
+    # schema.org's VideoObject: yt-dlp reads the title and the author (its `uploader`) from it
+    "/credited.html": '<html><head><script type="application/ld+json">{"@context": "https://schema.org", '
+    '"@type": "VideoObject", "name": "Cat falls off the sofa", "author": {"@type": "Person", '
+    '"name": "catlover99"}, "contentUrl": "{base}/clip.mp4"}</script></head><body>hi</body></html>',
     "/novideo.html": "<html><head><title>Nothing</title></head><body>just text</body></html>",
     "/og-private.html": f'<html><head><meta property="og:video" content="{METADATA}/clip.mp4"></head></html>',
     "/feed.xml": '<?xml version="1.0"?><rss version="2.0"><channel><title>Fails</title>'
