@@ -26,7 +26,7 @@ SAMPLE_FPS = 4.0
 MAX_SAMPLES = 64  # a long clip is sampled this many times, evenly
 # A row or column at the edge whose detail is under this share of the picture's typical detail is a bar
 # or a blurred fill, not content.
-EDGE_DETAIL_SHARE = 0.25
+EDGE_DETAIL_SHARE = 0.1
 MIN_BAR = 0.06
 FINGERPRINT_TIMEOUT_S = 300.0
 COVER_WIDTH = 320

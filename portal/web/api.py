@@ -509,6 +509,11 @@ def send_output(filename: str, *, inline: bool) -> Response:
     )  # fmt: skip
 
 
+def post_text_name(output_name: str) -> str:
+    """The post text's file beside an output in a ZIP: `clip-1a2b_brand.txt`."""
+    return str(Path(output_name).with_suffix(".txt"))
+
+
 class _ChunkSink:
     """A write-only file that zipfile streams into; the response generator drains it."""
 
@@ -538,23 +543,24 @@ class _ChunkSink:
     errors={404: "no such job", 409: "the job has no outputs"}, tag="jobs",
 )  # fmt: skip
 def archive(job_id: str):
-    """Every output of a job in one ZIP, streamed as it is written (no copy on disk)."""
+    """Every output of a job in one ZIP, streamed as it is written (no copy on disk), each with its post
+    text beside it (`<output>.txt`) when its brand has one."""
     rt = runtime()
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
-        files = [(output.filename, rt.storage.ref(OUTPUTS, output.filename)) for output in job.outputs]
+        files = [(o.filename, rt.storage.ref(OUTPUTS, o.filename), o.post_text) for o in job.outputs]
         # named like the job's outputs (portal.jobs.tasks): the source's stem and the job's short id
-        source = job.source_name if job.source_kind == "upload" else job.source_path or job.source_name
+        source = job.source_name if job.source_kind != "url" else job.source_path or job.source_name
         zip_name = f"{job_stem(Path(source).stem, job.id)}.zip"
     # each member dated as its output file was written (a bare ZipInfo would say 1 January 1980)
-    members = [(name, ref, rt.storage.modified(ref)) for name, ref in files]
-    if not any(modified for _, _, modified in members):
+    members = [(name, ref, rt.storage.modified(ref), text) for name, ref, text in files]
+    if not any(modified for _, _, modified, _ in members):
         raise ApiError(409, "no_outputs", f"job {job_id} has no outputs to download")
 
     def generate() -> Iterator[bytes]:
         sink = _ChunkSink()
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive_file:  # type: ignore[arg-type]
-            for name, ref, modified in members:
+            for name, ref, modified, post_text in members:
                 if modified is None:
                     continue
                 info = zipfile.ZipInfo(name, modified.astimezone().timetuple()[:6])
@@ -562,6 +568,9 @@ def archive(job_id: str):
                     while chunk := source.read(ARCHIVE_CHUNK):
                         target.write(chunk)
                         yield from sink.drain()
+                if post_text:
+                    text_info = zipfile.ZipInfo(post_text_name(name), info.date_time)
+                    archive_file.writestr(text_info, post_text.encode() + b"\n")
                 yield from sink.drain()
         yield from sink.drain()
 
