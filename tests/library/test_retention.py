@@ -52,7 +52,8 @@ def _item(database: Database, settings: Settings, name: str, *, pinned: bool, st
     output = _file(settings.outputs_dir / f"{name}-1a2b3c4d_watchthefall.mp4", 48)
     with database.session() as session:
         session.add(Source(id=name, kind="upload", filename=f"{name}.mp4", path=str(source_file),
-                           cover=str(cover), pinned=pinned, created_at=_ago(50), used_at=_ago(48)))  # fmt: skip
+                           cover=str(cover), pinned=pinned, created_at=_ago(50),
+                           used_at=_ago(48)))  # fmt: skip
         session.flush()
         session.add(Job(id=f"job{name}", status=status, source_kind="library", source_name=name,
                         source_path=str(source_file), source_id=name, brands=["watchthefall"],
