@@ -179,18 +179,24 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def _describe_output(output: Output) -> dict:
+def _describe_output(output: Output, output_url: Callable[[str], str]) -> dict:
     return {
         "brand": output.brand,
         "filename": output.filename,
+        "url": output_url(output.filename),
         "width": output.width,
         "height": output.height,
         "post_text": output.post_text,
     }
 
 
-def describe_source(source: Source, retention_hours: float, cover_url: Callable[[Source], str]) -> dict:
-    """The SOURCE object of the API (docs/API.md)."""
+def describe_source(
+    source: Source,
+    retention_hours: float,
+    cover_url: Callable[[Source], str],
+    output_url: Callable[[str], str],
+) -> dict:
+    """The SOURCE object of the API (docs/API.md); `output_url` signs an output's link (as the JOB's)."""
     return {
         "id": source.id,
         "kind": source.kind,
@@ -217,7 +223,7 @@ def describe_source(source: Source, retention_hours: float, cover_url: Callable[
                 "preset": job.preset,
                 "created_at": _iso(job.created_at),
                 "finished_at": _iso(job.finished_at),
-                "outputs": [_describe_output(output) for output in job.outputs],
+                "outputs": [_describe_output(output, output_url) for output in job.outputs],
             }
             for job in reversed(source.jobs)
         ],

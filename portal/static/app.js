@@ -45,6 +45,32 @@ function showMessage(node, text) {
   node.hidden = !text;
 }
 
+function when(iso) {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+// ---- post text and repost warnings (jobs and the library) ----------------------------------------
+
+function postText(text, label) {
+  const copy = el("button", { type: "button", class: "secondary", text: "Copy post text", "aria-label": `Copy post text for ${label}` });
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      copy.textContent = "Copied";
+    } catch (e) { copy.textContent = "Select the text to copy it"; }
+  });
+  return el("div", { class: "post-text" }, el("pre", { text }), copy);
+}
+
+function renderWarnings(node, warnings) {
+  if (!warnings || !warnings.length) return;
+  node.append(el("ul", { class: "warnings", role: "status", "aria-label": "Already branded" },
+    ...warnings.map((warning) => el("li", { "data-brand": warning.brand, "data-job": warning.job_id },
+      `Already branded for ${warning.brand} on `,
+      el("time", { datetime: warning.at, text: new Date(warning.at).toLocaleDateString(undefined, { dateStyle: "medium" }) }),
+      ` (job ${warning.job_id.slice(0, 8)}). You can go on.`))));
+}
+
 // ---- jobs ----------------------------------------------------------------------------------------
 
 function renderJob(job) {
@@ -56,10 +82,10 @@ function renderJob(job) {
   item.append(el("div", { class: "job-head" },
     el("strong", { text: title }),
     el("span", { class: "status", text: job.stage && !TERMINAL.includes(job.status) ? `${job.status} · ${job.stage}` : job.status })));
-  const created = new Date(job.created_at);
   item.append(el("div", { class: "meta" },
-    el("time", { datetime: job.created_at, text: created.toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) }),
+    el("time", { datetime: job.created_at, text: when(job.created_at) }),
     ` · ${job.kind === "fetch" ? "download only" : job.brands.join(", ")} · ${job.preset}`));
+  renderWarnings(item, job.warnings);
   if (!TERMINAL.includes(job.status)) {
     const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `Progress of ${title}`,
       "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(job.progress)) });
@@ -84,7 +110,8 @@ function renderJob(job) {
         el("video", { controls: "", preload: "metadata", playsinline: "", src: output.url }),
         el("figcaption", {},
           el("span", { text: `${output.brand} · ${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
-          el("a", { href: output.url, download: output.filename, text: "Download" }))));
+          el("a", { href: output.url, download: output.filename, text: "Download" }),
+          output.post_text ? postText(output.post_text, output.brand) : "")));
     }
     item.append(outputs);
     if (job.outputs.length) item.append(el("a", { class: "button secondary", href: `/api/jobs/${job.id}/archive`, text: "Download all (ZIP)" }));
@@ -313,6 +340,128 @@ async function submitJob(event) {
   } finally {
     button.disabled = false;
   }
+}
+
+// ---- the library: find a clip sent before, pin or delete it, brand it again ----------------------
+
+let sourcesCursor = null;
+
+async function loadSources(reset) {
+  const form = document.getElementById("library-search");
+  const params = new URLSearchParams({ limit: "10" });
+  if (form.q.value.trim()) params.set("q", form.q.value.trim());
+  if (form.since.value) params.set("since", form.since.value);
+  if (!reset && sourcesCursor) params.set("cursor", sourcesCursor);
+  const data = await api("GET", `/api/sources?${params}`);
+  const list = document.getElementById("sources");
+  if (reset) list.replaceChildren();
+  for (const source of data.sources) {
+    const item = el("li", { id: `source-${source.id}`, class: "source" });
+    fillSource(item, source);
+    list.append(item);
+  }
+  if (reset && !data.sources.length) list.append(el("li", { class: "hint", text: "No clip matches." }));
+  sourcesCursor = data.next;
+  document.getElementById("more-sources").hidden = !sourcesCursor;
+}
+
+function sourceTitle(source) {
+  return source.title || source.link || source.filename || "Untitled clip";
+}
+
+function fillSource(item, source, warnings) {
+  const title = sourceTitle(source);
+  const cover = source.cover_url
+    ? el("img", { class: "cover", src: source.cover_url, alt: `Still of ${title}` })
+    : el("div", { class: "cover none", text: "No still yet" });
+  const facts = [source.uploader ? `by ${source.uploader}` : null,
+    source.duration ? `${source.duration.toFixed(1)} s` : null, `sent ${when(source.created_at)}`];
+  const page = [source.original_url, source.link].find((url) => url && /^https?:\/\//.test(url));
+  const body = el("div", { class: "source-body" },
+    el("h3", { text: title }),
+    el("p", { class: "meta", text: facts.filter(Boolean).join(" · ") }),
+    page ? el("a", { href: page, rel: "noreferrer", target: "_blank", text: page }) : "",
+    el("p", { class: "meta keep", text: source.pinned ? "Pinned: kept until unpinned."
+      : `Removed after ${when(source.removal_at)} unless pinned.` }));
+  const pin = el("button", { type: "button", class: "secondary", text: source.pinned ? "Unpin" : "Pin" });
+  pin.addEventListener("click", () => api(source.pinned ? "DELETE" : "POST", `/api/sources/${source.id}/pin`)
+    .then((data) => fillSource(item, data.source)).catch((e) => alert(e.message)));
+  const remove = el("button", { type: "button", class: "danger", text: "Delete" });
+  remove.addEventListener("click", async () => {
+    if (!confirm(`Delete "${title}", its file and everything made from it?`)) return;
+    try { await api("DELETE", `/api/sources/${source.id}`); item.remove(); } catch (e) { alert(e.message); }
+  });
+  body.append(el("div", { class: "actions" }, pin, remove));
+  if (source.stored) body.append(brandAgainForm(item, source, warnings));
+  body.append(renderRenders(source));
+  item.replaceChildren(cover, body);
+}
+
+function renderRenders(source) {
+  const list = el("ul", { class: "renders", "aria-label": `Made from ${sourceTitle(source)}` });
+  for (const render of source.renders) {
+    const line = el("li", { "data-job": render.job_id },
+      el("div", { class: "meta", text: `${when(render.created_at)} · ${render.brands.join(", ")} · ${render.preset} · ${render.status}` }));
+    for (const output of render.outputs) {
+      line.append(el("div", { class: "output-line" },
+        el("a", { href: output.url, download: output.filename, text: `${output.brand} · ${output.width}×${output.height}` }),
+        output.post_text ? postText(output.post_text, output.brand) : ""));
+    }
+    list.append(line);
+  }
+  return list;
+}
+
+async function waitForJob(jobId) {
+  for (;;) {
+    const { job } = await api("GET", `/api/jobs/${jobId}`);
+    if (TERMINAL.includes(job.status)) return job;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+function brandAgainForm(item, source, warnings) {
+  const form = el("form", { class: "brand-again", "aria-label": `Brand again: ${sourceTitle(source)}` });
+  form.append(document.getElementById("brand-again-choices").content.cloneNode(true));
+  const message = el("p", { class: "error", role: "alert", hidden: "" });
+  const notes = el("div", { class: "notes" });
+  renderWarnings(notes, warnings);
+  form.append(el("button", { type: "submit", text: "Brand again" }), message, notes);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const brands = [...form.querySelectorAll('input[name="brands"]:checked')].map((box) => box.value);
+    if (!brands.length) return showMessage(message, "Tick at least one brand.");
+    showMessage(message, "");
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      const { job } = await api("POST", "/api/videos/process", { source_id: source.id, brands, preset: form.preset.value });
+      notes.replaceChildren();
+      renderWarnings(notes, job.warnings);
+      notes.append(el("p", { class: "meta", text: `Branding for ${brands.join(", ")}: no download needed.` }));
+      const done = await waitForJob(job.id);
+      if (done.status !== STATUS.COMPLETED) showMessage(message, done.error ? done.error.message : `The job ended ${done.status}.`);
+      fillSource(item, (await api("GET", `/api/sources/${source.id}`)).source, job.warnings);
+    } catch (e) {
+      showMessage(message, e.message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+function setupLibrary() {
+  const form = document.getElementById("library-search");
+  if (!form) return;
+  const failed = (e) => showMessage(document.getElementById("library-message"), e.message);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    showMessage(document.getElementById("library-message"), "");
+    loadSources(true).catch(failed);
+  });
+  document.getElementById("more-sources").addEventListener("click", () => loadSources(false).catch(failed));
+  loadSources(true).catch(failed);
 }
 
 // ---- brands: the layer editor -------------------------------------------------------------------
@@ -578,4 +727,5 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   document.querySelectorAll(".brand-form").forEach(setupBrandForm);
   setupPreviewClip();
+  setupLibrary();
 });

@@ -163,6 +163,15 @@ def home():
     return render_template("home.html", brands=brands, problem=problem)
 
 
+@bp.get("/library")
+@signed_in
+def library():
+    """The library: find a clip sent before, pin it, delete it, or brand it again without a download."""
+    brands, problem = _brands_or_message()
+    retention_hours = runtime().settings.retention_hours
+    return render_template("library.html", brands=brands, problem=problem, retention_hours=retention_hours)
+
+
 @bp.get("/brands")
 @signed_in
 def brands():

@@ -284,6 +284,7 @@ class V3PortalStatus(Answer):
 class SourceRenderOutput(BaseModel):
     brand: str
     filename: str
+    url: str = Field(description="a signed link, as the JOB object's")
     width: int
     height: int
     post_text: str | None

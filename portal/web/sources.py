@@ -14,6 +14,7 @@ from portal.storage.objects import StoredFileMissingError
 from portal.web.api import PAGE_LIMIT_MAX, decode_cursor, encode_cursor
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, validation_message
+from portal.web.links import signed_download_url
 from portal.web.openapi import Content, documented
 from portal.web.runtime import runtime
 from portal.web.schemas import DeletedAnswer, SourceAnswer, SourceListQuery, SourcePage
@@ -32,7 +33,7 @@ def _cover_url(source: Source) -> str:
 
 
 def _describe(source: Source) -> dict:
-    return describe_source(source, runtime().settings.retention_hours, _cover_url)
+    return describe_source(source, runtime().settings.retention_hours, _cover_url, signed_download_url)
 
 
 @bp.get("/sources")
