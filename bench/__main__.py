@@ -21,6 +21,7 @@ BENCHMARKS = (
     "scale",
     "size720",
     "freeplan",
+    "library",
 )
 
 

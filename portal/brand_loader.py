@@ -417,7 +417,8 @@ def parse_brand_config(data: object, base_dir: Path, source: str = "brand config
             raise BrandConfigError(f"{source}: brand {brand_id!r}: expected an object")
         for field in ("layers", "post_text", "hashtags"):
             if field in raw and version == 1:
-                raise BrandConfigError(f'{source}: brand {brand_id!r}: {field} needs "version": 2')
+                verb = "need" if field.endswith("s") else "needs"
+                raise BrandConfigError(f'{source}: brand {brand_id!r}: {field} {verb} "version": 2')
         brands[brand_id] = {**map_asset_paths(raw, lambda path: str(base_dir / path)), "id": brand_id}
     try:
         return BrandConfig.model_validate({"version": version, "brands": brands})

@@ -13,11 +13,10 @@ import pytest
 
 from tests.apptools import brand_config_with_post_text
 from tests.download.conftest import Site
-from tests.mediagen import ffmpeg
+from tests.mediagen import QUICK_ENCODE, ffmpeg, make_pattern
 from tests.web.server import Server
 
 PROCESS = "/api/videos/process"
-ENCODE = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an")
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +32,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def clips(site: Site, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A clip to upload, and the same clip mirrored at another size, served by the site as a repost."""
     original = tmp_path_factory.mktemp("clips") / "holiday.mp4"
-    ffmpeg("-f", "lavfi", "-i", "life=size=320x568:rate=30:seed=11:mold=10:ratio=0.3", *ENCODE, "-t", "2",
-           str(original))  # fmt: skip
+    make_pattern(original, "life", seed=11, duration=2)
     (site.root / "repost").mkdir(exist_ok=True)
     repost = site.root / "repost" / "mirrored.mp4"
-    ffmpeg("-i", str(original), "-vf", "hflip,scale=240:426", *ENCODE, "-crf", "30", str(repost))
+    ffmpeg("-i", str(original), "-vf", "hflip,scale=240:426", *QUICK_ENCODE, "-crf", "30", str(repost))
     return {"original": original, "repost": repost}
 
 

@@ -22,35 +22,19 @@ from portal.library.fingerprints import (
 from portal.media.binary import locate_ffmpeg
 from portal.media.fingerprint import fingerprint_clip, hamming, picture_hash
 from portal.media.probe import probe_media
-from tests.mediagen import ffmpeg
+from tests.mediagen import make_pattern, make_repost
 
-ENCODE = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an")
-# the clip and its changes (what a repost does); "other" is the same pattern family, another seed
-CHANGES = {
-    "smaller": ("-vf", "scale=180:320", "-crf", "30"),
-    "logo": ("-vf", "drawbox=x=iw*0.72:y=ih*0.04:w=iw*0.24:h=iw*0.12:color=white@0.8:t=fill"
-             ",drawtext=text=WTF:x=w*0.75:y=h*0.05:fontsize=24:fontcolor=black"),
-    "trimmed": ("-ss", "0.5"),
-    "mirrored": ("-vf", "hflip"),
-}  # fmt: skip
-
-
-def _life(path: Path, seed: int) -> Path:
-    lavfi = f"life=size=320x568:rate=30:seed={seed}:mold=10:ratio=0.3"
-    ffmpeg("-f", "lavfi", "-i", lavfi, *ENCODE, "-t", "3", str(path))
-    return path
+# what the test checks; the bench (bench/library.py) measures every change of REPOST_CHANGES
+CHANGES = ("smaller", "logo", "trimmed", "mirrored")
 
 
 @pytest.fixture(scope="module")
 def fingerprints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
     folder = tmp_path_factory.mktemp("reposts")
-    original = _life(folder / "original.mp4", seed=7)
-    clips = {"original": original, "other": _life(folder / "other.mp4", seed=8)}
-    for name, args in CHANGES.items():
-        seek = args if args[0] == "-ss" else ()
-        filters = () if seek else args
-        clips[name] = folder / f"{name}.mp4"
-        ffmpeg(*seek, "-i", str(original), *filters, *ENCODE, str(clips[name]))
+    original = make_pattern(folder / "original.mp4", "life", seed=7)
+    clips = {"original": original, "other": make_pattern(folder / "other.mp4", "life", seed=8)}
+    for change in CHANGES:
+        clips[change] = make_repost(original, change, folder / f"{change}.mp4")
     binary = locate_ffmpeg()
     return {name: fingerprint_clip(path, probe_media(path).duration, binary) for name, path in clips.items()}
 
