@@ -19,15 +19,15 @@ import numpy as np
 
 from portal.media.ffmpeg import run_ffmpeg
 
-ANALYSIS_SIDE = 128  # frames are read at this size, in grey, to find the content and average it
+ANALYSIS_SIDE = 256  # frames are read at this size, in grey, to find the content and average it
 HASH_SIDE = 32  # the DCT's size; the hash keeps its lowest terms
 HASH_BITS = 64
 SAMPLE_FPS = 4.0
 MAX_SAMPLES = 64  # a long clip is sampled this many times, evenly
 # A row or column at the edge whose detail is under this share of the picture's typical detail is a bar
 # or a blurred fill, not content.
-EDGE_DETAIL_SHARE = 0.1
-MIN_BAR = 0.06
+EDGE_DETAIL_SHARE = 0.2
+MIN_BAR = 0.03
 FINGERPRINT_TIMEOUT_S = 300.0
 COVER_WIDTH = 320
 
