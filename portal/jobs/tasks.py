@@ -222,22 +222,13 @@ def acquire_source(
 def remember_picture(
     runtime: Runtime, job_id: str, source_id: str, local: Path, duration: float | None
 ) -> None:
-    """Keep a downloaded clip in the library (file, cover, fingerprint) and warn if it was branded lately.
-
-    The render goes on without it when the clip cannot be fingerprinted: the engine says why, if it fails.
-    """
+    """Keep a downloaded clip in the library (file, cover, fingerprint) and warn if it was branded lately."""
     settings = runtime.settings
-    try:
-        describe_picture(
-            runtime.db, runtime.storage, source_id, local, duration or probe_media(local).duration,
-            settings.ffmpeg_path,
-        )  # fmt: skip
-    except (EngineError, ValueError) as exc:
-        log.warning("job %s: its source is kept without a fingerprint: %s", job_id, exc)
-        return
-    with runtime.db.session() as session:
-        job = session.get(Job, job_id)
-        job.warnings = warnings_for(session, source_id, settings.repost_window_days, {job_id})
+    duration = duration or probe_media(local).duration
+    if describe_picture(runtime.db, runtime.storage, source_id, local, duration, settings.ffmpeg_path):
+        with runtime.db.session() as session:
+            job = session.get(Job, job_id)
+            job.warnings = warnings_for(session, source_id, settings.repost_window_days, {job_id})
 
 
 def keep_original(source: Path, outputs_dir: Path, stem: str) -> RenderedOutput:

@@ -7,6 +7,7 @@ Functions take a session or a `Database` and a `MediaStorage`; they know nothing
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -20,10 +21,12 @@ from sqlalchemy.orm import Session
 from portal.database import Database, Job, Output, Source, utc_now
 from portal.errors import PortalError
 from portal.library.fingerprints import from_column, index_fingerprint, near_sources
+from portal.media.errors import EngineError
 from portal.media.ffmpeg import usable_ffmpeg
 from portal.media.fingerprint import cover_still, fingerprint_clip
 from portal.storage.objects import UPLOADS, MediaStorage
 
+log = logging.getLogger(__name__)
 COMPLETED = "completed"  # portal.jobs.status.JobStatus.COMPLETED (the library stands below jobs)
 
 
@@ -90,16 +93,21 @@ def describe_picture(
     ffmpeg_path: str | None,
     *,
     keep_file: bool = True,
-) -> None:
+) -> bool:
     """Fingerprint the item's picture, make its cover, and keep its file (a copy, unless it is stored
     already or `keep_file` is false): what lets a repost be recognised and "Brand again" run with no new
-    download."""
-    binary = usable_ffmpeg(ffmpeg_path)
-    fingerprint = fingerprint_clip(local, duration, binary)
+    download. False when the clip could not be fingerprinted: the item stays, without them (the job or
+    the upload goes on; the engine says what is wrong with the file if it fails too)."""
+    try:
+        binary = usable_ffmpeg(ffmpeg_path)
+        fingerprint = fingerprint_clip(local, duration, binary)
+    except (EngineError, ValueError) as exc:
+        log.warning("library item %s is kept without a fingerprint: %s", source_id, exc)
+        return False
     with db.session() as session:
         source = session.get(Source, source_id)
         if source is None:
-            return
+            return False
         needs_file = keep_file and (source.path is None or not storage.exists(source.path))
         needs_cover = source.cover is None or not storage.exists(source.cover)
     storage.settings.temp_dir.mkdir(parents=True, exist_ok=True)
@@ -121,11 +129,12 @@ def describe_picture(
             for ref in (cover, path):
                 if ref:
                     storage.delete(ref)
-            return
+            return False
         source.cover = cover or source.cover
         source.path = path or source.path
         source.duration = source.duration or duration
         index_fingerprint(session, source, fingerprint)
+    return True
 
 
 def same_clip_sources(session: Session, source: Source) -> set[str]:
