@@ -89,8 +89,10 @@ class Job(Base):
     preset: Mapped[str] = mapped_column(String(16), default="source")
     fit: Mapped[str] = mapped_column(String(8), default=DEFAULT_FIT, server_default=DEFAULT_FIT)
     source_meta: Mapped[dict | None] = mapped_column(JSON)  # title, uploader, extractor... for links
-    # the library item this job renders (portal.library); kept when the job row goes, and the other way
-    source_id: Mapped[str | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    # the library item this job renders (portal.library). No foreign key: adding one to an existing SQLite
+    # table rebuilds it, and dropping the old jobs table would cascade into the outputs; retention
+    # (portal.jobs.maintenance), which deletes items, clears the references it leaves.
+    source_id: Mapped[str | None] = mapped_column(String(32), index=True)
     # what the submitter was told could be a repost: [{"code": "already_branded", "brand", "job_id", "at"}]
     warnings: Mapped[list | None] = mapped_column(JSON)
     webhook_url: Mapped[str | None] = mapped_column(Text)  # told when the job ends (portal.jobs.webhooks)
@@ -159,7 +161,7 @@ class Upload(Base):
     path: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(Integer)
     media: Mapped[dict] = mapped_column(JSON)
-    source_id: Mapped[str | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    source_id: Mapped[str | None] = mapped_column(String(32))  # its library item (see Job.source_id)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
@@ -188,7 +190,9 @@ class Source(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)  # last job or upload of it
 
-    jobs: Mapped[list[Job]] = relationship(order_by="Job.created_at", viewonly=True)
+    jobs: Mapped[list[Job]] = relationship(
+        primaryjoin="foreign(Job.source_id) == Source.id", order_by="Job.created_at", viewonly=True
+    )
 
 
 class FingerprintBand(Base):

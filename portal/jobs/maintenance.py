@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from portal.database import Job, LogEntry, Output, Source, Upload, utc_now
@@ -321,7 +321,15 @@ def delete_source(session: Session, source: Source, storage: MediaStorage) -> No
         session.execute(delete(LogEntry).where(LogEntry.job_id.in_(job_ids)))
         session.execute(delete(Job).where(Job.id.in_(job_ids)))
     session.execute(delete(Upload).where(Upload.source_id == source.id))
-    session.delete(source)
+    _forget_sources(session, [source.id])
+
+
+def _forget_sources(session: Session, source_ids: list[str]) -> None:
+    """Delete library items' rows (their fingerprint bands go with them); the jobs and uploads that stay
+    no longer name them."""
+    for table in (Job, Upload):
+        session.execute(update(table).where(table.source_id.in_(source_ids)).values(source_id=None))
+    session.execute(delete(Source).where(Source.id.in_(source_ids)))
 
 
 def _still_stored(storage: MediaStorage, ref: str) -> bool:
@@ -369,7 +377,7 @@ def cleanup(
         session.execute(delete(Output).where(Output.job_id.in_(expired)))
         report.jobs_removed = session.execute(delete(Job).where(Job.id.in_(expired))).rowcount
     if expired_sources:
-        session.execute(delete(Source).where(Source.id.in_(expired_sources)))
+        _forget_sources(session, expired_sources)
         report.sources_removed = len(expired_sources)
     # Log rows live as long as their job; rows of no (remaining) job go after the cutoff.
     orphaned = or_(LogEntry.job_id.is_(None), LogEntry.job_id.not_in(select(Job.id)))

@@ -46,30 +46,19 @@ def upgrade() -> None:
         sa.Column("value", sa.Integer, nullable=False),
     )
     op.create_index("ix_fingerprint_bands_lookup", "fingerprint_bands", ["band", "value"])
-    with op.batch_alter_table("jobs") as jobs:
-        jobs.add_column(sa.Column("source_id", sa.String(32)))
-        jobs.add_column(sa.Column("warnings", sa.JSON))
-        jobs.create_foreign_key("fk_jobs_source_id", "sources", ["source_id"], ["id"], ondelete="SET NULL")
-        jobs.create_index("ix_jobs_source_id", ["source_id"])
-    with op.batch_alter_table("uploads") as uploads:
-        uploads.add_column(sa.Column("source_id", sa.String(32)))
-        uploads.create_foreign_key(
-            "fk_uploads_source_id", "sources", ["source_id"], ["id"], ondelete="SET NULL"
-        )
-    with op.batch_alter_table("outputs") as outputs:
-        outputs.add_column(sa.Column("post_text", sa.Text))
+    # source_id columns without a foreign key (portal.database.Job.source_id says why)
+    op.add_column("jobs", sa.Column("source_id", sa.String(32)))
+    op.create_index("ix_jobs_source_id", "jobs", ["source_id"])
+    op.add_column("jobs", sa.Column("warnings", sa.JSON))
+    op.add_column("uploads", sa.Column("source_id", sa.String(32)))
+    op.add_column("outputs", sa.Column("post_text", sa.Text))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("outputs") as outputs:
-        outputs.drop_column("post_text")
-    with op.batch_alter_table("uploads") as uploads:
-        uploads.drop_constraint("fk_uploads_source_id", type_="foreignkey")
-        uploads.drop_column("source_id")
-    with op.batch_alter_table("jobs") as jobs:
-        jobs.drop_index("ix_jobs_source_id")
-        jobs.drop_constraint("fk_jobs_source_id", type_="foreignkey")
-        jobs.drop_column("warnings")
-        jobs.drop_column("source_id")
+    op.drop_column("outputs", "post_text")
+    op.drop_column("uploads", "source_id")
+    op.drop_index("ix_jobs_source_id", "jobs")
+    op.drop_column("jobs", "warnings")
+    op.drop_column("jobs", "source_id")
     op.drop_table("fingerprint_bands")
     op.drop_table("sources")
