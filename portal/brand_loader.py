@@ -14,7 +14,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -32,15 +32,21 @@ from portal.errors import PortalError
 from portal.media.options import LOUDNESS_LUFS_RANGE, FixedPosition, Position
 from portal.media.safezone import SafeZone, SafeZoneName, project_zone
 
-Shape = Literal["vertical", "square", "landscape"]
-SHAPES: tuple[Shape, ...] = ("vertical", "square", "landscape")
-# When a layer has no image for the output's shape, the nearest shape's image is used, in this order.
+Shape = Literal["vertical", "portrait", "square", "landscape"]
+SHAPES: tuple[Shape, ...] = ("vertical", "portrait", "square", "landscape")
+# When a layer has nothing for the output's shape (an image, a placement), the nearest shape's is used, in
+# this order (a config written before `portrait` existed draws a 4:5 output as it always did: vertical).
 NEAREST_SHAPES: dict[Shape, tuple[Shape, ...]] = {
-    "vertical": ("vertical", "square", "landscape"),
-    "square": ("square", "vertical", "landscape"),
-    "landscape": ("landscape", "square", "vertical"),
+    "vertical": ("vertical", "portrait", "square", "landscape"),
+    "portrait": ("portrait", "vertical", "square", "landscape"),
+    "square": ("square", "portrait", "vertical", "landscape"),
+    "landscape": ("landscape", "square", "portrait", "vertical"),
 }
+# Taller than wide: `portrait` (4:5, 3:4) from this width/height up, `vertical` (9:16, 2:3) below it (the
+# geometric middle of 9:16 and 4:5).
+PORTRAIT_MIN_ASPECT = ((9 / 16) * (4 / 5)) ** 0.5
 
+T = TypeVar("T")
 BRAND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # A logo bigger than this is a mistake (a camera photo, a print file), not a watermark.
 MAX_ASSET_PIXELS = 4096 * 4096
@@ -59,8 +65,72 @@ Margin = Annotated[float, Field(ge=0, lt=0.5)]
 
 
 def output_shape(width: int, height: int) -> Shape:
-    """vertical (h > w), square, or landscape (w > h), as DESIGN 4.2 names an output's shape."""
-    return "vertical" if height > width else "landscape" if width > height else "square"
+    """The shape an output of this size has (DESIGN 4.2, 4.10): landscape (w > h), square, portrait (a
+    little taller than wide, e.g. 4:5) or vertical (e.g. 9:16)."""
+    if width > height:
+        return "landscape"
+    if width == height:
+        return "square"
+    return "portrait" if width / height >= PORTRAIT_MIN_ASPECT else "vertical"
+
+
+class ByShape(BaseModel, Generic[T]):
+    """One value per output shape (an image, a position, a width...); a missing shape uses the nearest one
+    (NEAREST_SHAPES)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vertical: T | None = None
+    portrait: T | None = None
+    square: T | None = None
+    landscape: T | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> ByShape:
+        if not self.values():
+            raise ValueError(f"give a value for at least one of {', '.join(SHAPES)}")
+        return self
+
+    def values(self) -> list[T]:
+        return [value for shape in SHAPES if (value := getattr(self, shape)) is not None]
+
+    def for_shape(self, shape: Shape) -> T:
+        return next(value for s in NEAREST_SHAPES[shape] if (value := getattr(self, s)) is not None)
+
+
+def for_shape(value: T | ByShape[T], shape: Shape) -> T:
+    """A setting's value on an output of this shape: the value, or its per-shape value (nearest shape)."""
+    return value.for_shape(shape) if isinstance(value, ByShape) else value
+
+
+def every_shape(value: T | ByShape[T]) -> list[T]:
+    """Every value a setting takes on some shape."""
+    return value.values() if isinstance(value, ByShape) else [value]
+
+
+class Spot(BaseModel):
+    """A free position: the layer's centre as fractions of the output frame (x from the left, y from the
+    top), as DESIGN 4.12's adjustments give it. The engine moves the layer inside the safe rectangle if the
+    spot would put part of it in a UI area; the margin does not apply (the user put it there)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    x: Fraction01
+    y: Fraction01
+
+
+def _placement_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "Anchor"
+    if isinstance(value, Spot) or (isinstance(value, dict) and ("x" in value or "y" in value)):
+        return "Spot"
+    return "ByShape"
+
+
+# One of the nine anchors or auto, or a free spot. Tags are capitalised so error paths leave them out.
+Placement = Annotated[
+    Annotated[Position, Tag("Anchor")] | Annotated[Spot, Tag("Spot")], Discriminator(_placement_kind)
+]
 
 
 class Placeable(BaseModel):
@@ -73,9 +143,26 @@ class Placeable(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _auto_fallback(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("position") == "auto" and data.get("fallback") is None:
+        if isinstance(data, dict) and data.get("fallback") is None and _is_auto(data.get("position")):
             return {**data, "fallback": cls.model_fields["position"].default}
         return data
+
+    def placement(self, shape: Shape) -> tuple[Placement, float | None, float | None, float]:
+        """(position, width, size, margin) on an output of this shape (each may be set per shape)."""
+        width, size = getattr(self, "width", None), getattr(self, "size", None)
+        return (
+            for_shape(self.position, shape),  # type: ignore[attr-defined]
+            None if width is None else for_shape(width, shape),
+            None if size is None else for_shape(size, shape),
+            for_shape(self.margin, shape),  # type: ignore[attr-defined]
+        )
+
+
+def _is_auto(position: Any) -> bool:
+    """Whether a position as written (a name, a spot, or one per shape) is "auto" on some shape."""
+    if isinstance(position, dict):
+        return any(value == "auto" for value in position.values())
+    return position == "auto"
 
 
 class LogoSpec(Placeable):
@@ -108,26 +195,21 @@ class WatermarkSpec(Placeable):
         return self
 
 
-class ShapeImages(BaseModel):
+class ShapeImages(ByShape[Path]):
     """One image per output shape; a missing shape uses the nearest one (NEAREST_SHAPES)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    vertical: Path | None = None
-    square: Path | None = None
-    landscape: Path | None = None
-
-    @model_validator(mode="after")
-    def _at_least_one(self) -> ShapeImages:
-        if not self.paths():
-            raise ValueError("give an image for at least one of vertical, square, landscape")
-        return self
-
     def paths(self) -> list[Path]:
-        return [path for shape in SHAPES if (path := getattr(self, shape)) is not None]
+        return self.values()
 
-    def for_shape(self, shape: Shape) -> Path:
-        return next(path for s in NEAREST_SHAPES[shape] if (path := getattr(self, s)) is not None)
+
+# Placement settings a version-2 layer may give once, or per output shape (DESIGN 4.10).
+LayerPlacement = Annotated[
+    Annotated[Position, Tag("Anchor")] | Annotated[Spot, Tag("Spot")]
+    | Annotated[ByShape[Placement], Tag("ByShape")],
+    Discriminator(_placement_kind),
+]  # fmt: skip
+LayerWidth = Annotated[float, Field(gt=0, le=1)]
+LayerMargin = Margin | ByShape[Margin]
 
 
 class ImageLayer(Placeable):
@@ -144,10 +226,10 @@ class ImageLayer(Placeable):
     fit: Literal["cover"] | None = None
     scale: float = Field(default=1.0, gt=0, le=4)  # cover only: >1 crops a padded PNG's empty border
     opacity: Fraction01 = 1.0
-    position: Position = "bottom-right"
-    width: float | None = Field(default=None, gt=0, le=1)
-    size: float | None = Field(default=None, gt=0, le=1)
-    margin: Margin = 0.03
+    position: LayerPlacement = "bottom-right"
+    width: LayerWidth | ByShape[LayerWidth] | None = None
+    size: LayerWidth | ByShape[LayerWidth] | None = None
+    margin: LayerMargin = 0.03
     key_color: HexColour | None = None
     key_tolerance: float = Field(default=0.1, gt=0, le=1)
     enabled: bool = True
@@ -193,17 +275,20 @@ class TextBox(BaseModel):
     opacity: Fraction01 = 0.6
 
 
+TextSize = Annotated[float, Field(gt=0, le=0.5)]
+
+
 class TextLayer(Placeable):
     """A line of text, `size` tall (fraction of the output height), drawn with the bundled font."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     text: str = Field(min_length=1, max_length=120)
-    position: Position = "bottom"
-    size: float = Field(default=0.035, gt=0, le=0.5)
+    position: LayerPlacement = "bottom"
+    size: TextSize | ByShape[TextSize] = 0.035
     color: HexColour = "#FFFFFF"
     opacity: Fraction01 = 1.0
-    margin: Margin = 0.03
+    margin: LayerMargin = 0.03
     box: TextBox | None = None
     enabled: bool = True
 
