@@ -48,6 +48,8 @@ PORTRAIT_MIN_ASPECT = ((9 / 16) * (4 / 5)) ** 0.5
 
 T = TypeVar("T")
 BRAND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# BRAND_ID in words, as the dashboard's form and a refused id say it.
+BRAND_ID_RULE = "letters, digits, - and _, starting with a letter or digit, up to 64 characters"
 # A logo bigger than this is a mistake (a camera photo, a print file), not a watermark.
 MAX_ASSET_PIXELS = 4096 * 4096
 MAX_ASSET_BYTES = 10 * 1024 * 1024
@@ -391,6 +393,21 @@ class Brand(BaseModel):
             if isinstance(layer, ImageLayer)
             for path in layer.image_paths()
         ]
+
+
+# A new brand starts as version 1's defaults would draw it: its logo top-right, its handle bottom-left, inside
+# the union of the platforms' safe zones. They never overlap, on any shape, in any zone
+# (tests/brands/test_starter_brand.py).
+STARTER_SAFE_ZONE: SafeZoneName = "all"
+
+
+def starter_layers(logo: str, handle: str) -> list[dict]:
+    """The layers a new brand starts with (brand_config.json's shape): `logo` image and `handle` text."""
+    logo_spec, mark = LogoSpec.model_fields, WatermarkSpec.model_fields
+    return [
+        {"image": logo, **{key: logo_spec[key].default for key in ("position", "width", "margin")}},
+        {"text": handle, **{key: mark[key].default for key in ("position", "size", "margin")}},
+    ]
 
 
 class BrandConfig(BaseModel):

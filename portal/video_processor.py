@@ -54,6 +54,7 @@ __all__ = [
     "PRESETS",
     "EngineOptions",
     "MediaInfo",
+    "PreviewStill",
     "ProgressCallback",
     "RenderedOutput",
     "ffmpeg_report",
@@ -247,9 +248,19 @@ class _ProgressReporter:
             self.callback(stage, percent)
 
 
+@dataclass(frozen=True)
+class PreviewStill:
+    """A preview's JPEG and where the plan put each drawn layer on it (what the brand editor outlines)."""
+
+    jpeg: bytes
+    width: int
+    height: int
+    overlays: tuple[tuple[int, int, int, int], ...]  # (x, y, w, h) of each drawn layer, bottom first
+
+
 def render_preview(
     brand: Brand, preset: str, options: EngineOptions = ENGINE_DEFAULTS, source: Path | None = None
-) -> bytes:
+) -> PreviewStill:
     """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the middle
     frame of `source` (a user's clip), through the same plan as a render."""
     binary = usable_ffmpeg(options.ffmpeg_path)
@@ -260,7 +271,8 @@ def render_preview(
         plan, args = plan_preview(brand, preset, Path(work), sizes, still, info)
         _draw_overlays(plan)
         run_ffmpeg(binary, args, duration=plan.duration, timeout=PREVIEW_TIMEOUT_S)
-        return still.read_bytes()
+        rects = tuple((o.x, o.y, o.width, o.height) for o in plan.overlays)
+        return PreviewStill(still.read_bytes(), plan.width, plan.height, rects)
 
 
 def ffmpeg_report(options: EngineOptions = ENGINE_DEFAULTS) -> dict:

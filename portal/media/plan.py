@@ -223,8 +223,13 @@ def place(
     h = w / aspect
     w_px, h_px = max(2, math.floor(w / 2) * 2), max(2, math.floor(h / 2) * 2)
     if isinstance(position, Spot):
-        x = min(max(left, position.x * cw - w_px / 2), right - w_px)
-        y = min(max(top, position.y * ch - h_px / 2), bottom - h_px)
+        # the nearest even pixel to the centred spot, unless that leaves the box
+        x = max(
+            math.ceil(left / 2) * 2, round(min(max(left, position.x * cw - w_px / 2), right - w_px) / 2) * 2
+        )
+        y = max(
+            math.ceil(top / 2) * 2, round(min(max(top, position.y * ch - h_px / 2), bottom - h_px) / 2) * 2
+        )
     else:
         horizontal, vertical = anchor(position)
         x = left + (box_w - w_px) * horizontal
@@ -294,7 +299,10 @@ def brand_overlays(
 def needs_scene(brands: Sequence[Brand]) -> bool:
     """Whether any brand has a layer at position "auto" (the facade then analyses the source once)."""
     return any(
-        layer.position == "auto" for brand in brands for shape in SHAPES for layer in brand_layers(brand, shape)
+        layer.position == "auto"
+        for brand in brands
+        for shape in SHAPES
+        for layer in brand_layers(brand, shape)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -27,7 +28,8 @@ from werkzeug.utils import secure_filename
 from portal import __version__
 from portal.acquire import sites
 from portal.acquire.downloader import DownloadOptions, check_url, expand_playlist
-from portal.brand_loader import Brand, UnknownBrandError
+from portal.brand_loader import BRAND_ID_RULE, Brand, UnknownBrandError
+from portal.brands.assets import ASSET_SHAPES, clean_image
 from portal.database import Job, Source, Upload, new_id, utc_now
 from portal.jobs import state
 from portal.jobs.answer import PresetName, describe_job
@@ -47,13 +49,15 @@ from portal.media.options import DEFAULT_FIT, Fit
 from portal.media.plan import job_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
-from portal.video_processor import PRESETS, probe_media, render_preview
+from portal.video_processor import PRESETS, PreviewStill, probe_media, render_preview
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.links import link_signer, signed_download_url
 from portal.web.openapi import Content, documented
 from portal.web.runtime import runtime
 from portal.web.schemas import (
+    AssetAnswer,
+    AssetForm,
     BrandsAnswer,
     CookiesAnswer,
     CookiesForm,
@@ -609,7 +613,7 @@ def brand_preview(brand_id: str):
     return response.make_conditional(request)
 
 
-def preview_jpeg(brand: Brand, preset: str, source: Path | None = None) -> bytes:
+def preview_still(brand: Brand, preset: str, source: Path | None = None) -> PreviewStill:
     """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip)."""
     if preset not in PRESETS:
         raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
@@ -620,7 +624,82 @@ def _preview_cache(version: str, brand: Brand, preset: str) -> bytes:
     cache = current_app.extensions.setdefault("preview_cache", {})
     key = (version, preset)
     if key not in cache:
-        cache[key] = preview_jpeg(brand, preset)
+        cache[key] = preview_still(brand, preset).jpeg
         if len(cache) > 64:
             cache.pop(next(iter(cache)))
     return cache[key]
+
+
+def brand_id_for_edit(brand_id: str) -> str:
+    """The id of the existing brand of this name in any case, else `brand_id` if it is a valid new id."""
+    try:
+        return runtime().brands.current().find(brand_id).id
+    except UnknownBrandError:
+        pass
+    try:
+        return Brand.model_validate({"id": brand_id, "name": "x"}).id
+    except ValueError:
+        raise ApiError(422, "invalid_brand", f"brand id: {BRAND_ID_RULE}") from None
+
+
+# Brand images uploaded but not yet saved into a brand wait in uploads/ under this prefix (retention
+# sweeps them like any upload); saving a brand copies the ones it uses into the brand store.
+ASSET_PREFIX = "asset-"
+MAX_ASSET_FORM_BYTES = 11 * 1_048_576  # the image's own limit is the cleaner's; this bounds the read
+
+
+def asset_ref(name: str) -> str:
+    """The stored object of an uploaded brand image; 404 if the name is not one this API gave out."""
+    storage = runtime().storage
+    if not name.startswith(ASSET_PREFIX) or secure_filename(name) != name or not name.endswith(".png"):
+        raise ApiError(404, "unknown_asset", f"no brand image {name!r}")
+    ref = storage.ref(UPLOADS, name)
+    if not storage.exists(ref):
+        raise ApiError(404, "unknown_asset", f"no brand image {name!r} (expired, or never uploaded)")
+    return ref
+
+
+@bp.post("/brands/<brand_id>/assets")
+@documented(
+    {201: AssetAnswer}, form=AssetForm, tag="brands",
+    errors={413: "larger than 10 MB or 4096x4096", 422: "not a PNG, JPEG or WebP, broken, an SVG, a bad id"},
+)  # fmt: skip
+def upload_brand_asset(brand_id: str):
+    """Clean a logo or watermark image (background, edges, shape, size) and store it as PNG."""
+    brand_id = brand_id_for_edit(brand_id)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "missing_file", "send the image as a multipart field named 'file'")
+    shape = request.form.get("shape") or "original"
+    if shape not in ASSET_SHAPES:
+        raise ApiError(422, "bad_shape", f"shape must be one of {', '.join(ASSET_SHAPES)}")
+    clean = request.form.get("clean", "true").strip().lower()
+    if clean not in ("true", "false", "1", "0"):
+        raise ApiError(422, "bad_clean", "clean must be true or false")
+    cleaned = clean_image(
+        upload.read(MAX_ASSET_FORM_BYTES), upload.filename, clean=clean in ("true", "1"), shape=shape
+    )
+    _require_disk()
+    rt = runtime()
+    stem = Path(secure_filename(upload.filename) or "image").stem[:40] or "image"
+    name = f"{ASSET_PREFIX}{secrets.token_hex(6)}-{stem}.png"
+    rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    scratch = rt.settings.temp_dir / name
+    scratch.write_bytes(cleaned.png)
+    try:
+        rt.storage.store(scratch, UPLOADS, name)
+    finally:
+        scratch.unlink(missing_ok=True)
+    url = f"/api/brands/{brand_id}/assets/{name}"
+    return AssetAnswer(asset={"name": name, "url": url, **cleaned.describe()}).answer(), 201
+
+
+@bp.get("/brands/<brand_id>/assets/<name>")
+@documented({200: Content("image/png", "the stored image")}, errors={404: "no such image"}, tag="brands")
+def brand_asset(brand_id: str, name: str):
+    """An uploaded brand image, as stored (the cleaned PNG)."""
+    with runtime().storage.open(asset_ref(name)) as stored:
+        body = stored.read()
+    response = Response(body, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=3600"  # a name is never reused
+    return response

@@ -10,6 +10,7 @@ import hmac
 import json
 import re
 import secrets
+import shutil
 from functools import wraps
 from pathlib import Path
 
@@ -25,9 +26,9 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
-from werkzeug.utils import secure_filename
 
 from portal.brand_loader import (
+    BRAND_ID_RULE,
     Brand,
     BrandConfig,
     BrandConfigError,
@@ -46,22 +47,19 @@ from portal.database import Job, Upload
 from portal.jobs.status import FINISHED, JobStatus
 from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
-from portal.video_processor import PRESETS
-from portal.web.api import preview_jpeg
+from portal.video_processor import PRESETS, PreviewStill
+from portal.web.api import ASSET_PREFIX, asset_ref, brand_id_for_edit, preview_still
 from portal.web.auth import client_id, end_all_sessions, key_matches, limiter, session_valid, start_session
 from portal.web.errors import ApiError, page_or_api_shape, use_error_shape
 from portal.web.runtime import runtime
 
 bp = Blueprint("dashboard", __name__)
 use_error_shape(bp, page_or_api_shape)  # a form post gets a readable page; app.js's calls get JSON
-MAX_LOGO_BYTES = 5 * 1_048_576
 # Where a sign-in may send the browser back to: a path of this site made of plain segments. Anything
 # else ("//host", "/\\host", "/%09/host", which browsers read as another site) goes to the home page.
 LOCAL_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+/?|/")
 # What static/app.js knows of job statuses: sent with every page, never spelled out in the script.
 JOB_STATES = {"statuses": {status.name: status.value for status in JobStatus}, "finished": list(FINISHED)}
-# What a brand id may be (brand_loader.BRAND_ID), as the form and the 422 say it.
-BRAND_ID_RULE = "letters, digits, - and _, starting with a letter or digit, up to 64 characters"
 PREVIEW_CLIP_CHOICES = 10  # of each kind (uploads, finished jobs) offered to draw previews on
 # What the layer editor shows for a setting a layer does not give: the config's own defaults.
 LAYER_DEFAULTS = {
@@ -201,8 +199,9 @@ def brands():
 
 # The editor posts the brand as JSON (field "brand", brand_config.json's shape, paths relative to the
 # config's folder) built from the brand as saved plus what the form shows, so a field the form does not
-# show is sent back as it was. A new image is a file field named by the value "upload:<field>".
-UPLOAD_MARK = "upload:"
+# show is sent back as it was. A new image was uploaded (and cleaned) first by POST
+# /api/brands/<id>/assets; the layer names it "asset:<name>".
+ASSET_MARK = "asset:"
 
 
 def _posted_brand() -> tuple[dict, list[Path]]:
@@ -217,19 +216,15 @@ def _posted_brand() -> tuple[dict, list[Path]]:
     staged: list[Path] = []
 
     def stage(value: str) -> str:
-        if not value.startswith(UPLOAD_MARK):
+        if not value.startswith(ASSET_MARK):
             return value
-        upload = request.files.get(value.removeprefix(UPLOAD_MARK))
-        if upload is None or not upload.filename:
-            raise ApiError(422, "invalid_brand", f"no file was sent for {value!r}")
-        content = upload.read(MAX_LOGO_BYTES + 1)
-        if len(content) > MAX_LOGO_BYTES:
-            raise ApiError(413, "logo_too_large", f"{upload.filename}: larger than 5 MB")
-        name = Path(secure_filename(upload.filename) or "image.png")
+        name = value.removeprefix(ASSET_MARK)
         folder = rt.settings.temp_dir / "logo-uploads"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name.stem[:40]}-{secrets.token_hex(4)}{name.suffix.lower() or '.png'}"
-        path.write_bytes(content)
+        # named as it will be in the brand's folder: the upload's name without the "asset-" prefix
+        path = folder / name.removeprefix(ASSET_PREFIX)
+        with rt.storage.open(asset_ref(name)) as stored, path.open("wb") as copy:
+            shutil.copyfileobj(stored, copy)
         staged.append(path)
         return str(path)
 
@@ -260,18 +255,6 @@ def _edited_config(config: BrandConfig, brand_id: str, brand: dict) -> BrandConf
     if problems:
         raise ApiError(422, "invalid_image", str(problems[0]))
     return config
-
-
-def _valid_brand_id(brand_id: str) -> str:
-    """The id of the existing brand of this name in any case, else `brand_id` if it is a valid new id."""
-    try:
-        return runtime().brands.current().find(brand_id).id
-    except UnknownBrandError:
-        pass
-    try:
-        return Brand.model_validate({"id": brand_id, "name": "x"}).id
-    except ValueError:
-        raise ApiError(422, "invalid_brand", f"brand id: {BRAND_ID_RULE}") from None
 
 
 def _preview_source(choice: str) -> Path | None:
@@ -307,22 +290,41 @@ def preview_clips() -> list[dict]:
 @signed_in
 def preview(brand_id: str):
     """A preview of the form's (unsaved) brand, made by the engine, on a generated frame or a user's clip."""
-    brand_id = _valid_brand_id(brand_id)
+    brand_id = brand_id_for_edit(brand_id)
     brand, staged = _posted_brand()
     try:
         config = _edited_config(runtime().brands.current(), brand_id, brand)
         source = _preview_source(request.form.get("frame", ""))
-        jpeg = preview_jpeg(config.brands[brand_id], request.form.get("preset", "vertical"), source)
+        edited = config.brands[brand_id]
+        still = preview_still(edited, request.form.get("preset", "vertical"), source)
     finally:
         _discard(staged)
-    return Response(jpeg, mimetype="image/jpeg")
+    response = Response(still.jpeg, mimetype="image/jpeg")
+    response.headers[LAYOUT_HEADER] = json.dumps(preview_layout(edited, still), separators=(",", ":"))
+    return response
+
+
+# The preview's answer says where the plan put each layer, so the editor outlines exactly what renders.
+LAYOUT_HEADER = "X-Brand-Layout"
+
+
+def preview_layout(brand: Brand, still: PreviewStill) -> dict:
+    """The still's size, the safe zone on it, and each drawn layer's rectangle by its index in the
+    brand's layers (disabled layers draw nothing and have none)."""
+    drawn = [index for index, layer in enumerate(brand.all_layers()) if layer.enabled]
+    rects = [
+        {"index": index, "x": x, "y": y, "width": w, "height": h}
+        for index, (x, y, w, h) in zip(drawn, still.overlays, strict=True)
+    ]
+    zone = brand.safe_zone_for(still.width, still.height)
+    return {"width": still.width, "height": still.height, "zone": zone.model_dump(), "layers": rects}
 
 
 @bp.post("/brands/<brand_id>")
 @signed_in
 def save_brand(brand_id: str):
     """Validate and save a brand (new or edited); takes effect without a restart."""
-    brand_id = _valid_brand_id(brand_id)
+    brand_id = brand_id_for_edit(brand_id)
     brand, staged = _posted_brand()
     store = runtime().brands
     try:
@@ -332,6 +334,12 @@ def save_brand(brand_id: str):
                 422, "no_layers",
                 f"brand {brand_id!r} has no layers: add an image or a text layer, or every clip would come "
                 "out of it unbranded",
+            )  # fmt: skip
+        if not edited.brands[brand_id].drawn_layers():
+            raise ApiError(
+                422, "nothing_drawn",
+                f"brand {brand_id!r} draws nothing: every layer is turned off; turn one on, or every clip "
+                "would come out of it unbranded",
             )  # fmt: skip
         # the staged images are saved with the config, where the store keeps a brand's new images
         names = {str(path): new_asset_path(brand_id, path.name) for path in staged}

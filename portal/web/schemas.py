@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from portal.brand_loader import Brand
+from portal.brands.assets import AssetShape
 from portal.brands.v3_import import V3Settings
 from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName
 from portal.media.options import DEFAULT_FIT, Fit
@@ -175,6 +176,31 @@ class PreviewQuery(BaseModel):
 
 class BrandsAnswer(Answer):
     brands: list[Brand]
+
+
+class AssetForm(BaseModel):
+    """A logo or watermark image (PNG, JPEG or WebP) and how to clean it."""
+
+    file: bytes
+    shape: AssetShape = Field(default="original", description="cut the cleaned image to this shape")
+    clean: bool = Field(
+        default=True, description="false: keep the pixels as sent (still checked, stored as PNG)"
+    )
+
+
+class AssetOut(BaseModel):
+    name: str = Field(description="the stored image; a brand layer names it `asset:<name>` when saved")
+    url: str = Field(description="the stored PNG (with the key or the dashboard's session)")
+    width: int
+    height: int
+    size: int = Field(description="bytes of the stored PNG")
+    original: dict[str, Any] = Field(description="format, width, height and bytes as sent")
+    changes: list[str] = Field(description="what the cleaning did, in words")
+    background: str | None = Field(description="the background colour removed, if any")
+
+
+class AssetAnswer(Answer):
+    asset: AssetOut
 
 
 # --- v3's routes (DESIGN 4.8): v3's field names and shapes ------------------------------------------
