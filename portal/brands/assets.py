@@ -10,7 +10,8 @@ WebP. `clean_image` turns it into what a brand layer wants, without a setting to
 2. turned upright (a phone's EXIF rotation) and made RGBA;
 3. its flat background removed: when the four corners share one opaque colour, the pixels of that colour
    (within BACKGROUND_TOLERANCE) *connected to the image's edges* become transparent, with a soft edge;
-   a logo whose own colour also appears inside it (a black ring, black letters) keeps it;
+   a logo whose own colour also appears inside it (a black ring, black letters) keeps it, and a picture
+   that would be all background (a plain badge) is left whole;
 4. trimmed to what is visible, masked to a shape if asked (circle, rounded square), and scaled down so
    its long side is at most the longest output side.
 
@@ -38,6 +39,8 @@ ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
 # black background stays well under it, a dark grey logo on black does not.
 BACKGROUND_TOLERANCE = 0.12
 EDGE_SOFTNESS = 0.08  # beyond the tolerance, opacity ramps up over this distance (no hard fringe)
+# Removing a background must leave at least this share of the picture, or there was no background to remove.
+MIN_LOGO_SHARE = 0.01
 VISIBLE_ALPHA = 8  # a pixel at or under this opacity counts as empty when trimming
 ROUNDED_RADIUS = 0.2  # of the short side
 MASK_OVERSAMPLE = 4  # shape masks are drawn this much larger and scaled down: smooth edges
@@ -169,6 +172,8 @@ def _remove_background(picture: Image.Image) -> tuple[Image.Image, str | None]:
     count, labels = cv2.connectedComponents(near, connectivity=4)
     edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     background = np.isin(labels, edge_labels[edge_labels > 0]) if count > 1 else np.zeros_like(near, bool)
+    if background.mean() > 1 - MIN_LOGO_SHARE:
+        return picture, None  # all of it is "background": the image is the logo (a plain badge, a flag)
     keep = np.clip((distance - BACKGROUND_TOLERANCE) / EDGE_SOFTNESS, 0.0, 1.0)
     alpha = np.where(background, rgba[..., 3] * keep, rgba[..., 3])
     rgba[..., 3] = alpha

@@ -682,7 +682,7 @@ def upload_brand_asset(brand_id: str):
     _require_disk()
     rt = runtime()
     stem = Path(secure_filename(upload.filename) or "image").stem[:40] or "image"
-    name = f"{ASSET_PREFIX}{secrets.token_hex(6)}-{stem}.png"
+    name = f"{ASSET_PREFIX}{stem}-{secrets.token_hex(6)}.png"
     rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
     scratch = rt.settings.temp_dir / name
     scratch.write_bytes(cleaned.png)

@@ -29,6 +29,9 @@ from sqlalchemy import select
 
 from portal.brand_loader import (
     BRAND_ID_RULE,
+    NEAREST_SHAPES,
+    SHAPES,
+    STARTER_SAFE_ZONE,
     Brand,
     BrandConfig,
     BrandConfigError,
@@ -41,10 +44,13 @@ from portal.brand_loader import (
     config_to_json,
     map_asset_paths,
     parse_brand_config,
+    starter_layers,
 )
+from portal.brands.assets import ASSET_SHAPES
 from portal.brands.store import config_file, new_asset_path
 from portal.database import Job, Upload
 from portal.jobs.status import FINISHED, JobStatus
+from portal.media.layers import TEXT_BOX_PADDING
 from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS, PreviewStill
@@ -67,6 +73,15 @@ LAYER_DEFAULTS = {
     for kind, model in (("image", ImageLayer), ("text", TextLayer))
 } | {"box": TextBox().model_dump()}
 LAYER_DEFAULTS["image"]["width"] = LogoSpec.model_fields["width"].default  # what a layer without one gets
+# What the editor's placement needs to agree with the engine: the shapes and their nearest ones, how much a
+# text box adds around its text, and the uploaded image's shapes.
+EDITOR_FACTS = {
+    "shapes": list(SHAPES),
+    "nearest": NEAREST_SHAPES,
+    "text_box_padding": TEXT_BOX_PADDING,
+    "asset_shapes": list(ASSET_SHAPES),
+}
+STARTER_HANDLE = "@yourbrand"  # the new brand's handle until its id is typed (then "@<id>")
 
 
 def csrf_token() -> str:
@@ -194,6 +209,9 @@ def brands():
         editor=editor,
         clips=preview_clips(),
         layer_defaults=LAYER_DEFAULTS,
+        editor_facts=EDITOR_FACTS,
+        shapes=SHAPES,
+        starter={"name": "", "safe_zone": STARTER_SAFE_ZONE, "layers": starter_layers("", STARTER_HANDLE)},
     )
 
 
