@@ -29,6 +29,7 @@ DROPS = {"vertical": (0.33, 0.52), "square": (0.62, 0.36)}
 
 def drag_to(page, box, image, fraction: tuple[float, float]) -> None:
     """Drag a layer's outline so its centre lands at `fraction` of the still, as a mouse would."""
+    image.scroll_into_view_if_needed()
     start = box.bounding_box()
     frame = image.bounding_box()
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
@@ -88,7 +89,7 @@ def test_new_user_cleans_a_logo_drags_it_in_two_shapes_and_the_render_puts_it_th
     still = stage.locator("img")
     rects = {}
     for shape, (fx, fy) in DROPS.items():
-        section.get_by_label("Shape").select_option(shape)
+        section.locator("select[name=preset]").select_option(shape)
         canvas = (1080, 1920) if shape == "vertical" else (1080, 1080)
         page.wait_for_function(
             "([w, h]) => { const i = document.querySelector(\"section[data-brand=''] .live-preview img\");"
@@ -138,6 +139,7 @@ def test_a_new_brand_with_nothing_drawn_cannot_be_saved_and_says_why(page, servi
     page.goto("/brands")
     section = page.locator("section[data-brand='']")
     section.get_by_label("Brand id").fill("empty")
+    section.get_by_label("Display name").fill("Empty")
     for _ in range(2):
         section.locator("fieldset.layer").nth(0).get_by_role("button", name="Remove layer").click()
     section.get_by_role("button", name="Save brand").click()
@@ -152,5 +154,6 @@ def test_a_logo_layer_without_its_image_says_so(page, service: Server) -> None:
     page.goto("/brands")
     section = page.locator("section[data-brand='']")
     section.get_by_label("Brand id").fill("nologo")
+    section.get_by_label("Display name").fill("No logo")
     section.get_by_role("button", name="Save brand").click()
     section.locator("p.error[role=alert]").filter(has_text="Layer 1 has no image yet").wait_for()
