@@ -664,7 +664,7 @@ class LayerEditor {
     const changes = source.clean ? (source.asset.changes.join("; ") || "nothing needed cleaning") : "kept as sent";
     const again = (options) => async () => {
       try { await this.upload(layer, source.shape, source.file, { ...source, ...options }); }
-      catch (e) { showMessage(this.form.querySelector(".error"), e.message); }
+      catch (e) { showMessage(this.form.querySelector(":scope > p.error"), e.message); }
     };
     const undo = el("button", { type: "button", class: "secondary", text: source.clean ? "Undo clean-up" : "Clean it up" });
     undo.addEventListener("click", again({ clean: !source.clean }));
@@ -904,18 +904,20 @@ async function postBrand(path, body) {
 function setupBrandForm(form) {
   const editor = new LayerEditor(form);
   const stage = new PlacementStage(form, editor);
-  const error = form.querySelector(".error");
+  const error = form.querySelector(":scope > p.error");
   let latest = 0;  // previews can finish out of order: only the newest request's picture is shown
+  let shownBy = null;  // a preview clears its own message, never a save's
+  const say = (text, by) => { shownBy = text ? by : null; showMessage(error, text); };
   const preview = async () => {
-    showMessage(error, "");
+    if (shownBy === "preview") say("");
     const id = brandId(form);
-    if (!id) return showMessage(error, "Give the brand an id first.");
+    if (!id) return say("Give the brand an id first.", "preview");
     const request = ++latest;
     try {
       const response = await postBrand(`/brands/${encodeURIComponent(id)}/preview`, editor.payload(true));
       if (request !== latest) return;
       stage.show(await response.blob(), JSON.parse(response.headers.get("X-Brand-Layout")));
-    } catch (e) { if (request === latest) showMessage(error, e.message); }
+    } catch (e) { if (request === latest) say(e.message, "preview"); }
   };
   form.previewNow = preview;
   // the browser's own words for a pattern are "Please match the requested format": say what is allowed
@@ -939,14 +941,14 @@ function setupBrandForm(form) {
   if (details) details.addEventListener("toggle", () => { if (details.open && !stage.layout) preview(); });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    showMessage(error, "");
+    say("");
     const id = brandId(form);
     const missing = editor.missingImage();
-    if (missing >= 0) return showMessage(error, `Layer ${missing + 1} has no image yet: choose your logo, or remove the layer.`);
+    if (missing >= 0) return say(`Layer ${missing + 1} has no image yet: choose your logo, or remove the layer.`, "save");
     try {
       await postBrand(`/brands/${encodeURIComponent(id)}`, editor.payload());
       window.location.reload();
-    } catch (e) { showMessage(error, e.message); }
+    } catch (e) { say(e.message, "save"); }
   });
   const remove = form.querySelector('[data-action="delete"]');
   if (remove) remove.addEventListener("click", async () => {
