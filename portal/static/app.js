@@ -467,8 +467,9 @@ function setupLibrary() {
 // ---- brands: the layer editor -------------------------------------------------------------------
 // Each form keeps the brand as saved (brand_config.json's shape) and edits it in place: what the form does
 // not show is posted back untouched. New images are uploaded (and cleaned) by POST /api/brands/<id>/assets
-// and named "asset:<name>" in the layer. Placement (position, width/size, margin) is edited for the shape
-// shown: a setting given once becomes one per shape when a shape gets its own value (DESIGN 4.10).
+// and named "asset:<name>" in the layer. Placement (position, width/size, margin) given once applies to every
+// shape; dragging a layer on a shape gives that shape its own, and from then on the controls edit the shape
+// shown (DESIGN 4.10).
 
 const FACTS = JSON.parse(document.getElementById("editor-facts")?.textContent || '{"shapes": []}');
 const SHAPES = FACTS.shapes;
@@ -579,11 +580,13 @@ class LayerEditor {
     const input = el("input", { type: "range", min: spec.min, max: spec.max, step: spec.step, value, name: key });
     input.addEventListener("input", () => {
       const number = Number(input.value);
-      if (placement) setAtShape(layer, key, kind, this.shape, number); else layer[key] = number;
+      // one value for every shape stays one; once a shape has its own, the slider sets the shape shown
+      if (placement && isPerShape(layer[key])) setAtShape(layer, key, kind, this.shape, number);
+      else layer[key] = number;
       if (key === "width") delete layer.size;  // a logo is sized by one of the two
       shown.textContent = percent(number);
     });
-    const where = placement ? ` (${this.shape})` : "";
+    const where = !placement ? "" : isPerShape(layer[key]) ? ` (${this.shape})` : " (every shape)";
     return labelled(`${spec.label}${where}`, input, shown, el("span", { class: "unit", text: ` ${spec.unit.replace(/^% ?/, "")}` }));
   }
 
@@ -611,8 +614,11 @@ class LayerEditor {
     const value = valueOf(layer, "position", kind, this.shape);
     const options = this.positions.map((p) => [p, p]);
     if (isSpot(value)) options.push(["spot", `where you dragged it (${percent(value.x)} across, ${percent(value.y)} down)`]);
-    return this.select(`Position (${this.shape})`, options, isSpot(value) ? "spot" : value, (chosen) => {
-      if (chosen !== "spot") { setAtShape(layer, "position", kind, this.shape, chosen); this.render(); }
+    const perShape = isPerShape(layer.position);
+    return this.select(`Position (${perShape ? this.shape : "every shape"})`, options, isSpot(value) ? "spot" : value, (chosen) => {
+      if (chosen === "spot") return;
+      if (perShape) setAtShape(layer, "position", kind, this.shape, chosen); else layer.position = chosen;
+      this.render();
     });
   }
 

@@ -78,7 +78,7 @@ def test_build_v3s_look_preview_on_own_clip_and_keep_unshown_fields(
     circle = section.locator("fieldset.layer").nth(3)
     circle.get_by_label("Image (every shape)").set_input_files(str(logo))
     circle.get_by_label("Position").select_option("bottom-right")
-    slide(circle.get_by_label("Width"), 0.15)
+    slide(circle.locator("input[name=width]"), 0.15)
     circle.get_by_label("Key out a colour").check()
     circle = section.locator("fieldset.layer").nth(3)  # redrawn with the key's controls
     slide(circle.get_by_label("Key tolerance"), 0.1)
@@ -92,7 +92,7 @@ def test_build_v3s_look_preview_on_own_clip_and_keep_unshown_fields(
     # the live preview, drawn by the engine on a frame of the user's own clip
     page.locator("#preview-clip").set_input_files(str(clip))
     page.wait_for_function("document.getElementById('preview-frame').value.startsWith('upload:')")
-    section.get_by_label("Preview shape").select_option("landscape")
+    section.locator("select[name=preset]").select_option("landscape")
     with page.expect_response(lambda r: r.url.endswith("/brands/layered/preview")) as answer:
         section.get_by_role("button", name="Preview").click()
     assert answer.value.status == 200
