@@ -41,7 +41,7 @@ def post(client: FlaskClient, path: str, brand: object, **extra) -> object:
 @pytest.mark.parametrize(("brand", "extra", "status", "message"), [
     ("{", {}, 400, "field 'brand': not valid JSON"),
     ([1], {}, 422, "expected an object"),
-    ({"name": "A", "layers": [{"image": "asset:asset-gone.png"}]}, {}, 404, "no brand image 'asset-gone.png'"),
+    ({"name": "A", "layers": [{"image": "asset:asset-gone.png"}]}, {}, 404, "no brand image 'asset-gone"),
     ({"name": "A", "layers": [{"image": "gone.png"}]}, {}, 422, "gone.png: file not found"),
     ({"name": "A", "layers": [{"text": "@a", "opacity": 2}]}, {}, 422, "layers.0.opacity"),
     ({"name": "A", "layers": []}, {}, 422, "brand 'newbrand' has no layers: add an image or a text layer"),
