@@ -94,9 +94,10 @@ def test_save_converts_to_layers_and_keeps_unshown_fields(client: FlaskClient, t
         "/api/brands/fallclips/assets", data={"file": (buffer, "wm.png"), "clean": "false"},
         content_type="multipart/form-data",
     ).get_json()["asset"]  # fmt: skip
+    shaped = {"vertical": f"asset:{asset['name']}", "square": "brands/fallclips/logo.png"}
     brand = {"name": "FallClips", "safe_zone": "reels", "layers": [
         {"image": "brands/fallclips/logo.png", "size": 0.1, "enabled": False},
-        {"image": {"vertical": f"asset:{asset['name']}", "square": "brands/fallclips/logo.png"}, "fit": "cover"},
+        {"image": shaped, "fit": "cover"},
     ]}  # fmt: skip
     answer = post(client, "/brands/FallClips", brand)
     assert answer.status_code == 200, answer.get_json()
