@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from portal.brand_loader import (
-    STARTER_SAFE_ZONE,
     SHAPES,
+    STARTER_SAFE_ZONE,
     Brand,
     BrandConfigError,
     output_shape,
