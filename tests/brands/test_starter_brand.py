@@ -76,10 +76,12 @@ def test_placement_per_shape_and_the_nearest_shape_for_the_rest(tmp_path: Path) 
 def test_a_free_spot_is_the_centre_and_is_moved_inside_the_safe_zone(tmp_path: Path) -> None:
     Image.new("RGBA", (200, 100), (255, 0, 0, 255)).save(tmp_path / "logo.png")
     layer = {"image": "logo.png", "width": 0.2, "margin": 0.1}
-    config = {"version": 2, "brands": {
-        "free": {"name": "F", "safe_zone": "tiktok", "layers": [{**layer, "position": {"x": 0.71, "y": 0.3}}]},
-        "edge": {"name": "E", "safe_zone": "tiktok", "layers": [{**layer, "position": {"x": 1.0, "y": 0.0}}]},
-    }}  # fmt: skip
+    spots = {"free": {"x": 0.71, "y": 0.3}, "edge": {"x": 1.0, "y": 0.0}}
+    brands = {
+        key: {"name": key, "safe_zone": "tiktok", "layers": [{**layer, "position": spot}]}
+        for key, spot in spots.items()
+    }
+    config = {"version": 2, "brands": brands}
     brands = parse_brand_config(config, tmp_path).brands
     x, y, w, h = overlays(brands["free"], "vertical", tmp_path)[0]
     assert (w, h) == (216, 108)

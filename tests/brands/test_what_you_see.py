@@ -27,8 +27,8 @@ def test_the_editors_outlines_are_where_each_shape_renders_its_layers(tmp_path: 
     Image.new("RGB", (400, 100), BLUE).save(tmp_path / "blue.png")
     brand = {"name": "Seen", "safe_zone": "tiktok", "layers": [
         {"image": "red.png", "width": {"vertical": 0.2, "landscape": 0.1},
-         "position": {"vertical": {"x": 0.3, "y": 0.4}, "portrait": "bottom-right", "square": {"x": 0.7, "y": 0.6},
-                      "landscape": {"x": 0.95, "y": 0.05}}},
+         "position": {"vertical": {"x": 0.3, "y": 0.4}, "portrait": "bottom-right",
+                      "square": {"x": 0.7, "y": 0.6}, "landscape": {"x": 0.95, "y": 0.05}}},
         {"image": "blue.png", "width": 0.25, "position": {"vertical": "top", "square": {"x": 0.25, "y": 0.3}},
          "margin": {"portrait": 0.08, "landscape": 0.0}},
     ]}  # fmt: skip

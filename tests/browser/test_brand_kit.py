@@ -23,6 +23,13 @@ from tests.web.server import Server
 
 pytestmark = pytest.mark.browser
 
+# Whether the logo's outline, as the engine's layout answered it, has its centre at the drop (fx, fy).
+LANDED = """([fx, fy, w, h]) => {
+  const b = document.querySelector("section[data-brand=''] .layer-box[data-layer='0']");
+  if (!b) return false;
+  const cx = (+b.dataset.x + +b.dataset.w / 2) / w, cy = (+b.dataset.y + +b.dataset.h / 2) / h;
+  return Math.abs(cx - fx) < 0.02 && Math.abs(cy - fy) < 0.02 && Number.isInteger(+b.dataset.x);
+}"""
 # Where the user drops the logo's centre, as fractions of the frame, on each shape.
 DROPS = {"vertical": (0.33, 0.52), "square": (0.62, 0.36)}
 
@@ -99,12 +106,7 @@ def test_new_user_cleans_a_logo_drags_it_in_two_shapes_and_the_render_puts_it_th
         box = stage.locator(".layer-box[data-layer='0']")
         box.wait_for()
         drag_to(page, box, still, (fx, fy))
-        page.wait_for_function(
-            "([fx, fy, w, h]) => { const b = document.querySelector(\"section[data-brand=''] .layer-box[data-layer='0']\");"
-            " if (!b) return false; const cx = (+b.dataset.x + +b.dataset.w / 2) / w, cy = (+b.dataset.y + +b.dataset.h / 2) / h;"
-            " return Math.abs(cx - fx) < 0.02 && Math.abs(cy - fy) < 0.02 && Number.isInteger(+b.dataset.x); }",
-            arg=[fx, fy, *canvas],
-        )
+        page.wait_for_function(LANDED, arg=[fx, fy, *canvas])
         data = box.evaluate("b => [b.dataset.x, b.dataset.y, b.dataset.w, b.dataset.h].map(Number)")
         rects[shape] = tuple(data)
         readout = section.locator(".readout[data-layer='0']").inner_text()
