@@ -646,15 +646,16 @@ class LayerEditor {
   imageFile(layer, shape) {
     const current = typeof layer.image === "string" ? (shape === "any" ? layer.image : "") : (layer.image[shape] || "");
     const input = el("input", { type: "file", accept: "image/png,image/jpeg,image/webp,image/svg+xml" });
-    const problem = el("span", { class: "error", role: "alert" });
+    const problem = el("span", { class: "error" });  // an alert once it has something to say
     input.addEventListener("change", async () => {
       const file = input.files[0];
       if (!file) return;
       problem.textContent = "";
+      problem.removeAttribute("role");
       // a full-frame image is framed as drawn: it is kept as sent (checked, stored as PNG), not trimmed
       const clean = layer.fit !== "cover";
       try { await this.upload(layer, shape, file, { clean, shape: "original" }); }
-      catch (e) { problem.textContent = e.message; input.value = ""; }
+      catch (e) { problem.setAttribute("role", "alert"); problem.textContent = e.message; input.value = ""; }
     });
     const label = shape === "any" ? "Image (every shape)" : `Image for ${shape} outputs`;
     const name = current.startsWith("asset:") ? "new image" : current.split("/").pop();
