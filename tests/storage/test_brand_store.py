@@ -90,7 +90,7 @@ def test_a_dashboard_edit_with_a_new_logo_reaches_a_worker_on_another_machine(
     )  # fmt: skip
     assert uploaded.status_code == 201, uploaded.get_json()
     name = uploaded.get_json()["asset"]["name"]
-    assert f"{PREFIX}/uploads/{name}" in s3.keys()
+    assert s3.keys(f"{PREFIX}/uploads/").get(f"{PREFIX}/uploads/{name}")  # stored, not empty
     brand = {"name": "WatchTheFall 2", "layers": [{"image": f"asset:{name}", "position": "top-left"}]}
     answer = client.post(
         "/brands/watchthefall", content_type="multipart/form-data", data={"brand": json.dumps(brand)}
