@@ -195,5 +195,9 @@ def test_a_saved_brand_keeps_its_uploaded_image_and_one_that_draws_nothing_is_re
     answer = client.post(
         "/brands/offbrand", data={"brand": json.dumps(hidden)}, content_type="multipart/form-data"
     )
-    assert answer.status_code == 422 and "this brand draws nothing" in answer.get_json()["error"]["message"]
+    assert (
+        answer.status_code == 422
+        and "brand 'offbrand' draws nothing: every layer is turned off"
+        in answer.get_json()["error"]["message"]
+    )
     assert (tmp_path / "brand_config.json").read_text() == before

@@ -136,21 +136,6 @@ def test_new_user_cleans_a_logo_drags_it_in_two_shapes_and_the_render_puts_it_th
         assert (left, top, right - left, bottom - top) == pytest.approx((x, y, w, h), abs=2), shape
 
 
-def test_a_new_brand_with_nothing_drawn_cannot_be_saved_and_says_why(page, service: Server) -> None:
-    sign_in(page)
-    page.goto("/brands")
-    section = page.locator("section[data-brand='']")
-    section.get_by_label("Brand id").fill("empty")
-    section.get_by_label("Display name").fill("Empty")
-    for _ in range(2):
-        section.locator("fieldset.layer").nth(0).get_by_role("button", name="Remove layer").click()
-    section.get_by_role("button", name="Save brand").click()
-    alert = section.locator("p.error[role=alert]")
-    alert.filter(has_text="this brand draws nothing").wait_for()
-    page.problems[:] = [p for p in page.problems if "status of 422" not in p]  # the refusal itself
-    assert "empty" not in json.loads(config_path(service).read_text())["brands"]
-
-
 def test_a_logo_layer_without_its_image_says_so(page, service: Server) -> None:
     sign_in(page)
     page.goto("/brands")
