@@ -186,10 +186,13 @@ def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
     section = page.locator("section[data-brand='']")
     section.get_by_label("Brand id").fill("fallsdaily")
     section.get_by_label("Display name").fill("FallsDaily")
-    section.get_by_role("button", name="Add image layer").click()
-    section.get_by_label("Image (every shape)").set_input_files(str(logo))
-    section.get_by_role("button", name="Add text layer").click()
-    section.locator("fieldset.layer").nth(1).get_by_label("Text", exact=True).fill("@fallsdaily")
+    # a new brand starts with a logo layer (its image to choose) and a handle that follows the id
+    section.locator("fieldset.layer").nth(0).get_by_label("Image (every shape)").set_input_files(str(logo))
+    section.locator("img[alt=Cleaned]").wait_for()  # uploaded and cleaned at once
+    assert (
+        section.locator("fieldset.layer").nth(1).get_by_label("Text", exact=True).input_value()
+        == "@fallsdaily"
+    )
     with page.expect_navigation():
         section.get_by_role("button", name="Save brand").click()
     added = page.locator("section[data-brand=fallsdaily]")
@@ -202,7 +205,7 @@ def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
     (new,) = [brand for brand in brands if brand["id"] == "fallsdaily"]
     image, text = new["layers"]
     assert (
-        re.search(r"brands/fallsdaily/badge-[0-9a-f]{8}\.png$", image["image"])
+        re.search(r"brands/fallsdaily/badge-[0-9a-f]{12}\.png$", image["image"])
         and text["text"] == "@fallsdaily"
     )
     page.goto("/")
