@@ -622,23 +622,24 @@ class LayerEditor {
     });
   }
 
-  async upload(layer, shape, file, options) {
+  // `target`: the shape the image is for ("any": every shape); options: {clean, cut} for the server.
+  async upload(layer, target, file, options) {
     const id = brandId(this.form);
     if (!id) throw new Error("Give the brand an id first.");
     const body = new FormData();
     body.append("file", file);
-    body.append("shape", options.shape);
+    body.append("shape", options.cut);
     body.append("clean", options.clean ? "true" : "false");
     const { asset } = await api("POST", `/api/brands/${encodeURIComponent(id)}/assets`, body);
     const mark = `asset:${asset.name}`;
-    if (shape === "any") layer.image = mark;
+    if (target === "any") layer.image = mark;
     else {
       // one image for every shape until now: it stays the image of the shapes not given their own
       const shapes = typeof layer.image === "string" && layer.image
         ? Object.fromEntries(SHAPES.map((s) => [s, layer.image])) : { ...(layer.image || {}) };
-      layer.image = { ...shapes, [shape]: mark };
+      layer.image = { ...shapes, [target]: mark };
     }
-    this.sources.set(layer, { file, shape, ...options, asset });
+    this.sources.set(layer, { file, target, clean: options.clean, cut: options.cut, asset });
     this.render();
     this.changed();
   }
@@ -654,7 +655,7 @@ class LayerEditor {
       problem.removeAttribute("role");
       // a full-frame image is framed as drawn: it is kept as sent (checked, stored as PNG), not trimmed
       const clean = layer.fit !== "cover";
-      try { await this.upload(layer, shape, file, { clean, shape: "original" }); }
+      try { await this.upload(layer, shape, file, { clean, cut: "original" }); }
       catch (e) { problem.setAttribute("role", "alert"); problem.textContent = e.message; input.value = ""; }
     });
     const label = shape === "any" ? "Image (every shape)" : `Image for ${shape} outputs`;
@@ -670,13 +671,13 @@ class LayerEditor {
     const after = el("img", { alt: source.clean ? "Cleaned" : "As uploaded, kept", src: source.asset.url });
     const changes = source.clean ? (source.asset.changes.join("; ") || "nothing needed cleaning") : "kept as sent";
     const again = (options) => async () => {
-      try { await this.upload(layer, source.shape, source.file, { ...source, ...options }); }
+      try { await this.upload(layer, source.target, source.file, { clean: source.clean, cut: source.cut, ...options }); }
       catch (e) { showMessage(this.form.querySelector(":scope > p.error"), e.message); }
     };
     const undo = el("button", { type: "button", class: "secondary", text: source.clean ? "Undo clean-up" : "Clean it up" });
     undo.addEventListener("click", again({ clean: !source.clean }));
     const shape = this.select("Cut to", FACTS.asset_shapes.map((s) => [s, s === "original" ? "as uploaded" : s]),
-      source.shape, (value) => again({ shape: value, clean: true })());
+      source.cut, (value) => again({ cut: value, clean: true })());
     return el("div", { class: "cleanup" },
       el("figure", {}, before, el("figcaption", { text: `Before (${source.asset.original.width}×${source.asset.original.height} ${source.asset.original.format})` })),
       el("figure", {}, after, el("figcaption", { text: `After (${source.asset.width}×${source.asset.height} PNG): ${changes}` })),

@@ -91,6 +91,20 @@ def test_new_user_cleans_a_logo_drags_it_in_two_shapes_and_the_render_puts_it_th
     page.problems[:] = [p for p in page.problems if "status of 4" not in p]  # the refusals themselves
     assert len([p for p in (data_dir / "uploads").iterdir() if p.name.startswith("asset-")]) == 1
 
+    # the clean-up can be undone (the image as sent: black corners) and done again
+    section.get_by_role("button", name="Undo clean-up").click()
+    kept = section.locator("img[alt='As uploaded, kept']")
+    kept.wait_for()
+    assert "kept as sent" in section.locator(".cleanup").inner_text()
+    assert (
+        Image.open(io.BytesIO(page.request.get(kept.get_attribute("src")).body())).getpixel((0, 0))[3] == 255
+    )
+    section.get_by_role("button", name="Clean it up").click()
+    after.wait_for()
+    assert (
+        Image.open(io.BytesIO(page.request.get(after.get_attribute("src")).body())).getpixel((0, 0))[3] == 0
+    )
+
     # drag it in two shapes, on the user's own clip
     stage = section.locator(".live-preview")
     still = stage.locator("img")
