@@ -31,6 +31,7 @@ from portal.brand_loader import (
     NEAREST_SHAPES,
     Brand,
     BrandConfig,
+    BrandConfigError,
     HexColour,
     ImageLayer,
     SafeZoneName,
@@ -40,6 +41,7 @@ from portal.brand_loader import (
     TextLayer,
     asset_problem,
     check_brand_assets,
+    inside_folder,
     load_brand_config,
     read_json_file,
     save_brand_config,
@@ -361,8 +363,15 @@ class _V3Brand:
         return str(self.v3_dir / V3_DATABASE)
 
     def _stored(self, column: str) -> Path | None:
-        """The database's path in `column`, on this machine (None when the database names none)."""
-        return _stored_path(self.v3_dir, self.row.get(column))
+        """The database's path in `column`, on this machine (None when the database names none); one that
+        leads outside v3's folder skips the brand, saying so whether or not such a file exists."""
+        stored = _stored_path(self.v3_dir, self.row.get(column))
+        if stored is None:
+            return None
+        try:
+            return inside_folder(self.v3_dir, stored)
+        except BrandConfigError as exc:
+            raise _Skip(f"{exc} (named by {self._db_name()}, {column})") from None
 
     @property
     def logo_convention(self) -> Path:

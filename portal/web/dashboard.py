@@ -38,6 +38,7 @@ from portal.brand_loader import (
     UnknownBrandError,
     check_brand_assets,
     config_to_json,
+    inside_folder,
     map_asset_paths,
     parse_brand_config,
 )
@@ -215,9 +216,16 @@ def _posted_brand() -> tuple[dict, list[Path]]:
         raise ApiError(422, "invalid_brand", "field 'brand': expected an object")
     rt = runtime()
     staged: list[Path] = []
+    config = rt.brands.current()
+    known = {str(path) for brand in config.brands.values() for path in brand.asset_paths()}
 
     def stage(value: str) -> str:
         if not value.startswith(UPLOAD_MARK):
+            if value not in known:  # a path the client typed: it must name a file of the brands' folder
+                try:
+                    inside_folder(config_file(config).parent, value)
+                except BrandConfigError as exc:
+                    raise ApiError(422, "invalid_brand", str(exc)) from None
             return value
         upload = request.files.get(value.removeprefix(UPLOAD_MARK))
         if upload is None or not upload.filename:
