@@ -18,8 +18,6 @@ from portal.errors import PortalError
 # A logo bigger than this is a mistake (a camera photo, a print file), not a watermark: 64 MB as RGBA.
 MAX_IMAGE_PIXELS = 4096 * 4096
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
-# Pillow's own guard for every other Image.open in the process: it refuses twice this (its bomb error).
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 LayerKind = Literal["logo", "cover", "text"]
 # Longest side over shortest side, for each kind of layer: a logo may be a wide word mark, a full-frame

@@ -6,7 +6,6 @@ the session cookie and the session's CSRF token in X-CSRF-Token.
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 import secrets
@@ -49,7 +48,16 @@ from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS
 from portal.web.api import preview_jpeg
-from portal.web.auth import client_id, end_all_sessions, key_matches, limiter, session_valid, start_session
+from portal.web.auth import (
+    client_id,
+    csrf_matches,
+    csrf_token,
+    end_all_sessions,
+    key_matches,
+    limiter,
+    session_valid,
+    start_session,
+)
 from portal.web.errors import ApiError, page_or_api_shape, use_error_shape
 from portal.web.runtime import runtime
 
@@ -72,12 +80,6 @@ LAYER_DEFAULTS = {
 LAYER_DEFAULTS["image"]["width"] = LogoSpec.model_fields["width"].default  # what a layer without one gets
 
 
-def csrf_token() -> str:
-    if "csrf_token" not in session:
-        session["csrf_token"] = secrets.token_urlsafe(32)
-    return session["csrf_token"]
-
-
 @bp.app_context_processor
 def _template_globals() -> dict:
     return {
@@ -87,8 +89,8 @@ def _template_globals() -> dict:
 
 
 def _check_csrf() -> None:
-    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
-    if not hmac.compare_digest(sent.encode(), csrf_token().encode()):
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
+    if not csrf_matches(sent):
         abort(400, "the form expired; reload the page and try again")
 
 
