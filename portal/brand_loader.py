@@ -499,7 +499,7 @@ def asset_problem(path: Path, formats: tuple[str, ...] = ()) -> str | None:
     such as ("PNG",)), or None if it can."""
     from PIL import Image, UnidentifiedImageError
 
-    from portal.media.images import MAX_IMAGE_BYTES, image_problem
+    from portal.media.images import MAX_IMAGE_BYTES, TOO_LARGE, image_problem
 
     if not path.is_file():
         return "file not found"
@@ -512,7 +512,9 @@ def asset_problem(path: Path, formats: tuple[str, ...] = ()) -> str | None:
             if formats and image.format not in formats:
                 return f"a {image.format} image, not {' or '.join(formats)}"
             image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:
+        return TOO_LARGE
+    except (UnidentifiedImageError, OSError) as exc:
         return f"not a readable image ({exc})"
     return None
 

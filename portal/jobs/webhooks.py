@@ -224,7 +224,9 @@ class WebhookSender:
                 )
                 response = connection.getresponse()
                 response.read(RESPONSE_READ_LIMIT)
-                return response.status, None
+            if cut.is_set():  # the answer was cut short (http.client may read a cut header as the end)
+                raise TimeoutError
+            return response.status, None
         except Exception as exc:  # refused, unreachable, timed out, TLS...: a failed try, retried
             if cut.is_set():
                 return None, f"no complete answer within {deadline_s:g} s (WTF_WEBHOOK_TIMEOUT_S)"
