@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     init_request_limits(app, settings.trusted_proxies)
     init_request_ids(app)
-    init_security_headers(app)
+    init_security_headers(app, rt.storage.presigned_origin())
     register_error_handlers(app)
     init_metrics(app, rt)
     for blueprint in (api.bp, sources.bp, events.bp, debug.bp, health.bp, dashboard.bp, v3.bp, openapi.bp):

@@ -10,32 +10,42 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",  # previews are blobs; the favicon is a data: URL
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def content_security_policy(media_origin: str | None = None) -> str:
+    """The policy; `media_origin`: the bucket's, when outputs play from presigned URLs (object storage)."""
+    media = f"'self' {media_origin}" if media_origin else "'self'"
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:",  # previews are blobs; the favicon is a data: URL
+            f"media-src {media}",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # signed links carry their signature in the query
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
-}
 
 
-def init_security_headers(app: Flask) -> None:
-    """Every answer (pages, JSON, files, errors) carries SECURITY_HEADERS."""
+def security_headers(media_origin: str | None = None) -> dict[str, str]:
+    """Every answer's security headers (the nginx site sends these, for files served from its disk)."""
+    return {
+        "Content-Security-Policy": content_security_policy(media_origin),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",  # signed links carry their signature in the query
+        "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+    }
+
+
+def init_security_headers(app: Flask, media_origin: str | None = None) -> None:
+    """Every answer (pages, JSON, files, errors) carries the security headers."""
+    headers = security_headers(media_origin)
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response

@@ -22,7 +22,7 @@ from flask import Flask, Response
 from werkzeug.serving import make_server
 
 from portal.logging_setup import REQUEST_ID_HEADER, current_request_id, init_request_ids
-from portal.web.headers import SECURITY_HEADERS, init_security_headers
+from portal.web.headers import init_security_headers, security_headers
 from tests.conftest import require_program
 from tests.deploy.deployfiles import nginx_test_config
 
@@ -157,10 +157,10 @@ def test_oversized_upload_refused_before_the_app(proxied: tuple[str, Upstream]) 
 def test_security_headers_once_on_every_answer(proxied: tuple[str, Upstream]) -> None:
     base, _upstream = proxied
     proxied_answer = requests.get(f"{base}/echo", verify=False, timeout=5)
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in security_headers().items():
         assert proxied_answer.raw.headers.getlist(name) == [value], name
     # nginx's own answer (the app never sees the request) carries them too
     head = _oversized_upload_answer(base).decode().split("\r\n")[1:]
     own = [tuple(line.split(": ", 1)) for line in head]
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in security_headers().items():
         assert [v for n, v in own if n.lower() == name.lower()] == [value], name
