@@ -14,6 +14,7 @@ as proportions of that 720-px width, so the look is the same at our sizes.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sqlite3
@@ -59,7 +60,13 @@ V3_SAFE_ZONE: SafeZoneName = "none"
 
 
 # v3 stored pixels as integers (and its API int()-ed them); a fraction read back is rounded, not refused
-Pixels = Annotated[int, BeforeValidator(lambda value: round(value) if isinstance(value, float) else value)]
+# v3 sent pixels as floats too; an infinite or NaN one is left for the int check to refuse (round() raises)
+Pixels = Annotated[
+    int,
+    BeforeValidator(
+        lambda value: round(value) if isinstance(value, float) and math.isfinite(value) else value
+    ),
+]
 
 
 class V3Settings(BaseModel):

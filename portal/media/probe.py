@@ -183,14 +183,13 @@ def _answer(path: Path, limits: SourceLimits, done: subprocess.CompletedProcess)
     except (ValueError, IndexError):
         answer = None
     if answer is None:
-        if done.returncode in (-9, -24) or b"MemoryError" in done.stderr:  # SIGKILL, SIGXCPU
-            reason = "takes too long or too much memory to read"
-        else:
-            reason = "crashed the media reader"
-        raise SourceLimitError(
-            f"{path}: {reason} (limits WTF_PROBE_MEMORY_MB={limits.memory_mb}, "
-            f"WTF_PROBE_TIMEOUT_S={limits.timeout_s})"
-        )
+        if done.returncode < 0 or b"MemoryError" in done.stderr:  # killed: SIGXCPU, SIGKILL, SIGSEGV...
+            raise SourceLimitError(
+                f"{path}: takes too long or too much memory to read (limits WTF_PROBE_MEMORY_MB="
+                f"{limits.memory_mb}, WTF_PROBE_TIMEOUT_S={limits.timeout_s})"
+            )
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise UnreadableSourceError(f"{path}: cannot be read (the media reader failed: {last[:300]})")
     if "error" in answer:
         error_class = _SOURCE_ERRORS.get(answer["error"], UnreadableSourceError)
         raise error_class(answer["message"])

@@ -157,3 +157,26 @@ def test_ranges_and_dates_on_a_download_never_answer_500(app: Flask, byte_range:
         headers={**API, "Range": byte_range, "If-Modified-Since": since, "If-Range": since},
     )
     assert answer.status_code in (200, 206, 304, 416), (byte_range, since, answer.status_code)
+
+
+V3_NUMBERS = (
+    "watermark_scale",
+    "watermark_opacity",
+    "logo_scale",
+    "logo_padding",
+    "text_size",
+    "text_margin",
+)
+
+
+@PROPERTY_SETTINGS
+@given(
+    field=st.sampled_from(V3_NUMBERS),
+    value=st.one_of(st.floats(), st.integers(min_value=-(10**40), max_value=10**40), NUMBERISH),
+)
+def test_v3_settings_numbers_never_answer_500(app: Flask, field: str, value: object) -> None:
+    body = json.dumps({field: value})  # Infinity and NaN as Python's json writes (and reads) them
+    answer = app.test_client().post(
+        "/api/brands/fallclips/config", data=body, headers={**API, "Content-Type": "application/json"}
+    )
+    assert answer.status_code < 500, (field, value, answer.get_data(as_text=True)[:300])
