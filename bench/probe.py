@@ -3,8 +3,8 @@
 - time of one probe of a 2 s 1080x1920 clip: `probe_media` (a child Python with its limits) against
   `read_media` (the same reading in this process, as before), alternated rounds, medians;
 - peak memory of the process tree reading the sample-table bomb (a 3.5 KB MP4 claiming 40 million
-  samples): PyAV in-process, unbounded (the old way), against `probe_media` (ru_maxrss of the Python and
-  of its largest child, each in a fresh interpreter).
+  samples): PyAV in-process, unbounded (the old way), against `probe_media` (the high-water mark of the
+  Python and of its largest child, each in a fresh interpreter).
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ try:
     probe_media(path) if bounded else av.open(path).close()
 except (SourceError, av.error.FFmpegError):
     pass
-peak = lambda who: resource.getrusage(who).ru_maxrss / 1024
-print(json.dumps(peak(resource.RUSAGE_SELF) + peak(resource.RUSAGE_CHILDREN)))
+# this process's own high-water mark (ru_maxrss would count the process it was forked from before exec),
+# and the largest child's (forked from this small one)
+own = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
+child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps(own + child))
 """
 
 

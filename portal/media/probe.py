@@ -261,10 +261,11 @@ def _too_long(path: Path, duration: float, limits: SourceLimits) -> SourceTooLon
 
 
 def _check_declared(path: Path, container: av.container.InputContainer, limits: SourceLimits) -> None:
-    """Refuse what the header claims beyond any real video, before anything is decoded."""
-    declared = container.duration / av.time_base if container.duration else 0.0
-    if declared > limits.max_duration_s:
-        raise _too_long(path, declared, limits)
+    """Refuse what the header claims beyond any real video, before anything is decoded.
+
+    The duration is checked after reading (`read_media`): a container's span is not its content's when
+    its streams run on different clocks (an Instagram stream stamped with the epoch).
+    """
     for stream in container.streams:
         codec = stream.codec_context
         counted = int(stream.frames or 0)

@@ -52,7 +52,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def probe_in_fresh_process(path: Path, limits: SourceLimits) -> dict:
     """probe_media in a new Python; its error code and message, and the peak memory of it and its largest
-    child (ru_maxrss of RUSAGE_SELF and RUSAGE_CHILDREN): the process tree's peak, measured by the kernel."""
+    child (its VmHWM and RUSAGE_CHILDREN's ru_maxrss): the process tree's peak, measured by the kernel."""
     script = f"""
 import json, resource
 from portal.media.errors import SourceError
@@ -63,8 +63,11 @@ try:
     outcome = {{"code": None, "message": ""}}
 except SourceError as exc:
     outcome = {{"code": exc.code, "message": str(exc)}}
-peak = lambda who: resource.getrusage(who).ru_maxrss / 1024
-outcome["self_mb"], outcome["child_mb"] = peak(resource.RUSAGE_SELF), peak(resource.RUSAGE_CHILDREN)
+# this process's own high-water mark (ru_maxrss would count the process it was forked from before exec),
+# and the largest child's (forked from this small one)
+own = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
+child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+outcome["self_mb"], outcome["child_mb"] = own, child
 print(json.dumps(outcome))
 """
     done = subprocess.run(
