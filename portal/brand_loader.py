@@ -435,12 +435,10 @@ def parse_brand_config(
             if field in raw and version == 1:
                 verb = "need" if field.endswith("s") else "needs"
                 raise BrandConfigError(f'{source}: brand {brand_id!r}: {field} {verb} "version": 2')
-        place = (
-            (lambda path: str(inside_folder(base_dir, path)))
-            if confined
-            else (lambda path: str(base_dir / path))
-        )
-        brands[brand_id] = {**map_asset_paths(raw, place), "id": brand_id}
+        brands[brand_id] = {
+            **map_asset_paths(raw, lambda path: _asset(base_dir, path, confined)),
+            "id": brand_id,
+        }
     try:
         return BrandConfig.model_validate({"version": version, "brands": brands})
     except ValidationError as exc:
