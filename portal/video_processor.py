@@ -97,7 +97,7 @@ def render_source(
     """Render one output per brand from `source` into `out_dir` (see the module docstring)."""
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
-    info = probe_media(source)
+    info = probe_media(source, options.source_limits)
     report = _ProgressReporter(on_progress)
     # the cores x264 sees (its default threads, and memory, grow with them), whatever the CPU quota
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -264,7 +264,7 @@ def render_preview(
     """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the middle
     frame of `source` (a user's clip), through the same plan as a render."""
     binary = usable_ffmpeg(options.ffmpeg_path)
-    info = probe_media(source) if source is not None else None
+    info = probe_media(source, options.source_limits) if source is not None else None
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
         still = Path(work) / "preview.jpg"
         sizes = measure_art(brand_arts([brand]))

@@ -35,6 +35,7 @@ from portal.library.post_text import post_text_for
 from portal.library.sources import describe_picture, learn_from_download, warnings_for
 from portal.logging_setup import job_context
 from portal.media.errors import EngineError, RenderCancelledError
+from portal.media.options import SourceLimits
 from portal.media.plan import job_stem, output_name, temp_glob, temp_name
 from portal.runtime import Runtime
 from portal.storage.objects import OUTPUTS, StoredFileMissingError, job_scratch
@@ -120,7 +121,7 @@ class _JobRun:
             for leftover in render_dir.glob(temp_glob(stem)):
                 leftover.unlink(missing_ok=True)
             if kind == "fetch":
-                rendered = [keep_original(source, render_dir, stem)]
+                rendered = [keep_original(source, render_dir, stem, settings.source_limits)]
             else:
                 options = settings.engine_options(service_mb=runtime.service_mb)
                 rendered = render_source(
@@ -224,16 +225,16 @@ def remember_picture(
 ) -> None:
     """Keep a downloaded clip in the library (file, cover, fingerprint) and warn if it was branded lately."""
     settings = runtime.settings
-    duration = duration or probe_media(local).duration
+    duration = duration or probe_media(local, settings.source_limits).duration
     if describe_picture(runtime.db, runtime.storage, source_id, local, duration, settings.ffmpeg_path):
         with runtime.db.session() as session:
             job = session.get(Job, job_id)
             job.warnings = warnings_for(session, source_id, settings.repost_window_days, {job_id})
 
 
-def keep_original(source: Path, outputs_dir: Path, stem: str) -> RenderedOutput:
+def keep_original(source: Path, outputs_dir: Path, stem: str, limits: SourceLimits) -> RenderedOutput:
     """A fetch job's output: the downloaded file itself, linked (or copied) into the outputs folder."""
-    info = probe_media(source)
+    info = probe_media(source, limits)
     target = outputs_dir / output_name(stem, "original", source.suffix)
     outputs_dir.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(temp_name(target.name))

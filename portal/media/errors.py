@@ -17,6 +17,11 @@ class SourceError(EngineError):
     code = "bad_source"
     status = 415  # an upload that is not a usable video
 
+    @property
+    def reason(self) -> str:
+        """The message without the file it names (for naming the client's file or link instead)."""
+        return self.message.split(": ", 1)[-1]
+
 
 class MissingSourceError(SourceError):
     code = "not_found"
@@ -40,6 +45,28 @@ class NoVideoStreamError(SourceError):
 
 class UnreadableSourceError(SourceError):
     code = "unreadable"
+
+
+class UnsupportedContainerError(SourceError):
+    """A format that is not a self-contained video file (a playlist, a concat list): it may open others."""
+
+    code = "unsupported_container"
+
+
+class SourceLimitError(SourceError):
+    """The source declares or needs more than a limit allows (duration, size, counts, probe memory or time).
+
+    Never transient: the same file is refused the same way on every try.
+    """
+
+    code = "over_limit"
+    status = 413
+
+
+class SourceTooLongError(SourceLimitError):
+    """Longer than WTF_MAX_DURATION_S, by its header or by its data."""
+
+    code = "too_long"
 
 
 class FFmpegUnavailableError(EngineError):

@@ -89,7 +89,9 @@ function renderJob(job) {
   if (!TERMINAL.includes(job.status)) {
     const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `Progress of ${title}`,
       "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(job.progress)) });
-    bar.append(el("span", { style: `width:${job.progress}%` }));
+    const fill = el("span");
+    fill.style.width = `${job.progress}%`;  // CSSOM, not a style attribute: the page's CSP allows only this
+    bar.append(fill);
     item.append(bar);
     const cancel = el("button", { type: "button", class: "secondary", text: "Cancel" });
     cancel.addEventListener("click", () => api("POST", `/api/jobs/${job.id}/cancel`).then((d) => renderJob(d.job)).catch((e) => alert(e.message)));

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, ClassVar
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from portal.errors import PortalError
 
@@ -137,6 +137,11 @@ class MediaStorage(ABC):
         self, ref: str, filename: str, *, inline: bool = False, seconds: int = PRESIGN_SECONDS
     ) -> str | None:
         """A URL that serves the file without the portal, or None when the web serves it itself."""
+
+    def presigned_origin(self) -> str | None:
+        """Where presigned URLs point (scheme://host[:port]), which browsers must be let load media from;
+        None when the web serves the files itself."""
+        return None
 
     @abstractmethod
     def list(self, area: str) -> Iterator[StoredObject]: ...
@@ -377,6 +382,10 @@ class ObjectStorage(MediaStorage):
             return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
         except self.client_errors as exc:
             raise self.failure(f"signing {filename}", exc) from None
+
+    def presigned_origin(self) -> str | None:
+        parts = urlsplit(self.presigned_url(self.ref(OUTPUTS, "origin"), "origin"))  # signed here, not sent
+        return f"{parts.scheme}://{parts.netloc}"
 
     def list(self, area: str) -> Iterator[StoredObject]:
         prefix = "/".join(part for part in (self.prefix, area) if part) + "/"

@@ -162,7 +162,7 @@ def _save_upload(file_storage) -> Upload:
     rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
     file_storage.save(scratch)
     try:
-        info = probe_media(scratch)
+        info = probe_media(scratch, rt.settings.source_limits)
         size = scratch.stat().st_size
         with rt.db.session() as session:
             source_id = source_for_upload(session, original, None, info.duration).id
@@ -172,8 +172,7 @@ def _save_upload(file_storage) -> Upload:
         ref = rt.storage.store(scratch, UPLOADS, name)
     except SourceError as exc:
         # the same error, naming the client's file instead of the server's path
-        reason = str(exc).split(": ", 1)[-1]
-        raise type(exc)(f"{file_storage.filename}: {reason}") from None
+        raise type(exc)(f"{file_storage.filename}: {exc.reason}") from None
     finally:
         scratch.unlink(missing_ok=True)
     upload = Upload(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser.conftest import ARTIFACTS, screenshot
+from tests.browser.conftest import ARTIFACTS, screenshot, wait_until
 from tests.download.conftest import Site
 from tests.mediagen import make_clip
 from tests.web.server import KEY, Server
@@ -49,7 +49,7 @@ def test_upload_two_brands_watch_progress_play_and_download(page, service: Serve
     screenshot(page, "dashboard-rendering-desktop")
     page.locator("video").nth(1).wait_for(timeout=120_000)
     for index in range(2):
-        page.wait_for_function(f"document.querySelectorAll('video')[{index}].readyState >= 2", timeout=30_000)
+        wait_until(page, f"document.querySelectorAll('video')[{index}].readyState >= 2", timeout_s=30)
     links = page.get_by_role("link", name="Download", exact=True)
     assert links.count() == 2
     for index in range(2):
@@ -128,8 +128,8 @@ def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path
     page.goto("/brands")
     previews = page.locator("section.brand img[alt*='preview']")
     assert previews.count() >= 3
-    page.wait_for_function(
-        "[...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 0)"
+    wait_until(
+        page, "[...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 0)"
     )
     screenshot(page, "brands-desktop")
     section = page.locator("section[data-brand=fallclips]")
@@ -139,8 +139,8 @@ def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path
     section.get_by_role("button", name="Preview").click()
     live = section.locator(".live-preview img")
     live.wait_for()
-    page.wait_for_function(
-        "document.querySelector('section[data-brand=fallclips] .live-preview img').naturalWidth > 0"
+    wait_until(
+        page, "document.querySelector('section[data-brand=fallclips] .live-preview img').naturalWidth > 0"
     )
     assert live.get_attribute("src").startswith("blob:")
     with page.expect_navigation():  # the page reloads once the save is answered
@@ -197,9 +197,10 @@ def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
         section.get_by_role("button", name="Save brand").click()
     added = page.locator("section[data-brand=fallsdaily]")
     added.wait_for()
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('section[data-brand=fallsdaily] .previews img')]"
-        ".every(i => i.complete && i.naturalWidth > 0)"
+        ".every(i => i.complete && i.naturalWidth > 0)",
     )
     brands = service.call("GET", "/api/brands").json()["brands"]
     (new,) = [brand for brand in brands if brand["id"] == "fallsdaily"]
