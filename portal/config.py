@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     embedded_in_web_worker: bool = False
     heartbeat_stale_s: int = Field(default=30, ge=2)  # a rendering job silent this long is requeued
     max_attempts: int = Field(default=3, ge=1, le=20)
+    # a queued job that no queue message carries for this long is put back on the queue (by any worker)
+    sweep_queued_after_s: int = Field(default=60, ge=1)
+    # how long a worker keeps trying an unreachable database, queue or bucket before the attempt fails
+    outage_wait_s: int = Field(default=600, ge=1)
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     log_format: Literal["json", "text"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -34,12 +34,19 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from portal.config import Settings
+from portal.errors import DatabaseUnavailableError
 from portal.media.options import DEFAULT_FIT
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# A server that is down or unreachable: the driver's connection errors, and a pool with no connection to
+# give. What the session turns into the taxonomy's `database_unavailable` (transient).
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+CONNECT_TIMEOUT_S = 5  # a PostgreSQL that does not answer fails the request instead of hanging it
 
 
 STAGE_LENGTH = 200  # a job's stage: long enough to say why it waits and until when
@@ -101,6 +108,7 @@ class Job(Base):
     v3_settings: Mapped[dict | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
+    # running: the run's last heartbeat; queued: when it was last put on the queue (the sweeper's clock)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
@@ -278,16 +286,25 @@ class Database:
         self.settings = settings
         # psycopg 3 is the driver we ship; SQLAlchemy 2.0 would otherwise look for psycopg2
         self.url = settings.effective_database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        postgres = self.url.startswith("postgresql")
+        self.engine: Engine = create_engine(
+            self.url,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S} if postgres else {},
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
-        with self.sessions() as session, session.begin():
-            yield session
+        """A session that commits on success and rolls back on error; a database that cannot be reached
+        raises `DatabaseUnavailableError`."""
+        try:
+            with self.sessions() as session, session.begin():
+                yield session
+        except UNREACHABLE as exc:
+            raise DatabaseUnavailableError(f"the database is unreachable: {_first_line(exc)}") from exc
 
     def upgrade(self) -> None:
         """Apply Alembic migrations up to head; concurrent starters wait for each other."""
@@ -320,6 +337,11 @@ class Database:
     def log(self, level: str, message: str, job_id: str | None = None) -> None:
         with self.session() as session:
             session.add(LogEntry(level=level, job_id=job_id, message=message[:4000]))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -9,12 +9,17 @@ workers and the reaper can act on the same job. Functions take a `Database`; the
 caller does, with the ids they return) and know nothing of HTTP. A cancel request is a flag: a queued
 job ends at once, a running one when its worker sees the flag; a job whose cancel was asked for never
 goes back to the queue.
+
+A run holds its job by a lease (`lease_owner`, a token of that run). Everything a run writes goes through
+a conditional write on that token (`fence`, `finish`, `fail`, `wait_in_queue`...), so a run that lost its
+lease (frozen past its heartbeat, then resumed) changes nothing. For a queued job, `heartbeat_at` is when
+it was last put on the queue: the sweeper's clock (`sweep_queued`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import case, or_, select, update
 
 from portal.database import STAGE_LENGTH, Database, Job, Output, new_id, utc_now
-from portal.errors import PortalError
+from portal.errors import PortalError, is_transient
 from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus
 from portal.jobs.webhooks import record_job_end
 from portal.media.options import DEFAULT_FIT
@@ -59,6 +64,13 @@ class SourceGoneError(JobStateError):
     code = "source_gone"
 
 
+class LeaseLostError(PortalError):
+    """This run no longer holds its job (the reaper gave it to another run, or it ended or was deleted
+    while this one was stalled): it must write nothing more."""
+
+    code = "lease_lost"
+
+
 @dataclass(frozen=True)
 class NewJob:
     """What a submission asks for: a render (brands, preset) or a fetch of one source."""
@@ -79,8 +91,10 @@ class NewJob:
 
 def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
     """Queue jobs in one transaction (all or none); return their ids for the caller to enqueue."""
+    now = utc_now()
     rows = [
         Job(id=new_id(), status=JobStatus.QUEUED, progress=0.0, attempts=0, cancel_requested=False,
+            heartbeat_at=now,
             kind=new.kind, source_kind=new.source_kind, source_name=new.source_name,
             source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
             v3_settings=new.v3_settings, webhook_url=new.webhook_url, source_id=new.source_id,
@@ -141,6 +155,49 @@ def progress(
         return not held or bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
+def fence(db: Database, job_id: str, *, holder: str, **values) -> None:
+    """Check, in one conditional write, that `holder` still runs the job (renewing its heartbeat and
+    writing `values` with it); `LeaseLostError` if not. Called before each output is stored and before
+    any other write a run makes, so a run that lost its lease stops before it touches anything."""
+    with db.session() as session:
+        held = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(RUNNING), Job.lease_owner == holder)
+            .values(heartbeat_at=utc_now(), **values)
+        ).rowcount
+    if not held:
+        log.warning("job %s: %s no longer holds it; it writes nothing more", job_id, holder)
+        raise LeaseLostError(f"job {job_id}: this run lost its lease")
+
+
+def sweep_queued(db: Database, older_than_s: float, on_queue: Callable[[], set[str]]) -> list[str]:
+    """Queued jobs that no queue message carries (`on_queue()` lists those that have one, read only when
+    some job has waited that long) and that were put on the queue more than `older_than_s` ago: their
+    message was lost (a queue restarted empty, a worker that took it and could not reach the database) or
+    never sent (the queue was down). Each is claimed by one conditional write (so two sweepers do not
+    both send it) and returned to be enqueued."""
+    cutoff = utc_now() - timedelta(seconds=older_than_s)
+    waiting = or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff)
+    claimed = []
+    with db.session() as session:
+        candidates = session.scalars(
+            select(Job.id).where(Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False), waiting)
+        ).all()
+        carried = on_queue() if candidates else set()
+        for job_id in candidates:
+            if job_id in carried:
+                continue
+            if session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.QUEUED, waiting)
+                .values(heartbeat_at=utc_now())
+            ).rowcount:
+                claimed.append(job_id)
+    for job_id in claimed:
+        log.warning("job %s: queued with no message on the queue; sent again", job_id)
+    return claimed
+
+
 def cancel_requested(db: Database, job_id: str) -> bool:
     with db.session() as session:
         return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
@@ -195,9 +252,10 @@ def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, ho
         job = _held(session, job_id, holder)
         if job is None:
             return False
-        transient = getattr(exc, "transient", False)
+        transient = is_transient(exc)
         if transient and not job.cancel_requested and job.attempts < max_attempts:
             job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "waiting to retry", None
+            job.heartbeat_at = utc_now()
             job.error, job.error_code = message, code
             outcome = JobStatus.QUEUED
         else:
@@ -213,8 +271,8 @@ def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, ho
 
 def wait_in_queue(db: Database, job_id: str, stage: str, *, holder: str) -> bool:
     """The run gives its job back, unstarted, to wait in `queued` with `stage` saying why and until when
-    (a paused site); the attempt is not counted, and the caller enqueues it for then. False if `holder`
-    no longer held it. A cancel asked meanwhile ends it when a worker next picks it up (`lease`)."""
+    (a paused site, free disk); the attempt is not counted, and the caller enqueues it for then. False
+    if `holder` no longer held it. A cancel asked meanwhile ends it when a worker next picks it up."""
     with db.session() as session:
         job = _held(session, job_id, holder)
         if job is None:
@@ -281,8 +339,8 @@ def retry(db: Database, job_id: str, storage: MediaStorage) -> None:
             raise SourceGoneError("the uploaded file has expired; upload it again")
         job.status, job.stage, job.progress = JobStatus.QUEUED, None, 0.0
         job.error = job.error_code = None
-        job.attempts, job.cancel_requested = 0, False
-        job.lease_owner = job.heartbeat_at = job.started_at = job.finished_at = None
+        job.attempts, job.cancel_requested, job.heartbeat_at = 0, False, utc_now()
+        job.lease_owner = job.started_at = job.finished_at = None
         job.outputs.clear()
 
 
@@ -318,6 +376,7 @@ def reap(db: Database, stale_after_s: float, max_attempts: int) -> list[str]:
                 job.finished_at, job.lease_owner = now, None
             else:
                 job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "requeued", None
+                job.heartbeat_at = now
                 requeued.append(job.id)
             if job.status in FINISHED:
                 _ended(db, session, job)

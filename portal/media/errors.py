@@ -89,6 +89,14 @@ class RenderError(EngineError):
         return f"{base}\n{self.stderr_tail}" if self.stderr_tail else base
 
 
+class DiskFullError(RenderError):
+    """The disk filled up while FFmpeg wrote (ENOSPC): not the source's fault; worth trying again later."""
+
+    code = "disk_full"
+    status = 507
+    transient = True
+
+
 class RenderTimeoutError(RenderError):
     code = "render_timeout"
     transient = True

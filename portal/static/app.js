@@ -21,9 +21,33 @@ async function api(method, path, body) {
   const data = type.includes("json") ? await response.json() : null;
   if (!response.ok) {
     const message = data && data.error ? data.error.message : `The server answered ${response.status}.`;
-    throw new Error(message);
+    const error = new Error(message);
+    error.outage = response.status === 503;  // the banner says so, and goes when the service is back
+    if (error.outage) showOutage(message, Number(response.headers.get("Retry-After")) || 10);
+    throw error;
   }
   return data;
+}
+
+// A 503 means a database, queue or bucket is down for a while: a banner says so and the page checks
+// again (every Retry-After seconds) until the service answers, then hides it and reloads the job list.
+let outageTimer = null;
+
+function showOutage(message, retryAfter) {
+  const banner = document.getElementById("outage");
+  banner.textContent = `${message} The page tries again by itself.`;
+  banner.hidden = false;
+  clearTimeout(outageTimer);
+  outageTimer = setTimeout(async () => {
+    outageTimer = null;
+    try {
+      await api("GET", "/api/jobs?limit=1");
+    } catch (error) {
+      return;  // still down: api() showed the banner again and set the next check
+    }
+    banner.hidden = true;
+    if (document.getElementById("jobs")) loadJobs(true).catch(() => {});
+  }, retryAfter * 1000);
 }
 
 function el(tag, attributes = {}, ...children) {
@@ -261,7 +285,15 @@ function openStream() {
     const item = document.getElementById(`job-${id}`);
     if (item) item.remove();
   });
-  // On a network error the browser reconnects by itself; a stream that ended was closed by unfollow.
+  // On a network error the browser reconnects by itself; a stream that ended was closed by unfollow. An
+  // error answer (a 503 while the database is down) closes it for good: open it again a little later.
+  stream.onerror = () => {
+    if (stream.readyState !== EventSource.CLOSED) return;
+    stream = null;
+    streamJobs = "";
+    clearTimeout(reopenTimer);
+    reopenTimer = setTimeout(openStream, 10000);
+  };
 }
 
 async function showState(state) {
@@ -994,12 +1026,14 @@ document.addEventListener("DOMContentLoaded", () => {
   const jobForm = document.getElementById("new-job");
   if (jobForm) {
     jobForm.addEventListener("submit", submitJob);
-    document.getElementById("status-filter").addEventListener("change", () => loadJobs(true));
-    document.getElementById("more").addEventListener("click", () => loadJobs(false));
-    loadJobs(true).catch((e) => showMessage(document.getElementById("form-message"), e.message));
+    const listFailed = (e) => { if (!e.outage) showMessage(document.getElementById("form-message"), e.message); };
+    document.getElementById("status-filter").addEventListener("change", () => loadJobs(true).catch(listFailed));
+    document.getElementById("more").addEventListener("click", () => loadJobs(false).catch(listFailed));
+    loadJobs(true).catch(listFailed);
     document.getElementById("cookies-form").addEventListener("submit", uploadCookies);
-    loadCookies().catch((e) => showMessage(document.getElementById("cookies-message"), e.message));
-    loadSites().catch((e) => showMessage(document.getElementById("cookies-message"), e.message));
+    const cookiesFailed = (e) => { if (!e.outage) showMessage(document.getElementById("cookies-message"), e.message); };
+    loadCookies().catch(cookiesFailed);
+    loadSites().catch(cookiesFailed);
     setInterval(() => loadSites().catch(() => {}), 15000);  // a site pauses and recovers while the page is open
   }
   document.querySelectorAll(".brand-form").forEach(setupBrandForm);

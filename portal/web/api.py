@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import secrets
 import zipfile
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from portal.acquire.downloader import DownloadOptions, check_url, expand_playlis
 from portal.brand_loader import BRAND_ID_RULE, Brand, UnknownBrandError
 from portal.brands.assets import ASSET_SHAPES, clean_image
 from portal.database import Job, Source, Upload, new_id, utc_now
+from portal.errors import QueueUnavailableError
 from portal.jobs import state
 from portal.jobs.answer import PresetName, describe_job
 from portal.jobs.maintenance import require_free_disk
@@ -74,6 +76,7 @@ from portal.web.schemas import (
     WebhookRequest,
 )
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 OPEN_ENDPOINTS = {"api.test"}
 PAGE_LIMIT_MAX = 100
@@ -228,10 +231,21 @@ def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
 
 
 def _submit(new_jobs: list[NewJob]) -> list[str]:
-    rt = runtime()
-    ids = state.submit(rt.db, new_jobs)
-    rt.enqueue_all(ids)
+    """Record the jobs (the truth: a database that is down answers 503), then put them on the queue."""
+    ids = state.submit(runtime().db, new_jobs)
+    _enqueue(ids)
     return ids
+
+
+def _enqueue(job_ids: list[str]) -> None:
+    """A queue that is down does not lose recorded jobs: the workers' sweeper sends them once it is back
+    (WTF_SWEEP_QUEUED_AFTER_S), so the submission is still accepted (202)."""
+    try:
+        runtime().enqueue_all(job_ids)
+    except QueueUnavailableError as exc:
+        log.warning(
+            "%d jobs recorded but not enqueued (%s); the sweeper sends them", len(job_ids), exc.message
+        )
 
 
 def _link_jobs(
@@ -459,7 +473,7 @@ def retry_job(job_id: str):
     """Run a failed or cancelled job again."""
     rt = runtime()
     state.retry(rt.db, job_id, rt.storage)
-    rt.enqueue(job_id)
+    _enqueue([job_id])
     return _job_response(job_id, 202)
 
 
