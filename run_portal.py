@@ -1,11 +1,11 @@
 """Local development run (`make run`): web + embedded worker on 127.0.0.1:${PORT:-8000}.
 
-With no WTF_PORTAL_KEY it makes one up and prints it; this is the only way the server starts without one.
+With no WTF_PORTAL_KEY it draws a key on the first start, keeps it in the data dir (portal-key, mode 0600)
+and prints it on every start; this is the only way the server starts without WTF_PORTAL_KEY.
 `run_portal:app` is also a WSGI target, as in v3's guide (`gunicorn run_portal:app --bind 0.0.0.0:10000`).
 """
 
 import os
-import secrets
 import sys
 
 from portal.commands.cli import main
@@ -22,9 +22,4 @@ def __getattr__(name: str):
 
 if __name__ == "__main__":
     os.environ.setdefault("WTF_DEV_MODE", "1")
-    if not os.environ.get("WTF_PORTAL_KEY"):
-        os.environ["WTF_PORTAL_KEY"] = secrets.token_urlsafe(18)
-        print(f"Portal key for this run: {os.environ['WTF_PORTAL_KEY']}", flush=True)
-    port = os.environ.get("PORT", "8000")
-    print(f"Open http://127.0.0.1:{port}/portal/  (scripts: the key in X-Portal-Key)", flush=True)
-    main(["serve", "--host", "127.0.0.1", "--port", port, *sys.argv[1:]])
+    main(["serve", "--host", "127.0.0.1", *sys.argv[1:]])

@@ -21,6 +21,8 @@ BENCHMARKS = (
     "scale",
     "size720",
     "freeplan",
+    "library",
+    "probe",
     "matrix",
 )
 

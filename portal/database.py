@@ -1,4 +1,5 @@
-"""State: jobs, their outputs, uploads, webhook deliveries and the job event log, in SQLAlchemy 2.
+"""State: jobs, their outputs, uploads, library sources, webhook deliveries and the job event log, in
+SQLAlchemy 2.
 
 The jobs table is the truth; the queue only carries job ids. Nothing here is SQLite-only: the same code
 runs on PostgreSQL through WTF_DATABASE_URL. Migrations are Alembic's (portal/migrations).
@@ -17,11 +18,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -30,12 +34,22 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from portal.config import Settings
+from portal.errors import DatabaseUnavailableError
 from portal.media.options import DEFAULT_FIT, OutputFormat
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# A server that is down or unreachable: the driver's connection errors, and a pool with no connection to
+# give. What the session turns into the taxonomy's `database_unavailable` (transient).
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+CONNECT_TIMEOUT_S = 5  # a PostgreSQL that does not answer fails the request instead of hanging it
+
+
+STAGE_LENGTH = 200  # a job's stage: long enough to say why it waits and until when
 
 
 def utc_now() -> datetime:
@@ -71,7 +85,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16), default="render")  # render | fetch
     status: Mapped[str] = mapped_column(String(16), index=True)  # a portal.jobs.state.JobStatus
-    stage: Mapped[str | None] = mapped_column(String(32))
+    stage: Mapped[str | None] = mapped_column(String(STAGE_LENGTH))  # why and until when, while a job waits
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -86,12 +100,19 @@ class Job(Base):
     # the jobs of one submission of several sources share it (one row, one ZIP in the dashboard)
     batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
     source_meta: Mapped[dict | None] = mapped_column(JSON)  # title, uploader, extractor... for links
+    # the library item this job renders (portal.library). No foreign key: adding one to an existing SQLite
+    # table rebuilds it, and dropping the old jobs table would cascade into the outputs; retention
+    # (portal.jobs.maintenance), which deletes items, clears the references it leaves.
+    source_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # what the submitter was told could be a repost: [{"code": "already_branded", "brand", "job_id", "at"}]
+    warnings: Mapped[list | None] = mapped_column(JSON)
     webhook_url: Mapped[str | None] = mapped_column(Text)  # told when the job ends (portal.jobs.webhooks)
     # v3's per-render settings (process_brands' watermark_scale, logo_padding...), applied to the brands'
     # layers when the job renders; the brand config itself is not changed
     v3_settings: Mapped[dict | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
+    # running: the run's last heartbeat; queued: when it was last put on the queue (the sweeper's clock)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
@@ -131,7 +152,8 @@ class Output(Base):
     duration: Mapped[float] = mapped_column(Float)
     loudness: Mapped[dict | None] = mapped_column(JSON)  # the engine's before/after measurement
     placements: Mapped[list | None] = mapped_column(JSON)  # overlays at position "auto": where, why
-    cover_filename: Mapped[str | None] = mapped_column(String(255))  # its JPEG cover (null before 0008)
+    post_text: Mapped[str | None] = mapped_column(Text)  # the brand's post text, filled for this output
+    cover_filename: Mapped[str | None] = mapped_column(String(255))  # its JPEG cover (null before 0010)
     cover_at: Mapped[float | None] = mapped_column(Float)  # the cover's time in seconds
     # a portal.jobs.status.ReviewState (DESIGN 4.12)
     review: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
@@ -194,7 +216,50 @@ class Upload(Base):
     path: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(Integer)
     media: Mapped[dict] = mapped_column(JSON)
+    source_id: Mapped[str | None] = mapped_column(String(32))  # its library item (see Job.source_id)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class Source(Base):
+    """A library item (DESIGN 4.14): one video a user sent, by link or upload, with what is known of it,
+    its stored file and cover, and its picture fingerprint; its renders are the jobs naming it."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))  # upload | url
+    link: Mapped[str | None] = mapped_column(Text)  # the link as sent (url sources)
+    link_key: Mapped[str | None] = mapped_column(String(64), index=True)  # its sha256: a link reuses its row
+    filename: Mapped[str | None] = mapped_column(String(255))  # the upload's file name
+    title: Mapped[str | None] = mapped_column(Text)
+    uploader: Mapped[str | None] = mapped_column(Text)
+    original_url: Mapped[str | None] = mapped_column(Text)  # the page yt-dlp named (webpage_url)
+    duration: Mapped[float | None] = mapped_column(Float)
+    path: Mapped[str | None] = mapped_column(Text)  # the stored file (uploads area): "Brand again" reads it
+    cover: Mapped[str | None] = mapped_column(Text)  # the stored JPEG still
+    fingerprint: Mapped[int | None] = mapped_column(BigInteger)  # portal.media.fingerprint, as signed 64 bits
+    # edits made on the source (issue 25: {"trim": ..., "reframe": ...}) and its transcript, when made
+    edits: Mapped[dict | None] = mapped_column(JSON)
+    transcript: Mapped[dict | None] = mapped_column(JSON)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)  # last job or upload of it
+
+    jobs: Mapped[list[Job]] = relationship(
+        primaryjoin="foreign(Job.source_id) == Source.id", order_by="Job.created_at", viewonly=True
+    )
+
+
+class FingerprintBand(Base):
+    """One 16-bit quarter of a source's fingerprint: the index that finds near fingerprints without a
+    scan (multi-index hashing, portal.library.fingerprints)."""
+
+    __tablename__ = "fingerprint_bands"
+    __table_args__ = (Index("ix_fingerprint_bands_lookup", "band", "value"),)
+
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
 
 
 class LogEntry(Base):
@@ -218,6 +283,36 @@ class WorkerBeat(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
+class SiteHealth(Base):
+    """How downloads from one site went (portal.acquire.sites): after repeated failures it is paused."""
+
+    __tablename__ = "site_health"
+
+    site: Mapped[str] = mapped_column(String(255), primary_key=True)  # portal.acquire.sites.site_of
+    successes: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failures_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
+    last_code: Mapped[str | None] = mapped_column(String(64))  # of the last failure
+    last_reason: Mapped[str | None] = mapped_column(Text)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CookieFile(Base):
+    """One uploaded cookies file (its text is on disk and in the bucket, never here): which site it is
+    for ("*": every site) and how it last went (portal.acquire.cookies)."""
+
+    __tablename__ = "cookie_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    site: Mapped[str] = mapped_column(String(255), index=True)
+    lines: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    signin_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the site wanted a sign-in
+    worked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last download that used it
+
+
 class SessionEpoch(Base):
     """The random value every dashboard session is bound to (portal.web.auth): one row, so signing out on
     one web replica ends the sessions every replica serves."""
@@ -238,16 +333,25 @@ class Database:
         self.settings = settings
         # psycopg 3 is the driver we ship; SQLAlchemy 2.0 would otherwise look for psycopg2
         self.url = settings.effective_database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        postgres = self.url.startswith("postgresql")
+        self.engine: Engine = create_engine(
+            self.url,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S} if postgres else {},
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
-        with self.sessions() as session, session.begin():
-            yield session
+        """A session that commits on success and rolls back on error; a database that cannot be reached
+        raises `DatabaseUnavailableError`."""
+        try:
+            with self.sessions() as session, session.begin():
+                yield session
+        except UNREACHABLE as exc:
+            raise DatabaseUnavailableError(f"the database is unreachable: {_first_line(exc)}") from exc
 
     def upgrade(self) -> None:
         """Apply Alembic migrations up to head; concurrent starters wait for each other."""
@@ -280,6 +384,11 @@ class Database:
     def log(self, level: str, message: str, job_id: str | None = None) -> None:
         with self.session() as session:
             session.add(LogEntry(level=level, job_id=job_id, message=message[:4000]))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -70,13 +70,13 @@ __all__ = [
     "EngineOptions",
     "MediaInfo",
     "OutputFormat",
+    "PreviewStill",
     "ProgressCallback",
     "RenderedOutput",
     "ffmpeg_report",
     "probe_media",
     "render_preview",
     "render_source",
-    "render_still",
     "safe_stem",
 ]
 
@@ -125,7 +125,7 @@ def render_source(
     """
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
-    info = probe_media(source)
+    info = probe_media(source, options.source_limits)
     report = _ProgressReporter(on_progress)
     wanted = formats if formats is not None else preset
     # the cores x264 sees (its default threads, and memory, grow with them), whatever the CPU quota
@@ -293,6 +293,16 @@ class _ProgressReporter:
             self.callback(stage, percent)
 
 
+@dataclass(frozen=True)
+class PreviewStill:
+    """A preview's JPEG and where the plan put each drawn layer on it (what the brand editor outlines)."""
+
+    jpeg: bytes
+    width: int
+    height: int
+    overlays: tuple[tuple[int, int, int, int], ...]  # (x, y, w, h) of each drawn layer, bottom first
+
+
 def render_preview(
     brand: Brand,
     preset: str,
@@ -302,36 +312,12 @@ def render_preview(
     at: float | None = None,
     fit: Fit = DEFAULT_FIT,
     overrides: Sequence[LayerOverride] = (),
-) -> bytes:
+) -> PreviewStill:
     """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the frame of
     `source` (a user's clip) at `at` seconds (its middle by default), through the same plan as a render
     (the same `fit` and a review's `overrides`)."""
-    return render_still(brand, preset, options, source, at=at, fit=fit, overrides=overrides).jpeg
-
-
-@dataclass(frozen=True)
-class Still:
-    """The engine's still and where its plan put each layer (x, y, w, h in the still's pixels)."""
-
-    jpeg: bytes
-    width: int
-    height: int
-    layers: tuple[tuple[int, int, int, int], ...]  # in the brand's drawing order, as `index` counts them
-
-
-def render_still(
-    brand: Brand,
-    preset: str,
-    options: EngineOptions = ENGINE_DEFAULTS,
-    source: Path | None = None,
-    *,
-    at: float | None = None,
-    fit: Fit = DEFAULT_FIT,
-    overrides: Sequence[LayerOverride] = (),
-) -> Still:
-    """`render_preview`, with the rectangles of the layers it drew (what a review's editor outlines)."""
     binary = usable_ffmpeg(options.ffmpeg_path)
-    info = probe_media(source) if source is not None else None
+    info = probe_media(source, options.source_limits) if source is not None else None
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
         still = Path(work) / "preview.jpg"
         sizes = measure_art(brand_arts([brand], overrides))
@@ -340,8 +326,8 @@ def render_still(
         )
         _draw_overlays(plan)
         run_ffmpeg(binary, args, duration=plan.duration, timeout=PREVIEW_TIMEOUT_S)
-        layers = tuple((o.x, o.y, o.width, o.height) for o in plan.outputs[0].overlays)
-        return Still(still.read_bytes(), plan.width, plan.height, layers)
+        rects = tuple((o.x, o.y, o.width, o.height) for o in plan.overlays)
+        return PreviewStill(still.read_bytes(), plan.width, plan.height, rects)
 
 
 def ffmpeg_report(options: EngineOptions = ENGINE_DEFAULTS) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 from flask import Flask
@@ -38,3 +40,18 @@ def signed_in_client(app: Flask) -> FlaskClient:
     with client.session_transaction() as session:
         client.environ_base["HTTP_X_CSRF_TOKEN"] = session["csrf_token"]
     return client
+
+
+POST_TEXT = "{title} | via @{uploader}\n{url}\n{brand} {hashtags}"
+
+
+def brand_config_with_post_text(folder: Path) -> Path:
+    """The shipped brands as version 2, each with POST_TEXT and a hashtag, their logos copied beside it."""
+    shutil.copytree(REPO / "brands", folder / "brands")
+    data = json.loads((REPO / "brand_config.json").read_text())
+    data["version"] = 2
+    for brand in data["brands"].values():
+        brand.update(post_text=POST_TEXT, hashtags=["fails"])
+    path = folder / "brand_config.json"
+    path.write_text(json.dumps(data))
+    return path

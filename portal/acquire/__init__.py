@@ -1,6 +1,7 @@
 """Acquire: getting a source onto this machine. `downloader` is the one module that talks to yt-dlp;
-`cookies` keeps the uploaded cookies file (shared through the bucket with object storage).
+`sites` decides which way a link goes (proxies, impersonation, YouTube arguments) and keeps each site's
+health record; `cookies` keeps the uploaded cookies files (shared through the bucket with object storage).
 
-May import: storage, the engine's probe and errors (`media`), `config`, `errors`. Never jobs, web or
-commands.
+May import: storage, the engine's probe and errors (`media`), `database`, `config`, `errors`. Never jobs,
+web or commands.
 """

@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import hashlib
 import http.cookiejar
+import importlib.util
 import io
 import ipaddress
 import json
@@ -27,13 +28,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import yt_dlp
 from yt_dlp.cookies import YoutubeDLCookieJar
 from yt_dlp.networking.exceptions import HTTPError, RequestError, TransportError
+from yt_dlp.networking.impersonate import ImpersonateTarget
 from yt_dlp.utils import (
     DownloadCancelled,
     GeoRestrictedError,
@@ -42,10 +45,12 @@ from yt_dlp.utils import (
     unsmuggle_url,
 )
 
+from portal.acquire.sites import Route, SiteRules, proxy_label, redact
 from portal.config import Settings
 from portal.errors import PortalError
 from portal.media.binary import locate_ffmpeg
-from portal.media.errors import EngineError, NoVideoStreamError
+from portal.media.errors import EngineError, NoVideoStreamError, SourceLimitError, SourceTooLongError
+from portal.media.options import SOURCE_LIMITS, SourceLimits
 from portal.media.probe import probe_media
 
 log = logging.getLogger("portal.acquire.downloader")
@@ -133,9 +138,13 @@ class DownloadOptions:
     cache_dir: Path
     ffmpeg_path: str | None = None
     max_filesize_mb: int = 500
-    max_duration_s: int = 600
+    source_limits: SourceLimits = SOURCE_LIMITS
     allow_private_urls: bool = False
-    cookies_file: Path | None = None
+    # tried in turn while the site asks for a sign-in (portal.acquire.cookies orders a site's pool)
+    cookie_files: tuple[Path, ...] = ()
+    # told how each file went: (file, True if the site asked for a sign-in with it)
+    report_cookies: Callable[[Path, bool], None] | None = None
+    rules: SiteRules = field(default_factory=SiteRules)  # proxies, impersonation, YouTube arguments
     playlist_limit: int = 10
     socket_timeout: float = 20.0
     retries: int = 3  # whole-download attempts for transient failures
@@ -143,16 +152,24 @@ class DownloadOptions:
     retention_hours: float = 72.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DownloadOptions:
-        uploaded = cookies_path(settings.data_dir)
+    def from_settings(
+        cls,
+        settings: Settings,
+        cookie_files: tuple[Path, ...] | None = None,
+        report_cookies: Callable[[Path, bool], None] | None = None,
+    ) -> DownloadOptions:
+        """The deployment's options; `cookie_files` (a site's pool) default to the operator's file."""
+        if cookie_files is None:
+            cookie_files = (settings.cookies_file,) if settings.cookies_file else ()
         return cls(
             cache_dir=settings.downloads_dir,
             ffmpeg_path=settings.ffmpeg_path,
             max_filesize_mb=settings.max_download_mb,
-            max_duration_s=settings.max_duration_s,
+            source_limits=settings.source_limits,
             allow_private_urls=settings.allow_private_urls,
-            # an operator's WTF_COOKIES_FILE wins over an uploaded one
-            cookies_file=settings.cookies_file or (uploaded if uploaded.is_file() else None),
+            cookie_files=cookie_files,
+            report_cookies=report_cookies,
+            rules=SiteRules.from_settings(settings),
             playlist_limit=settings.playlist_limit,
             retention_hours=settings.retention_hours,
         )
@@ -253,6 +270,10 @@ class _RefusedConnection(RequestError):
 
 # True while this thread (context) works for a download that must not reach private addresses.
 _POLICED = contextvars.ContextVar("portal_downloader_policed", default=False)
+# The addresses of the operator's proxy this download goes through: connected to, whatever they are.
+_TRUSTED: contextvars.ContextVar[frozenset[IPAddress]] = contextvars.ContextVar(
+    "portal_downloader_trusted", default=frozenset()
+)
 _hook_lock = threading.Lock()
 _hook_installed = False
 
@@ -265,12 +286,12 @@ def _audit(event: str, args: tuple) -> None:
     if sock.family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(address, tuple):
         return
     for ip in _addresses(address[0], address[1]):
-        if address_refused(ip):
+        if address_refused(ip) and ip not in _TRUSTED.get():
             raise _RefusedConnection(ip)
 
 
 @contextlib.contextmanager
-def policed_connections(active: bool) -> Iterator[None]:
+def policed_connections(active: bool, proxy: str | None = None) -> Iterator[None]:
     """Check the address of every socket this thread connects, whatever library opens it.
 
     yt-dlp resolves names and follows redirects inside its request handlers (urllib or requests); the
@@ -284,53 +305,89 @@ def policed_connections(active: bool) -> Iterator[None]:
             if not _hook_installed:
                 sys.addaudithook(_audit)
                 _hook_installed = True
-    token = _POLICED.set(active)
+    trusted: frozenset[IPAddress] = frozenset()
+    if active and proxy:  # the operator's proxy may well be on the private network (a sidecar, a VPC)
+        parts = urlsplit(proxy)
+        with contextlib.suppress(OSError, UnicodeError, ValueError):
+            trusted = frozenset(_addresses(parts.hostname or "", parts.port or 1080))
+    token, trusted_token = _POLICED.set(active), _TRUSTED.set(trusted)
     try:
         yield
     finally:
         _POLICED.reset(token)
+        _TRUSTED.reset(trusted_token)
 
 
 class _PolicedYoutubeDL(yt_dlp.YoutubeDL):
     """Every request yt-dlp makes (pages, manifests, fragments, media) is http(s); a refused connection
     surfaces as UrlRefusedError naming the link, not as a network error that would be retried."""
 
+    # Set when the socket hook cannot see where a request goes: through a proxy (the hook sees the proxy)
+    # or impersonated (libcurl connects from native code). Each request's host is then checked by name
+    # before it is sent, and the address the answer came from (after libcurl's redirects) before its
+    # body is read.
+    check_each_request = False
+
     def urlopen(self, req):
         url = req if isinstance(req, str) else req.url
         if urlsplit(url).scheme not in ("http", "https", "data"):  # data: is inline, no network
             raise UrlRefusedError(f"{url}: only http and https links are accepted")
+        if self.check_each_request and not url.startswith("data:"):
+            check_url(url, allow_private=False)
         try:
-            return super().urlopen(req)
+            response = super().urlopen(req)
         except _RefusedConnection as exc:
             raise UrlRefusedError(
                 f"{url}: leads to {exc.ip} (by a redirect or the host's DNS answer), a private, loopback, "
                 "link-local or reserved address; not connected (set WTF_ALLOW_PRIVATE_URLS=1 to allow)"
             ) from None
+        if self.check_each_request and response.url != url:
+            try:
+                check_url(response.url, allow_private=False)
+            except UrlRefusedError:
+                response.close()
+                raise
+        return response
 
 
 # --- downloading --------------------------------------------------------------------------------
 
 
 class _Log:
-    """yt-dlp's messages go to our log (not stdout); the last ones are kept to explain a silent skip."""
+    """yt-dlp's messages go to our log (not stdout), without proxy credentials; the last ones are kept to
+    explain a silent skip."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: SiteRules) -> None:
         self.lines: deque[str] = deque(maxlen=20)
+        self.rules = rules
 
     def debug(self, message: str) -> None:
+        message = self.rules.redact(message)
         self.lines.append(message)
         log.debug(message)
 
     info = debug
 
     def warning(self, message: str) -> None:
+        message = self.rules.redact(message)
         self.lines.append(message)
         log.info(message)
 
     error = warning
 
 
-def _params(options: DownloadOptions, workdir: Path, cookies: Path | None, hooks: list, logger: _Log) -> dict:
+IMPERSONATION_INSTALLED = importlib.util.find_spec("curl_cffi") is not None  # yt-dlp's optional dependency
+
+
+def _params(
+    options: DownloadOptions,
+    workdir: Path,
+    cookies: Path | None,
+    hooks: list,
+    logger: _Log,
+    route: Route,
+    proxy: str | None = None,
+) -> dict:
     side = options.max_long_side
     fits = f"[height<=?{side}][width<=?{side}]"
     params = {
@@ -361,23 +418,28 @@ def _params(options: DownloadOptions, workdir: Path, cookies: Path | None, hooks
     }
     if not options.allow_private_urls:
         params["external_downloader_args"] = {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]}
+    if proxy:
+        params["proxy"] = proxy  # pages, manifests and media alike
+    if route.impersonate and IMPERSONATION_INSTALLED:
+        params["impersonate"] = ImpersonateTarget.from_str(route.impersonate)
+    if route.extractor_args:
+        params["extractor_args"] = {ie: dict(args) for ie, args in route.extractor_args.items()}
     return params
 
 
-def cookies_path(data_dir: Path) -> Path:
-    """Where an uploaded cookies file lives (readable by the service only)."""
-    return data_dir / "secrets" / "cookies.txt"
+def _youtube_dl(params: dict, options: DownloadOptions, proxied: bool) -> _PolicedYoutubeDL:
+    ydl = _PolicedYoutubeDL(params)
+    ydl.check_each_request = not options.allow_private_urls and (proxied or "impersonate" in params)
+    return ydl
 
 
-def _cookie_copy(options: DownloadOptions, workdir: Path) -> Path | None:
+def _cookie_copy(cookies_file: Path | None, workdir: Path) -> Path | None:
     """A private, writable copy: yt-dlp writes cookies back, and the shared file must stay intact."""
-    if not options.cookies_file:
+    if not cookies_file:
         return None
     try:
         # the header line yt-dlp wants is added when an exporter left it out
-        text, _count = netscape_cookies(
-            Path(options.cookies_file).read_text(encoding="utf-8", errors="replace")
-        )
+        text = netscape_cookies(Path(cookies_file).read_text(encoding="utf-8", errors="replace")).text
     except OSError as exc:
         raise DownloadFailedError(f"the cookies file cannot be read: {exc.strerror}") from None
     except ValueError as exc:
@@ -419,6 +481,7 @@ def _classify(url: str, exc: BaseException, messages: Iterable[str] = ()) -> Dow
         if isinstance(item, DownloadFailedError):
             return item
     first = str(exc).replace("ERROR: ", "").splitlines()[0][:200] if str(exc) else type(exc).__name__
+    first = redact(first)  # a proxy's URL in a message keeps its host, never its credentials
     text = " ".join(str(item) for item in chain).lower()
     if any(isinstance(item, GeoRestrictedError) for item in chain) or re.search(r"geo.?restrict", text):
         return GeoBlockedError(f"{url}: the video is not available from this server's country")
@@ -456,10 +519,9 @@ def _check_limits(url: str, info: dict, options: DownloadOptions) -> None:
     if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
         raise UnsupportedLinkError(f"{url}: this is a live stream; only finished videos can be fetched")
     duration = info.get("duration")
-    if duration and duration > options.max_duration_s:
-        raise TooLongError(
-            f"{url}: the video lasts {duration:.0f} s, over the limit of {options.max_duration_s} s"
-        )
+    longest = options.source_limits.max_duration_s
+    if duration and duration > longest:
+        raise TooLongError(f"{url}: the video lasts {duration:.0f} s, over the limit of {longest} s")
     size = info.get("filesize") or info.get("filesize_approx")
     if size and size > options.max_filesize_mb * MB:
         raise TooLargeError(
@@ -467,26 +529,21 @@ def _check_limits(url: str, info: dict, options: DownloadOptions) -> None:
         )
 
 
-def _audio_only(path: Path) -> bool:
+def _audio_only(url: str, path: Path, options: DownloadOptions) -> bool:
+    """One bounded probe of the downloaded file: True if it has sound but no picture. A file over a limit
+    raises, naming the link (direct links declare no duration before downloading); any other problem with
+    the file is left to the render, which reports it naming the file."""
     try:
-        probe_media(path)
+        probe_media(path, options.source_limits)
     except NoVideoStreamError:
         return True
+    except SourceTooLongError as exc:
+        raise TooLongError(f"{url}: {exc.reason}") from None
+    except SourceLimitError as exc:
+        raise SourceLimitError(f"{url}: {exc.reason}") from None
     except EngineError:
-        return False  # another problem with the file: the render reports it, naming the file
+        return False
     return False
-
-
-def _check_duration(url: str, path: Path, options: DownloadOptions) -> None:
-    """Direct links declare no duration before downloading, so the limit is also checked on the file."""
-    try:
-        duration = probe_media(path).duration
-    except EngineError:
-        return  # not a video: the render reports that, with the file's name
-    if duration > options.max_duration_s:
-        raise TooLongError(
-            f"{url}: the video lasts {duration:.0f} s, over the limit of {options.max_duration_s} s"
-        )
 
 
 def _cache_stem(info: dict, url: str) -> str:
@@ -558,18 +615,26 @@ class _Progress:
 def expand_playlist(url: str, options: DownloadOptions) -> list[str]:
     """The links of a playlist, feed, profile or many-video page (at most WTF_PLAYLIST_LIMIT), else [url]."""
     check_url(url, options.allow_private_urls)
-    logger = _Log()
-    params = {
-        **_params(options, options.cache_dir, None, [], logger),
-        "noplaylist": False,
-        "extract_flat": "in_playlist",
-        "playlistend": options.playlist_limit,
-    }
-    try:
-        with policed_connections(not options.allow_private_urls), _PolicedYoutubeDL(params) as ydl:
-            info = ydl.extract_info(url, download=False)
-    except (YoutubeDLError, OSError) as exc:
-        raise _classify(url, exc) from None
+    options.cache_dir.mkdir(parents=True, exist_ok=True)
+    logger = _Log(options.rules)
+    route = options.rules.route(url)
+    proxy = route.proxies[0] if route.proxies else None  # a listing is one request: no turn of proxies
+    cookies = options.cookie_files[0] if options.cookie_files else None
+    with tempfile.TemporaryDirectory(prefix="list-", dir=options.cache_dir) as work:
+        params = {
+            **_params(options, Path(work), _cookie_copy(cookies, Path(work)), [], logger, route, proxy),
+            "noplaylist": False,
+            "extract_flat": "in_playlist",
+            "playlistend": options.playlist_limit,
+        }
+        try:
+            with (
+                policed_connections(not options.allow_private_urls, proxy),
+                _youtube_dl(params, options, proxy is not None) as ydl,
+            ):
+                info = ydl.extract_info(url, download=False)
+        except (YoutubeDLError, OSError) as exc:
+            raise _scrubbed(_classify(url, exc), options.rules) from None
     links = [entry.get("url") or entry.get("webpage_url") for entry in info.get("entries") or [] if entry]
     # entries may carry yt-dlp's private hints after '#__youtubedl_smuggle': a job keeps the plain link
     links = [unsmuggle_url(link)[0] for link in links if isinstance(link, str)]
@@ -583,17 +648,62 @@ def download(
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> DownloadedMedia:
-    """Fetch one video into the cache folder (or reuse it); transient failures are retried."""
+    """Fetch one video into the cache folder (or reuse it): with each cookies file of the pool in turn
+    while the site asks for a sign-in, through each proxy of the route in turn; transient failures are
+    retried."""
     check_url(url, options.allow_private_urls)
     options.cache_dir.mkdir(parents=True, exist_ok=True)
-    video_format = None  # set once an answer came back audio only: retried once with a format with video
     cancel = cancel or threading.Event()  # never set without a caller's: the waits below are then sleeps
+    try:
+        return _with_cookies(url, options, on_progress, cancel)
+    except DownloadFailedError as exc:
+        raise _scrubbed(exc, options.rules) from None
+
+
+def _with_cookies(
+    url: str, options: DownloadOptions, on_progress: ProgressCallback | None, cancel: threading.Event
+) -> DownloadedMedia:
+    """With each cookies file of the pool in turn while the site asks for a sign-in (none: without)."""
+    pool = options.cookie_files
+    for turn, cookies in enumerate(pool, 1):
+        try:
+            media = _download_retrying(url, options, cookies, on_progress, cancel)
+        except LoginRequiredError:
+            if options.report_cookies:
+                options.report_cookies(cookies, True)
+            if turn == len(pool):
+                raise
+            log.info(
+                "%s: the site asked for a sign-in with cookies file %d of %d; next one", url, turn, len(pool)
+            )
+            continue
+        if options.report_cookies:
+            options.report_cookies(cookies, False)
+        return media
+    return _download_retrying(url, options, None, on_progress, cancel)
+
+
+def _scrubbed(exc: DownloadFailedError, rules: SiteRules) -> DownloadFailedError:
+    """The error without any proxy password that a message from below may have quoted."""
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (rules.redact(exc.args[0]), *exc.args[1:])
+    return exc
+
+
+def _download_retrying(
+    url: str,
+    options: DownloadOptions,
+    cookies: Path | None,
+    on_progress: ProgressCallback | None,
+    cancel: threading.Event,
+) -> DownloadedMedia:
+    video_format = None  # set once an answer came back audio only: retried once with a format with video
     attempt = 1
     while True:
         if cancel.is_set():
             raise DownloadCancelledError(f"{url}: download cancelled")
         try:
-            return _download_once(url, options, on_progress, cancel, video_format)
+            return _via_proxies(url, options, cookies, on_progress, cancel, video_format)
         except _AudioOnlyAnswer as answer:
             if video_format is not None:
                 raise NoVideoStreamError(
@@ -609,26 +719,54 @@ def download(
             attempt += 1
 
 
+def _via_proxies(
+    url: str,
+    options: DownloadOptions,
+    cookies: Path | None,
+    on_progress: ProgressCallback | None,
+    cancel: threading.Event,
+    video_format: str | None,
+) -> DownloadedMedia:
+    """One try through each proxy of the route in turn (direct without one): a proxy that fails with a
+    network error is rested, and the next one takes the download at once."""
+    route = options.rules.route(url)
+    for turn, proxy in enumerate(route.proxies, 1):
+        try:
+            return _download_once(url, options, route, proxy, cookies, on_progress, cancel, video_format)
+        except NetworkError:
+            options.rules.rest(proxy)
+            log.warning(
+                "%s: proxy %s failed (%d of %d); rested", url, proxy_label(proxy), turn, len(route.proxies)
+            )
+            if turn == len(route.proxies):
+                raise
+    return _download_once(url, options, route, None, cookies, on_progress, cancel, video_format)
+
+
 def _download_once(
     url: str,
     options: DownloadOptions,
+    route: Route,
+    proxy: str | None,
+    cookies: Path | None,
     on_progress: ProgressCallback | None,
     cancel: threading.Event | None,
     video_format: str | None = None,
 ) -> DownloadedMedia:
     progress = _Progress(url, options, on_progress, cancel)
-    logger = _Log()
+    logger = _Log(options.rules)
     with (
         tempfile.TemporaryDirectory(prefix="dl-", dir=options.cache_dir) as work,
-        policed_connections(not options.allow_private_urls),
+        policed_connections(not options.allow_private_urls, proxy),
     ):
         workdir = Path(work)
-        params = _params(options, workdir, _cookie_copy(options, workdir), [progress.hook], logger)
+        copy = _cookie_copy(cookies, workdir)
+        params = _params(options, workdir, copy, [progress.hook], logger, route, proxy)
         params["playlist_items"] = "1"  # a single video by default: the first one the link leads to
         if video_format:
             params["format"] = video_format
         try:
-            with _PolicedYoutubeDL(params) as ydl:
+            with _youtube_dl(params, options, proxy is not None) as ydl:
                 info = ydl.extract_info(url, download=False)
                 if info.get("_type") in ("playlist", "multi_video"):
                     entries = [entry for entry in info.get("entries") or [] if entry]
@@ -662,9 +800,8 @@ def _download_once(
                 raise DownloadFailedError(
                     f"{url}: no file was downloaded ({'; '.join(list(logger.lines)[-2:])})"
                 )
-            if _audio_only(done[0]):
+            if _audio_only(url, done[0], options):
                 raise _AudioOnlyAnswer(str(safe.get("format_id") or ""))
-            _check_duration(url, done[0], options)
             reused_flag, target = False, _store(options, stem, done[0], safe)
         else:
             reused_flag, target = True, reused
@@ -673,13 +810,23 @@ def _download_once(
     return DownloadedMedia(
         path=target,
         title=safe.get("title"),
-        uploader=safe.get("uploader"),
+        uploader=_creator(safe),
         original_url=safe.get("original_url") or url,
         extractor=str(safe.get("extractor_key") or safe.get("extractor") or "generic"),
         video_id=str(safe.get("id")),
         duration=safe.get("duration"),
         reused=reused_flag,
     )
+
+
+def _creator(info: dict) -> str | None:
+    """Who made the video, as the site says. yt-dlp's generic extractor names the page's host instead when
+    a page says nothing: a host is not a creator to credit in a post."""
+    uploader = info.get("uploader")
+    page = info.get("webpage_url") or info.get("original_url") or ""
+    if uploader and str(info.get("extractor_key")).lower() == "generic" and uploader == urlsplit(page).netloc:
+        return None
+    return uploader
 
 
 # --- cookies ------------------------------------------------------------------------------------
@@ -693,11 +840,17 @@ _COOKIE_LINE = re.compile(
 )
 
 
-def netscape_cookies(text: str) -> tuple[str, int]:
+class CookieText(NamedTuple):
+    text: str  # with the header line yt-dlp wants
+    count: int  # cookies
+    domains: frozenset[str]  # the hosts they are for, without a leading dot
+
+
+def netscape_cookies(text: str) -> CookieText:
     """A cookies file checked line by line exactly as yt-dlp splits it (a text-mode file: lines end at
-    \\n, \\r or \\r\\n only, unlike str.splitlines); the text with the header line yt-dlp wants, and
-    its number of cookies. CookiesFileError names the line by number, never by content."""
-    cookies = 0
+    \\n, \\r or \\r\\n only, unlike str.splitlines). CookiesFileError names the line by number, never
+    by content."""
+    cookies, domains = 0, set()
     for number, line in enumerate(io.StringIO(text, newline=None), 1):
         line = line.removesuffix("\n").removeprefix("#HttpOnly_")  # exporters mark HttpOnly cookies so
         if not line.strip() or line.startswith("#"):
@@ -708,34 +861,26 @@ def netscape_cookies(text: str) -> tuple[str, int]:
                 "subdomains, path, secure, expiry, name, value) of printable characters"
             )
         cookies += 1
+        domains.add(line.split("\t", 1)[0].lower().lstrip("."))
     if not cookies:
         raise CookiesFileError("the cookies file holds no cookies")
     if not text.startswith(("# Netscape", "# HTTP Cookie")):
         text = NETSCAPE_HEADER + text
-    return text, cookies
+    return CookieText(text, cookies, frozenset(domains))
 
 
-def store_cookies(data_dir: Path, content: bytes) -> int:
-    """Validate and store an uploaded Netscape cookies file (mode 0600); return its number of cookies."""
-    text, count = netscape_cookies(content.decode("utf-8", "replace"))
-    target = cookies_path(data_dir)
+def store_cookies(target: Path, content: bytes) -> CookieText:
+    """Validate and store a Netscape cookies file as `target` (mode 0600, in a folder of the service's
+    only); what it holds."""
+    parsed = netscape_cookies(content.decode("utf-8", "replace"))
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temp = tempfile.mkstemp(dir=target.parent)  # mkstemp makes it 0600 from the start
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+        handle.write(parsed.text)
     try:
         YoutubeDLCookieJar(temp).load()  # what yt-dlp itself will read
     except (http.cookiejar.LoadError, OSError):
         os.unlink(temp)
         raise CookiesFileError("not a Netscape cookies file: yt-dlp cannot read it") from None
     os.replace(temp, target)
-    return count
-
-
-def forget_cookies(data_dir: Path) -> bool:
-    """Remove an uploaded cookies file; True if there was one."""
-    try:
-        cookies_path(data_dir).unlink()
-    except FileNotFoundError:
-        return False
-    return True
+    return parsed

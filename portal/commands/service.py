@@ -21,16 +21,24 @@ def serve(host: str, port: int | None) -> None:
     """Run the web app under gunicorn with an embedded queue consumer."""
     settings = settings_or_exit()
     from portal.app import create_app
-    from portal.config import ConfigError
+    from portal.config import ConfigError, portal_key
 
     try:
         create_app(settings)  # fail here, in one line, rather than inside a gunicorn worker
+        key = portal_key(settings)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
     if gunicorn is None:
         raise UserError("gunicorn is not installed in this environment")
     bind = f"{host}:{port or settings.port}"
+    if settings.dev_mode:  # a local run (`make run`): say where to go and which key opens it
+        click.echo(f"Open http://{bind}/portal/  (scripts: the key in X-Portal-Key)")
+    if key.kept_in is not None:
+        click.echo(
+            f"Portal key: {key.value}  (kept in {key.kept_in} and used again on every start; "
+            "to use your own, set WTF_PORTAL_KEY)"
+        )
     os.execv(gunicorn, [gunicorn, "-c", str(GUNICORN_CONF), "--bind", bind, "portal.app:app"])
 
 

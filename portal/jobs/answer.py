@@ -95,6 +95,7 @@ class OutputOut(BaseModel):
     duration: float
     loudness: LoudnessReportOut | None = Field(description="null for outputs without sound")
     placements: list[PlacementOut] = Field(description='one per overlay at position "auto"')
+    post_text: str | None = Field(description="the brand's post text filled for this output; null: none set")
     cover_url: str | None = Field(
         description="its JPEG cover at its size, named like it with .jpg; a signed link (null before covers)"
     )
@@ -111,8 +112,8 @@ class SourceOut(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    kind: Literal["upload", "url"]
-    name: str = Field(description="the upload's file name or the link")
+    kind: Literal["upload", "url", "library"] = Field(description="library: branded again from the library")
+    name: str = Field(description="the upload's file name, the link, or the library item's title")
     title: str | None = None
     uploader: str | None = None
     original_url: str | None = None
@@ -120,6 +121,15 @@ class SourceOut(BaseModel):
     video_id: str | None = None
     duration: float | None = None
     reused: bool | None = None
+
+
+class RepostWarning(BaseModel):
+    """The same clip (from any link or upload) was branded lately: the user may go on (DESIGN 4.14)."""
+
+    code: Literal["already_branded"]
+    brand: str
+    job_id: str = Field(description="the earlier job")
+    at: datetime = Field(description="when that job finished")
 
 
 class WebhookDeliveryOut(BaseModel):
@@ -146,6 +156,8 @@ class JobOut(BaseModel):
     progress: float = Field(ge=0, le=100)
     error: ErrorDetail | None
     source: SourceOut
+    source_id: str | None = Field(description="its library item (GET /api/sources/ID); null once deleted")
+    warnings: list[RepostWarning] = Field(description="told at submission (or once a link's clip is known)")
     brands: list[str]
     preset: PresetName = Field(description="the first of `formats` (a job of one format: its only one)")
     fit: Fit
@@ -185,6 +197,7 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
             "duration": output.duration,
             "loudness": output.loudness,
             "placements": output.placements or [],  # where each overlay at position "auto" went, and why
+            "post_text": output.post_text,
             "cover_url": output_url(output.cover_filename) if output.cover_filename else None,
             "cover_at": output.cover_at,
             "review": output.review or ReviewState.PENDING,
@@ -213,6 +226,8 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
         "progress": round(job.progress, 1),
         "error": _error(job),
         "source": {"kind": job.source_kind, "name": job.source_name, **(job.source_meta or {})},
+        "source_id": job.source_id,
+        "warnings": job.warnings or [],
         "brands": job.brands,
         "preset": job.preset,
         "fit": job.fit,

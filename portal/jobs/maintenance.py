@@ -3,7 +3,8 @@
 Everything a job owns (its upload, its outputs, its temp files, its log rows) lives as long as its job
 row. Rows of finished jobs older than WTF_RETENTION_HOURS go, with their files; then each data folder is
 swept for files that no remaining job refers to. A file of a job that is still queued, downloading or
-rendering is never touched, whatever its age.
+rendering is never touched, whatever its age. A library item (portal.library) is kept as a job is, from
+its last use; a pinned one is kept, and its renders with it, until it is unpinned or deleted.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from portal.database import Job, LogEntry, Output, Upload, utc_now
+from portal.database import Job, LogEntry, Output, Source, Upload, utc_now
 from portal.errors import PortalError
-from portal.jobs.status import ACTIVE
+from portal.jobs.state import JobRunningError
+from portal.jobs.status import ACTIVE, JobStatus
+from portal.library.sources import last_activity
 from portal.media.plan import names_job
 from portal.storage.objects import (
     AREAS,
@@ -60,6 +63,7 @@ class CleanupReport:
     jobs_removed: int = 0
     logs_removed: int = 0
     uploads_removed: int = 0
+    sources_removed: int = 0
     kept_in_use: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -71,7 +75,8 @@ class CleanupReport:
     def summary(self) -> str:
         return (
             f"removed {self.files_removed} files ({self.bytes_freed / 1_048_576:.1f} MB), "
-            f"{self.jobs_removed} jobs, {self.uploads_removed} uploads, {self.logs_removed} log rows; "
+            f"{self.jobs_removed} jobs, {self.uploads_removed} uploads, "
+            f"{self.sources_removed} library items, {self.logs_removed} log rows; "
             f"kept {self.kept_in_use} in use (older than {self.cutoff.isoformat(timespec='seconds')})"
         )
 
@@ -184,6 +189,7 @@ class JobRecord:
     last_activity: datetime  # finished_at, else created_at
     paths: tuple[Path, ...] = ()  # its files on this machine's disk
     objects: tuple[str, ...] = ()  # its objects in object storage (refs)
+    pinned: bool = False  # a pinned library item, or a render of one: kept whatever its age
 
     @property
     def active(self) -> bool:
@@ -205,7 +211,7 @@ def expire_jobs(
     """
     expired, kept = [], []
     for job in jobs:
-        (kept if job.active or job.last_activity >= report.cutoff else expired).append(job)
+        (kept if job.active or job.pinned or job.last_activity >= report.cutoff else expired).append(job)
     in_use = InUse.of(
         (job.id for job in kept), (path for job in kept for path in job.paths),
         (ref for job in kept for ref in job.objects),
@@ -275,13 +281,55 @@ def require_free_disk(settings: Settings) -> None:
         )
 
 
-def _job_record(job: Job, storage: MediaStorage) -> JobRecord:
+def _split_refs(refs: Iterable[str | None]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """Files on this machine's disk, and objects in a bucket."""
+    present = [ref for ref in refs if ref]
+    return (
+        tuple(Path(ref) for ref in present if not is_stored_object(ref)),
+        tuple(ref for ref in present if is_stored_object(ref)),
+    )
+
+
+def _job_record(job: Job, storage: MediaStorage, pinned_sources: set[str]) -> JobRecord:
     refs = [storage.ref(OUTPUTS, name) for output in job.outputs for name in output.stored_names()]
-    if job.source_path:
-        refs.append(job.source_path)
-    paths = tuple(Path(ref) for ref in refs if not is_stored_object(ref))
-    objects = tuple(ref for ref in refs if is_stored_object(ref))
-    return JobRecord(job.id, job.status, job.finished_at or job.created_at, paths, objects)
+    paths, objects = _split_refs([*refs, job.source_path])
+    pinned = job.source_id in pinned_sources
+    return JobRecord(job.id, job.status, job.finished_at or job.created_at, paths, objects, pinned)
+
+
+def _source_record(source: Source) -> JobRecord:
+    """A library item as retention sees it: active while a job of it is, kept while pinned."""
+    paths, objects = _split_refs([source.path, source.cover])
+    active = next((job.status for job in source.jobs if job.status in ACTIVE), JobStatus.COMPLETED)
+    return JobRecord(source.id, active, last_activity(source), paths, objects, source.pinned)
+
+
+def delete_source(session: Session, source: Source, storage: MediaStorage) -> None:
+    """Delete a library item on request: its file, cover, renders (outputs and rows) and uploads."""
+    running = [job.id for job in source.jobs if job.status in ACTIVE]
+    if running:
+        raise JobRunningError(f"job {running[0]} of this item is still running; cancel it first")
+    refs = [source.path, source.cover]
+    for job in source.jobs:
+        refs += [storage.ref(OUTPUTS, name) for output in job.outputs for name in output.stored_names()]
+        if job.source_path and job.source_kind != "url":  # a link's download cache is retention's to sweep
+            refs.append(job.source_path)
+    for ref in dict.fromkeys(ref for ref in refs if ref):
+        storage.delete(ref)
+    job_ids = [job.id for job in source.jobs]
+    if job_ids:
+        session.execute(delete(LogEntry).where(LogEntry.job_id.in_(job_ids)))
+        session.execute(delete(Job).where(Job.id.in_(job_ids)))
+    session.execute(delete(Upload).where(Upload.source_id == source.id))
+    _forget_sources(session, [source.id])
+
+
+def _forget_sources(session: Session, source_ids: list[str]) -> None:
+    """Delete library items' rows (their fingerprint bands go with them); the jobs and uploads that stay
+    no longer name them."""
+    for table in (Job, Upload):
+        session.execute(update(table).where(table.source_id.in_(source_ids)).values(source_id=None))
+    session.execute(delete(Source).where(Source.id.in_(source_ids)))
 
 
 def _still_stored(storage: MediaStorage, ref: str) -> bool:
@@ -309,9 +357,14 @@ def cleanup(
     storage = storage or open_storage(settings)
     hours = settings.retention_hours if older_than_hours is None else older_than_hours
     report = CleanupReport(cutoff=now - timedelta(hours=hours))
+    sources = session.scalars(select(Source).options(selectinload(Source.jobs))).all()
+    pinned = {source.id for source in sources if source.pinned}
     jobs = session.scalars(select(Job).options(selectinload(Job.outputs))).all()
-    records = [_job_record(job, storage) for job in jobs]
+    records = [_job_record(job, storage, pinned) for job in jobs] + [_source_record(s) for s in sources]
     expired, in_use = expire_jobs(settings, records, report, storage)
+    source_ids = {source.id for source in sources}
+    expired_sources = [record_id for record_id in expired if record_id in source_ids]
+    expired = [record_id for record_id in expired if record_id not in source_ids]
     sweep_data_dir(settings, in_use, report, now)
     if not storage.in_data_dir:
         try:
@@ -323,6 +376,9 @@ def cleanup(
         report.logs_removed += session.execute(delete(LogEntry).where(LogEntry.job_id.in_(expired))).rowcount
         session.execute(delete(Output).where(Output.job_id.in_(expired)))
         report.jobs_removed = session.execute(delete(Job).where(Job.id.in_(expired))).rowcount
+    if expired_sources:
+        _forget_sources(session, expired_sources)
+        report.sources_removed = len(expired_sources)
     # Log rows live as long as their job; rows of no (remaining) job go after the cutoff.
     orphaned = or_(LogEntry.job_id.is_(None), LogEntry.job_id.not_in(select(Job.id)))
     report.logs_removed += session.execute(

@@ -9,20 +9,25 @@ workers and the reaper can act on the same job. Functions take a `Database`; the
 caller does, with the ids they return) and know nothing of HTTP. A cancel request is a flag: a queued
 job ends at once, a running one when its worker sees the flag; a job whose cancel was asked for never
 goes back to the queue.
+
+A run holds its job by a lease (`lease_owner`, a token of that run). Everything a run writes goes through
+a conditional write on that token (`fence`, `finish`, `fail`, `wait_in_queue`...), so a run that lost its
+lease (frozen past its heartbeat, then resumed) changes nothing. For a queued job, `heartbeat_at` is when
+it was last put on the queue: the sweeper's clock (`sweep_queued`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import case, or_, select, update
 
-from portal.database import Database, Job, Output, new_id, utc_now
-from portal.errors import PortalError
+from portal.database import STAGE_LENGTH, Database, Job, Output, new_id, utc_now
+from portal.errors import PortalError, is_transient
 from portal.jobs.answer import iso
 from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus, ReviewState
 from portal.jobs.webhooks import OUTPUT_APPROVED, OUTPUT_RERENDERED, record_event, record_job_end
@@ -60,12 +65,19 @@ class SourceGoneError(JobStateError):
     code = "source_gone"
 
 
+class LeaseLostError(PortalError):
+    """This run no longer holds its job (the reaper gave it to another run, or it ended or was deleted
+    while this one was stalled): it must write nothing more."""
+
+    code = "lease_lost"
+
+
 @dataclass(frozen=True)
 class NewJob:
     """What a submission asks for: a render (brands, formats) or a fetch of one source."""
 
     kind: str  # render | fetch
-    source_kind: str  # upload | url
+    source_kind: str  # upload | url | library (branded again from a stored library item)
     source_name: str  # the upload's file name or the URL
     source_path: str | None
     brands: list[str]
@@ -73,6 +85,9 @@ class NewJob:
     fit: str = DEFAULT_FIT
     v3_settings: dict | None = None  # v3's per-render settings (process_brands), applied by the worker
     webhook_url: str | None = None  # told when the job ends (portal.jobs.webhooks)
+    source_id: str | None = None  # its library item
+    source_meta: dict | None = None  # what is known of the source already (a library item's title...)
+    warnings: list | None = None  # what the submitter is told (portal.library.sources.warnings_for)
     # several formats (DESIGN 4.10): every brand in each; `preset` and `fit` are then the first one's
     formats: tuple[OutputFormat, ...] | None = None
 
@@ -95,12 +110,15 @@ def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
     """
     new_jobs = list(new_jobs)
     batch_id = new_id() if len(new_jobs) > 1 else None
+    now = utc_now()
     rows = [
         Job(id=new_id(), status=JobStatus.QUEUED, progress=0.0, attempts=0, cancel_requested=False,
+            heartbeat_at=now,
             kind=new.kind, source_kind=new.source_kind, source_name=new.source_name,
             source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
             formats=[{"preset": f.preset, "fit": f.fit} for f in new.formats] if new.formats else None,
-            batch_id=batch_id, v3_settings=new.v3_settings, webhook_url=new.webhook_url)
+            batch_id=batch_id, v3_settings=new.v3_settings, webhook_url=new.webhook_url,
+            source_id=new.source_id, source_meta=new.source_meta, warnings=new.warnings)
         for new in new_jobs
     ]  # fmt: skip
     with db.session() as session:
@@ -157,13 +175,59 @@ def progress(
         return not held or bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
+def fence(db: Database, job_id: str, *, holder: str, **values) -> None:
+    """Check, in one conditional write, that `holder` still runs the job (renewing its heartbeat and
+    writing `values` with it); `LeaseLostError` if not. Called before each output is stored and before
+    any other write a run makes, so a run that lost its lease stops before it touches anything."""
+    with db.session() as session:
+        held = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(RUNNING), Job.lease_owner == holder)
+            .values(heartbeat_at=utc_now(), **values)
+        ).rowcount
+    if not held:
+        log.warning("job %s: %s no longer holds it; it writes nothing more", job_id, holder)
+        raise LeaseLostError(f"job {job_id}: this run lost its lease")
+
+
+def sweep_queued(db: Database, older_than_s: float, on_queue: Callable[[], set[str]]) -> list[str]:
+    """Queued jobs that no queue message carries (`on_queue()` lists those that have one, read only when
+    some job has waited that long) and that were put on the queue more than `older_than_s` ago: their
+    message was lost (a queue restarted empty, a worker that took it and could not reach the database) or
+    never sent (the queue was down). Each is claimed by one conditional write (so two sweepers do not
+    both send it) and returned to be enqueued."""
+    cutoff = utc_now() - timedelta(seconds=older_than_s)
+    waiting = or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff)
+    claimed = []
+    with db.session() as session:
+        candidates = session.scalars(
+            select(Job.id).where(Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False), waiting)
+        ).all()
+        carried = on_queue() if candidates else set()
+        for job_id in candidates:
+            if job_id in carried:
+                continue
+            if session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.QUEUED, waiting)
+                .values(heartbeat_at=utc_now())
+            ).rowcount:
+                claimed.append(job_id)
+    for job_id in claimed:
+        log.warning("job %s: queued with no message on the queue; sent again", job_id)
+    return claimed
+
+
 def cancel_requested(db: Database, job_id: str) -> bool:
     with db.session() as session:
         return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
-def finish(db: Database, job_id: str, rendered: list, *, holder: str) -> bool:
-    """The run made its outputs (`RenderedOutput`s): record them; the job is completed.
+def finish(
+    db: Database, job_id: str, rendered: list, *, holder: str, post_texts: dict[str, str | None] | None = None
+) -> bool:
+    """The run made its outputs (`RenderedOutput`s): record them, with each brand's post text; the job is
+    completed.
 
     False (nothing written) if `holder` no longer holds the job: the reaper gave it to another worker.
     """
@@ -179,6 +243,7 @@ def finish(db: Database, job_id: str, rendered: list, *, holder: str) -> bool:
                        width=item.width, height=item.height, duration=item.duration,
                        loudness=item.loudness.as_dict() if item.loudness else None,
                        placements=list(getattr(item, "placements", ())),
+                       post_text=(post_texts or {}).get(item.brand),
                        cover_filename=Path(item.cover).name if getattr(item, "cover", None) else None,
                        cover_at=getattr(item, "cover_at", None))
             )  # fmt: skip
@@ -210,9 +275,10 @@ def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, ho
         job = _held(session, job_id, holder)
         if job is None:
             return False
-        transient = getattr(exc, "transient", False)
+        transient = is_transient(exc)
         if transient and not job.cancel_requested and job.attempts < max_attempts:
             job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "waiting to retry", None
+            job.heartbeat_at = utc_now()
             job.error, job.error_code = message, code
             outcome = JobStatus.QUEUED
         else:
@@ -224,6 +290,20 @@ def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, ho
         detail = getattr(exc, "stderr_tail", "")
         db.log("ERROR", f"{message}\n{detail}".strip(), job_id)
     return outcome == JobStatus.QUEUED
+
+
+def wait_in_queue(db: Database, job_id: str, stage: str, *, holder: str) -> bool:
+    """The run gives its job back, unstarted, to wait in `queued` with `stage` saying why and until when
+    (a paused site, free disk); the attempt is not counted, and the caller enqueues it for then. False
+    if `holder` no longer held it. A cancel asked meanwhile ends it when a worker next picks it up."""
+    with db.session() as session:
+        job = _held(session, job_id, holder)
+        if job is None:
+            return False
+        job.status, job.stage, job.lease_owner = JobStatus.QUEUED, stage[:STAGE_LENGTH], None
+        job.attempts, job.started_at, job.heartbeat_at = job.attempts - 1, None, utc_now()
+    db.log("INFO", stage, job_id)
+    return True
 
 
 def _held(session, job_id: str, holder: str) -> Job | None:
@@ -380,12 +460,12 @@ def retry(db: Database, job_id: str, storage: MediaStorage) -> None:
             raise JobNotRetryableError(
                 f"job {job.id} is {job.status}; only failed or cancelled jobs can be retried"
             )
-        if job.source_kind == "upload" and not storage.exists(job.source_path or ""):
+        if job.source_kind != "url" and not storage.exists(job.source_path or ""):
             raise SourceGoneError("the uploaded file has expired; upload it again")
         job.status, job.stage, job.progress = JobStatus.QUEUED, None, 0.0
         job.error = job.error_code = None
-        job.attempts, job.cancel_requested = 0, False
-        job.lease_owner = job.heartbeat_at = job.started_at = job.finished_at = None
+        job.attempts, job.cancel_requested, job.heartbeat_at = 0, False, utc_now()
+        job.lease_owner = job.started_at = job.finished_at = None
         job.outputs.clear()
 
 
@@ -422,6 +502,7 @@ def reap(db: Database, stale_after_s: float, max_attempts: int) -> list[str]:
                 job.finished_at, job.lease_owner = now, None
             else:
                 job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "requeued", None
+                job.heartbeat_at = now
                 requeued.append(job.id)
             if job.status in FINISHED:
                 _ended(db, session, job)

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from portal.brand_loader import Brand, LogoSpec, Shape, TextLayer
+from portal.brand_loader import Brand, LogoSpec, Placement, Shape, TextLayer
 from portal.media.errors import EngineError
-from portal.media.options import FixedPosition, Position
+from portal.media.options import FixedPosition
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Layer:
     """One positioned overlay: its art, its anchor and margin, and its size as ONE of two fractions."""
 
     art: OverlayArt
-    position: Position
+    position: Placement  # an anchor, "auto", or a free spot (the layer's centre)
     margin: float  # fraction of the output width, kept clear inside the safe zone
     width: float | None = None  # fraction of the output width (logos)
     height: float | None = None  # fraction of the output height (text handles)
@@ -107,31 +107,31 @@ def apply_overrides(layers: tuple[Layer, ...], overrides: Sequence[LayerOverride
 
 
 def brand_layers(brand: Brand, shape: Shape) -> tuple[Layer, ...]:
-    """The layers the brand draws on an output of this shape, bottom first (each image layer's variant
-    for the shape, or the nearest one)."""
+    """The layers the brand draws on an output of this shape, bottom first: each layer's image and
+    placement for the shape (or the nearest shape's)."""
     layers = []
     for spec in brand.drawn_layers():
         if isinstance(spec, TextLayer):
+            position, _width, size, margin = spec.placement(shape)
             box = (spec.box.color, spec.box.opacity) if spec.box is not None else None
             art = OverlayArt(text=spec.text, color=spec.color, opacity=spec.opacity, box=box)
             # `size` is the text's own height; a box adds its padding above and below
-            height = spec.size * (1 + 2 * TEXT_BOX_PADDING) if box else spec.size
-            layers.append(Layer(art, spec.position, spec.margin, height=height, fallback=spec.fallback))
+            height = size * (1 + 2 * TEXT_BOX_PADDING) if box else size
+            layers.append(Layer(art, position, margin, height=height, fallback=spec.fallback))
         elif spec.fit == "cover":
             art = OverlayArt(image=spec.image_for(shape), opacity=spec.opacity, cover=spec.scale)
             layers.append(Layer(art, "center", 0.0, full_frame=True))
         else:
+            position, width, size, margin = spec.placement(shape)
             art = OverlayArt(
                 image=spec.image_for(shape),
                 opacity=spec.opacity,
                 key_color=spec.key_color,
                 key_tolerance=spec.key_tolerance,
             )
-            if spec.size is not None:
-                layers.append(
-                    Layer(art, spec.position, spec.margin, height=spec.size, fallback=spec.fallback)
-                )
+            if size is not None:
+                layers.append(Layer(art, position, margin, height=size, fallback=spec.fallback))
             else:
-                width = spec.width or LogoSpec.model_fields["width"].default
-                layers.append(Layer(art, spec.position, spec.margin, width=width, fallback=spec.fallback))
+                width = width or LogoSpec.model_fields["width"].default
+                layers.append(Layer(art, position, margin, width=width, fallback=spec.fallback))
     return tuple(layers)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
-from portal.brand_loader import SHAPES, Brand, SafeZone, output_shape
+from portal.brand_loader import SHAPES, Brand, Placement, SafeZone, Spot, output_shape
 from portal.media.errors import EngineError
 from portal.media.layers import ArtSizes, Layer, LayerOverride, OverlayArt, apply_overrides, brand_layers
 from portal.media.loudness import GainPlan, Loudness, plan_gain
@@ -30,7 +30,6 @@ from portal.media.options import (
     EngineOptions,
     Fit,
     OutputFormat,
-    Position,
 )
 from portal.media.placement import AutoPlacement, Rect, SceneMaps, anchor, choose_position
 from portal.media.probe import MediaInfo
@@ -259,26 +258,36 @@ def _even(value: float) -> int:
 def place(
     aspect: float,
     width_px: float,
-    position: Position,
+    position: Placement,
     margin: float,
     zone: SafeZone,
     canvas: tuple[int, int],
 ) -> tuple[int, int, int, int]:
-    """(x, y, w, h) of an overlay of the wanted width, inside the safe rectangle less the margin.
+    """(x, y, w, h) of an overlay of the wanted width at an anchor inside the safe rectangle less the
+    margin, or centred on a free spot and moved inside the safe rectangle (a spot takes no margin).
 
     If it cannot fit at that width it is scaled down until it does, never pushed into a UI area.
     """
     cw, ch = canvas
-    gap = margin * cw
+    gap = 0.0 if isinstance(position, Spot) else margin * cw
     left, right = zone.left * cw + gap, cw - zone.right * cw - gap
     top, bottom = zone.top * ch + gap, ch - zone.bottom * ch - gap
     box_w, box_h = max(2.0, right - left), max(2.0, bottom - top)
     w = min(width_px, box_w, box_h * aspect)
     h = w / aspect
     w_px, h_px = max(2, math.floor(w / 2) * 2), max(2, math.floor(h / 2) * 2)
-    horizontal, vertical = anchor(position)
-    x = left + (box_w - w_px) * horizontal
-    y = top + (box_h - h_px) * vertical
+    if isinstance(position, Spot):
+        # the nearest even pixel to the centred spot, unless that leaves the box
+        x = max(
+            math.ceil(left / 2) * 2, round(min(max(left, position.x * cw - w_px / 2), right - w_px) / 2) * 2
+        )
+        y = max(
+            math.ceil(top / 2) * 2, round(min(max(top, position.y * ch - h_px / 2), bottom - h_px) / 2) * 2
+        )
+    else:
+        horizontal, vertical = anchor(position)
+        x = left + (box_w - w_px) * horizontal
+        y = top + (box_h - h_px) * vertical
     # Round inward so the rectangle stays inside the box after snapping to even (chroma) positions.
     x_px = min(math.ceil(x / 2) * 2, math.floor((right - w_px) / 2) * 2)
     y_px = min(math.ceil(y / 2) * 2, math.floor((bottom - h_px) / 2) * 2)
@@ -361,7 +370,12 @@ def brand_overlays(
 
 def needs_scene(brands: Sequence[Brand]) -> bool:
     """Whether any brand has a layer at position "auto" (the facade then analyses the source once)."""
-    return any(layer.position == "auto" for brand in brands for layer in brand_layers(brand, "vertical"))
+    return any(
+        layer.position == "auto"
+        for brand in brands
+        for shape in SHAPES
+        for layer in brand_layers(brand, shape)
+    )
 
 
 def picture_rect(info: MediaInfo, canvas: tuple[int, int], fit: Fit) -> Rect:

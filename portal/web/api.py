@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
+import secrets
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -28,32 +30,46 @@ from sqlalchemy import and_, or_, select
 from werkzeug.utils import secure_filename
 
 from portal import __version__
+from portal.acquire import sites
 from portal.acquire.downloader import DownloadOptions, check_url, expand_playlist
-from portal.brand_loader import Brand, UnknownBrandError, output_shape
+from portal.brand_loader import BRAND_ID_RULE, Brand, UnknownBrandError, output_shape
+from portal.brands.assets import ASSET_SHAPES, clean_image
 from portal.brands.v3_import import apply_v3_settings
-from portal.database import Job, Upload, new_id
+from portal.database import Job, Source, Upload, new_id, utc_now
+from portal.errors import QueueUnavailableError
 from portal.jobs import state
 from portal.jobs.answer import PresetName, describe_job
 from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
 from portal.jobs.status import ReviewState
 from portal.jobs.webhooks import check_target
+from portal.library.sources import (
+    describe_picture,
+    get_source,
+    source_for_link,
+    source_for_upload,
+    source_meta,
+    warnings_for,
+)
 from portal.media.errors import SourceError
 from portal.media.layers import LayerOverride, apply_overrides, brand_layers
 from portal.media.options import DEFAULT_FIT, OutputFormat, formats_from_choices
-from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, output_size, safe_stem
+from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, job_stem, output_size, safe_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
-from portal.video_processor import PRESETS, probe_media, render_preview, render_still
+from portal.video_processor import PRESETS, PreviewStill, probe_media, render_preview
 from portal.web.auth import requester, require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.links import link_signer, signed_download_url
 from portal.web.openapi import Content, documented
 from portal.web.runtime import runtime
 from portal.web.schemas import (
+    AssetAnswer,
+    AssetForm,
     BatchAnswer,
     BrandsAnswer,
     CookiesAnswer,
+    CookiesForm,
     DeletedAnswer,
     FileForm,
     FormatChoice,
@@ -65,6 +81,7 @@ from portal.web.schemas import (
     PreviewQuery,
     RenderRequest,
     ReviewRequest,
+    SitesAnswer,
     StatusAnswer,
     StillAnswer,
     StillRequest,
@@ -72,6 +89,7 @@ from portal.web.schemas import (
     WebhookRequest,
 )
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_SOURCES = 50  # in one submission
 OPEN_ENDPOINTS = {"api.test"}
@@ -118,6 +136,9 @@ class ProcessForm(BaseModel):
     webhook_url: str | None = None
 
 
+SOURCE_FIELDS = ("url", "urls", "upload_id", "upload_ids", "source_id")
+
+
 class SourcesRequest(BrandSelection):
     """The selection plus its sources: one `url` or `upload_id`, or `urls` and/or `upload_ids` (several
     sources: a batch)."""
@@ -126,10 +147,11 @@ class SourcesRequest(BrandSelection):
     urls: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SOURCES)
     upload_id: str | None = None
     upload_ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SOURCES)
+    source_id: str | None = Field(default=None, description="a library item: brand it again, no download")
     playlist: bool = False
 
     def given(self) -> list[str]:
-        return [name for name in ("url", "urls", "upload_id", "upload_ids") if getattr(self, name)]
+        return [name for name in SOURCE_FIELDS if getattr(self, name)]
 
     def upload_list(self) -> list[str]:
         return self.upload_ids or ([self.upload_id] if self.upload_id else [])
@@ -145,7 +167,7 @@ class ProcessRequest(SourcesRequest):
     def _sources(self) -> ProcessRequest:
         given = self.given()
         if not given or (len(given) > 1 and set(given) != {"urls", "upload_ids"}):
-            raise ValueError("give one of 'url' or 'upload_id', or 'urls' and/or 'upload_ids'")
+            raise ValueError("give one of 'url', 'upload_id' or 'source_id', or 'urls' and/or 'upload_ids'")
         if len(self.url_list()) + len(self.upload_list()) > MAX_SOURCES:
             raise ValueError(f"at most {MAX_SOURCES} sources in one submission")
         return self
@@ -167,7 +189,8 @@ def _require_disk() -> None:
 
 
 def _save_upload(file_storage) -> Upload:
-    """Write a multipart file to scratch space, probe it, and store it only if it is a usable video.
+    """Write a multipart file to scratch space, probe it, and store it only if it is a usable video; it
+    becomes a library item, fingerprinted (so a repost is recognised at submission) with its cover.
 
     The file is copied in chunks (werkzeug has already spooled it to disk), never read whole into memory;
     storing it moves it into uploads/ or sends it to object storage (in parts when large).
@@ -183,13 +206,17 @@ def _save_upload(file_storage) -> Upload:
     rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
     file_storage.save(scratch)
     try:
-        info = probe_media(scratch)
+        info = probe_media(scratch, rt.settings.source_limits)
         size = scratch.stat().st_size
+        with rt.db.session() as session:
+            source_id = source_for_upload(session, original, None, info.duration).id
+        describe_picture(
+            rt.db, rt.storage, source_id, scratch, info.duration, rt.settings.ffmpeg_path, keep_file=False
+        )
         ref = rt.storage.store(scratch, UPLOADS, name)
     except SourceError as exc:
         # the same error, naming the client's file instead of the server's path
-        reason = str(exc).split(": ", 1)[-1]
-        raise type(exc)(f"{file_storage.filename}: {reason}") from None
+        raise type(exc)(f"{file_storage.filename}: {exc.reason}") from None
     finally:
         scratch.unlink(missing_ok=True)
     upload = Upload(
@@ -198,14 +225,17 @@ def _save_upload(file_storage) -> Upload:
         path=ref,
         size=size,
         media={k: v for k, v in info.as_dict().items() if k != "path"},
+        source_id=source_id,
     )
     with runtime().db.session() as session:
         session.add(upload)
+        session.get(Source, source_id).path = ref
     return upload
 
 
 def _describe_upload(upload: Upload) -> dict:
-    return {"id": upload.id, "filename": upload.filename, "size": upload.size, "media": upload.media}
+    return {"id": upload.id, "filename": upload.filename, "size": upload.size, "media": upload.media,
+            "source_id": upload.source_id}  # fmt: skip
 
 
 @bp.post("/uploads")
@@ -247,6 +277,7 @@ class Submission:
     uploads: list[Upload]
     urls: list[str]
     single: bool  # asked for one source (`url`, `upload_id`, a multipart file): answered as `{"job"}`
+    library_item: str | None = None  # `source_id`: a library item branded again
 
 
 def _parse_process_request() -> Submission:
@@ -264,6 +295,8 @@ def _parse_process_request() -> Submission:
         )
     payload = ProcessRequest.model_validate(request.get_json())
     brands = _brand_ids(payload.brands)
+    if payload.source_id:
+        return Submission(payload, brands, [], [], single=True, library_item=payload.source_id)
     check_target(payload.webhook_url, runtime().settings)
     uploads = [_stored_upload(upload_id) for upload_id in payload.upload_list()]
     urls = _checked_links(payload.url_list(), payload.playlist)
@@ -271,23 +304,39 @@ def _parse_process_request() -> Submission:
 
 
 def _submit(new_jobs: list[NewJob]) -> list[str]:
-    rt = runtime()
-    ids = state.submit(rt.db, new_jobs)
-    rt.enqueue_all(ids)
+    """Record the jobs (the truth: a database that is down answers 503), then put them on the queue."""
+    ids = state.submit(runtime().db, new_jobs)
+    _enqueue(ids)
     return ids
+
+
+def _enqueue(job_ids: list[str]) -> None:
+    """A queue that is down does not lose recorded jobs: the workers' sweeper sends them once it is back
+    (WTF_SWEEP_QUEUED_AFTER_S), so the submission is still accepted (202)."""
+    try:
+        runtime().enqueue_all(job_ids)
+    except QueueUnavailableError as exc:
+        log.warning(
+            "%d jobs recorded but not enqueued (%s); the sweeper sends them", len(job_ids), exc.message
+        )
 
 
 def _checked_links(urls: list[str], expand: bool) -> list[str]:
     """The links a submission makes jobs of (a playlist's entries when expanded), each checked."""
-    if expand:
-        runtime().cookies.refresh()  # a playlist is read here, on the web, perhaps signed in
-    options = DownloadOptions.from_settings(runtime().settings)
+    rt = runtime()
+    allow_private = rt.settings.allow_private_urls
     for url in urls:
-        check_url(url, options.allow_private_urls)
+        check_url(url, allow_private)
     if expand:
-        urls = [entry for url in urls for entry in expand_playlist(url, options)]
+        rt.cookies.refresh()  # a playlist is read here, on the web, perhaps signed in (the site's first file)
+        pools = [rt.cookies.pool(sites.site_of(url)) for url in urls]
+        listed = [
+            expand_playlist(url, DownloadOptions.from_settings(rt.settings, pool))
+            for url, pool in zip(urls, pools, strict=True)
+        ]
+        urls = [entry for entries in listed for entry in entries]
         for url in urls:  # a feed or page may list links anywhere
-            check_url(url, options.allow_private_urls)
+            check_url(url, allow_private)
     return urls
 
 
@@ -296,7 +345,15 @@ def fetch_jobs(urls: list[str], expand: bool, webhook_url: str | None = None) ->
     job exists (v3's fetch); several are one batch (`state.submit`)."""
     urls = _checked_links(urls, expand)
     _require_disk()
-    return _submit([NewJob("fetch", "url", url, None, [], "source", webhook_url=webhook_url) for url in urls])
+    window = runtime().settings.repost_window_days
+    with runtime().db.session() as session:  # a link sent before keeps its item (and its fingerprint)
+        sources = [source_for_link(session, url).id for url in urls]
+        warnings = [warnings_for(session, source_id, window) for source_id in sources]
+    return _submit([
+        NewJob("fetch", "url", url, None, [], "source", webhook_url=webhook_url, source_id=source_id,
+               warnings=warned)
+        for url, source_id, warned in zip(urls, sources, warnings, strict=True)
+    ])  # fmt: skip
 
 
 def _jobs_response(job_ids: list[str]):
@@ -320,15 +377,17 @@ def process_video():
     submission = _parse_process_request()
     selection = submission.selection
     brands, formats = submission.brands, selection.output_formats()
-    new = [
-        NewJob.rendering(
-            "upload", upload.filename, upload.path, brands, formats, webhook_url=selection.webhook_url
-        )
-        for upload in submission.uploads
-    ] + [
-        NewJob.rendering("url", url, None, brands, formats, webhook_url=selection.webhook_url)
-        for url in submission.urls
-    ]
+    if submission.library_item:
+        return _job_response(_brand_again(submission.library_item, brands, selection), 202)
+    window = runtime().settings.repost_window_days
+    sources = [("upload", u.filename, u.path, u.source_id) for u in submission.uploads]
+    with runtime().db.session() as session:  # a link sent before keeps its item (and its fingerprint)
+        sources += [("url", url, None, source_for_link(session, url).id) for url in submission.urls]
+        new = [
+            NewJob.rendering(kind, name, path, brands, formats, webhook_url=selection.webhook_url,
+                             source_id=source_id, warnings=warnings_for(session, source_id, window))
+            for kind, name, path, source_id in sources
+        ]  # fmt: skip
     _require_disk()
     ids = _submit(new)  # several sources: one batch
     return _job_response(ids[0], 202) if submission.single and len(ids) == 1 else _jobs_response(ids)
@@ -373,39 +432,80 @@ def plan_outputs():
     return PlanAnswer(plan={**plan, "outputs": outputs}).answer()
 
 
+def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -> str:
+    """A new job from a library item's stored file: no upload, no download."""
+    rt = runtime()
+    with rt.db.session() as session:
+        source = get_source(session, source_id)
+        if source.path is None or not rt.storage.exists(source.path):
+            message = f"library item {source_id} has no stored file (not yet, or not any more)"
+            raise ApiError(409, "source_gone", message)
+        source.used_at = utc_now()
+        meta = source_meta(source)
+        name = source.title or source.filename or "clip"
+        warnings = warnings_for(session, source.id, rt.settings.repost_window_days)
+        path = source.path
+    [job_id] = _submit([
+        NewJob.rendering("library", name, path, brands, selection.output_formats(),
+                         webhook_url=selection.webhook_url, source_id=source_id, source_meta=meta,
+                         warnings=warnings)
+    ])  # fmt: skip
+    return job_id
+
+
 COOKIES_MAX_BYTES = 1_048_576
 
 
 @bp.post("/cookies")
-@documented({201: CookiesAnswer}, form=FileForm, errors={413: "larger than 1 MB"}, tag="cookies")
+@documented({201: CookiesAnswer}, form=CookiesForm, errors={413: "larger than 1 MB"}, tag="cookies")
 def upload_cookies():
-    """Store a Netscape cookies file for sites that want a signed-in user; it is never sent back."""
+    """Store a Netscape cookies file for a site (or every site) that wants a signed-in user; never sent back.
+
+    A site's files make a pool, tried in turn while the site asks for a sign-in.
+    """
     file_storage = request.files.get("file")
     if file_storage is None:
         raise ApiError(400, "missing_file", "send the cookies file as a multipart field named 'file'")
     content = file_storage.read(COOKIES_MAX_BYTES + 1)
     if len(content) > COOKIES_MAX_BYTES:
         raise ApiError(413, "too_large", "a cookies file is at most 1 MB; export only the sites you need")
-    count = runtime().cookies.save(content)
-    return CookiesAnswer(cookies={"present": True, "lines": count}).answer(), 201
+    stored = runtime().cookies.save(content, request.form.get("site") or None)
+    return CookiesAnswer(cookies={"present": True, **stored}).answer(), 201
 
 
 @bp.delete("/cookies")
 @documented({200: CookiesAnswer}, tag="cookies")
 def delete_cookies():
-    """Forget the uploaded cookies file (a WTF_COOKIES_FILE set by the operator stays in use)."""
+    """Forget every uploaded cookies file (a WTF_COOKIES_FILE set by the operator stays in use)."""
     runtime().cookies.forget()
+    return cookies_status()
+
+
+@bp.delete("/cookies/<file_id>")
+@documented({200: CookiesAnswer}, errors={404: "no such cookies file"}, tag="cookies")
+def delete_cookies_file(file_id: str):
+    """Forget one uploaded cookies file."""
+    if not runtime().cookies.forget(file_id):
+        raise ApiError(404, "cookies_not_found", f"no cookies file {file_id!r}")
     return cookies_status()
 
 
 @bp.get("/cookies")
 @documented({200: CookiesAnswer}, tag="cookies")
 def cookies_status():
-    """Whether a cookies file is in use (its content is never shown)."""
-    runtime().cookies.refresh()
-    options = DownloadOptions.from_settings(runtime().settings)
-    present = bool(options.cookies_file and Path(options.cookies_file).is_file())
-    return CookiesAnswer(cookies={"present": present}).answer()
+    """The uploaded cookies files, each with its site and state (their content is never shown)."""
+    rt = runtime()
+    rt.cookies.refresh()  # takes in the single file of earlier versions, if this is the first look
+    files = rt.cookies.describe()
+    present = bool(files) or bool(rt.settings.cookies_file and Path(rt.settings.cookies_file).is_file())
+    return CookiesAnswer(cookies={"present": present, "files": files}).answer()
+
+
+@bp.get("/sites")
+@documented({200: SitesAnswer}, tag="cookies")
+def site_health():
+    """How downloads from each site went, failing sites first; a paused site's jobs wait until its time."""
+    return SitesAnswer(sites=sites.site_health(runtime().db)).answer()
 
 
 def _job_or_404(session, job_id: str) -> Job:
@@ -427,15 +527,16 @@ def get_job(job_id: str):
     return _job_response(job_id)
 
 
-def _encode_cursor(job: Job) -> str:
-    raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
+def encode_cursor(row: Job | Source) -> str:
+    """Where a page newest first (by created_at, then id) ended: the next page starts after it."""
+    raw = json.dumps([row.created_at.isoformat(), row.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
-        created, job_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created), str(job_id)
+        created, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created), str(row_id)
     except (ValueError, TypeError):
         raise ApiError(400, "bad_cursor", "the cursor is not one this API gave out") from None
 
@@ -454,14 +555,14 @@ def list_jobs():
     if params.status:
         query = query.where(Job.status == params.status)
     if params.cursor:
-        created, job_id = _decode_cursor(params.cursor)
+        created, job_id = decode_cursor(params.cursor)
         query = query.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))
     with runtime().db.session() as session:
         jobs = session.scalars(query).all()
         page = jobs[:limit]
         return JobPage(
             jobs=[describe_job(job, signed_download_url) for job in page],
-            next=_encode_cursor(page[-1]) if len(jobs) > limit else None,
+            next=encode_cursor(page[-1]) if len(jobs) > limit else None,
         ).answer()
 
 
@@ -483,7 +584,7 @@ def retry_job(job_id: str):
     """Run a failed or cancelled job again."""
     rt = runtime()
     state.retry(rt.db, job_id, rt.storage)
-    rt.enqueue(job_id)
+    _enqueue([job_id])
     return _job_response(job_id, 202)
 
 
@@ -574,7 +675,7 @@ def output_still(job_id: str, number: int):
             source = rt.storage.local_copy(source_ref, Path(work))
         except StoredFileMissingError:
             raise state.SourceGoneError(f"the source of job {job_id} is gone (expired or deleted)") from None
-        still = render_still(
+        still = render_preview(
             brand, fmt.preset, rt.settings.engine_options(), source, at=min(at, duration), fit=fmt.fit,
             overrides=overrides,
         )  # fmt: skip
@@ -583,7 +684,7 @@ def output_still(job_id: str, number: int):
     placed = [
         {"index": index, "x": x / width, "y": y / height, "width": w / width, "height": h / height,
          "full_frame": layer.full_frame, "text": layer.art.text}
-        for index, ((x, y, w, h), layer) in enumerate(zip(still.layers, layers, strict=True))
+        for index, ((x, y, w, h), layer) in enumerate(zip(still.overlays, layers, strict=True))
     ]  # fmt: skip
     jpeg = "data:image/jpeg;base64," + base64.b64encode(still.jpeg).decode()
     return StillAnswer(still=jpeg, at=at, width=width, height=height, layers=placed).answer()
@@ -661,38 +762,58 @@ class _ChunkSink:
         yield from chunks
 
 
+def post_text_name(output_name: str) -> str:
+    """The post text's file beside an output in a ZIP: `clip-1a2b_brand.txt`."""
+    return str(Path(output_name).with_suffix(".txt"))
+
+
 @bp.get("/jobs/<job_id>/archive")
 @documented(
     {200: Content("application/zip", "every output of the job, streamed")},
     errors={404: "no such job", 409: "the job has no outputs"}, tag="jobs",
 )  # fmt: skip
 def archive(job_id: str):
-    """Every output of a job in one ZIP, streamed as it is written (no copy on disk)."""
+    """Every output of a job in one ZIP, streamed as it is written (no copy on disk), each with its post
+    text beside it (`<output>.txt`) when its brand has one."""
     rt = runtime()
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
         files = [
-            (name, rt.storage.ref(OUTPUTS, name)) for output in job.outputs for name in output.current_names()
+            (name, rt.storage.ref(OUTPUTS, name), output.post_text if name == output.filename else None)
+            for output in job.outputs
+            for name in output.current_names()
         ]
-    return _zip_response(files, f"job-{job_id}.zip", f"job {job_id} has no outputs to download")
+        # named like the job's outputs (portal.jobs.tasks): the source's stem and the job's short id
+        source = job.source_name if job.source_kind != "url" else job.source_path or job.source_name
+        zip_name = f"{job_stem(Path(source).stem, job.id)}.zip"
+    return _zip_response(files, zip_name, f"job {job_id} has no outputs to download")
 
 
-def _zip_response(files: list[tuple[str, str]], download_name: str, empty_message: str) -> Response:
-    """The stored files (name in the ZIP, storage ref) that still exist, in one ZIP streamed as it is
-    written (no copy on disk); 409 if none is left."""
+def _zip_response(
+    files: list[tuple[str, str, str | None]], download_name: str, empty_message: str
+) -> Response:
+    """The stored files (name in the ZIP, storage ref, post text) that still exist, in one ZIP streamed as
+    it is written (no copy on disk), each post text beside its output; 409 if none is left."""
     rt = runtime()
-    files = [(name, ref) for name, ref in files if rt.storage.exists(ref)]
-    if not files:
+    # each member dated as its output file was written (a bare ZipInfo would say 1 January 1980)
+    members = [(name, ref, rt.storage.modified(ref), text) for name, ref, text in files]
+    if not any(modified for _, _, modified, _ in members):
         raise ApiError(409, "no_outputs", empty_message)
 
     def generate() -> Iterator[bytes]:
         sink = _ChunkSink()
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive_file:  # type: ignore[arg-type]
-            for name, ref in files:
-                with rt.storage.open(ref) as source, archive_file.open(name, "w", force_zip64=True) as target:
+            for name, ref, modified, post_text in members:
+                if modified is None:
+                    continue
+                info = zipfile.ZipInfo(name, modified.astimezone().timetuple()[:6])
+                with rt.storage.open(ref) as source, archive_file.open(info, "w", force_zip64=True) as target:
                     while chunk := source.read(ARCHIVE_CHUNK):
                         target.write(chunk)
                         yield from sink.drain()
+                if post_text:
+                    text_info = zipfile.ZipInfo(post_text_name(name), info.date_time)
+                    archive_file.writestr(text_info, post_text.encode() + b"\n")
                 yield from sink.drain()
         yield from sink.drain()
 
@@ -755,7 +876,11 @@ def batch_archive(batch_id: str):
     rt = runtime()
     with rt.db.session() as session:
         files = [
-            (f"{source_folder(job)}/{name}", rt.storage.ref(OUTPUTS, name))
+            (
+                f"{source_folder(job)}/{name}",
+                rt.storage.ref(OUTPUTS, name),
+                output.post_text if name == output.filename else None,
+            )
             for job in _batch_jobs(session, batch_id)
             for output in job.outputs
             for name in output.current_names()
@@ -793,7 +918,7 @@ def brand_preview(brand_id: str):
     return response.make_conditional(request)
 
 
-def preview_jpeg(brand: Brand, preset: str, source: Path | None = None) -> bytes:
+def preview_still(brand: Brand, preset: str, source: Path | None = None) -> PreviewStill:
     """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip)."""
     if preset not in PRESETS:
         raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
@@ -804,7 +929,82 @@ def _preview_cache(version: str, brand: Brand, preset: str) -> bytes:
     cache = current_app.extensions.setdefault("preview_cache", {})
     key = (version, preset)
     if key not in cache:
-        cache[key] = preview_jpeg(brand, preset)
+        cache[key] = preview_still(brand, preset).jpeg
         if len(cache) > 64:
             cache.pop(next(iter(cache)))
     return cache[key]
+
+
+def brand_id_for_edit(brand_id: str) -> str:
+    """The id of the existing brand of this name in any case, else `brand_id` if it is a valid new id."""
+    try:
+        return runtime().brands.current().find(brand_id).id
+    except UnknownBrandError:
+        pass
+    try:
+        return Brand.model_validate({"id": brand_id, "name": "x"}).id
+    except ValueError:
+        raise ApiError(422, "invalid_brand", f"brand id: {BRAND_ID_RULE}") from None
+
+
+# Brand images uploaded but not yet saved into a brand wait in uploads/ under this prefix (retention
+# sweeps them like any upload); saving a brand copies the ones it uses into the brand store.
+ASSET_PREFIX = "asset-"
+MAX_ASSET_FORM_BYTES = 11 * 1_048_576  # the image's own limit is the cleaner's; this bounds the read
+
+
+def asset_ref(name: str) -> str:
+    """The stored object of an uploaded brand image; 404 if the name is not one this API gave out."""
+    storage = runtime().storage
+    if not name.startswith(ASSET_PREFIX) or secure_filename(name) != name or not name.endswith(".png"):
+        raise ApiError(404, "unknown_asset", f"no brand image {name!r}")
+    ref = storage.ref(UPLOADS, name)
+    if not storage.exists(ref):
+        raise ApiError(404, "unknown_asset", f"no brand image {name!r} (expired, or never uploaded)")
+    return ref
+
+
+@bp.post("/brands/<brand_id>/assets")
+@documented(
+    {201: AssetAnswer}, form=AssetForm, tag="brands",
+    errors={413: "larger than 10 MB or 4096x4096", 422: "not a PNG, JPEG or WebP, broken, an SVG, a bad id"},
+)  # fmt: skip
+def upload_brand_asset(brand_id: str):
+    """Clean a logo or watermark image (background, edges, shape, size) and store it as PNG."""
+    brand_id = brand_id_for_edit(brand_id)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "missing_file", "send the image as a multipart field named 'file'")
+    shape = request.form.get("shape") or "original"
+    if shape not in ASSET_SHAPES:
+        raise ApiError(422, "bad_shape", f"shape must be one of {', '.join(ASSET_SHAPES)}")
+    clean = request.form.get("clean", "true").strip().lower()
+    if clean not in ("true", "false", "1", "0"):
+        raise ApiError(422, "bad_clean", "clean must be true or false")
+    cleaned = clean_image(
+        upload.read(MAX_ASSET_FORM_BYTES), upload.filename, clean=clean in ("true", "1"), shape=shape
+    )
+    _require_disk()
+    rt = runtime()
+    stem = Path(secure_filename(upload.filename) or "image").stem[:40] or "image"
+    name = f"{ASSET_PREFIX}{stem}-{secrets.token_hex(6)}.png"
+    rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    scratch = rt.settings.temp_dir / name
+    scratch.write_bytes(cleaned.png)
+    try:
+        rt.storage.store(scratch, UPLOADS, name)
+    finally:
+        scratch.unlink(missing_ok=True)
+    url = f"/api/brands/{brand_id}/assets/{name}"
+    return AssetAnswer(asset={"name": name, "url": url, **cleaned.describe()}).answer(), 201
+
+
+@bp.get("/brands/<brand_id>/assets/<name>")
+@documented({200: Content("image/png", "the stored image")}, errors={404: "no such image"}, tag="brands")
+def brand_asset(brand_id: str, name: str):
+    """An uploaded brand image, as stored (the cleaned PNG)."""
+    with runtime().storage.open(asset_ref(name)) as stored:
+        body = stored.read()
+    response = Response(body, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=3600"  # a name is never reused
+    return response

@@ -20,6 +20,7 @@ from portal.web.runtime import runtime
 
 bp = Blueprint("debug", __name__, url_prefix="/api/debug")
 SECRET_WORDS = ("KEY", "SECRET", "PASSWORD", "TOKEN", "COOKIE")
+URL_LISTS = ("WTF_PROXIES", "PROXIES")  # the environment's name and the setting's
 
 
 @bp.before_request
@@ -55,6 +56,8 @@ def _redacted_url(value: str) -> str:
 def _redacted(name: str, value: str) -> str:
     if _secret_name(name):
         return "***" if value else ""
+    if name.upper() in URL_LISTS:  # URLs separated by commas: each its own
+        return ",".join(_redacted_url(part.strip()) for part in value.split(",") if part.strip())
     if "://" in value:  # database, queue and storage URLs carry credentials
         return _redacted_url(value)
     return value
@@ -70,6 +73,7 @@ def env():
     effective = {k: _redacted(k, str(v)) for k, v in settings.model_dump().items()}
     effective["database_url"] = _redacted("database_url", settings.effective_database_url)
     effective["queue_url"] = _redacted("queue_url", settings.effective_queue_url)
+    effective["brand_config"] = str(settings.brands_file)  # a local run's own copy (Settings.brands_file)
     return {"environment": variables, "settings": effective}
 
 

@@ -8,7 +8,7 @@ from portal.storage.links import LinkSigner, signed_link, signer_for
 
 
 def link_signer() -> LinkSigner:
-    """The app's signer (its portal key is a made-up one in a development run without a key)."""
+    """The app's signer (in a development run without WTF_PORTAL_KEY, with the kept key)."""
     return signer_for(current_app.extensions["runtime"].settings, current_app.config["PORTAL_KEY"])
 
 

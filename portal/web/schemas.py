@@ -4,11 +4,13 @@ OpenAPI document (portal.web.openapi) describes them from the same classes. The 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from portal.brand_loader import Brand
+from portal.brands.assets import AssetShape
 from portal.brands.v3_import import V3Settings
 from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName, ReviewStateName
 from portal.media.options import DEFAULT_FIT, PRESETS, Fit, OutputFormat
@@ -227,6 +229,7 @@ class UploadOut(BaseModel):
     filename: str
     size: int
     media: dict[str, Any] = Field(description="what the probe found: width, height, duration, codecs...")
+    source_id: str | None = Field(description="its library item (GET /api/sources/ID)")
 
 
 class UploadAnswer(Answer):
@@ -239,15 +242,60 @@ class FileForm(BaseModel):
     file: bytes
 
 
+class CookieFileOut(BaseModel):
+    """One uploaded cookies file: never its cookies."""
+
+    id: str
+    site: str = Field(description='the site it is used for; "*": every site')
+    lines: int = Field(description="cookies in the file")
+    uploaded_at: datetime
+    state: Literal["unused", "working", "signin_asked"] = Field(
+        description="signin_asked: the site asked for a sign-in with it since it last worked"
+    )
+    signin_asked_at: datetime | None
+    worked_at: datetime | None
+
+
 class CookiesOut(BaseModel):
-    present: bool
+    present: bool = Field(description="a cookies file is in use (uploaded, or the operator's)")
     lines: int | None = Field(default=None, description="cookie lines stored (on upload only)")
+    id: str | None = Field(default=None, description="the stored file (on upload only)")
+    site: str | None = Field(default=None, description="the site it was stored for (on upload only)")
+    files: list[CookieFileOut] | None = Field(default=None, description="every uploaded file (on GET)")
 
 
 class CookiesAnswer(Answer):
-    omit_none = True  # `lines` only on an upload
+    omit_none = True  # `lines`, `id`, `site` only on an upload
 
     cookies: CookiesOut
+
+
+class CookiesForm(BaseModel):
+    """A multipart body: the cookies file, and the site it is for."""
+
+    file: bytes
+    site: str | None = Field(
+        default=None,
+        description='a domain (instagram.com) or "*" for every site; default: the one site of its cookies',
+    )
+
+
+class SiteOut(BaseModel):
+    """How downloads from one site went (DESIGN 4.15)."""
+
+    site: str
+    successes: int
+    failures: int
+    failures_in_a_row: int
+    last_code: str | None
+    last_reason: str | None
+    last_failure_at: datetime | None
+    last_success_at: datetime | None
+    paused_until: datetime | None = Field(description="its jobs wait in queued until then")
+
+
+class SitesAnswer(Answer):
+    sites: list[SiteOut]
 
 
 class DeletedAnswer(Answer):
@@ -274,6 +322,31 @@ class PreviewQuery(BaseModel):
 
 class BrandsAnswer(Answer):
     brands: list[Brand]
+
+
+class AssetForm(BaseModel):
+    """A logo or watermark image (PNG, JPEG or WebP) and how to clean it."""
+
+    file: bytes
+    shape: AssetShape = Field(default="original", description="cut the cleaned image to this shape")
+    clean: bool = Field(
+        default=True, description="false: keep the pixels as sent (still checked, stored as PNG)"
+    )
+
+
+class AssetOut(BaseModel):
+    name: str = Field(description="the stored image; a brand layer names it `asset:<name>` when saved")
+    url: str = Field(description="the stored PNG (with the key or the dashboard's session)")
+    width: int
+    height: int
+    size: int = Field(description="bytes of the stored PNG")
+    original: dict[str, Any] = Field(description="format, width, height and bytes as sent")
+    changes: list[str] = Field(description="what the cleaning did, in words")
+    background: str | None = Field(description="the background colour removed, if any")
+
+
+class AssetAnswer(Answer):
+    asset: AssetOut
 
 
 # --- v3's routes (DESIGN 4.8): v3's field names and shapes ------------------------------------------
@@ -378,3 +451,68 @@ class V3PortalStatus(Answer):
     status: Literal["online", "offline"]
     message: str
     endpoints: list[str]
+
+
+class SourceRenderOutput(BaseModel):
+    brand: str
+    filename: str
+    url: str = Field(description="a signed link, as the JOB object's")
+    width: int
+    height: int
+    post_text: str | None
+
+
+class SourceRender(BaseModel):
+    """One job made from a library item."""
+
+    job_id: str
+    status: JobStatusName
+    brands: list[str]
+    preset: str
+    created_at: str
+    finished_at: str | None
+    outputs: list[SourceRenderOutput]
+
+
+class SourceItem(BaseModel):
+    """A library item (DESIGN 4.14): a video sent by link or upload, kept with its renders."""
+
+    id: str
+    kind: Literal["upload", "url"]
+    title: str | None = Field(description="the site's title, or the uploaded file's name")
+    uploader: str | None
+    link: str | None = Field(description="the link as sent")
+    original_url: str | None = Field(description="the page the site named for it")
+    filename: str | None
+    duration: float | None
+    cover_url: str | None = Field(description="a still of the clip (needs the key, as the API)")
+    stored: bool = Field(description="its file is kept: 'Brand again' (source_id) needs no download")
+    fingerprinted: bool
+    edits: dict[str, Any] | None = Field(description="edits made on the source (trim, reframe), when made")
+    transcript: dict[str, Any] | None
+    pinned: bool
+    created_at: str
+    used_at: str
+    removal_at: str | None = Field(description="when retention removes it; null while pinned")
+    renders: list[SourceRender] = Field(description="newest first")
+
+
+class SourceAnswer(Answer):
+    source: SourceItem
+
+
+class SourcePage(Answer):
+    sources: list[SourceItem]
+    next: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class SourceListQuery(BaseModel):
+    """The query string of GET /api/sources."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str | None = Field(default=None, max_length=200, description="words of the title, uploader or link")
+    since: datetime | None = Field(default=None, description="sent at or after (ISO 8601)")
+    until: datetime | None = Field(default=None, description="sent before (ISO 8601)")
+    limit: int = Field(default=20, ge=1, description="items per page; at most 100 are sent")
+    cursor: str | None = Field(default=None, description="the `next` of the previous page")

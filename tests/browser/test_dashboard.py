@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser.conftest import ARTIFACTS, screenshot
+from tests.browser.conftest import ARTIFACTS, screenshot, wait_until
 from tests.download.conftest import Site
 from tests.mediagen import make_clip
 from tests.web.server import KEY, Server
@@ -52,7 +52,7 @@ def test_upload_two_brands_watch_progress_play_and_download(page, service: Serve
     screenshot(page, "dashboard-rendering-desktop")
     page.locator("video").nth(1).wait_for(timeout=120_000)
     for index in range(2):
-        page.wait_for_function(f"document.querySelectorAll('video')[{index}].readyState >= 2", timeout=30_000)
+        wait_until(page, f"document.querySelectorAll('video')[{index}].readyState >= 2", timeout_s=30)
     links = page.get_by_role("link", name="Download", exact=True)
     assert links.count() == 2
     for index in range(2):
@@ -126,9 +126,10 @@ def test_two_files_two_brands_two_formats_count_then_one_batch_with_its_zip(
     count.filter(has_text="2 sources x 2 brands x 2 formats = 8 outputs").wait_for()
     page.get_by_role("button", name="Brand it").click()
 
-    batch = page.locator("li.batch")
+    batch = page.locator("li.batch", has_text="part1.mp4")  # earlier tests' submissions have rows too
     batch.locator("li.job").nth(1).wait_for()
     assert batch.count() == 1 and batch.locator("li.job").count() == 2  # one row for the submission
+    assert page.locator("li.batch", has_text="part2.mp4").count() == 1  # the same row
     batch.locator("li.job.completed").nth(1).wait_for(timeout=300_000)
     batch.get_by_text("Batch of 2 sources · 2 done").wait_for()
     assert batch.locator("video").count() == 8
@@ -162,8 +163,8 @@ def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path
     page.goto("/brands")
     previews = page.locator("section.brand img[alt*='preview']")
     assert previews.count() >= 3
-    page.wait_for_function(
-        "[...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 0)"
+    wait_until(
+        page, "[...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 0)"
     )
     screenshot(page, "brands-desktop")
     section = page.locator("section[data-brand=fallclips]")
@@ -173,8 +174,8 @@ def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path
     section.get_by_role("button", name="Preview").click()
     live = section.locator(".live-preview img")
     live.wait_for()
-    page.wait_for_function(
-        "document.querySelector('section[data-brand=fallclips] .live-preview img').naturalWidth > 0"
+    wait_until(
+        page, "document.querySelector('section[data-brand=fallclips] .live-preview img').naturalWidth > 0"
     )
     assert live.get_attribute("src").startswith("blob:")
     with page.expect_navigation():  # the page reloads once the save is answered
@@ -220,23 +221,27 @@ def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
     section = page.locator("section[data-brand='']")
     section.get_by_label("Brand id").fill("fallsdaily")
     section.get_by_label("Display name").fill("FallsDaily")
-    section.get_by_role("button", name="Add image layer").click()
-    section.get_by_label("Image (every shape)").set_input_files(str(logo))
-    section.get_by_role("button", name="Add text layer").click()
-    section.locator("fieldset.layer").nth(1).get_by_label("Text", exact=True).fill("@fallsdaily")
+    # a new brand starts with a logo layer (its image to choose) and a handle that follows the id
+    section.locator("fieldset.layer").nth(0).get_by_label("Image (every shape)").set_input_files(str(logo))
+    section.locator("img[alt=Cleaned]").wait_for()  # uploaded and cleaned at once
+    assert (
+        section.locator("fieldset.layer").nth(1).get_by_label("Text", exact=True).input_value()
+        == "@fallsdaily"
+    )
     with page.expect_navigation():
         section.get_by_role("button", name="Save brand").click()
     added = page.locator("section[data-brand=fallsdaily]")
     added.wait_for()
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('section[data-brand=fallsdaily] .previews img')]"
-        ".every(i => i.complete && i.naturalWidth > 0)"
+        ".every(i => i.complete && i.naturalWidth > 0)",
     )
     brands = service.call("GET", "/api/brands").json()["brands"]
     (new,) = [brand for brand in brands if brand["id"] == "fallsdaily"]
     image, text = new["layers"]
     assert (
-        re.search(r"brands/fallsdaily/badge-[0-9a-f]{8}\.png$", image["image"])
+        re.search(r"brands/fallsdaily/badge-[0-9a-f]{12}\.png$", image["image"])
         and text["text"] == "@fallsdaily"
     )
     page.goto("/")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
+import socket
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -15,6 +18,8 @@ import pytest
 
 from portal.acquire import downloader
 from portal.acquire.downloader import DownloadOptions
+from portal.media.options import SourceLimits
+from tests.conftest import free_port, require_program
 from tests.mediagen import ffmpeg, make_clip
 
 METADATA = "http://169.254.169.254"
@@ -37,6 +42,10 @@ PAGES = {
     '<video src="{base}/clip.mp4" controls></video></body></html>',
     "/two.html": "<html><head><title>Two clips</title></head><body>"
     '<video src="{base}/b/clip.mp4"></video><video src="{base}/clip.mp4"></video></body></html>',
+    # schema.org's VideoObject: yt-dlp reads the title and the author (its `uploader`) from it
+    "/credited.html": '<html><head><script type="application/ld+json">{"@context": "https://schema.org", '
+    '"@type": "VideoObject", "name": "Cat falls off the sofa", "author": {"@type": "Person", '
+    '"name": "catlover99"}, "contentUrl": "{base}/clip.mp4"}</script></head><body>hi</body></html>',
     "/novideo.html": "<html><head><title>Nothing</title></head><body>just text</body></html>",
     "/og-private.html": f'<html><head><meta property="og:video" content="{METADATA}/clip.mp4"></head></html>',
     "/feed.xml": '<?xml version="1.0"?><rss version="2.0"><channel><title>Fails</title>'
@@ -52,6 +61,15 @@ PAGES = {
 }
 REDIRECTS = {"/r1": "/r2", "/r2": "/r3", "/r3": "/clip.mp4", "/r-meta": f"{METADATA}/latest/meta-data/"}
 STATUS = {"/error500.mp4": 500, "/forbidden.mp4": 403, "/members.mp4": 401}
+
+
+SIGNED_IN = "session=signed-in"  # the one cookie /members-only.mp4 takes
+
+
+def _looks_like_chrome(headers) -> bool:
+    """What a browser sends and a plain HTTP client does not: Chrome's client hints and fetch metadata
+    (curl_cffi's impersonation sends them; yt-dlp's own client sends a Chrome User-Agent, but neither)."""
+    return "Chromium" in headers.get("sec-ch-ua", "") and headers.get("sec-fetch-dest") == "document"
 
 
 def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
@@ -117,6 +135,14 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
             elif path in STATUS:
                 self.send_error(STATUS[path])
+            elif path == "/browser-only.mp4" and not _looks_like_chrome(self.headers):
+                self.send_error(403)  # as TikTok and Instagram answer a client that is not a browser
+            elif path == "/browser-only.mp4":
+                self._file(site.root / "clip.mp4")
+            elif path == "/members-only.mp4" and SIGNED_IN not in self.headers.get("Cookie", ""):
+                self.send_error(401)  # the site asks for a sign-in
+            elif path == "/members-only.mp4":
+                self._file(site.root / "clip.mp4")
             elif path == "/flaky.mp4" and site.hits[self.path] == 1:
                 self.send_error(503)  # the first answer only
             elif path == "/flaky.mp4":
@@ -221,7 +247,7 @@ def options(tmp_path: Path) -> DownloadOptions:
         cache_dir=tmp_path / "downloads",
         allow_private_urls=True,
         max_filesize_mb=1,
-        max_duration_s=5,
+        source_limits=SourceLimits(max_duration_s=5),
         socket_timeout=1.5,
         retries=2,
     )
@@ -237,3 +263,45 @@ def site_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
     refused = downloader.address_refused
     site_address = ipaddress.ip_address("127.0.0.1")
     monkeypatch.setattr(downloader, "address_refused", lambda ip: ip != site_address and refused(ip))
+
+
+PROXY_USER, PROXY_PASSWORD = "wtf-user", "Pr0xy-pa55word-x"  # a test greps every output for the password
+
+
+@dataclass
+class Proxy:
+    """tinyproxy on loopback, with a user and password, logging every request it forwards."""
+
+    url: str  # with the credentials, as WTF_PROXIES holds it
+    log: Path
+
+    def requests(self) -> list[str]:
+        """The request lines it forwarded ("GET http://host:port/path HTTP/1.1")."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [line.split("): ", 1)[1] for line in lines if "Request (file descriptor" in line]
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[Proxy]:
+    require_program("tinyproxy", shutil.which("tinyproxy") is not None)
+    port = free_port()
+    config = tmp_path / "tinyproxy.conf"
+    config.write_text(
+        f"Port {port}\nListen 127.0.0.1\nTimeout 30\nLogLevel Connect\nMaxClients 20\n"
+        f"BasicAuth {PROXY_USER} {PROXY_PASSWORD}\n"
+    )
+    log = tmp_path / "tinyproxy.log"
+    with log.open("wb") as out:  # -d: in the foreground, its log on stdout
+        command = ["tinyproxy", "-d", "-c", str(config)]
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30  # a bound for a busy machine
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    yield Proxy(f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{port}", log)
+    process.terminate()
+    process.wait(timeout=10)

@@ -103,9 +103,14 @@ def test_cookies_upload_is_stored_and_never_echoed(service: Server) -> None:
     line = b"example.com\tFALSE\t/\tTRUE\t0\tsid\tsecret-value\n"
     response = service.call("POST", "/api/cookies", files={"file": ("cookies.txt", line)})
     assert response.status_code == 201 and b"secret-value" not in response.content
-    assert response.json() == {"cookies": {"present": True, "lines": 1}}
-    assert service.call("GET", "/api/cookies").json() == {"cookies": {"present": True}}
+    stored = response.json()["cookies"]
+    assert stored == {"present": True, "lines": 1, "site": "example.com", "id": stored["id"]}  # detected
+    listed = service.call("GET", "/api/cookies").json()["cookies"]
+    assert listed["present"] and [(f["id"], f["site"], f["state"]) for f in listed["files"]] == [
+        (stored["id"], "example.com", "unused")
+    ]
     bad = service.call("POST", "/api/cookies", files={"file": ("c.txt", b"sid=1")})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "bad_cookies"
-    assert service.call("GET", "/api/cookies").json() == {"cookies": {"present": True}}  # kept
-    assert service.call("DELETE", "/api/cookies").json() == {"cookies": {"present": False}}
+    assert len(service.call("GET", "/api/cookies").json()["cookies"]["files"]) == 1  # kept
+    assert service.call("DELETE", "/api/cookies/nope").status_code == 404
+    assert service.call("DELETE", "/api/cookies").json() == {"cookies": {"present": False, "files": []}}

@@ -27,7 +27,6 @@ from portal.acquire.downloader import (
     check_url,
     download,
     expand_playlist,
-    forget_cookies,
     store_cookies,
 )
 from portal.config import load_settings
@@ -217,23 +216,24 @@ def test_cookies_file_is_validated_stored_private_and_sent(tmp_path, site: Site,
         "127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tabc123\r\n"
         "#HttpOnly_127.0.0.1\tFALSE\t/\tFALSE\t0\ttoken\txyz\r\n"
     )
-    assert store_cookies(tmp_path, lines.encode()) == 2
-    stored = tmp_path / "secrets" / "cookies.txt"
+    stored = tmp_path / "secrets" / "cookies" / "one.txt"
+    parsed = store_cookies(stored, lines.encode())
+    assert parsed.count == 2 and parsed.domains == {"127.0.0.1"}
     assert stored.stat().st_mode & 0o777 == 0o600 and stored.read_text().startswith("# Netscape")
+    assert stored.parent.stat().st_mode & 0o777 == 0o700
     for bad in (b"session=abc123", b'[{"name": "sid"}]', b"# only comments\n"):
         with pytest.raises(ValueError, match=r"Netscape|no cookies"):
-            store_cookies(tmp_path, bad)
+            store_cookies(tmp_path / "bad.txt", bad)
     before = stored.read_bytes()
-    media = download(site.url + "/clip.mp4?cookies", replace(options, cookies_file=stored))
+    media = download(site.url + "/clip.mp4?cookies", replace(options, cookie_files=(stored,)))
     assert media.path.is_file() and stored.read_bytes() == before  # the shared file is untouched
     assert any("session=abc123" in header and "token=xyz" in header for header in site.cookies)
-    assert forget_cookies(tmp_path) and not stored.exists() and not forget_cookies(tmp_path)
 
 
 def test_operator_cookies_file_without_header_works(tmp_path: Path, site: Site, options) -> None:
     plain = tmp_path / "cookies.txt"
     plain.write_text("127.0.0.1\tFALSE\t/\tFALSE\t0\toperator\tyes\n")
-    download(site.url + "/clip.mp4?operator", replace(options, cookies_file=plain))
+    download(site.url + "/clip.mp4?operator", replace(options, cookie_files=(plain,)))
     assert any("operator=yes" in header for header in site.cookies)
 
 

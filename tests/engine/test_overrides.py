@@ -37,7 +37,7 @@ def test_a_moved_and_resized_logo_is_where_it_was_put_in_the_render_and_the_stil
     assert centre(rendered) == pytest.approx((0.3 * width, 0.6 * height), abs=3)
     assert rendered[2] - rendered[0] == pytest.approx(0.4 * width, abs=3)
 
-    still = Image.open(io.BytesIO(render_preview(brand, "source", source=clip, at=0.5, overrides=moved)))
+    still = Image.open(io.BytesIO(render_preview(brand, "source", source=clip, at=0.5, overrides=moved).jpeg))
     assert still.size == (width, height)
     assert colour_bbox(still, LOGO_RGB) == pytest.approx(rendered, abs=3)  # the still is the render
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from portal.acquire.downloader import DownloadFailedError, DownloadOptions, _cookie_copy, store_cookies
+from portal.acquire.downloader import DownloadFailedError, _cookie_copy, store_cookies
 from tests.web.server import KEY
 
 GOOD = "127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tabc123\n"
@@ -24,14 +24,14 @@ def test_a_line_break_python_sees_but_yt_dlp_does_not_is_refused(tmp_path: Path,
     crafted = f"127.0.0.1\tFALSE\t/\tFALSE\t0\tname\t{SECRET}{separator}# looks like a comment\n"
     assert len(crafted.splitlines()) == 2 and len(list(io.StringIO(crafted, newline=None))) == 1
     with pytest.raises(ValueError, match="line 1") as refused:
-        store_cookies(tmp_path, crafted.encode())
+        store_cookies(tmp_path / "cookies.txt", crafted.encode())
     assert SECRET not in str(refused.value)
     assert not (tmp_path / "secrets" / "cookies.txt").exists()
 
 
 def test_lines_end_where_yt_dlp_ends_them(tmp_path: Path) -> None:
     mac = GOOD.replace("\n", "\r") + GOOD.replace("session", "other").replace("\n", "\r")
-    assert store_cookies(tmp_path, mac.encode()) == 2
+    assert store_cookies(tmp_path / "cookies.txt", mac.encode()).count == 2
 
 
 def test_upload_errors_name_the_line_not_its_value_or_a_path(app: Flask, tmp_path: Path) -> None:
@@ -47,8 +47,7 @@ def test_upload_errors_name_the_line_not_its_value_or_a_path(app: Flask, tmp_pat
 def test_an_operator_cookies_file_with_a_bad_line_fails_without_its_value(tmp_path: Path) -> None:
     operator = tmp_path / "operator-cookies.txt"
     operator.write_text(f"{GOOD}127.0.0.1\tFALSE\t/\tFALSE\t0\tname\t{SECRET}\x0bmore\n")
-    options = DownloadOptions(cache_dir=tmp_path, cookies_file=operator)
     with pytest.raises(DownloadFailedError) as failed:
-        _cookie_copy(options, tmp_path)
+        _cookie_copy(operator, tmp_path)
     assert "line 2" in str(failed.value) and SECRET not in str(failed.value)
     assert str(tmp_path) not in str(failed.value)

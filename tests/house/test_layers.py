@@ -8,15 +8,18 @@ import ast
 from tests.house.imports import PORTAL, find_cycle, import_graph, portal_modules
 
 # Lower imports nothing higher. The engine's option values and safe-zone table are the vocabulary the
-# brand model and the settings share with the engine, so they stand at the bottom with the errors.
+# brand model and the settings share with the engine, so they stand at the bottom with the errors. The
+# library (sources, fingerprints, post text) stands under the jobs that record into it, over the storage
+# and engine it keeps files and fingerprints with.
 LAYERS = [
-    ("portal", "portal.errors", "portal.media.options", "portal.media.safezone"),
+    ("portal", "portal.errors", "portal.media.options", "portal.media.safezone", "portal.media.images"),
     ("portal.config", "portal.logging_setup"),
     ("portal.database",),
     ("portal.brand_loader",),
     ("portal.media", "portal.video_processor"),
     ("portal.storage",),
     ("portal.acquire", "portal.brands"),
+    ("portal.library",),
     ("portal.runtime",),
     ("portal.jobs",),
     ("portal.web",),

@@ -75,7 +75,9 @@ def test_upload_goes_to_the_bucket_and_leaves_no_file_behind(app, client, s3, cl
         answer = client.post("/api/uploads", headers=AUTH, data={"file": (handle, "My Clip.mp4")})
     assert answer.status_code == 201, answer.json
     upload = answer.json["upload"]
-    assert s3.keys(f"{PREFIX}/uploads/") == {f"{PREFIX}/uploads/{upload['id']}.mp4": clip.stat().st_size}
+    stored = s3.keys(f"{PREFIX}/uploads/")
+    assert stored.pop(f"{PREFIX}/uploads/{upload['id']}.mp4") == clip.stat().st_size
+    assert list(stored) == [f"{PREFIX}/uploads/{upload['source_id']}.jpg"]  # its library item's cover
     data = app.extensions["runtime"].settings.data_dir
     assert [p for p in data.rglob("*") if p.is_file() and p.suffix == ".mp4"] == []
     queued = client.post("/api/videos/process", headers=AUTH,
@@ -187,3 +189,17 @@ def test_v3_source_path_names_a_stored_file(app, client, clip) -> None:
     missing = client.post("/api/videos/process_brands", headers=AUTH,
                           json={"source_path": "nothing.mp4", "brands": ["WatchTheFall"]})  # fmt: skip
     assert missing.status_code == 404
+
+
+def test_deleting_a_library_item_removes_its_objects(app, client, s3, clip) -> None:
+    with clip.open("rb") as handle:
+        upload = client.post("/api/uploads", headers=AUTH, data={"file": (handle, "pet.mp4")}).json["upload"]
+    assert len(s3.keys(f"{PREFIX}/uploads/")) == 2  # the file and its cover
+    item = client.get(f"/api/sources/{upload['source_id']}", headers=AUTH).json["source"]
+    assert item["title"] == "pet" and item["stored"] and item["cover_url"]
+    assert client.delete(f"/api/sources/{item['id']}", headers=AUTH).status_code == 200
+    assert s3.keys(f"{PREFIX}/uploads/") == {}
+    gone = client.post(
+        "/api/videos/process", headers=AUTH, json={"upload_id": upload["id"], "brands": ["watchthefall"]}
+    )
+    assert gone.status_code == 404 and gone.json["error"]["code"] == "upload_not_found"

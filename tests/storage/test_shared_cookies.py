@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from portal.acquire.downloader import cookies_path
+from portal.acquire.cookies import cookies_dir
 from portal.config import load_settings
 from portal.jobs.tasks import process_job
 from portal.runtime import Runtime
@@ -19,7 +19,7 @@ from tests.web.server import KEY
 
 AUTH = {"X-Portal-Key": KEY}
 PREFIX = "team"
-KEY_IN_BUCKET = f"{PREFIX}/secrets/cookies.txt"
+IN_BUCKET = f"{PREFIX}/secrets/cookies/"
 COOKIES = b"127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tshared-abc\n"
 
 
@@ -56,23 +56,45 @@ def test_an_uploaded_cookies_file_is_used_by_a_worker_on_another_machine(
     cookies_file = {"file": (io.BytesIO(COOKIES), "cookies.txt")}
     uploaded = client.post("/api/cookies", data=cookies_file, headers=AUTH)
     assert uploaded.status_code == 201, uploaded.get_json()
-    assert list(s3.keys(f"{PREFIX}/secrets/")) == [KEY_IN_BUCKET]
+    file_id = uploaded.get_json()["cookies"]["id"]
+    assert list(s3.keys(f"{PREFIX}/secrets/")) == [f"{IN_BUCKET}{file_id}.txt"]
     other_web = apptools.make_app(embedded_worker=False, **machine(tmp_path / "replica", database))
     replica = other_web.test_client()
-    assert replica.get("/api/cookies", headers=AUTH).get_json() == {"cookies": {"present": True}}
+    assert replica.get("/api/cookies", headers=AUTH).get_json()["cookies"]["present"]
     site.cookies.clear()
     job = fetch_on_worker(web, worker, f"{site.url}/clip.mp4?shared-cookies")
     assert job["status"] == "completed", job
     assert any("session=shared-abc" in header for header in site.cookies)
-    assert cookies_path(tmp_path / "worker").stat().st_mode & 0o777 == 0o600
+    assert (cookies_dir(tmp_path / "worker") / f"{file_id}.txt").stat().st_mode & 0o777 == 0o600
 
     # forgotten on one replica: the worker stops sending it, and no replica reports it
     forgotten = replica.delete("/api/cookies", headers=AUTH).get_json()
-    assert forgotten == {"cookies": {"present": False}}
-    assert client.get("/api/cookies", headers=AUTH).get_json() == {"cookies": {"present": False}}
+    assert forgotten == {"cookies": {"present": False, "files": []}}
+    assert client.get("/api/cookies", headers=AUTH).get_json() == {"cookies": {"present": False, "files": []}}
     assert list(s3.keys(f"{PREFIX}/secrets/")) == []
     site.cookies.clear()
     job = fetch_on_worker(web, worker, f"{site.url}/clip.mp4?after-forget")
     assert job["status"] == "completed", job
     assert not any("shared-abc" in header for header in site.cookies)
-    assert not cookies_path(tmp_path / "worker").exists()
+    assert not list(cookies_dir(tmp_path / "worker").iterdir())
+
+
+def test_the_single_cookies_file_of_before_becomes_a_file_for_every_site(
+    s3: S3Server,
+    tmp_path: Path,
+    site: Site,  # noqa: F811
+) -> None:
+    """A deployment upgraded from one uploaded file (PREFIX/secrets/cookies.txt) keeps using it."""
+    s3.client().put_object(Bucket=BUCKET, Key=f"{PREFIX}/secrets/cookies.txt", Body=COOKIES)
+    database = tmp_path / "portal.db"
+    web = apptools.make_app(embedded_worker=False, **machine(tmp_path / "web", database))
+    settings = load_settings(**{**apptools.TEST_SETTINGS, **machine(tmp_path / "worker", database)})
+    settings.ensure_dirs()
+    worker = Runtime(settings)
+    site.cookies.clear()
+    job = fetch_on_worker(web, worker, f"{site.url}/clip.mp4?cookies-of-before")
+    assert job["status"] == "completed", job
+    assert any("session=shared-abc" in header for header in site.cookies)
+    files = web.test_client().get("/api/cookies", headers=AUTH).get_json()["cookies"]["files"]
+    assert [(file["site"], file["lines"], file["state"]) for file in files] == [("*", 1, "working")]
+    assert list(s3.keys(f"{PREFIX}/secrets/")) == [f"{IN_BUCKET}{files[0]['id']}.txt"]  # moved, not copied

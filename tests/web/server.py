@@ -46,6 +46,7 @@ class Server:
             "WTF_DATA_DIR": str(self.data_dir),
             "WTF_BRAND_CONFIG": str(REPO / "brand_config.json"), "PORT": str(self.port), **self.env,
         }  # fmt: skip
+        env = {name: value for name, value in env.items() if value is not None}  # None in `env`: unset it
         command = self.command or [sys.executable, "-m", "portal", "serve", "--port", str(self.port)]
         log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(

@@ -6,6 +6,7 @@ import io
 import json
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -55,12 +56,17 @@ def test_upload_process_events_download_archive(server: Server, clip: Path) -> N
 
     archive = server.call("GET", f"/api/jobs/{job['id']}/archive")
     assert archive.status_code == 200 and archive.headers["Content-Type"] == "application/zip"
+    # named like the outputs (the source's stem and the job's short id), not job-<uuid>.zip
+    assert archive.headers["Content-Disposition"] == f'attachment; filename="{clip.stem}-{job["id"][:8]}.zip"'
     cover = requests.get(f"{server.url}{output['cover_url']}", timeout=30)  # signed like `url`: no key
     assert cover.status_code == 200 and cover.headers["Content-Type"] == "image/jpeg"
     with zipfile.ZipFile(io.BytesIO(archive.content)) as bundle:
         expected = [name for o in job["outputs"] for name in (o["filename"], o["filename"][:-4] + ".jpg")]
         assert sorted(bundle.namelist()) == sorted(expected)
         assert bundle.read(output["filename"]) == whole.content
+        for member in bundle.infolist():  # dated as the files were written (ZIP keeps local time, 2 s steps)
+            written = datetime.fromtimestamp((server.data_dir / "outputs" / member.filename).stat().st_mtime)
+            assert abs((datetime(*member.date_time) - written).total_seconds()) <= 2
         assert bundle.read(output["filename"][:-4] + ".jpg") == cover.content
     with Image.open(io.BytesIO(cover.content)) as picture:  # a cover at the output's size
         assert picture.format == "JPEG" and picture.size == (1080, 1080)

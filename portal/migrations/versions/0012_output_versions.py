@@ -1,15 +1,15 @@
 """An output can be rendered again alone with overrides (DESIGN 4.12): its versions (files, who asked, the
 overrides) and the state of a re-render under way.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 
 
 def upgrade() -> None:

@@ -1,15 +1,15 @@
 """A job may render several formats (a list of presets, each with its fit); each output names its format;
 jobs submitted together (several sources) share a batch id (DESIGN 4.10).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 
 
 def upgrade() -> None:
@@ -20,9 +20,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("outputs") as batch:
-        batch.drop_column("preset")
+    # plain DROP COLUMN (SQLite 3.35+ too): rebuilding the jobs table in batch mode would delete every
+    # output under its ON DELETE CASCADE
+    op.drop_column("outputs", "preset")
     op.drop_index("ix_jobs_batch_id", "jobs")
-    with op.batch_alter_table("jobs") as batch:
-        batch.drop_column("batch_id")
-        batch.drop_column("formats")
+    op.drop_column("jobs", "batch_id")
+    op.drop_column("jobs", "formats")
