@@ -590,6 +590,7 @@ function showPlan(form) {
       const { plan } = await api("POST", "/api/plans", request);
       line.textContent = `${plural(plan.sources, "source")} x ${plural(plan.brands, "brand")} x ` +
         `${plural(plan.formats, "format")} = ${plural(plan.count, "output")}`;
+      renderWarnings(line, plan.warnings);
     } catch (error) {
       line.textContent = error.message;
     }

@@ -46,6 +46,7 @@ from portal.jobs.webhooks import check_target
 from portal.library.sources import (
     describe_picture,
     get_source,
+    known_link,
     source_for_link,
     source_for_upload,
     source_meta,
@@ -413,11 +414,21 @@ def plan_outputs():
     formats = payload.output_formats()
     max_short_side = runtime().settings.engine_options().max_short_side
     sources: list[tuple[str, tuple[int, int] | None]] = []
+    known = [payload.source_id]  # the library items of these clips, where they have one yet
     for upload_id in payload.upload_list():
         upload = _stored_upload(upload_id)
         sources.append((upload.filename, (upload.media["width"], upload.media["height"])))
+        known.append(upload.source_id)
     sources += [(name, None) for name in payload.files]
-    sources += [(url, None) for url in _checked_links(payload.url_list(), payload.playlist)]
+    urls = _checked_links(payload.url_list(), payload.playlist)
+    sources += [(url, None) for url in urls]
+    window = runtime().settings.repost_window_days
+    with runtime().db.session() as session:
+        if payload.source_id:  # brand again: the item is the source
+            library_item = get_source(session, payload.source_id)
+            sources.append((library_item.title or library_item.filename or "clip", None))
+        known += [getattr(known_link(session, url), "id", None) for url in urls]  # links sent before
+        warnings = [warning for source_id in known for warning in warnings_for(session, source_id, window)]
     outputs = []
     for name, source_size in sources:
         for item in formats:
@@ -429,7 +440,7 @@ def plan_outputs():
             ]  # fmt: skip
     count = len(sources) * len(brands) * len(formats)
     plan = {"sources": len(sources), "brands": len(brands), "formats": len(formats), "count": count}
-    return PlanAnswer(plan={**plan, "outputs": outputs}).answer()
+    return PlanAnswer(plan={**plan, "outputs": outputs, "warnings": warnings}).answer()
 
 
 def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -> str:

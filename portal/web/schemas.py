@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from portal.brand_loader import Brand
 from portal.brands.assets import AssetShape
 from portal.brands.v3_import import V3Settings
-from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName, ReviewStateName
+from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName, RepostWarning, ReviewStateName
 from portal.media.options import DEFAULT_FIT, PRESETS, Fit, OutputFormat
 from portal.media.plan import as_formats
 
@@ -213,6 +213,9 @@ class PlanOut(BaseModel):
     formats: int
     count: int = Field(description="sources x brands x formats: the outputs the submission would make")
     outputs: list[PlannedOutput]
+    warnings: list[RepostWarning] = Field(
+        description="clips of this submission already branded lately (links sent before, uploads, items)"
+    )
 
 
 class PlanAnswer(Answer):
