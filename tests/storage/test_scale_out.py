@@ -97,7 +97,12 @@ def test_three_workers_share_no_disk_and_survive_a_kill_9(
         assert len(outputs) == sum(len(job["brands"]) for job in done.values())
         stored = s3.keys(f"{PREFIX}/outputs/")
         assert {f"{PREFIX}/outputs/{o['filename']}": o["size_bytes"] for o in outputs} == stored
-        assert len(s3.keys(f"{PREFIX}/uploads/")) == JOBS
+        uploads = s3.keys(f"{PREFIX}/uploads/")  # each upload and its library item's cover
+        assert (
+            sum(key.endswith(".mp4") for key in uploads)
+            == sum(key.endswith(".jpg") for key in uploads)
+            == JOBS
+        )
         assert s3.client().list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
         # Every output downloads through the web: its signed link redirects to the store.
