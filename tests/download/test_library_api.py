@@ -91,7 +91,8 @@ def test_a_repost_from_another_link_is_named_with_the_brand_and_the_job(
     (output,) = second["outputs"]
     text_name = output["filename"].removesuffix(".mp4") + ".txt"
     with zipfile.ZipFile(io.BytesIO(archive.content)) as bundle:
-        assert sorted(bundle.namelist()) == sorted([output["filename"], text_name])
+        cover_name = output["filename"].removesuffix(".mp4") + ".jpg"
+        assert sorted(bundle.namelist()) == sorted([output["filename"], cover_name, text_name])
         assert bundle.read(text_name).decode() == output["post_text"] + "\n"
     assert output["post_text"] == f"mirrored\n{link}\nFallClips #fails"
 
