@@ -36,15 +36,20 @@ def events_of(receiver: Receiver, count: int) -> list[dict]:
     return [json.loads(delivery.body) for delivery in receiver.received]
 
 
+def branded_with_webhook(server: Server, clip: Path, receiver: Receiver) -> tuple[str, dict]:
+    """A two-brand job of the clip whose webhook goes to `receiver`, waited for; (its id, the job)."""
+    payload = {
+        "upload_id": server.upload(clip),
+        "brands": ["watchthefall", "fallclips"],
+        "webhook_url": receiver.url,
+    }
+    job_id = server.call("POST", "/api/videos/process", json=payload).json()["job"]["id"]
+    return job_id, server.wait(job_id)
+
+
 def test_approve_one_then_all(server: Server, clip: Path) -> None:
     with Receiver() as receiver:
-        payload = {
-            "upload_id": server.upload(clip),
-            "brands": ["watchthefall", "fallclips"],
-            "webhook_url": receiver.url,
-        }
-        job_id = server.call("POST", "/api/videos/process", json=payload).json()["job"]["id"]
-        job = server.wait(job_id)
+        job_id, job = branded_with_webhook(server, clip, receiver)
         assert [o["review"] for o in job["outputs"]] == ["pending", "pending"]
         assert [o["number"] for o in job["outputs"]] == [0, 1]
 
@@ -81,13 +86,7 @@ def test_approve_one_then_all(server: Server, clip: Path) -> None:
 
 def test_render_one_output_again(server: Server, clip: Path) -> None:
     with Receiver() as receiver:
-        payload = {
-            "upload_id": server.upload(clip),
-            "brands": ["watchthefall", "fallclips"],
-            "webhook_url": receiver.url,
-        }
-        job_id = server.call("POST", "/api/videos/process", json=payload).json()["job"]["id"]
-        job = server.wait(job_id)
+        job_id, job = branded_with_webhook(server, clip, receiver)
         outputs = server.data_dir / "outputs"
         first = {o["filename"]: (outputs / o["filename"]).read_bytes() for o in job["outputs"]}
         server.call("POST", f"/api/jobs/{job_id}/outputs/0/review", json={"state": "approved"})
