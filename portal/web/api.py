@@ -658,7 +658,10 @@ def rerender_output(job_id: str, number: int):
     _checked_overrides(job_id, number, wanted)
     rt = runtime()
     state.request_rerender(rt.db, job_id, number, wanted.stored(), requester())
-    rt.rerender_output(job_id, number)
+    try:
+        rt.enqueue_rerender(job_id, number)
+    except QueueUnavailableError as exc:  # it is owed in the table: the workers' sweeper sends it later
+        log.warning("job %s output %s: re-render recorded, not enqueued (%s)", job_id, number, exc.message)
     return _job_response(job_id, 202)
 
 
