@@ -10,6 +10,7 @@ import secrets
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ from portal.jobs.answer import PresetName, describe_job
 from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
 from portal.jobs.status import ReviewState
+from portal.jobs.tasks import kept_source
 from portal.jobs.webhooks import check_target
 from portal.library.sources import (
     describe_picture,
@@ -52,9 +54,9 @@ from portal.library.sources import (
     source_meta,
     warnings_for,
 )
-from portal.media.errors import SourceError
+from portal.media.errors import EngineError, SourceError
 from portal.media.layers import LayerOverride, apply_overrides, brand_layers
-from portal.media.options import DEFAULT_FIT, OutputFormat, formats_from_choices
+from portal.media.options import DEFAULT_FIT, FITS, OutputFormat, formats_from_choices
 from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, job_stem, output_size, safe_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
@@ -137,18 +139,23 @@ class ProcessForm(BaseModel):
     webhook_url: str | None = None
 
 
-SOURCE_FIELDS = ("url", "urls", "upload_id", "upload_ids", "source_id")
+SOURCE_FIELDS = ("url", "urls", "upload_id", "upload_ids", "source_id", "source_ids")
+SOURCE_LISTS = {"urls", "upload_ids", "source_ids"}  # given together: one batch
 
 
 class SourcesRequest(BrandSelection):
-    """The selection plus its sources: one `url` or `upload_id`, or `urls` and/or `upload_ids` (several
-    sources: a batch)."""
+    """The selection plus its sources: one `url`, `upload_id` or `source_id`, or any of `urls`,
+    `upload_ids` and `source_ids` (several sources: a batch)."""
 
     url: str | None = None
     urls: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SOURCES)
     upload_id: str | None = None
     upload_ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SOURCES)
     source_id: str | None = Field(default=None, description="a library item: brand it again, no download")
+    source_ids: list[str] | None = Field(
+        default=None, min_length=1, max_length=MAX_SOURCES,
+        description="library items (a link fetched first, an earlier upload): no new download",
+    )  # fmt: skip
     playlist: bool = False
 
     def given(self) -> list[str]:
@@ -160,6 +167,9 @@ class SourcesRequest(BrandSelection):
     def url_list(self) -> list[str]:
         return self.urls or ([self.url] if self.url else [])
 
+    def library_list(self) -> list[str]:
+        return self.source_ids or ([self.source_id] if self.source_id else [])
+
 
 class ProcessRequest(SourcesRequest):
     """A JSON request: the selection plus its sources."""
@@ -167,9 +177,12 @@ class ProcessRequest(SourcesRequest):
     @model_validator(mode="after")
     def _sources(self) -> ProcessRequest:
         given = self.given()
-        if not given or (len(given) > 1 and set(given) != {"urls", "upload_ids"}):
-            raise ValueError("give one of 'url', 'upload_id' or 'source_id', or 'urls' and/or 'upload_ids'")
-        if len(self.url_list()) + len(self.upload_list()) > MAX_SOURCES:
+        if not given or (len(given) > 1 and not set(given) <= SOURCE_LISTS):
+            raise ValueError(
+                "give one of 'url', 'upload_id' or 'source_id', "
+                "or any of 'urls', 'upload_ids' and 'source_ids'"
+            )
+        if len(self.url_list()) + len(self.upload_list()) + len(self.library_list()) > MAX_SOURCES:
             raise ValueError(f"at most {MAX_SOURCES} sources in one submission")
         return self
 
@@ -277,8 +290,8 @@ class Submission:
     brands: list[str]  # the brands' ids, each known
     uploads: list[Upload]
     urls: list[str]
-    single: bool  # asked for one source (`url`, `upload_id`, a multipart file): answered as `{"job"}`
-    library_item: str | None = None  # `source_id`: a library item branded again
+    single: bool  # asked for one source (`url`, `upload_id`, `source_id`, a file): answered as `{"job"}`
+    library_items: tuple[str, ...] = ()  # `source_id(s)`: library items branded again
 
 
 def _parse_process_request() -> Submission:
@@ -296,12 +309,11 @@ def _parse_process_request() -> Submission:
         )
     payload = ProcessRequest.model_validate(request.get_json())
     brands = _brand_ids(payload.brands)
-    if payload.source_id:
-        return Submission(payload, brands, [], [], single=True, library_item=payload.source_id)
     check_target(payload.webhook_url, runtime().settings)
     uploads = [_stored_upload(upload_id) for upload_id in payload.upload_list()]
     urls = _checked_links(payload.url_list(), payload.playlist)
-    return Submission(payload, brands, uploads, urls, single=bool(payload.url or payload.upload_id))
+    single = bool(payload.url or payload.upload_id or payload.source_id)
+    return Submission(payload, brands, uploads, urls, single, tuple(payload.library_list()))
 
 
 def _submit(new_jobs: list[NewJob]) -> list[str]:
@@ -369,17 +381,16 @@ def _jobs_response(job_ids: list[str]):
     errors={404: "no such upload", 413: "larger than WTF_MAX_UPLOAD_MB", 507: "low disk"},
 )  # fmt: skip
 def process_video():
-    """Queue branding of an upload (upload_id or multipart file), a `url`, or `urls` and/or `upload_ids`:
-    every brand in every format (`formats`), one job per source; 202 with the job(s).
+    """Queue branding of an upload (upload_id or multipart file), a `url`, a library item (`source_id`),
+    or any of `urls`, `upload_ids` and `source_ids`: every brand in every format (`formats`), one job per
+    source; 202 with the job(s).
 
-    One job answers `{"job"}`; `urls`, `upload_ids`, or a `url` that is a playlist expanded with
-    `playlist: true`, answer `{"jobs"}`, which share a `batch_id` when there are several.
+    One job answers `{"job"}`; `urls`, `upload_ids`, `source_ids`, or a `url` that is a playlist expanded
+    with `playlist: true`, answer `{"jobs"}`, which share a `batch_id` when there are several.
     """
     submission = _parse_process_request()
     selection = submission.selection
     brands, formats = submission.brands, selection.output_formats()
-    if submission.library_item:
-        return _job_response(_brand_again(submission.library_item, brands, selection), 202)
     window = runtime().settings.repost_window_days
     sources = [("upload", u.filename, u.path, u.source_id) for u in submission.uploads]
     with runtime().db.session() as session:  # a link sent before keeps its item (and its fingerprint)
@@ -389,6 +400,7 @@ def process_video():
                              source_id=source_id, warnings=warnings_for(session, source_id, window))
             for kind, name, path, source_id in sources
         ]  # fmt: skip
+        new += [_brand_again(session, item, brands, selection) for item in submission.library_items]
     _require_disk()
     ids = _submit(new)  # several sources: one batch
     return _job_response(ids[0], 202) if submission.single and len(ids) == 1 else _jobs_response(ids)
@@ -414,7 +426,7 @@ def plan_outputs():
     formats = payload.output_formats()
     max_short_side = runtime().settings.engine_options().max_short_side
     sources: list[tuple[str, tuple[int, int] | None]] = []
-    known = [payload.source_id]  # the library items of these clips, where they have one yet
+    known = list(payload.library_list())  # the library items of these clips, where they have one yet
     for upload_id in payload.upload_list():
         upload = _stored_upload(upload_id)
         sources.append((upload.filename, (upload.media["width"], upload.media["height"])))
@@ -424,8 +436,8 @@ def plan_outputs():
     sources += [(url, None) for url in urls]
     window = runtime().settings.repost_window_days
     with runtime().db.session() as session:
-        if payload.source_id:  # brand again: the item is the source
-            library_item = get_source(session, payload.source_id)
+        for source_id in payload.library_list():  # brand again: the item is the source
+            library_item = get_source(session, source_id)
             sources.append((library_item.title or library_item.filename or "clip", None))
         known += [getattr(known_link(session, url), "id", None) for url in urls]  # links sent before
         warnings = [warning for source_id in known for warning in warnings_for(session, source_id, window)]
@@ -443,25 +455,19 @@ def plan_outputs():
     return PlanAnswer(plan={**plan, "outputs": outputs, "warnings": warnings}).answer()
 
 
-def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -> str:
+def _brand_again(session, source_id: str, brands: list[str], selection: BrandSelection) -> NewJob:
     """A new job from a library item's stored file: no upload, no download."""
     rt = runtime()
-    with rt.db.session() as session:
-        source = get_source(session, source_id)
-        if source.path is None or not rt.storage.exists(source.path):
-            message = f"library item {source_id} has no stored file (not yet, or not any more)"
-            raise ApiError(409, "source_gone", message)
-        source.used_at = utc_now()
-        meta = source_meta(source)
-        name = source.title or source.filename or "clip"
-        warnings = warnings_for(session, source.id, rt.settings.repost_window_days)
-        path = source.path
-    [job_id] = _submit([
-        NewJob.rendering("library", name, path, brands, selection.output_formats(),
-                         webhook_url=selection.webhook_url, source_id=source_id, source_meta=meta,
-                         warnings=warnings)
-    ])  # fmt: skip
-    return job_id
+    source = get_source(session, source_id)
+    if source.path is None or not rt.storage.exists(source.path):
+        message = f"library item {source_id} has no stored file (not yet, or not any more)"
+        raise ApiError(409, "source_gone", message)
+    source.used_at = utc_now()
+    return NewJob.rendering(
+        "library", source.title or source.filename or "clip", source.path, brands, selection.output_formats(),
+        webhook_url=selection.webhook_url, source_id=source_id, source_meta=source_meta(source),
+        warnings=warnings_for(session, source.id, rt.settings.repost_window_days),
+    )  # fmt: skip
 
 
 COOKIES_MAX_BYTES = 1_048_576
@@ -916,8 +922,11 @@ def list_brands():
     errors={400: "an unknown preset", 404: "no such brand"},
 )  # fmt: skip
 def brand_preview(brand_id: str):
-    """A still with the brand's overlays for a preset, made by the engine (cached per brand version)."""
-    preset = request.args.get("preset", "vertical")
+    """A still with the brand's overlays for a preset (and fit), made by the engine (cached per brand
+    version), on a generated frame or on the middle frame of a clip (`frame`: `upload:<id>`, `job:<id>`,
+    `source:<id>`): what a render of that clip in that format would show."""
+    preset, fit = request.args.get("preset", "vertical"), request.args.get("fit", DEFAULT_FIT)
+    frame = request.args.get("frame", "")
     try:
         brand = runtime().brands.current().find(brand_id)
     except UnknownBrandError:
@@ -925,25 +934,62 @@ def brand_preview(brand_id: str):
     # the version covers the logo files too: the dashboard replaces a logo under the same name
     stamps = [path.stat().st_mtime_ns for path in brand.asset_paths() if path.exists()]
     version = f"{brand.model_dump_json()}|{stamps}"
-    jpeg = _preview_cache(version, brand, preset)
+    key = (version, preset, fit, frame)
+    jpeg = _preview_cache(key, brand)
     response = Response(jpeg, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "no-cache"
-    response.set_etag(hashlib.sha1(f"{version}|{preset}".encode()).hexdigest()[:16])
+    response.set_etag(hashlib.sha1("|".join(key).encode()).hexdigest()[:16])
     return response.make_conditional(request)
 
 
-def preview_still(brand: Brand, preset: str, source: Path | None = None) -> PreviewStill:
-    """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip)."""
+def preview_still(
+    brand: Brand, preset: str, source: Path | None = None, fit: str = DEFAULT_FIT
+) -> PreviewStill:
+    """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip, fitted
+    to the canvas by `fit` as its render would be)."""
     if preset not in PRESETS:
         raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
-    return render_preview(brand, preset, runtime().settings.engine_options(), source)
+    if fit not in FITS:
+        raise ApiError(400, "bad_fit", f"fit must be one of {', '.join(FITS)}")
+    return render_preview(brand, preset, runtime().settings.engine_options(), source, fit=fit)
 
 
-def _preview_cache(version: str, brand: Brand, preset: str) -> bytes:
+@contextmanager
+def preview_clip(choice: str) -> Iterator[Path | None]:
+    """The clip a preview is drawn on: "" (a generated frame), "upload:<id>", "job:<id>" (its source) or
+    "source:<id>" (a library item: a link fetched first, say), copied from object storage if kept there."""
+    if not choice:
+        yield None
+        return
+    kind, _, item_id = choice.partition(":")
+    model, column = CLIP_KINDS.get(kind, (None, ""))
+    rt = runtime()
+    with rt.db.session() as session:
+        row = session.get(model, item_id) if model is not None else None
+        ref = getattr(row, column) if row is not None else None
+    rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="wtf-clip-", dir=rt.settings.temp_dir) as scratch:
+        clip = None
+        if ref is not None:
+            with suppress(EngineError):  # its file is gone
+                clip = kept_source(rt, ref, Path(scratch))
+        if clip is None:
+            message = f"no clip {choice!r} to preview on (it may have been cleaned up)"
+            raise ApiError(404, "unknown_clip", message)
+        yield clip
+
+
+# what a preview's `frame` names, and where that row keeps its file
+CLIP_KINDS = {"upload": (Upload, "path"), "job": (Job, "source_path"), "source": (Source, "path")}
+
+
+def _preview_cache(key: tuple[str, str, str, str], brand: Brand) -> bytes:
+    """The still of `key` (brand version, preset, fit, frame): each made once, the latest 64 kept."""
     cache = current_app.extensions.setdefault("preview_cache", {})
-    key = (version, preset)
     if key not in cache:
-        cache[key] = preview_still(brand, preset).jpeg
+        _version, preset, fit, frame = key
+        with preview_clip(frame) as source:
+            cache[key] = preview_still(brand, preset, source, fit).jpeg
         if len(cache) > 64:
             cache.pop(next(iter(cache)))
     return cache[key]

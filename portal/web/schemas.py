@@ -321,6 +321,12 @@ class JobStreamQuery(BaseModel):
 
 class PreviewQuery(BaseModel):
     preset: PresetName = "vertical"
+    fit: Fit = Field(default=DEFAULT_FIT, description="how a clip of another shape fills the preset's canvas")
+    frame: str | None = Field(
+        default=None,
+        description="draw on the middle frame of a clip: upload:ID, job:ID (its source) or source:ID (a "
+        "library item, e.g. a link fetched first); default a generated frame",
+    )
 
 
 class BrandsAnswer(Answer):
