@@ -19,7 +19,8 @@ import av
 
 from portal.brand_loader import Brand
 from portal.media.binary import locate_ffmpeg
-from portal.media.errors import EngineError, RenderError, RenderTimeoutError
+from portal.media.errors import EngineError, RenderError, RenderTimeoutError, TrimError
+from portal.media.frames import decode_span
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
 from portal.media.loudness import (
     MAKEUP_PASSES,
@@ -30,7 +31,16 @@ from portal.media.loudness import (
     parse_summary,
     plan_gain,
 )
-from portal.media.options import DEFAULT_FIT, ENGINE_DEFAULTS, FITS, PRESETS, EngineOptions, Fit
+from portal.media.options import (
+    DEFAULT_REFRAME,
+    ENGINE_DEFAULTS,
+    FITS,
+    NO_TRIM,
+    PRESETS,
+    EngineOptions,
+    Reframe,
+    Trim,
+)
 from portal.media.overlays import measure_art, render_art
 from portal.media.placement import analyse_scene
 from portal.media.plan import (
@@ -38,6 +48,8 @@ from portal.media.plan import (
     RenderPlan,
     brand_arts,
     brand_encoders,
+    canvas_size,
+    changes_shape,
     loudness_target,
     needs_scene,
     output_loudness_args,
@@ -48,11 +60,22 @@ from portal.media.plan import (
     wants_loudness,
 )
 from portal.media.probe import MediaInfo, probe_media
+from portal.media.reframe import (
+    MAX_CARD_S,
+    SAMPLE_FPS,
+    EndCard,
+    FollowPath,
+    find_end_card,
+    find_subjects,
+    follow_path,
+    scene_cuts,
+)
 
 __all__ = [
     "FITS",
     "PRESETS",
     "EngineOptions",
+    "Edits",
     "MediaInfo",
     "PreviewStill",
     "ProgressCallback",
@@ -60,6 +83,7 @@ __all__ = [
     "ffmpeg_report",
     "probe_media",
     "render_preview",
+    "plan_edits",
     "render_source",
     "safe_stem",
 ]
@@ -80,6 +104,89 @@ class RenderedOutput:
     loudness: LoudnessReport | None = None  # None: no sound, or loudness normalization off for it
     # one per overlay at position "auto": {"overlay": index, "position", "reason", "scores"}
     placements: tuple[dict, ...] = ()
+    edits: dict | None = None  # what the trim kept and cut, and the reframe's window path and reasons
+
+
+@dataclass(frozen=True)
+class Edits:
+    """The source's edits as the engine resolved them for one render (DESIGN 4.11).
+
+    `span` is the kept range (None: all of it), `info` the source as the outputs see it (the kept range's
+    duration), `reframe` the fit actually used (a `follow` that found nothing may become the blur),
+    `follow` the window's path, `decoded` the grey frames the analysis looked at (`position: auto` reuses
+    them).
+    """
+
+    info: MediaInfo
+    span: tuple[float, float] | None
+    reframe: Reframe
+    follow: FollowPath | None
+    end_card: EndCard | None
+    decoded: tuple = ()
+
+    def as_dict(self, asked: Reframe) -> dict:
+        start, end = self.span or (0.0, self.info.duration)
+        return {
+            "trim": {
+                "start": round(start, 3),
+                "end": round(end, 3),
+                "end_card": self.end_card.as_dict() if self.end_card else None,
+            },
+            "reframe": {
+                "fit": asked.fit,
+                "used": self.reframe.fit,
+                "anchor": list(asked.anchor) if asked.anchor else None,
+                "zoom": asked.zoom,
+                "path": self.follow.as_dict() if self.follow else None,
+            },
+        }
+
+
+def plan_edits(
+    source: Path | MediaInfo, preset: str, reframe: Reframe = DEFAULT_REFRAME, trim: Trim = NO_TRIM,
+    options: EngineOptions = ENGINE_DEFAULTS,
+) -> Edits:  # fmt: skip
+    """Resolve the trim (and its end card) against the source, and follow its subject when `fit` is
+    follow and `preset` changes the shape: one decode of the kept range, a few frames a second."""
+    info = source if isinstance(source, MediaInfo) else probe_media(source)
+    start, end = _asked_span(info, trim)
+    canvas = canvas_size(info, preset, options.max_short_side)
+    follows = reframe.fit == "follow" and changes_shape(info, canvas, reframe)
+    end_card = follow = None
+    decoded: tuple = ()
+    if follows or trim.end_card:
+        # without a subject to follow, only the tail is decoded to look for a card
+        scan_from = start if follows else max(start, end - MAX_CARD_S - 1.0)
+        frames = decode_span(info, scan_from, end, SAMPLE_FPS if follows else None)
+        if trim.end_card:
+            end_card = find_end_card(frames.times, frames.changes, end)
+            end = end_card.start if end_card else end
+        if follows:
+            samples = [sample for sample in frames.samples if sample[0] < end]
+            cuts = [t - start for t in scene_cuts(frames.times, frames.changes) if t < end]
+            follow = follow_path(
+                find_subjects(samples, start), end - start, cuts, reframe.anchor or (0.5, 0.5)
+            )
+            decoded = tuple(grey for _, grey in samples)
+            if not follow.found and reframe.fallback == "blur":
+                reframe = DEFAULT_REFRAME
+    span = (start, end) if start > 0 or end < info.duration else None
+    kept = replace(info, duration=end - start) if span else info
+    return Edits(kept, span, reframe, follow, end_card, decoded)
+
+
+def _asked_span(info: MediaInfo, trim: Trim) -> tuple[float, float]:
+    """The trim's range on this source, or TrimError naming what does not fit."""
+    frame = 1 / info.fps if info.fps else 0.0
+    if trim.start >= info.duration - frame:
+        raise TrimError(
+            f"{info.path.name}: trim start {trim.start:g} s is at or past the end of the clip ({info.duration:.2f} s)"
+        )
+    if trim.end is not None and trim.end > info.duration + frame:
+        raise TrimError(
+            f"{info.path.name}: trim end {trim.end:g} s is past the end of the clip ({info.duration:.2f} s)"
+        )
+    return trim.start, min(info.duration, trim.end if trim.end is not None else info.duration)
 
 
 def render_source(
@@ -88,29 +195,36 @@ def render_source(
     out_dir: Path,
     *,
     preset: str = "source",
-    fit: Fit = DEFAULT_FIT,
+    reframe: Reframe = DEFAULT_REFRAME,
+    trim: Trim = NO_TRIM,
     options: EngineOptions = ENGINE_DEFAULTS,
     stem: str | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> list[RenderedOutput]:
-    """Render one output per brand from `source` into `out_dir` (see the module docstring)."""
+    """Render one output per brand from `source` into `out_dir` (see the module docstring), cut to `trim`
+    and fitted to the preset's shape by `reframe`, both resolved once for every brand (`plan_edits`)."""
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
-    info = probe_media(source)
     report = _ProgressReporter(on_progress)
+    edits = plan_edits(source, preset, reframe, trim, options)
+    info, span = edits.info, edits.span
     # the cores x264 sees (its default threads, and memory, grow with them), whatever the CPU quota
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     brand_encoders(info, brands, preset, options, cpus)  # a budget even one brand cannot fit fails here
     # measured before the render (audio only), so the gain goes into the render's single pass
-    before = _loudness(binary, source_loudness_args(info)) if _measures(info, brands, options) else None
-    makeup = _limiter_makeup(binary, info, before, brands, options) if before else {}
-    scene = analyse_scene(info) if needs_scene(brands) else None  # once, for every brand and shape
+    # of what is kept: the trim's span only
+    before = (
+        _loudness(binary, source_loudness_args(info, span=span)) if _measures(info, brands, options) else None
+    )
+    makeup = _limiter_makeup(binary, info, before, brands, options, span) if before else {}
+    # once, for every brand and shape; on the frames the reframe decoded, if it did
+    scene = analyse_scene(info, span=span, decoded=edits.decoded) if needs_scene(brands) else None
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
             info, brands, preset, out_dir, safe_stem(stem or source.stem), Path(work),
-            measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), fit=fit, loudness=before,
-            makeup_db=makeup, scene=scene, cpus=cpus,
+            measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), reframe=edits.reframe,
+            loudness=before, makeup_db=makeup, scene=scene, cpus=cpus, follow=edits.follow, span=span,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
@@ -124,8 +238,9 @@ def render_source(
                 output.temp_path.unlink(missing_ok=True)
             raise
     report("rendering", 100.0)
+    done = edits.as_dict(reframe)
     return [
-        replace(r, path=output.path, placements=_placements(output))
+        replace(r, path=output.path, placements=_placements(output), edits=done)
         for r, output in zip(rendered, plan.outputs, strict=True)
     ]
 
@@ -144,7 +259,12 @@ def _measures(info: MediaInfo, brands: Sequence[Brand], options: EngineOptions) 
 
 
 def _limiter_makeup(
-    binary: Path, info: MediaInfo, before: Loudness, brands: Sequence[Brand], options: EngineOptions
+    binary: Path,
+    info: MediaInfo,
+    before: Loudness,
+    brands: Sequence[Brand],
+    options: EngineOptions,
+    span: tuple[float, float] | None,
 ) -> dict[float, float]:
     """Per target that needs the limiter: the extra gain that makes up for what the limiter takes.
 
@@ -157,7 +277,7 @@ def _limiter_makeup(
             gain = plan_gain(before, target, makeup)
             if not gain.limited:
                 break
-            corrected = makeup_needed(gain, _loudness(binary, source_loudness_args(info, gain)), makeup)
+            corrected = makeup_needed(gain, _loudness(binary, source_loudness_args(info, gain, span)), makeup)
             if corrected is None:
                 break
             makeup = corrected

@@ -24,7 +24,7 @@ from portal.commands.base import USAGE_ERROR, PortalGroup, UserError, error_line
 from portal.commands.service import SERVICE_COMMANDS
 from portal.config import Settings
 from portal.media.errors import EngineError
-from portal.media.options import DEFAULT_FIT, FITS
+from portal.media.options import DEFAULT_FIT, FITS, FOLLOW_FALLBACKS, MAX_ZOOM, Reframe, Trim
 from portal.video_processor import PRESETS, ProgressCallback, render_source, safe_stem
 
 # Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
@@ -57,7 +57,8 @@ class RenderRun:
     brands: list[Brand]
     out_dir: Path
     preset: str
-    fit: str
+    reframe: Reframe
+    trim: Trim
     settings: Settings
     cancel: threading.Event = field(default_factory=threading.Event)
     stems: set[str] = field(default_factory=set)
@@ -71,7 +72,7 @@ class RenderRun:
         try:
             path = self.local_path(source, on_progress)
             rendered = render_source(
-                path, self.brands, self.out_dir, preset=self.preset, fit=self.fit,
+                path, self.brands, self.out_dir, preset=self.preset, reframe=self.reframe, trim=self.trim,
                 options=self.settings.engine_options(), stem=self.claim_stem(path),
                 on_progress=on_progress, cancel=self.cancel,
             )  # fmt: skip
@@ -83,7 +84,7 @@ class RenderRun:
             {"source": source, "brand": r.brand, "path": str(r.path),
              "width": r.width, "height": r.height, "duration": r.duration,
              "loudness": r.loudness.as_dict() if r.loudness else None,
-             "placements": list(r.placements)}
+             "placements": list(r.placements), "edits": r.edits}
             for r in rendered
         ]  # fmt: skip
         return SourceResult(source, outputs, None)
@@ -106,13 +107,47 @@ class RenderRun:
         return stem
 
 
+def _trim_range(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, float | None]:
+    """`--trim 2.5:14` as (start, end); an empty side is the clip's start or end."""
+    if value is None:
+        return 0.0, None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)?\s*:\s*(\d+(?:\.\d+)?)?\s*", value)
+    if not match or not (match[1] or match[2]):
+        raise click.BadParameter(f"{value!r}: expected START:END in seconds, e.g. 2.5:14 (or 2.5: or :14)")
+    return float(match[1] or 0), float(match[2]) if match[2] else None
+
+
+def _anchor_point(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d*\.?\d+)\s*,\s*(\d*\.?\d+)\s*", value)
+    point = (float(match[1]), float(match[2])) if match else (-1.0, -1.0)
+    if not all(0 <= side <= 1 for side in point):
+        raise click.BadParameter(f"{value!r}: expected X,Y as fractions from 0 to 1, e.g. 0.3,0.5")
+    return point
+
+
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--brand", "brand_ids", multiple=True, metavar="ID", help="A brand to render (repeatable).")
 @click.option("--all-brands", is_flag=True, help="Render every brand in the config.")
 @click.option("--preset", type=click.Choice(PRESETS), default="source", show_default=True)
 @click.option("--fit", type=click.Choice(FITS), default=DEFAULT_FIT, show_default=True,
-              help="A source of another shape: over a blurred copy of itself, or cropped.")  # fmt: skip
+              help="A source of another shape: over a blurred copy of itself, cropped, or cropped by a "
+                   "window that follows the subject.")  # fmt: skip
+@click.option("--trim", "trim_range", metavar="START:END", callback=_trim_range,
+              help="Keep only START to END seconds (either may be left out: 2.5:, :14).")  # fmt: skip
+@click.option(
+    "--trim-end-card", is_flag=True, help="Also cut a trailing card (a still tail after a hard cut)."
+)
+@click.option("--anchor", metavar="X,Y", callback=_anchor_point,
+              help="Centre of the crop window, as fractions 0..1 of the picture (with --fit crop or follow).")  # fmt: skip
+@click.option("--zoom", type=click.FloatRange(1.0, MAX_ZOOM), default=1.0, show_default=True,
+              help="A crop window this much tighter (with --fit crop or follow).")  # fmt: skip
+@click.option("--follow-fallback", type=click.Choice(FOLLOW_FALLBACKS), default="crop", show_default=True,
+              help="--fit follow where no subject is found: a still crop window, or the blurred fill.")  # fmt: skip
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="brand_config.json to use.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with outputs and errors.")
@@ -122,6 +157,11 @@ def render(
     all_brands: bool,
     preset: str,
     fit: str,
+    trim_range: tuple[float, float | None],
+    trim_end_card: bool,
+    anchor: tuple[float, float] | None,
+    zoom: float,
+    follow_fallback: str,
     config_path: Path | None,
     out_dir: Path,
     as_json: bool,
@@ -129,10 +169,15 @@ def render(
     """Brand each SOURCE (a video file or a link) for every chosen brand."""
     if bool(brand_ids) == all_brands:
         raise UserError("choose brands with --brand ID (repeatable) or --all-brands")
+    try:
+        reframe = Reframe(fit, anchor, zoom, follow_fallback)  # type: ignore[arg-type]
+        trim = Trim(*trim_range, end_card=trim_end_card)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     settings = settings_or_exit()
     brands = _select_brands(config_path or settings.brand_config, "all" if all_brands else list(brand_ids))
     _prepare_out_dir(out_dir)
-    run = RenderRun(brands, out_dir, preset, fit, settings)
+    run = RenderRun(brands, out_dir, preset, reframe, trim, settings)
     with _stop_on_signals(run), _progress_display(enabled=not as_json) as progress_for:
         results = [run.render(source, progress_for(source)) for source in sources]
     outputs = [output for result in results for output in result.outputs]

@@ -54,6 +54,67 @@ class PlacementOut(BaseModel):
     )
 
 
+class EndCardOut(BaseModel):
+    start: float = Field(description="seconds of the source: the hard cut into the card")
+    end: float
+    reason: str
+
+
+class TrimDoneOut(BaseModel):
+    """The part of the source the output holds (seconds of the source)."""
+
+    start: float
+    end: float
+    end_card: EndCardOut | None = Field(description="a trailing card found and cut (trim_end_card), or null")
+
+
+class WindowKeyOut(BaseModel):
+    t: float = Field(description="seconds of the output")
+    x: float = Field(description="the window's centre, as a fraction of the picture's width")
+    y: float = Field(description="the window's centre, as a fraction of the picture's height")
+    reason: str
+
+
+class FollowPathOut(BaseModel):
+    """The crop window's path (fit follow): keyframes, straight lines between them."""
+
+    found: bool = Field(description="false: no subject anywhere; the fallback was used")
+    cuts: list[float] = Field(description="scene cuts (seconds of the output) where the window jumped")
+    keys: list[WindowKeyOut]
+
+
+class ReframeDoneOut(BaseModel):
+    fit: Fit = Field(description="the fit asked for")
+    used: Fit = Field(description="the fit used: follow with nothing found and fallback blur is blur")
+    anchor: list[float] | None
+    zoom: float
+    path: FollowPathOut | None = Field(description="fit follow on a format that changes the shape; else null")
+
+
+class EditsDoneOut(BaseModel):
+    """What the source's edits did for this output (DESIGN 4.11)."""
+
+    trim: TrimDoneOut
+    reframe: ReframeDoneOut
+
+
+class TrimOut(BaseModel):
+    start: float = 0.0
+    end: float | None = Field(default=None, description="null: to the end")
+    end_card: bool = Field(
+        default=False, description="also cut a trailing card (a still tail after a hard cut)"
+    )
+
+
+class EditsOut(BaseModel):
+    """The edits asked of the job's source, beyond its `fit` (DESIGN 4.11)."""
+
+    trim: TrimOut | None = None
+    anchor: list[float] | None = None
+    zoom: float | None = None
+    follow_fallback: Literal["crop", "blur"] | None = None
+
+
 class OutputOut(BaseModel):
     brand: str
     filename: str
@@ -65,6 +126,7 @@ class OutputOut(BaseModel):
     loudness: LoudnessReportOut | None = Field(description="null for outputs without sound")
     placements: list[PlacementOut] = Field(description='one per overlay at position "auto"')
     post_text: str | None = Field(description="the brand's post text filled for this output; null: none set")
+    edits: EditsDoneOut | None = Field(description="what the trim kept and cut, and the crop window's path")
 
 
 class SourceOut(BaseModel):
@@ -121,6 +183,7 @@ class JobOut(BaseModel):
     brands: list[str]
     preset: PresetName
     fit: Fit
+    edits: EditsOut | None = Field(description="the trim, anchor and zoom asked for; null: none")
     attempts: int
     outputs: list[OutputOut]
     webhook_url: str | None
@@ -154,6 +217,7 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
             "loudness": output.loudness,
             "placements": output.placements or [],  # where each overlay at position "auto" went, and why
             "post_text": output.post_text,
+            "edits": output.edits,
         }
         for output in job.outputs
     ]
@@ -170,6 +234,7 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
         "brands": job.brands,
         "preset": job.preset,
         "fit": job.fit,
+        "edits": job.edits,
         "attempts": job.attempts,
         "outputs": outputs,
         "webhook_url": job.webhook_url,

@@ -25,7 +25,7 @@ from portal.database import STAGE_LENGTH, Database, Job, Output, new_id, utc_now
 from portal.errors import PortalError
 from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus
 from portal.jobs.webhooks import record_job_end
-from portal.media.options import DEFAULT_FIT
+from portal.media.options import DEFAULT_FIT, DEFAULT_REFRAME, NO_TRIM, Reframe, Trim
 from portal.storage.objects import OUTPUTS, MediaStorage
 
 log = logging.getLogger("portal.worker")
@@ -71,10 +71,38 @@ class NewJob:
     preset: str
     fit: str = DEFAULT_FIT
     v3_settings: dict | None = None  # v3's per-render settings (process_brands), applied by the worker
+    edits: dict | None = None  # the source's edits (`edits_record`), made once for every output
     webhook_url: str | None = None  # told when the job ends (portal.jobs.webhooks)
     source_id: str | None = None  # its library item
     source_meta: dict | None = None  # what is known of the source already (a library item's title...)
     warnings: list | None = None  # what the submitter is told (portal.library.sources.warnings_for)
+
+
+def edits_record(reframe: Reframe, trim: Trim) -> dict | None:
+    """How a job keeps what was asked of its source beyond the fit (None: nothing): `job_edits` reads it."""
+    record: dict = {}
+    if trim.cuts:
+        record["trim"] = {"start": trim.start, "end": trim.end, "end_card": trim.end_card}
+    if reframe.anchor is not None:
+        record["anchor"] = list(reframe.anchor)
+    if reframe.zoom != 1.0:
+        record["zoom"] = reframe.zoom
+    if reframe.fallback != DEFAULT_REFRAME.fallback:
+        record["follow_fallback"] = reframe.fallback
+    return record or None
+
+
+def job_edits(job: Job) -> tuple[Reframe, Trim]:
+    """The reframe and trim a job asked for (its `fit` and `edits_record`)."""
+    edits = job.edits or {}
+    anchor = edits.get("anchor")
+    reframe = Reframe(
+        job.fit,  # type: ignore[arg-type]
+        tuple(anchor) if anchor else None,  # type: ignore[arg-type]
+        edits.get("zoom", 1.0),
+        edits.get("follow_fallback", DEFAULT_REFRAME.fallback),
+    )
+    return reframe, Trim(**edits["trim"]) if "trim" in edits else NO_TRIM
 
 
 def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
@@ -84,7 +112,7 @@ def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
             kind=new.kind, source_kind=new.source_kind, source_name=new.source_name,
             source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
             v3_settings=new.v3_settings, webhook_url=new.webhook_url, source_id=new.source_id,
-            source_meta=new.source_meta, warnings=new.warnings)
+            source_meta=new.source_meta, warnings=new.warnings, edits=new.edits)
         for new in new_jobs
     ]  # fmt: skip
     with db.session() as session:
@@ -165,7 +193,7 @@ def finish(
                        width=item.width, height=item.height, duration=item.duration,
                        loudness=item.loudness.as_dict() if item.loudness else None,
                        placements=list(getattr(item, "placements", ())),
-                       post_text=(post_texts or {}).get(item.brand))
+                       post_text=(post_texts or {}).get(item.brand), edits=getattr(item, "edits", None))
             )  # fmt: skip
         job.progress = 100.0
         _end(db, session, job, JobStatus.COMPLETED)

@@ -19,7 +19,7 @@ from portal.media.errors import EngineError
 from portal.media.layers import ArtSizes, Layer, OverlayArt, brand_layers
 from portal.media.loudness import GainPlan, Loudness, plan_gain
 from portal.media.options import (
-    DEFAULT_FIT,
+    DEFAULT_REFRAME,
     ENGINE_DEFAULTS,
     FIXED_POSITIONS,
     MAX_FPS,
@@ -27,10 +27,11 @@ from portal.media.options import (
     PRESET_CANVAS,
     PRESETS,
     EngineOptions,
-    Fit,
+    Reframe,
 )
 from portal.media.placement import AutoPlacement, Rect, SceneMaps, anchor, choose_position
 from portal.media.probe import MediaInfo
+from portal.media.reframe import FollowPath, crop_step, window_origin
 
 ASPECT_TOLERANCE = 0.01  # closer than this, a source is scaled to the canvas rather than fitted and filled
 FILL_DOWNSCALE = 8  # the blurred fill is made at 1/8 size: the blur hides the detail anyway
@@ -306,16 +307,55 @@ def needs_scene(brands: Sequence[Brand]) -> bool:
     )
 
 
-def picture_rect(info: MediaInfo, canvas: tuple[int, int], fit: Fit) -> Rect:
+def picture_rect(info: MediaInfo, canvas: tuple[int, int], reframe: Reframe) -> Rect:
     """Where the source's picture sits on the canvas: centred, inside (the blurred fill around it) or
-    overflowing it (`fit` crop: the parts off the canvas are cut)."""
-    width, height = _fitted(info, canvas, fit)
+    overflowing it (a crop window: the parts off the canvas are cut; a moving window is taken as centred)."""
+    width, height = _fitted(info, canvas, reframe)
     return (canvas[0] - width) // 2, (canvas[1] - height) // 2, width, height
 
 
-def _fitted(info: MediaInfo, canvas: tuple[int, int], fit: Fit) -> tuple[int, int]:
-    """The source's displayed size on the canvas before any fill or crop."""
-    return (_fit_inside if fit == "blur" else _cover)(info.width, info.height, canvas)
+def _fitted(info: MediaInfo, canvas: tuple[int, int], reframe: Reframe) -> tuple[int, int]:
+    """The source's displayed size on the canvas before any fill or crop (a zoomed window: larger)."""
+    if reframe.fit == "blur":
+        return _fit_inside(info.width, info.height, canvas)
+    width, height = _cover(info.width, info.height, canvas)
+    return (
+        (width, height) if reframe.zoom == 1 else (_even(width * reframe.zoom), _even(height * reframe.zoom))
+    )
+
+
+def changes_shape(info: MediaInfo, canvas: tuple[int, int], reframe: Reframe) -> bool:
+    """Whether this canvas crops or fills the source (a format of the source's own shape, unzoomed, does not):
+    only then is a subject worth following."""
+    return _fitted(info, canvas, reframe) != canvas
+
+
+def fit_step(
+    picture: tuple[int, int], canvas: tuple[int, int], reframe: Reframe, follow: FollowPath | None = None
+) -> str:
+    """The last step of a format's fit chain, from the scaled picture to the canvas: the blurred fill, a
+    still crop window (centred, or at the user's anchor), or one that moves along `follow`'s path."""
+    if reframe.fit == "blur":
+        return _fill_graph(picture, canvas)
+    if reframe.fit == "follow" and follow is not None and follow.found:
+        return crop_step(picture, canvas, follow.keys)
+    if reframe.anchor is None:
+        return f"crop={canvas[0]}:{canvas[1]}"
+    x, y = (window_origin(reframe.anchor[axis], picture[axis], canvas[axis]) for axis in (0, 1))
+    return f"crop={canvas[0]}:{canvas[1]}:{x}:{y}"
+
+
+def trim_input(path: Path, span: tuple[float, float] | None) -> list[str]:
+    """The source as an FFmpeg input, cut to `span` (start, end in seconds) before it is decoded.
+
+    An input seek is frame-accurate when decoding (FFmpeg decodes from the keyframe before and drops what
+    comes before `start`), cuts sound and picture alike, and starts both at 0: every filter after sees
+    only the kept range.
+    """
+    if span is None:
+        return ["-i", str(path)]
+    start, end = span
+    return ["-ss", f"{start:.6f}", "-t", f"{end - start:.6f}", "-i", str(path)]
 
 
 def brand_arts(brands: Sequence[Brand]) -> list[OverlayArt]:
@@ -323,13 +363,18 @@ def brand_arts(brands: Sequence[Brand]) -> list[OverlayArt]:
     return [layer.art for brand in brands for shape in SHAPES for layer in brand_layers(brand, shape)]
 
 
-def normalize_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT_FIT) -> list[str]:
+def normalize_chain(
+    info: MediaInfo,
+    canvas: tuple[int, int],
+    reframe: Reframe = DEFAULT_REFRAME,
+    follow: FollowPath | None = None,
+) -> list[str]:
     """Filter steps that turn any source into the canvas: 8-bit BT.709 SDR, square pixels, capped rate.
 
     Autorotation is FFmpeg's (on by default), so frames arrive already turned. Steps that would do
     nothing for this source are left out. Each step is one filter, except the fill, which is a small
     graph of its own (FILL_STEP_PREFIX). A source of another shape is fitted inside over the fill
-    (`fit` blur) or scaled to cover the canvas and centre-cropped (`fit` crop).
+    (`fit` blur) or scaled to cover the canvas and cropped (`fit_step`).
     """
     steps: list[str] = []
     if info.align_streams:
@@ -340,7 +385,7 @@ def normalize_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT
     if info.variable_frame_rate or info.declared_fps > MAX_FPS + 0.01:
         steps.append(f"fps={_rate_text(info.fps)}")
 
-    fitted = _fitted(info, canvas, fit)
+    fitted = _fitted(info, canvas, reframe)
     resize = (info.coded_width, info.coded_height) != _rotated(fitted, info) or info.sar != 1
     if info.hdr:
         # Tone-map at output size (4x cheaper than at 4K); scaling the PQ/HLG signal first is common practice.
@@ -370,7 +415,7 @@ def normalize_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT
     if resize:
         steps.append("setsar=1")
     if fitted != canvas:
-        steps.append(_fill_graph(fitted, canvas) if fit == "blur" else f"crop={canvas[0]}:{canvas[1]}")
+        steps.append(fit_step(fitted, canvas, reframe, follow))
     steps.append("setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv")
     return steps
 
@@ -513,11 +558,13 @@ def plan_render(
     options: EngineOptions = ENGINE_DEFAULTS,
     input_args: Sequence[str] | None = None,
     temp_tag: str = "",
-    fit: Fit = DEFAULT_FIT,
+    reframe: Reframe = DEFAULT_REFRAME,
     loudness: Loudness | None = None,
     makeup_db: Mapping[float, float] | None = None,
     scene: SceneMaps | None = None,
     cpus: int = REFERENCE_CPUS,
+    follow: FollowPath | None = None,
+    span: tuple[float, float] | None = None,
 ) -> RenderPlan:
     """Everything FFmpeg must do to make one output per brand from `info`'s source.
 
@@ -528,13 +575,15 @@ def plan_render(
     temporary names unique to one run, so two runs of the same job (a re-queued job whose first worker is
     still alive) never write into each other's files. `scene` (the source's `analyse_scene`) places the
     layers at position "auto"; without it they take their fallback position. `cpus`: the cores x264 sees
-    (its default thread count, and so its memory, grows with them).
+    (its default thread count, and so its memory, grows with them). `follow`: the subject's path for
+    `fit` follow (`portal.media.reframe`); `span`: the trim (start, end in seconds of the source), with
+    `info` already describing the kept range (its duration).
     """
     encoders = brand_encoders(info, brands, preset, options, cpus)
     canvas = canvas_size(info, preset, options.max_short_side)
-    normalize = normalize_chain(info, canvas, fit)
+    normalize = normalize_chain(info, canvas, reframe, follow)
     makeup = makeup_db or {}
-    picture = picture_rect(info, canvas, fit)
+    picture = picture_rect(info, canvas, reframe)
     outputs = []
     for brand in brands:
         final = output_name(stem, brand.id)
@@ -543,7 +592,7 @@ def plan_render(
         gain = plan_gain(loudness, target, makeup.get(target, 0.0))
         temp = out_dir / temp_name(final, temp_tag)
         outputs.append(OutputPlan(brand.id, out_dir / final, temp, overlays, gain))
-    source_input = list(input_args) if input_args is not None else ["-i", str(info.path)]
+    source_input = list(input_args) if input_args is not None else trim_input(info.path, span)
     batches = []
     start = 0
     for size in encoders.batch_sizes:
@@ -615,14 +664,15 @@ MEASURE_HEAD = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info")
 MEASURE_FILTER = "ebur128=peak=true:framelog=verbose"  # the summary only (frame lines are verbose)
 
 
-def source_loudness_args(info: MediaInfo, gain: GainPlan | None = None) -> tuple[str, ...]:
-    """Measure the source's sound as the outputs get it (48 kHz stereo: a 5.1 source as its downmix),
-    after `gain`'s steps if given (to see what a limiter took away)."""
+def source_loudness_args(
+    info: MediaInfo, gain: GainPlan | None = None, span: tuple[float, float] | None = None
+) -> tuple[str, ...]:
+    """Measure the source's sound as the outputs get it (48 kHz stereo: a 5.1 source as its downmix; only
+    the trim's `span`), after `gain`'s steps if given (to see what a limiter took away)."""
     graph = ",".join([*audio_prep(info), *(gain.steps if gain else ()), MEASURE_FILTER])
     return (
         *MEASURE_HEAD,
-        "-i",
-        str(info.path),
+        *trim_input(info.path, span),
         "-map",
         f"0:{info.audio_index}",
         "-af",
