@@ -20,8 +20,8 @@ import av
 from portal.brand_loader import Brand
 from portal.media.binary import locate_ffmpeg
 from portal.media.errors import EngineError, RenderError, RenderTimeoutError, TrimError
-from portal.media.frames import decode_span
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
+from portal.media.frames import decode_span
 from portal.media.loudness import (
     MAKEUP_PASSES,
     SUMMARY_LINES,
@@ -74,16 +74,16 @@ from portal.media.reframe import (
 __all__ = [
     "FITS",
     "PRESETS",
-    "EngineOptions",
     "Edits",
+    "EngineOptions",
     "MediaInfo",
     "PreviewStill",
     "ProgressCallback",
     "RenderedOutput",
     "ffmpeg_report",
+    "plan_edits",
     "probe_media",
     "render_preview",
-    "plan_edits",
     "render_source",
     "safe_stem",
 ]
@@ -178,14 +178,11 @@ def plan_edits(
 def _asked_span(info: MediaInfo, trim: Trim) -> tuple[float, float]:
     """The trim's range on this source, or TrimError naming what does not fit."""
     frame = 1 / info.fps if info.fps else 0.0
+    the_end = f"the end of the clip ({info.duration:.2f} s)"
     if trim.start >= info.duration - frame:
-        raise TrimError(
-            f"{info.path.name}: trim start {trim.start:g} s is at or past the end of the clip ({info.duration:.2f} s)"
-        )
+        raise TrimError(f"{info.path.name}: trim start {trim.start:g} s is at or past {the_end}")
     if trim.end is not None and trim.end > info.duration + frame:
-        raise TrimError(
-            f"{info.path.name}: trim end {trim.end:g} s is past the end of the clip ({info.duration:.2f} s)"
-        )
+        raise TrimError(f"{info.path.name}: trim end {trim.end:g} s is past {the_end}")
     return trim.start, min(info.duration, trim.end if trim.end is not None else info.duration)
 
 

@@ -143,11 +143,11 @@ def _anchor_point(
     "--trim-end-card", is_flag=True, help="Also cut a trailing card (a still tail after a hard cut)."
 )
 @click.option("--anchor", metavar="X,Y", callback=_anchor_point,
-              help="Centre of the crop window, as fractions 0..1 of the picture (with --fit crop or follow).")  # fmt: skip
+              help="Crop window's centre, fractions 0..1 of the picture (--fit crop or follow).")  # fmt: skip
 @click.option("--zoom", type=click.FloatRange(1.0, MAX_ZOOM), default=1.0, show_default=True,
               help="A crop window this much tighter (with --fit crop or follow).")  # fmt: skip
 @click.option("--follow-fallback", type=click.Choice(FOLLOW_FALLBACKS), default="crop", show_default=True,
-              help="--fit follow where no subject is found: a still crop window, or the blurred fill.")  # fmt: skip
+              help="--fit follow, no subject found: a still crop window, or the blur.")  # fmt: skip
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="brand_config.json to use.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with outputs and errors.")

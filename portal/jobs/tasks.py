@@ -28,9 +28,9 @@ from portal.brands.v3_import import apply_v3_settings
 from portal.database import Job, WorkerBeat, utc_now
 from portal.errors import PortalError, WaitInQueue
 from portal.jobs import state
-from portal.jobs.state import job_edits
 from portal.jobs.footprint import python_footprint_mib
 from portal.jobs.maintenance import cleanup
+from portal.jobs.state import job_edits
 from portal.jobs.webhooks import start_sender
 from portal.library.post_text import post_text_for
 from portal.library.sources import describe_picture, learn_from_download, warnings_for

@@ -17,6 +17,7 @@ format's window has its own size and is clamped to stay on the picture.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import threading
@@ -256,7 +257,7 @@ def follow_path(
         return FollowPath((WindowKey(0.0, *rest, "no subject found: still window"),), False)
     bounds = [0.0, *sorted(t for t in cuts if 0 < t < duration), duration]
     keys: list[WindowKey] = []
-    for shot_start, shot_end in zip(bounds, bounds[1:], strict=False):
+    for shot_start, shot_end in itertools.pairwise(bounds):
         shot = [s for s in subjects if shot_start <= s.t < shot_end]
         keys += _follow_shot(shot, shot_start, shot_end, rest, first=not keys)
     return FollowPath(tuple(_simplify(keys)), True, tuple(bounds[1:-1]))
@@ -336,9 +337,7 @@ def _averaged(times: Sequence[float], values: Sequence[float], span: float) -> l
 def _interpolate(times: Sequence[float], values: Sequence[float], t: float) -> float:
     if t <= times[0]:
         return values[0]
-    for (t0, v0), (t1, v1) in zip(
-        zip(times, values, strict=True), zip(times[1:], values[1:], strict=True), strict=False
-    ):
+    for (t0, v0), (t1, v1) in itertools.pairwise(zip(times, values, strict=True)):
         if t <= t1:
             return v0 + (v1 - v0) * (t - t0) / (t1 - t0) if t1 > t0 else v1
     return values[-1]
@@ -347,7 +346,7 @@ def _interpolate(times: Sequence[float], values: Sequence[float], t: float) -> f
 def _simplify(keys: list[WindowKey]) -> list[WindowKey]:
     """Drop keys that lie on the straight line between their neighbours (a hold is two keys)."""
     kept = [keys[0]]
-    for key, after in zip(keys[1:], keys[2:], strict=False):
+    for key, after in itertools.pairwise(keys[1:]):
         before = kept[-1]
         if after.t - before.t <= 1e-9:
             kept.append(key)
@@ -391,9 +390,7 @@ def _ramp_sum(keys: Sequence[WindowKey], axis: str, picture: int, window: int) -
     """x(t) piecewise linear through the keys: the first value plus one clipped ramp per segment."""
     values = [window_origin(getattr(key, axis), picture, window) for key in keys]
     terms = [str(values[0])]
-    for (k0, v0), (k1, v1) in zip(
-        zip(keys, values, strict=True), zip(keys[1:], values[1:], strict=True), strict=False
-    ):
+    for (k0, v0), (k1, v1) in itertools.pairwise(zip(keys, values, strict=True)):
         if v1 == v0:
             continue
         span = max(k1.t - k0.t, 1e-3)  # a jump (a cut) is a ramp one millisecond long

@@ -64,8 +64,10 @@ def _write(path: Path, frames: list[np.ndarray], fps: int, size: tuple[int, int]
     subprocess.run(command, input=b"".join(frame.tobytes() for frame in frames), check=True)
 
 
-def face_clip(path: Path, size: tuple[int, int] = (640, 360), fps: int = 30, seconds: float = 5.0) -> MovingClip:
-    """The astronaut's face (scikit-image's bundled photo) crossing the frame, then still for the last 40 %."""
+def face_clip(
+    path: Path, size: tuple[int, int] = (640, 360), fps: int = 30, seconds: float = 5.0
+) -> MovingClip:
+    """The astronaut's face (scikit-image's bundled photo) crossing the frame, then still (the last 40 %)."""
     from skimage.data import astronaut
 
     width, height = size
@@ -88,7 +90,9 @@ def face_clip(path: Path, size: tuple[int, int] = (640, 360), fps: int = 30, sec
     return MovingClip(path, size, fps, boxes, moving)
 
 
-def walker_clip(path: Path, size: tuple[int, int] = (640, 360), fps: int = 30, seconds: float = 5.0) -> MovingClip:
+def walker_clip(
+    path: Path, size: tuple[int, int] = (640, 360), fps: int = 30, seconds: float = 5.0
+) -> MovingClip:
     """A figure drawn with OpenCV (head, body, swinging arms and legs) walking across, then standing still."""
     width, height = size
     tall = round(height * 0.7)

@@ -4,6 +4,7 @@ The centre crop of the same clip, rendered in the same test, is the baseline it 
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -50,23 +51,29 @@ def render(clip: MovingClip, fit: str, brands, out: Path):
 @pytest.mark.parametrize("make", [face_clip, walker_clip], ids=["astronaut", "walker"])
 def test_follow_keeps_the_subject_in_a_vertical_output(make, plain_brand, tmp_path: Path) -> None:
     clip = make(tmp_path / f"{make.__name__}.mp4")
-    followed, centred = render(clip, "follow", plain_brand, tmp_path), render(clip, "crop", plain_brand, tmp_path)
+    followed, centred = (
+        render(clip, "follow", plain_brand, tmp_path),
+        render(clip, "crop", plain_brand, tmp_path),
+    )
     scale = followed.height / clip.size[1]  # the source scaled to cover the 9:16 canvas
     shares = {}
     for name, output in (("follow", followed), ("crop", centred)):
         frames = rgb_frames(output.path)
         assert len(frames) == len(clip.boxes)
-        inside = [visible_share(frame, box[2] * scale) >= INSIDE for frame, box in zip(frames, clip.boxes)]
+        inside = [
+            visible_share(frame, box[2] * scale) >= INSIDE
+            for frame, box in zip(frames, clip.boxes, strict=True)
+        ]
         shares[name] = sum(inside) / len(inside)
     assert shares["follow"] >= SHARE_NEEDED, shares
     assert shares["crop"] < 0.6, shares  # the baseline loses the subject for most of its walk
 
     # the window's movement, read from the output: no frame-to-frame jump faster than a pan
     frames = rgb_frames(followed.path)
-    lefts = [window_left(frame, box, scale) for frame, box in zip(frames, clip.boxes)]
+    lefts = [window_left(frame, box, scale) for frame, box in zip(frames, clip.boxes, strict=True)]
     picture_width = clip.size[0] * scale
     bound = MAX_SPEED * picture_width / clip.fps + 3  # + rounding to even pixels and the border's blur
-    steps = [abs(b - a) for a, b in zip(lefts, lefts[1:]) if a is not None and b is not None]
+    steps = [abs(b - a) for a, b in itertools.pairwise(lefts) if a is not None and b is not None]
     assert len(steps) > len(frames) * 0.8
     assert max(steps) <= bound, (max(steps), bound)
     # once the subject has stood still for a second and a half, the window holds still
