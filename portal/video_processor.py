@@ -86,6 +86,7 @@ __all__ = [
     "render_preview",
     "render_source",
     "safe_stem",
+    "trim_span",
 ]
 
 ProgressCallback = Callable[[str, float], None]  # (stage, percent 0..100): monotonic, ends at 100
@@ -149,7 +150,7 @@ def plan_edits(
     """Resolve the trim (and its end card) against the source, and follow its subject when `fit` is
     follow and `preset` changes the shape: one decode of the kept range, a few frames a second."""
     info = source if isinstance(source, MediaInfo) else probe_media(source)
-    start, end = _asked_span(info, trim)
+    start, end = trim_span(trim, info.duration, info.fps, info.path.name)
     canvas = canvas_size(info, preset, options.max_short_side)
     follows = reframe.fit == "follow" and changes_shape(info, canvas, reframe)
     end_card = follow = None
@@ -175,15 +176,16 @@ def plan_edits(
     return Edits(kept, span, reframe, follow, end_card, decoded)
 
 
-def _asked_span(info: MediaInfo, trim: Trim) -> tuple[float, float]:
-    """The trim's range on this source, or TrimError naming what does not fit."""
-    frame = 1 / info.fps if info.fps else 0.0
-    the_end = f"the end of the clip ({info.duration:.2f} s)"
-    if trim.start >= info.duration - frame:
-        raise TrimError(f"{info.path.name}: trim start {trim.start:g} s is at or past {the_end}")
-    if trim.end is not None and trim.end > info.duration + frame:
-        raise TrimError(f"{info.path.name}: trim end {trim.end:g} s is past {the_end}")
-    return trim.start, min(info.duration, trim.end if trim.end is not None else info.duration)
+def trim_span(trim: Trim, duration: float, fps: float, name: str) -> tuple[float, float]:
+    """The trim's (start, end) on a source this long, or TrimError naming the file and what does not fit
+    (an end up to a frame past the end is the end)."""
+    frame = 1 / fps if fps else 0.0
+    the_end = f"the end of the clip ({duration:.2f} s)"
+    if trim.start >= duration - frame:
+        raise TrimError(f"{name}: trim start {trim.start:g} s is at or past {the_end}")
+    if trim.end is not None and trim.end > duration + frame:
+        raise TrimError(f"{name}: trim end {trim.end:g} s is past {the_end}")
+    return trim.start, min(duration, trim.end if trim.end is not None else duration)
 
 
 def render_source(

@@ -24,7 +24,16 @@ from portal.commands.base import USAGE_ERROR, PortalGroup, UserError, error_line
 from portal.commands.service import SERVICE_COMMANDS
 from portal.config import Settings
 from portal.media.errors import EngineError
-from portal.media.options import DEFAULT_FIT, FITS, FOLLOW_FALLBACKS, MAX_ZOOM, Reframe, Trim
+from portal.media.options import (
+    DEFAULT_FIT,
+    FITS,
+    FOLLOW_FALLBACKS,
+    MAX_ZOOM,
+    Reframe,
+    Trim,
+    parse_anchor,
+    parse_trim_range,
+)
 from portal.video_processor import PRESETS, ProgressCallback, render_source, safe_stem
 
 # Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
@@ -109,24 +118,19 @@ class RenderRun:
 
 def _trim_range(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, float | None]:
     """`--trim 2.5:14` as (start, end); an empty side is the clip's start or end."""
-    if value is None:
-        return 0.0, None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)?\s*:\s*(\d+(?:\.\d+)?)?\s*", value)
-    if not match or not (match[1] or match[2]):
-        raise click.BadParameter(f"{value!r}: expected START:END in seconds, e.g. 2.5:14 (or 2.5: or :14)")
-    return float(match[1] or 0), float(match[2]) if match[2] else None
+    try:
+        return parse_trim_range(value) if value is not None else (0.0, None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _anchor_point(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    match = re.fullmatch(r"\s*(\d*\.?\d+)\s*,\s*(\d*\.?\d+)\s*", value)
-    point = (float(match[1]), float(match[2])) if match else (-1.0, -1.0)
-    if not all(0 <= side <= 1 for side in point):
-        raise click.BadParameter(f"{value!r}: expected X,Y as fractions from 0 to 1, e.g. 0.3,0.5")
-    return point
+    try:
+        return parse_anchor(value) if value is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @main.command()

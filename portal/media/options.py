@@ -7,6 +7,7 @@ these; nothing here reads the environment: `portal.config` turns settings into `
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -87,6 +88,23 @@ class Reframe:
             raise ValueError(f"anchor {self.anchor} must be two numbers from 0 to 1")
         if not 1.0 <= self.zoom <= MAX_ZOOM:
             raise ValueError(f"zoom {self.zoom:g} must be from 1 to {MAX_ZOOM:g}")
+
+
+def parse_trim_range(text: str) -> tuple[float, float | None]:
+    """`2.5:14` as (2.5, 14.0); an empty side is the clip's start or end (`2.5:`, `:14`)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)?\s*:\s*(\d+(?:\.\d+)?)?\s*", text)
+    if not match or not (match[1] or match[2]):
+        raise ValueError(f"{text!r}: expected START:END in seconds, e.g. 2.5:14 (or 2.5: or :14)")
+    return float(match[1] or 0), float(match[2]) if match[2] else None
+
+
+def parse_anchor(text: str) -> tuple[float, float]:
+    """`0.3,0.5` as (0.3, 0.5): the crop window's centre as fractions of the picture."""
+    match = re.fullmatch(r"\s*(\d*\.?\d+)\s*,\s*(\d*\.?\d+)\s*", text)
+    point = (float(match[1]), float(match[2])) if match else (-1.0, -1.0)
+    if not all(0 <= side <= 1 for side in point):
+        raise ValueError(f"{text!r}: expected X,Y as fractions from 0 to 1, e.g. 0.3,0.5")
+    return point
 
 
 NO_TRIM = Trim()

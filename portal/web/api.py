@@ -45,11 +45,11 @@ from portal.library.sources import (
     warnings_for,
 )
 from portal.media.errors import SourceError
-from portal.media.options import DEFAULT_FIT, Fit
+from portal.media.options import DEFAULT_FIT, Fit, FollowFallback, parse_anchor, parse_trim_range
 from portal.media.plan import job_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
-from portal.video_processor import PRESETS, PreviewStill, probe_media, render_preview
+from portal.video_processor import PRESETS, PreviewStill, probe_media, render_preview, trim_span
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.links import link_signer, signed_download_url
@@ -69,6 +69,7 @@ from portal.web.schemas import (
     JobsAnswer,
     PreviewQuery,
     SitesAnswer,
+    SourceEdits,
     StatusAnswer,
     UploadAnswer,
     WebhookRequest,
@@ -96,14 +97,14 @@ def test():
     return StatusAnswer(status="online", version=__version__).answer()
 
 
-class BrandSelection(WebhookRequest):
-    """What to make: the brands and the format (a multipart request sends only this, with its file)."""
+class BrandSelection(WebhookRequest, SourceEdits):
+    """What to make: the brands, the format and the source's edits (a multipart request sends only this,
+    with its file)."""
 
     model_config = ConfigDict(extra="forbid")
 
     brands: list[str] | Literal["all"] = Field(min_length=1)
     preset: PresetName = "source"
-    fit: Fit = DEFAULT_FIT
 
 
 class ProcessForm(BaseModel):
@@ -113,7 +114,30 @@ class ProcessForm(BaseModel):
     brands: str = Field(min_length=1)
     preset: PresetName = "source"
     fit: Fit = DEFAULT_FIT
+    trim: str | None = Field(default=None, description="START:END in seconds (2.5:14, 2.5:, :14)")
+    trim_end_card: bool = False
+    anchor: str | None = Field(default=None, description="X,Y: the crop window's centre, fractions 0..1")
+    zoom: float = 1.0
+    follow_fallback: FollowFallback = "crop"
     webhook_url: str | None = None
+
+
+def _form_edits(form) -> dict:
+    """A multipart request's edits in the JSON request's shape (`trim` START:END, `anchor` X,Y)."""
+    fields: dict = {"fit": form.get("fit") or DEFAULT_FIT}
+    try:
+        if form.get("trim"):
+            start, end = parse_trim_range(form["trim"])
+            fields["trim"] = {"start": start, "end": end}
+        if form.get("anchor"):
+            x, y = parse_anchor(form["anchor"])
+            fields["anchor"] = {"x": x, "y": y}
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
+    for name in ("trim_end_card", "zoom", "follow_fallback"):
+        if form.get(name):
+            fields[name] = form[name]
+    return fields
 
 
 SOURCE_FIELDS = ("url", "urls", "upload_id", "source_id")
@@ -212,8 +236,8 @@ def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
         fields = {
             "brands": "all" if brands == ["all"] else brands,
             "preset": request.form.get("preset") or "source",
-            "fit": request.form.get("fit") or DEFAULT_FIT,
             "webhook_url": request.form.get("webhook_url") or None,
+            **_form_edits(request.form),
         }
         selection = BrandSelection.model_validate(fields)
         _brand_ids(selection.brands)  # refuse unknown brands and webhooks before storing the file
@@ -237,7 +261,7 @@ def _submit(new_jobs: list[NewJob]) -> list[str]:
 
 def _link_jobs(
     urls: list[str], kind: str, brands: list[str], preset: str, expand: bool, fit: str = DEFAULT_FIT,
-    webhook_url: str | None = None,
+    webhook_url: str | None = None, edits: dict | None = None,
 ) -> list[str]:  # fmt: skip
     """One job per link (per entry for an expanded playlist); every link is checked before any job exists."""
     rt = runtime()
@@ -261,7 +285,7 @@ def _link_jobs(
         warnings = [warnings_for(session, source_id, window) for source_id in sources]
     return _submit([
         NewJob(kind, "url", url, None, brands, preset, fit, webhook_url=webhook_url, source_id=source_id,
-               warnings=warned)
+               warnings=warned, edits=edits)
         for url, source_id, warned in zip(urls, sources, warnings, strict=True)
     ])  # fmt: skip
 
@@ -288,8 +312,9 @@ def process_video():
     if upload is None and (payload.url or payload.urls):
         urls = payload.urls or [payload.url]
         ids = _link_jobs(
-            urls, "render", brands, payload.preset, payload.playlist, payload.fit, payload.webhook_url
-        )
+            urls, "render", brands, payload.preset, payload.playlist, payload.fit, payload.webhook_url,
+            payload.edits_record(),
+        )  # fmt: skip
         return _job_response(ids[0], 202) if payload.url and len(ids) == 1 else _jobs_response(ids)
     _require_disk()
     if upload is None and payload.source_id:
@@ -300,11 +325,14 @@ def process_video():
         if upload is None or not runtime().storage.exists(upload.path):
             message = f"no upload {payload.upload_id!r} (expired or never made)"
             raise ApiError(404, "upload_not_found", message)
+    # the upload's length is known: a trim past its end is refused now, not when the job runs
+    trim_span(payload.asked_trim(), upload.media["duration"], upload.media["fps"], upload.filename)
     with runtime().db.session() as session:
         warnings = warnings_for(session, upload.source_id, runtime().settings.repost_window_days)
     [job_id] = _submit([
         NewJob("render", "upload", upload.filename, upload.path, brands, payload.preset, payload.fit,
-               webhook_url=payload.webhook_url, source_id=upload.source_id, warnings=warnings)
+               webhook_url=payload.webhook_url, source_id=upload.source_id, warnings=warnings,
+               edits=payload.edits_record())
     ])  # fmt: skip
     return _job_response(job_id, 202)
 
@@ -324,7 +352,8 @@ def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -
         path = source.path
     [job_id] = _submit([
         NewJob("render", "library", name, path, brands, selection.preset, selection.fit,
-               webhook_url=selection.webhook_url, source_id=source_id, source_meta=meta, warnings=warnings)
+               webhook_url=selection.webhook_url, source_id=source_id, source_meta=meta, warnings=warnings,
+               edits=selection.edits_record())
     ])  # fmt: skip
     return job_id
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from portal.brand_loader import Brand
 from portal.brands.assets import AssetShape
 from portal.brands.v3_import import V3Settings
 from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName
-from portal.media.options import DEFAULT_FIT, Fit
+from portal.jobs.state import edits_record
+from portal.media.options import DEFAULT_FIT, MAX_ZOOM, NO_TRIM, Fit, FollowFallback, Reframe, Trim
 
 
 class AnswerShapeError(Exception):
@@ -71,6 +72,65 @@ class WebhookRequest(BaseModel):
         max_length=2048,
         description="POSTed a signed {event, job} when the job ends; needs WTF_WEBHOOK_SECRET on the server",
     )
+
+
+class TrimIn(BaseModel):
+    """The part of the source every output keeps (seconds of the source)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(default=0.0, ge=0)
+    end: float | None = Field(default=None, gt=0, description="null or left out: to the end")
+
+
+class AnchorIn(BaseModel):
+    """The crop window's centre, as fractions of the picture."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+
+
+class SourceEdits(BaseModel):
+    """Edits made once to the source, for every brand (DESIGN 4.11): how it fills another shape, and
+    the part kept."""
+
+    fit: Fit = Field(
+        default=DEFAULT_FIT, description="blur, crop, or follow (a window that follows the subject)"
+    )
+    trim: TrimIn | None = None
+    trim_end_card: bool = Field(
+        default=False, description="also cut a trailing card: a still tail after a hard cut"
+    )
+    anchor: AnchorIn | None = Field(
+        default=None,
+        description="crop and follow: the window's centre (follow: where it rests when no subject is found)",
+    )
+    zoom: float = Field(
+        default=1.0, ge=1, le=MAX_ZOOM, description="crop and follow: a window this much tighter"
+    )
+    follow_fallback: FollowFallback = Field(
+        default="crop", description="follow with no subject found: a still window, or the blur"
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SourceEdits:
+        self.reframe(), self.asked_trim()  # a ValueError here is the request's 422
+        return self
+
+    def reframe(self) -> Reframe:
+        anchor = (self.anchor.x, self.anchor.y) if self.anchor else None
+        return Reframe(self.fit, anchor, self.zoom, self.follow_fallback)
+
+    def asked_trim(self) -> Trim:
+        if self.trim is None:
+            return Trim(end_card=self.trim_end_card) if self.trim_end_card else NO_TRIM
+        return Trim(self.trim.start, self.trim.end, self.trim_end_card)
+
+    def edits_record(self) -> dict | None:
+        """What a job keeps of these edits besides its fit."""
+        return edits_record(self.reframe(), self.asked_trim())
 
 
 class StatusAnswer(Answer):
@@ -216,6 +276,16 @@ class V3ProcessBrandsRequest(V3Settings, WebhookRequest):
     brands: list[str] | str = Field(description="v3 brand names, any case")
     preset: PresetName = "source"
     fit: Fit = DEFAULT_FIT
+    start: float | None = Field(default=None, ge=0, description="keep from this second of the source")
+    end: float | None = Field(default=None, gt=0, description="keep up to this second of the source")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> V3ProcessBrandsRequest:
+        self.asked_trim()  # a ValueError here is the request's 422
+        return self
+
+    def asked_trim(self) -> Trim:
+        return Trim(self.start or 0.0, self.end) if self.start or self.end is not None else NO_TRIM
 
 
 class V3FetchRequest(WebhookRequest):
