@@ -77,7 +77,8 @@ def test_multipart_takes_the_clis_forms(quick_server: Server, face: Path) -> Non
     with face.open("rb") as handle:
         response = quick_server.call(
             "POST", "/api/videos/process", files={"file": ("face.mp4", handle)},
-            data={"brands": "watchthefall", "preset": "square", "fit": "crop", "trim": "1:", "anchor": "0.8,0.5"},
+            data={"brands": "watchthefall", "preset": "square", "fit": "crop", "trim": "1:",
+                  "anchor": "0.8,0.5"},
         )  # fmt: skip
     assert response.status_code == 202, response.text
     job = quick_server.wait(response.json()["job"]["id"])
@@ -92,14 +93,15 @@ def test_multipart_takes_the_clis_forms(quick_server: Server, face: Path) -> Non
 
 def test_v3_process_brands_takes_start_and_end(quick_server: Server, face: Path) -> None:
     upload_id = quick_server.upload(face)
-    response = quick_server.call("POST", "/api/videos/process_brands", headers={"Prefer": "respond-async"},
-                                 json={"source_path": upload_id, "brands": ["WatchTheFall"], "start": 1, "end": 2})  # fmt: skip
+    asked = {"source_path": upload_id, "brands": ["WatchTheFall"], "start": 1, "end": 2}
+    response = quick_server.call(
+        "POST", "/api/videos/process_brands", headers={"Prefer": "respond-async"}, json=asked
+    )
     assert response.status_code == 202, response.text
     job = quick_server.wait(response.json()["job"]["id"])
     assert job["status"] == "completed", job["error"]
     assert abs(job["outputs"][0]["duration"] - 1.0) <= 1 / 30
-    bad = quick_server.call("POST", "/api/videos/process_brands",
-                            json={"source_path": upload_id, "brands": ["WatchTheFall"], "start": 2, "end": 1})  # fmt: skip
+    bad = quick_server.call("POST", "/api/videos/process_brands", json={**asked, "start": 2, "end": 1})
     assert (
         bad.status_code == 400 and bad.json()["success"] is False and "after its start" in bad.json()["error"]
     )
@@ -107,8 +109,8 @@ def test_v3_process_brands_takes_start_and_end(quick_server: Server, face: Path)
 
 def test_the_cli_trims_and_follows(face: Path, tmp_path: Path) -> None:
     result = wtf_portal("render", str(face), "--brand", "watchthefall", "--preset", "vertical",
-                        "--fit", "follow", "--trim", "0.5:2", "--zoom", "1.2", "--out", str(tmp_path), "--json",
-                        env=QUICK_ENV)  # fmt: skip
+                        "--fit", "follow", "--trim", "0.5:2", "--zoom", "1.2", "--out", str(tmp_path),
+                        "--json", env=QUICK_ENV)  # fmt: skip
     assert result.returncode == 0, result.stderr
     [output] = json.loads(result.stdout)["outputs"]
     assert abs(output["duration"] - 1.5) <= 1 / 30
