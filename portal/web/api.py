@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import secrets
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -49,7 +50,7 @@ from portal.media.options import DEFAULT_FIT, Fit, FollowFallback, parse_anchor,
 from portal.media.plan import job_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
-from portal.video_processor import PRESETS, PreviewStill, probe_media, render_preview, trim_span
+from portal.video_processor import PRESETS, PreviewStill, plan_edits, probe_media, render_preview, trim_span
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.links import link_signer, signed_download_url
@@ -62,6 +63,7 @@ from portal.web.schemas import (
     CookiesAnswer,
     CookiesForm,
     DeletedAnswer,
+    EditsPreviewAnswer,
     FileForm,
     JobAnswer,
     JobListQuery,
@@ -356,6 +358,38 @@ def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -
                edits=selection.edits_record())
     ])  # fmt: skip
     return job_id
+
+
+class EditsPreviewRequest(SourceEdits):
+    """The edits to try on an upload, for a format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: PresetName = "vertical"
+
+
+@bp.post("/uploads/<upload_id>/edits")
+@documented(
+    {200: EditsPreviewAnswer}, body=EditsPreviewRequest, tag="uploads",
+    errors={404: "no such upload", 422: "a bad edit, or a trim outside the clip"},
+)  # fmt: skip
+def preview_edits(upload_id: str):
+    """What the edits would do to an upload, without rendering: the kept range, the end card found, and
+    the crop window's path with its reasons (the dashboard draws it over the clip)."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send JSON (Content-Type: application/json)")
+    asked = EditsPreviewRequest.model_validate(request.get_json())
+    rt = runtime()
+    with rt.db.session() as session:
+        upload = session.get(Upload, upload_id)
+    if upload is None or not rt.storage.exists(upload.path):
+        raise ApiError(404, "upload_not_found", f"no upload {upload_id!r} (expired or never made)")
+    rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{upload_id}-edits-", dir=rt.settings.temp_dir) as scratch:
+        source = rt.storage.local_copy(upload.path, Path(scratch))
+        reframe = asked.reframe()
+        edits = plan_edits(source, asked.preset, reframe, asked.asked_trim(), rt.settings.engine_options())
+    return EditsPreviewAnswer(edits=edits.as_dict(reframe)).answer()
 
 
 COOKIES_MAX_BYTES = 1_048_576

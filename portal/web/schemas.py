@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from portal.brand_loader import Brand
 from portal.brands.assets import AssetShape
 from portal.brands.v3_import import V3Settings
-from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName
+from portal.jobs.answer import EditsDoneOut, ErrorDetail, JobOut, JobStatusName, PresetName
 from portal.jobs.state import edits_record
 from portal.media.options import DEFAULT_FIT, MAX_ZOOM, NO_TRIM, Fit, FollowFallback, Reframe, Trim
 
@@ -131,6 +131,10 @@ class SourceEdits(BaseModel):
     def edits_record(self) -> dict | None:
         """What a job keeps of these edits besides its fit."""
         return edits_record(self.reframe(), self.asked_trim())
+
+
+class EditsPreviewAnswer(Answer):
+    edits: EditsDoneOut
 
 
 class StatusAnswer(Answer):
