@@ -8,6 +8,7 @@ of pure magenta (a colour the background never has): an output's magenta pixels 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,15 +54,22 @@ def _positions(width: int, subject_w: int, frames: int, moving: int) -> list[int
     return xs
 
 
-def _write(path: Path, frames: list[np.ndarray], fps: int, size: tuple[int, int]) -> None:
+def _write(path: Path, frames: Iterator[np.ndarray], fps: int, size: tuple[int, int], seconds: float) -> None:
+    """Encode frames as they are drawn (a 10 s 1080p clip would not fit in memory whole), with a tone."""
     command = [
         str(locate_ffmpeg()), "-hide_banner", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}", "-r", str(fps), "-i", "-",
-        "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={len(frames) / fps}",
+        "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(fps),
         "-c:a", "aac", "-shortest", str(path),
     ]  # fmt: skip
-    subprocess.run(command, input=b"".join(frame.tobytes() for frame in frames), check=True)
+    encoder = subprocess.Popen(command, stdin=subprocess.PIPE)
+    assert encoder.stdin is not None
+    for frame in frames:
+        encoder.stdin.write(frame.tobytes())
+    encoder.stdin.close()
+    if encoder.wait() != 0:
+        raise RuntimeError(f"fixture ffmpeg failed: {' '.join(command)}")
 
 
 def face_clip(
@@ -79,14 +87,17 @@ def face_clip(
     rng = np.random.default_rng(7)
     background = _background(width, height, rng)
     top = (height - fh) // 2
-    frames, boxes = [], []
-    for left in _positions(width, fw, count, moving):
-        frame = background.copy()
-        frame[top - BORDER : top + fh + BORDER, left - BORDER : left + fw + BORDER] = MAGENTA
-        frame[top : top + fh, left : left + fw] = face
-        frames.append(frame)
-        boxes.append((left - BORDER, top - BORDER, fw + 2 * BORDER, fh + 2 * BORDER))
-    _write(path, frames, fps, size)
+    lefts = _positions(width, fw, count, moving)
+
+    def frames() -> Iterator[np.ndarray]:
+        for left in lefts:
+            frame = background.copy()
+            frame[top - BORDER : top + fh + BORDER, left - BORDER : left + fw + BORDER] = MAGENTA
+            frame[top : top + fh, left : left + fw] = face
+            yield frame
+
+    _write(path, frames(), fps, size, seconds)
+    boxes = [(left - BORDER, top - BORDER, fw + 2 * BORDER, fh + 2 * BORDER) for left in lefts]
     return MovingClip(path, size, fps, boxes, moving)
 
 
@@ -101,8 +112,23 @@ def walker_clip(
     rng = np.random.default_rng(11)
     background = _background(width, height, rng)
     top = (height - tall) // 2
-    frames, boxes = [], []
-    for index, left in enumerate(_positions(width, body_w, count, moving)):
+    lefts = _positions(width, body_w, count, moving)
+    boxes = [(left - BORDER, top - BORDER, body_w + 2 * BORDER, tall + 2 * BORDER) for left in lefts]
+    _write(path, _walking(background, lefts, boxes, moving, fps, tall, top, body_w), fps, size, seconds)
+    return MovingClip(path, size, fps, boxes, moving)
+
+
+def _walking(
+    background: np.ndarray,
+    lefts: list[int],
+    boxes: list,
+    moving: int,
+    fps: int,
+    tall: int,
+    top: int,
+    body_w: int,
+) -> Iterator[np.ndarray]:
+    for index, (left, box) in enumerate(zip(lefts, boxes, strict=True)):
         frame = background.copy()
         swing = np.sin(index / fps * 2 * np.pi * 1.6) * 0.35 if index < moving else 0.0
         cx = left + body_w // 2
@@ -117,10 +143,6 @@ def walker_clip(
             cv2.line(frame, (cx, hip), (leg_x, top + tall - limb), colour, limb, cv2.LINE_AA)
             arm_x = cx - round(np.sin(side * swing) * tall * 0.25)
             cv2.line(frame, (cx, neck + limb), (arm_x, hip), colour, limb, cv2.LINE_AA)
-        box = (left - BORDER, top - BORDER, body_w + 2 * BORDER, tall + 2 * BORDER)
         x, y, w, h = box
         cv2.rectangle(frame, (x, y), (x + w - 1, y + h - 1), MAGENTA, BORDER)
-        frames.append(frame)
-        boxes.append(box)
-    _write(path, frames, fps, size)
-    return MovingClip(path, size, fps, boxes, moving)
+        yield frame
