@@ -74,10 +74,7 @@ def decode_span(info: MediaInfo, start: float, end: float, sample_fps: float | N
                     continue
                 if moment >= end - 1e-6:
                     break
-                thumb = _upright(
-                    frame.to_ndarray(width=THUMB_SIZE[0], height=THUMB_SIZE[1], format="gray"), turns
-                )
-                thumb = thumb.astype(np.float32) / 255
+                thumb = _thumbnail(frame).astype(np.float32) / 255
                 changes.append(float(cv2.absdiff(thumb, previous).mean()) if previous is not None else 0.0)
                 times.append(moment)
                 previous = thumb
@@ -124,6 +121,26 @@ def keyframes(
                 yield _upright(grey, turns)
     except av.error.FFmpegError:
         return
+
+
+# 8-bit formats whose first plane is the luma: their thumbnail is a strided view, no conversion at all
+LUMA_FIRST = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
+
+
+def _thumbnail(frame: av.VideoFrame) -> np.ndarray:
+    """About THUMB_SIZE grey samples of the frame (coded orientation: a change does not need turning).
+
+    Every frame of the span passes here, so an 8-bit frame's luma plane is sampled in place (every n-th
+    pixel of every n-th row); scaling each 1080p frame with swscale cost as much as decoding it.
+    """
+    import numpy as np
+
+    if frame.format.name not in LUMA_FIRST:
+        return frame.to_ndarray(width=THUMB_SIZE[0], height=THUMB_SIZE[1], format="gray")
+    plane = frame.planes[0]
+    luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]
+    step_y, step_x = max(1, frame.height // THUMB_SIZE[1]), max(1, frame.width // THUMB_SIZE[0])
+    return luma[::step_y, ::step_x]
 
 
 def _upright(grey: np.ndarray, turns: int) -> np.ndarray:

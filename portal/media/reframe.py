@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 Box = tuple[float, float, float, float]  # x, y, width, height as fractions of the picture
 
 SAMPLE_FPS = 4.0  # frames a second looked at: a walking subject moves ~1/20 of a frame between them
-FACE_MIN_FRACTION = 0.04  # smallest face looked for, as a fraction of the analysis frame's short side
+FACE_MIN_FRACTION = 0.07  # smallest face looked for, as a fraction of the short side: a subject worth a
+# window (smaller faces are crowds in the background); each halving of it doubles the detector's work
+FACE_SCALE_STEP = 1.2  # the detector's pyramid: coarser steps find the same faces a little less snugly
+FACE_LONG_SIDE = 480  # faces are looked for on a copy this size: a third of the work at 640, same faces
 PERSON_LONG_SIDE = 400  # HOG runs at this size (its window is 64x128: people from ~half the height)
 PERSON_MIN_WEIGHT = 0.5  # HOG's SVM score below this is mostly clutter
 MOTION_THRESHOLD = 25  # grey levels of change that count as movement
@@ -148,9 +151,12 @@ def _centre(box: Box) -> tuple[float, float]:
 
 def _largest_face(grey: np.ndarray, followed: Box | None) -> Box | None:
     """The largest face, or the face followed so far if it is nearly as large (no hopping between people)."""
-    side = max(16, round(min(grey.shape) * FACE_MIN_FRACTION))
-    found = face_detector().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
-    boxes = [_fractions(rect, grey.shape) for rect in found]
+    small = _at_most(grey, FACE_LONG_SIDE)
+    side = max(16, round(min(small.shape) * FACE_MIN_FRACTION))
+    found = face_detector().detectMultiScale(
+        small, scaleFactor=FACE_SCALE_STEP, minNeighbors=5, minSize=(side, side)
+    )
+    boxes = [_fractions(rect, small.shape) for rect in found]
     if not boxes:
         return None
     largest = max(boxes, key=lambda box: box[2] * box[3])
@@ -172,14 +178,21 @@ def _person(grey: np.ndarray) -> Box | None:
         detector = cv2.HOGDescriptor()
         detector.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         _people.hog = detector
-    scale = min(1.0, PERSON_LONG_SIDE / max(grey.shape))
-    small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
+    small = _at_most(grey, PERSON_LONG_SIDE)
     rects, weights = detector.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.1)
     scored = [(float(w), rect) for rect, w in zip(rects, list(weights), strict=True)]
     scored = [(w, rect) for w, rect in scored if w >= PERSON_MIN_WEIGHT]
     if not scored:
         return None
     return _fractions(max(scored, key=lambda pair: pair[0])[1], small.shape)
+
+
+def _at_most(grey: np.ndarray, long_side: int) -> np.ndarray:
+    """The frame scaled down so its long side is at most `long_side` (area averaging: no aliasing)."""
+    import cv2
+
+    scale = long_side / max(grey.shape)
+    return cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
 
 
 def _moving(grey: np.ndarray, before: np.ndarray) -> Box | None:
@@ -219,7 +232,8 @@ def scene_cuts(times: Sequence[float], changes: Sequence[float]) -> list[float]:
 
 
 def find_end_card(times: Sequence[float], changes: Sequence[float], end: float) -> EndCard | None:
-    """A still (or near-still) tail of MIN_CARD_S to MAX_CARD_S that starts at a hard cut, else None."""
+    """A still (or near-still) tail of MIN_CARD_S to MAX_CARD_S that starts at a hard cut from a moving
+    shot, else None (a still clip with a flash in it has no card)."""
     if not times:
         return None
     first_still = len(changes)
@@ -228,6 +242,9 @@ def find_end_card(times: Sequence[float], changes: Sequence[float], end: float) 
     # the frame that starts the tail must be the cut into it
     cut = first_still - 1
     if cut < 1 or times[cut] not in scene_cuts(times, changes):
+        return None
+    before = [change for t, change in zip(times[:cut], changes[:cut], strict=True) if t >= times[cut] - 1.0]
+    if statistics.median(before) < STILL_CHANGE:
         return None
     length = end - times[cut]
     if not MIN_CARD_S <= length <= MAX_CARD_S:

@@ -109,3 +109,5 @@ def test_cuts_and_cards_from_frame_changes() -> None:
     assert card is not None and card.start == 3.0
     assert find_end_card(times, [0.0] + [0.03] * 149, 5.0) is None  # moving to the end
     assert find_end_card(times, [0.0] + [0.001] * 149, 5.0) is None  # still throughout: no cut into it
+    flash = [0.0] + [0.001] * 89 + [0.4] + [0.001] * 59
+    assert find_end_card(times, flash, 5.0) is None  # a flash in a still shot: not a card
