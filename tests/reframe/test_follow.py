@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from portal.media.options import Reframe
+from portal.media.placement import analyse_scene
 from portal.media.reframe import MAX_SPEED
-from portal.video_processor import render_source
+from portal.video_processor import plan_edits, render_source
 from tests.reframe.clips import BORDER, MovingClip, face_clip, walker_clip
 from tests.reframe.conftest import QUICK, rgb_frames
 
@@ -88,3 +89,12 @@ def test_follow_keeps_the_subject_in_a_vertical_output(make, plain_brand, tmp_pa
     assert reasons & {"face", "person", "motion"}
     if make is face_clip:
         assert "face" in reasons
+
+
+def test_position_auto_reuses_the_frames_follow_decoded(tmp_path: Path) -> None:
+    """One decode for both analyses: placement's maps made from the reframe's frames find the face."""
+    clip = face_clip(tmp_path / "face.mp4", seconds=2.0)
+    edits = plan_edits(clip.path, "vertical", Reframe("follow"))
+    assert len(edits.decoded) >= 6
+    scene = analyse_scene(edits.info, decoded=edits.decoded)
+    assert scene.frames == 6 and scene.faces.any()
