@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 
@@ -71,6 +72,9 @@ from portal.media.reframe import (
     scene_cuts,
 )
 
+if TYPE_CHECKING:  # numpy comes with the analyses, imported when a clip is looked at
+    import numpy as np
+
 __all__ = [
     "FITS",
     "PRESETS",
@@ -123,7 +127,7 @@ class Edits:
     reframe: Reframe
     follow: FollowPath | None
     end_card: EndCard | None
-    decoded: tuple = ()
+    decoded: tuple[np.ndarray, ...] = ()
 
     def as_dict(self, asked: Reframe) -> dict:
         start, end = self.span or (0.0, self.info.duration)
@@ -154,7 +158,7 @@ def plan_edits(
     canvas = canvas_size(info, preset, options.max_short_side)
     follows = reframe.fit == "follow" and changes_shape(info, canvas, reframe)
     end_card = follow = None
-    decoded: tuple = ()
+    decoded: tuple[np.ndarray, ...] = ()
     if follows or trim.end_card:
         # without a subject to follow, only the tail is decoded to look for a card
         scan_from = start if follows else max(start, end - MAX_CARD_S - 1.0)

@@ -33,8 +33,6 @@ class FrameSpan:
     times: tuple[float, ...]  # every decoded frame
     changes: tuple[float, ...]  # each frame's mean change from the frame before, 0..1 (the first: 0)
     samples: tuple[tuple[float, np.ndarray], ...]  # (time, grey frame at the analysis size), a few a second
-    start: float
-    end: float
 
 
 def analysis_size(info: MediaInfo) -> tuple[int, int]:
@@ -85,7 +83,7 @@ def decode_span(info: MediaInfo, start: float, end: float, sample_fps: float | N
                     next_sample = moment + 1 / sample_fps
     except av.error.FFmpegError:
         pass
-    return FrameSpan(tuple(times), tuple(changes), tuple(samples), start, end)
+    return FrameSpan(tuple(times), tuple(changes), tuple(samples))
 
 
 def keyframes(

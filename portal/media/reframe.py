@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from portal.media.errors import EngineError
 from portal.media.placement import face_detector
 
 if TYPE_CHECKING:
@@ -65,10 +64,6 @@ CUT_CONTEXT_S = 0.5
 STILL_CHANGE = 0.008  # a frame of a card changes less than this (a near-still: a slow zoom, a cursor)
 MIN_CARD_S = 1.0  # a shorter still tail is part of the clip
 MAX_CARD_S = 15.0  # a longer one is the clip itself
-
-
-class ReframeError(EngineError):
-    code = "reframe_failed"
 
 
 @dataclass(frozen=True)
