@@ -61,6 +61,8 @@ def decode_span(info: MediaInfo, start: float, end: float, sample_fps: float | N
         with av.open(str(info.path)) as container:
             stream = container.streams[info.video_index]
             stream.thread_type = "AUTO"
+            # no deblocking: a tenth of H.264's decoding, and detectors do not mind block edges
+            stream.codec_context.options = {"skip_loop_filter": "all"}
             origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
             if start > 0:
                 container.seek(round((origin + start) / stream.time_base), stream=stream, backward=True)
