@@ -22,8 +22,8 @@ from bench.report import median, write_section
 from portal.brand_loader import load_brand_config
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
 from portal.media.frames import decode_span
-from portal.media.probe import probe_media
 from portal.media.options import Reframe
+from portal.media.probe import probe_media
 from portal.media.reframe import SAMPLE_FPS
 from portal.video_processor import EngineOptions, plan_edits, render_source
 from tests.reframe.clips import face_clip
