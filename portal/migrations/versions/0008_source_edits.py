@@ -1,14 +1,14 @@
 """Jobs keep their source's edits (trim, anchor, zoom); outputs keep what the trim cut and the window's path.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 
 
 def upgrade() -> None:
