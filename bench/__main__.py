@@ -23,6 +23,8 @@ BENCHMARKS = (
     "freeplan",
     "library",
     "reframe",
+    "probe",
+    "matrix",
 )
 
 

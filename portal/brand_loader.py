@@ -50,9 +50,6 @@ T = TypeVar("T")
 BRAND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # BRAND_ID in words, as the dashboard's form and a refused id say it.
 BRAND_ID_RULE = "letters, digits, - and _, starting with a letter or digit, up to 64 characters"
-# A logo bigger than this is a mistake (a camera photo, a print file), not a watermark.
-MAX_ASSET_PIXELS = 4096 * 4096
-MAX_ASSET_BYTES = 10 * 1024 * 1024
 
 
 def _hex_colour(value: str) -> str:
@@ -508,8 +505,27 @@ def map_asset_paths(brand: dict, convert: Callable[[str], str]) -> dict:
     return brand
 
 
-def parse_brand_config(data: object, base_dir: Path, source: str = "brand config") -> BrandConfig:
-    """Validate a decoded config; relative asset paths are resolved against `base_dir`."""
+def inside_folder(folder: Path, path: str | Path) -> Path:
+    """`path` (relative to `folder`, or absolute) resolved, links followed; BrandConfigError if it lands
+    outside `folder`. The message is the same whether or not such a file exists: it tells nothing of it."""
+    resolved = (folder / path).resolve()
+    if not resolved.is_relative_to(folder.resolve()):
+        raise BrandConfigError(f"{str(path)[:200]!r}: an asset path must stay inside its brands folder")
+    return resolved
+
+
+def _asset(base_dir: Path, path: str, confined: bool) -> str:
+    return str(inside_folder(base_dir, path) if confined else base_dir / path)
+
+
+def parse_brand_config(
+    data: object, base_dir: Path, source: str = "brand config", confined: bool = False
+) -> BrandConfig:
+    """Validate a decoded config; relative asset paths are resolved against `base_dir`.
+
+    `confined`: every asset path must stay inside `base_dir` (a config that came from a bucket or a client,
+    not the operator's own file, which may name files anywhere on its machine).
+    """
     if not isinstance(data, dict) or not isinstance(data.get("brands"), dict):
         raise BrandConfigError(f"{source}: expected an object with a 'brands' object")
     version = data.get("version", 1)
@@ -521,7 +537,10 @@ def parse_brand_config(data: object, base_dir: Path, source: str = "brand config
             if field in raw and version == 1:
                 verb = "need" if field.endswith("s") else "needs"
                 raise BrandConfigError(f'{source}: brand {brand_id!r}: {field} {verb} "version": 2')
-        brands[brand_id] = {**map_asset_paths(raw, lambda path: str(base_dir / path)), "id": brand_id}
+        brands[brand_id] = {
+            **map_asset_paths(raw, lambda path: _asset(base_dir, path, confined)),
+            "id": brand_id,
+        }
     try:
         return BrandConfig.model_validate({"version": version, "brands": brands})
     except ValidationError as exc:
@@ -540,14 +559,14 @@ def read_json_file(path: Path, what: str) -> object:
         raise ValueError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
 
 
-def load_brand_config(path: Path | str) -> BrandConfig:
-    """Read, parse and validate a brand_config.json file."""
+def load_brand_config(path: Path | str, confined: bool = False) -> BrandConfig:
+    """Read, parse and validate a brand_config.json file (`confined`: see `parse_brand_config`)."""
     path = Path(path)
     try:
         data = read_json_file(path, "brand config")
     except ValueError as exc:
         raise BrandConfigError(str(exc)) from None
-    config = parse_brand_config(data, path.resolve().parent, str(path))
+    config = parse_brand_config(data, path.resolve().parent, str(path), confined)
     return config.model_copy(update={"source": path})
 
 
@@ -580,18 +599,22 @@ def asset_problem(path: Path, formats: tuple[str, ...] = ()) -> str | None:
     such as ("PNG",)), or None if it can."""
     from PIL import Image, UnidentifiedImageError
 
+    from portal.media.images import MAX_IMAGE_BYTES, TOO_LARGE, image_problem
+
     if not path.is_file():
         return "file not found"
-    if path.stat().st_size > MAX_ASSET_BYTES:
-        return "larger than 10 MB"
+    if path.stat().st_size > MAX_IMAGE_BYTES:
+        return f"larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB"
     try:
         with Image.open(path) as image:
-            if image.width * image.height > MAX_ASSET_PIXELS:
-                return f"{image.width}x{image.height} is too large"
+            if problem := image_problem(image.size, "logo"):
+                return problem
             if formats and image.format not in formats:
                 return f"a {image.format} image, not {' or '.join(formats)}"
             image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:
+        return TOO_LARGE
+    except (UnidentifiedImageError, OSError) as exc:
         return f"not a readable image ({exc})"
     return None
 

@@ -34,12 +34,19 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from portal.config import Settings
-from portal.media.options import DEFAULT_FIT
+from portal.errors import DatabaseUnavailableError
+from portal.media.options import DEFAULT_FIT, OutputFormat
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# A server that is down or unreachable: the driver's connection errors, and a pool with no connection to
+# give. What the session turns into the taxonomy's `database_unavailable` (transient).
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+CONNECT_TIMEOUT_S = 5  # a PostgreSQL that does not answer fails the request instead of hanging it
 
 
 STAGE_LENGTH = 200  # a job's stage: long enough to say why it waits and until when
@@ -88,6 +95,10 @@ class Job(Base):
     brands: Mapped[list] = mapped_column(JSON, default=list)
     preset: Mapped[str] = mapped_column(String(16), default="source")
     fit: Mapped[str] = mapped_column(String(8), default=DEFAULT_FIT, server_default=DEFAULT_FIT)
+    # every format the job renders, [{"preset", "fit"}...] (DESIGN 4.10); null: the one `preset` and `fit`
+    formats: Mapped[list | None] = mapped_column(JSON)
+    # the jobs of one submission of several sources share it (one row, one ZIP in the dashboard)
+    batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
     source_meta: Mapped[dict | None] = mapped_column(JSON)  # title, uploader, extractor... for links
     # the library item this job renders (portal.library). No foreign key: adding one to an existing SQLite
     # table rebuilds it, and dropping the old jobs table would cascade into the outputs; retention
@@ -103,11 +114,18 @@ class Job(Base):
     edits: Mapped[dict | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
+    # running: the run's last heartbeat; queued: when it was last put on the queue (the sweeper's clock)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def output_formats(self) -> list[OutputFormat]:
+        """The formats this job renders: its list, or (a job of one format) its preset and fit."""
+        if self.formats:
+            return [OutputFormat(item["preset"], item.get("fit", DEFAULT_FIT)) for item in self.formats]
+        return [OutputFormat(self.preset, self.fit)]  # type: ignore[arg-type]
 
     outputs: Mapped[list[Output]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="Output.id"
@@ -123,6 +141,7 @@ class Output(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     brand: Mapped[str] = mapped_column(String(64))
+    preset: Mapped[str | None] = mapped_column(String(16))  # its format (null before 0007: the job's preset)
     filename: Mapped[str] = mapped_column(String(255), unique=True)
     size_bytes: Mapped[int] = mapped_column(Integer)
     width: Mapped[int] = mapped_column(Integer)
@@ -281,16 +300,25 @@ class Database:
         self.settings = settings
         # psycopg 3 is the driver we ship; SQLAlchemy 2.0 would otherwise look for psycopg2
         self.url = settings.effective_database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        postgres = self.url.startswith("postgresql")
+        self.engine: Engine = create_engine(
+            self.url,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S} if postgres else {},
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
-        with self.sessions() as session, session.begin():
-            yield session
+        """A session that commits on success and rolls back on error; a database that cannot be reached
+        raises `DatabaseUnavailableError`."""
+        try:
+            with self.sessions() as session, session.begin():
+                yield session
+        except UNREACHABLE as exc:
+            raise DatabaseUnavailableError(f"the database is unreachable: {_first_line(exc)}") from exc
 
     def upgrade(self) -> None:
         """Apply Alembic migrations up to head; concurrent starters wait for each other."""
@@ -323,6 +351,11 @@ class Database:
     def log(self, level: str, message: str, job_id: str | None = None) -> None:
         with self.session() as session:
             session.add(LogEntry(level=level, job_id=job_id, message=message[:4000]))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

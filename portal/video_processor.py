@@ -1,7 +1,11 @@
 """The engine facade: probe -> plan -> run -> verify. No Flask, no database, no queue.
 
-The CLI, the API and the worker all call `render_source`. It reports progress through a callback and
-raises the typed errors of `portal.media.errors`; a reader of `out_dir` never sees half a file.
+The CLI, the API and the worker all call `render_source`: every brand in every format from one FFmpeg
+process per memory batch (DESIGN 4.10). It reports progress through a callback and raises the typed
+errors of `portal.media.errors`; a reader of `out_dir` never sees half a file.
+
+Around that pass, only the source's loudness is measured by another (audio-only) FFmpeg run, while the
+clip is analysed for `auto` placement; each output's loudness is measured inside the render pass.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +34,7 @@ from portal.media.loudness import (
     Loudness,
     LoudnessReport,
     makeup_needed,
+    parse_meter_log,
     parse_summary,
     plan_gain,
 )
@@ -39,6 +45,7 @@ from portal.media.options import (
     NO_TRIM,
     PRESETS,
     EngineOptions,
+    OutputFormat,
     Reframe,
     Trim,
 )
@@ -47,13 +54,14 @@ from portal.media.placement import analyse_scene
 from portal.media.plan import (
     OutputPlan,
     RenderPlan,
+    as_formats,
     brand_arts,
     brand_encoders,
     canvas_size,
     changes_shape,
+    format_reframe,
     loudness_target,
     needs_scene,
-    output_loudness_args,
     plan_preview,
     plan_render,
     safe_stem,
@@ -81,6 +89,7 @@ __all__ = [
     "Edits",
     "EngineOptions",
     "MediaInfo",
+    "OutputFormat",
     "PreviewStill",
     "ProgressCallback",
     "RenderedOutput",
@@ -107,6 +116,7 @@ class RenderedOutput:
     duration: float
     size_bytes: int
     loudness: LoudnessReport | None = None  # None: no sound, or loudness normalization off for it
+    preset: str = "source"  # its format
     # one per overlay at position "auto": {"overlay": index, "position", "reason", "scores"}
     placements: tuple[dict, ...] = ()
     edits: dict | None = None  # what the trim kept and cut, and the reframe's window path and reasons
@@ -148,15 +158,18 @@ class Edits:
 
 
 def plan_edits(
-    source: Path | MediaInfo, preset: str, reframe: Reframe = DEFAULT_REFRAME, trim: Trim = NO_TRIM,
-    options: EngineOptions = ENGINE_DEFAULTS,
+    source: Path | MediaInfo, formats: str | Sequence[OutputFormat], reframe: Reframe = DEFAULT_REFRAME,
+    trim: Trim = NO_TRIM, options: EngineOptions = ENGINE_DEFAULTS,
 ) -> Edits:  # fmt: skip
-    """Resolve the trim (and its end card) against the source, and follow its subject when `fit` is
-    follow and `preset` changes the shape: one decode of the kept range, a few frames a second."""
-    info = source if isinstance(source, MediaInfo) else probe_media(source)
+    """Resolve the trim (and its end card) against the source, and follow its subject when a format of fit
+    follow changes the shape: one decode of the kept range, a few frames a second, for every format."""
+    info = source if isinstance(source, MediaInfo) else probe_media(source, options.source_limits)
     start, end = trim_span(trim, info.duration, info.fps, info.path.name)
-    canvas = canvas_size(info, preset, options.max_short_side)
-    follows = reframe.fit == "follow" and changes_shape(info, canvas, reframe)
+    follows = any(
+        changes_shape(info, canvas_size(info, item.preset, options.max_short_side), reframe.for_fit(item.fit))
+        for item in as_formats(formats, reframe.fit)
+        if item.fit == "follow"
+    )
     end_card = follow = None
     decoded: tuple[np.ndarray, ...] = ()
     if follows or trim.end_card:
@@ -173,11 +186,9 @@ def plan_edits(
                 find_subjects(samples, start), end - start, cuts, reframe.anchor or (0.5, 0.5)
             )
             decoded = tuple(grey for _, grey in samples)
-            if not follow.found and reframe.fallback == "blur":
-                reframe = DEFAULT_REFRAME
     span = (start, end) if start > 0 or end < info.duration else None
     kept = replace(info, duration=end - start) if span else info
-    return Edits(kept, span, reframe, follow, end_card, decoded)
+    return Edits(kept, span, format_reframe(reframe, reframe.fit, follow), follow, end_card, decoded)
 
 
 def trim_span(trim: Trim, duration: float, fps: float, name: str) -> tuple[float, float]:
@@ -199,41 +210,47 @@ def render_source(
     *,
     preset: str = "source",
     reframe: Reframe = DEFAULT_REFRAME,
+    formats: Sequence[OutputFormat] | None = None,
     trim: Trim = NO_TRIM,
     options: EngineOptions = ENGINE_DEFAULTS,
     stem: str | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> list[RenderedOutput]:
-    """Render one output per brand from `source` into `out_dir` (see the module docstring), cut to `trim`
-    and fitted to the preset's shape by `reframe`, both resolved once for every brand (`plan_edits`)."""
+    """Render every brand in every format from `source` into `out_dir` (see the module docstring), cut to
+    `trim` and framed by `reframe`, both resolved once for every brand and format (`plan_edits`).
+
+    `formats` (several presets, each with its fit) replaces `preset` and `reframe`'s fit when given; with
+    more than one, outputs are named `<stem>_<brand>_<preset>.mp4`.
+    """
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
     report = _ProgressReporter(on_progress)
-    edits = plan_edits(source, preset, reframe, trim, options)
+    wanted = formats if formats is not None else preset
+    edits = plan_edits(source, wanted, reframe, trim, options)
     info, span = edits.info, edits.span
     # the cores x264 sees (its default threads, and memory, grow with them), whatever the CPU quota
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    brand_encoders(info, brands, preset, options, cpus)  # a budget even one brand cannot fit fails here
-    # measured before the render (audio only), so the gain goes into the render's single pass
-    # of what is kept: the trim's span only
-    before = (
-        _loudness(binary, source_loudness_args(info, span=span)) if _measures(info, brands, options) else None
-    )
-    makeup = _limiter_makeup(binary, info, before, brands, options, span) if before else {}
-    # once, for every brand and shape; on the frames the reframe decoded, if it did
-    scene = analyse_scene(info, span=span, decoded=edits.decoded) if needs_scene(brands) else None
+    # a budget even one output cannot fit fails here
+    brand_encoders(info, brands, wanted, options, cpus, reframe)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the kept range's sound is measured (audio only) while its picture is analysed: the gain goes into
+        # the render's single pass
+        sound = pool.submit(_source_loudness, binary, info, brands, options, span)
+        # once, for every brand and shape; on the frames the reframe decoded, if it did
+        scene = analyse_scene(info, span=span, decoded=edits.decoded) if needs_scene(brands) else None
+        before, makeup = sound.result()
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
-            info, brands, preset, out_dir, safe_stem(stem or source.stem), Path(work),
-            measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), reframe=edits.reframe,
+            info, brands, wanted, out_dir, safe_stem(stem or source.stem), Path(work),
+            measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), reframe=reframe,
             loudness=before, makeup_db=makeup, scene=scene, cpus=cpus, follow=edits.follow, span=span,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
         try:
             _run_batches(binary, plan, options, report, cancel)
-            rendered = [_verify(binary, output, plan, before) for output in plan.outputs]
+            rendered = [_verify(output, plan, before) for output in plan.outputs]
             for output in plan.outputs:
                 os.replace(output.temp_path, output.path)
         except BaseException:
@@ -257,8 +274,19 @@ def _placements(output: OutputPlan) -> tuple[dict, ...]:
     )
 
 
-def _measures(info: MediaInfo, brands: Sequence[Brand], options: EngineOptions) -> bool:
-    return info.has_audio and wants_loudness(brands, options)
+def _source_loudness(
+    binary: Path,
+    info: MediaInfo,
+    brands: Sequence[Brand],
+    options: EngineOptions,
+    span: tuple[float, float] | None = None,
+) -> tuple[Loudness | None, dict[float, float]]:
+    """The loudness of the source's kept `span` and each limited target's make-up gain (None, {}: nothing
+    to measure)."""
+    if not (info.has_audio and wants_loudness(brands, options)):
+        return None, {}
+    before = _loudness(binary, source_loudness_args(info, span=span))
+    return before, _limiter_makeup(binary, info, before, brands, options, span)
 
 
 def _limiter_makeup(
@@ -294,6 +322,7 @@ def _loudness(binary: Path, args: tuple[str, ...]) -> Loudness:
 
 def _draw_overlays(plan: RenderPlan) -> None:
     for overlay in plan.overlays:
+        overlay.png.parent.mkdir(parents=True, exist_ok=True)  # a folder per format when there are several
         render_art(overlay.art, overlay.width, overlay.height, overlay.png)
 
 
@@ -325,10 +354,10 @@ def _run_batches(
         )
 
 
-def _verify(binary: Path, output: OutputPlan, plan: RenderPlan, before: Loudness | None) -> RenderedOutput:
+def _verify(output: OutputPlan, plan: RenderPlan, before: Loudness | None) -> RenderedOutput:
     """Read the output back: H.264 at the planned size and the source's duration, or RenderError.
 
-    Its loudness is measured too when the source's was: what the output really has, not what was planned.
+    Its loudness, measured in the render pass on the sound sent to its encoder, is read too.
     """
     path, brand = output.temp_path, output.brand
     try:
@@ -342,19 +371,20 @@ def _verify(binary: Path, output: OutputPlan, plan: RenderPlan, before: Loudness
             )
     except (av.error.FFmpegError, IndexError) as exc:
         raise RenderError(f"output for brand {brand!r} cannot be read back ({exc})") from None
-    if codec != "h264" or (width, height) != (plan.width, plan.height):
+    if codec != "h264" or (width, height) != (output.width, output.height):
         raise RenderError(
             f"output for brand {brand!r} is {codec} {width}x{height}, "
-            f"expected h264 {plan.width}x{plan.height}"
+            f"expected h264 {output.width}x{output.height}"
         )
     if abs(duration - plan.duration) > max(DURATION_TOLERANCE_S, 1.5 / plan.fps):
         raise RenderError(f"output for brand {brand!r} lasts {duration:.3f} s, source {plan.duration:.3f} s")
     loudness = None
-    if before is not None:
-        after = _loudness(binary, output_loudness_args(path))
+    if before is not None and output.loudness_log is not None:
+        after = parse_meter_log(output.loudness_log.read_text(errors="replace"))
         gain = output.gain
         loudness = LoudnessReport(gain.target_lufs, gain.gain_db, gain.limited, before, after)
-    return RenderedOutput(brand, path, width, height, round(duration, 3), path.stat().st_size, loudness)
+    size = path.stat().st_size
+    return RenderedOutput(brand, path, width, height, round(duration, 3), size, loudness, output.preset)
 
 
 class _ProgressReporter:
@@ -387,7 +417,7 @@ def render_preview(
     """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the middle
     frame of `source` (a user's clip), through the same plan as a render."""
     binary = usable_ffmpeg(options.ffmpeg_path)
-    info = probe_media(source) if source is not None else None
+    info = probe_media(source, options.source_limits) if source is not None else None
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
         still = Path(work) / "preview.jpg"
         sizes = measure_art(brand_arts([brand]))

@@ -28,8 +28,8 @@ from typing import Literal, get_args
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
-from portal.brand_loader import MAX_ASSET_BYTES, MAX_ASSET_PIXELS
 from portal.errors import PortalError
+from portal.media.images import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from portal.media.options import MAX_LONG_SIDE
 
 AssetShape = Literal["original", "circle", "rounded"]
@@ -113,8 +113,8 @@ def clean_image(
 
 def _decode(data: bytes, filename: str) -> tuple[Image.Image, dict]:
     """The image decoded whole, upright, RGBA; refused before decoding if its header is too big."""
-    if len(data) > MAX_ASSET_BYTES:
-        raise AssetTooLargeError(f"{filename}: larger than {MAX_ASSET_BYTES // 1_048_576} MB")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise AssetTooLargeError(f"{filename}: larger than {MAX_IMAGE_BYTES // 1_048_576} MB")
     if not data:
         raise AssetRefusedError(f"{filename}: the file is empty")
     if _looks_like_svg(data):
@@ -127,10 +127,10 @@ def _decode(data: bytes, filename: str) -> tuple[Image.Image, dict]:
         try:
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
             width, height = image.size
-            if width * height > MAX_ASSET_PIXELS:
+            if width * height > MAX_IMAGE_PIXELS:
                 raise AssetTooLargeError(
                     f"{filename}: {width}x{height} is too large for a logo or watermark "
-                    f"(at most {MAX_ASSET_PIXELS:,} pixels, e.g. 4096x4096)"
+                    f"(at most {MAX_IMAGE_PIXELS:,} pixels, e.g. 4096x4096)"
                 )
             image.load()
             original = {"format": image.format, "width": width, "height": height, "bytes": len(data)}

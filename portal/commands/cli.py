@@ -29,11 +29,14 @@ from portal.media.options import (
     FITS,
     FOLLOW_FALLBACKS,
     MAX_ZOOM,
+    OutputFormat,
     Reframe,
     Trim,
+    formats_from_choices,
     parse_anchor,
     parse_trim_range,
 )
+from portal.media.plan import PlanError, as_formats
 from portal.video_processor import PRESETS, ProgressCallback, render_source, safe_stem
 
 # Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
@@ -65,7 +68,7 @@ class RenderRun:
 
     brands: list[Brand]
     out_dir: Path
-    preset: str
+    formats: list[OutputFormat]
     reframe: Reframe
     trim: Trim
     settings: Settings
@@ -81,7 +84,7 @@ class RenderRun:
         try:
             path = self.local_path(source, on_progress)
             rendered = render_source(
-                path, self.brands, self.out_dir, preset=self.preset, reframe=self.reframe, trim=self.trim,
+                path, self.brands, self.out_dir, formats=self.formats, reframe=self.reframe, trim=self.trim,
                 options=self.settings.engine_options(), stem=self.claim_stem(path),
                 on_progress=on_progress, cancel=self.cancel,
             )  # fmt: skip
@@ -90,7 +93,7 @@ class RenderRun:
         except OSError as exc:  # the machine's, not the engine's: e.g. the disk filled up during the rename
             return SourceResult.failure(source, "os_error", str(exc))
         outputs = [
-            {"source": source, "brand": r.brand, "path": str(r.path),
+            {"source": source, "brand": r.brand, "format": r.preset, "path": str(r.path),
              "width": r.width, "height": r.height, "duration": r.duration,
              "loudness": r.loudness.as_dict() if r.loudness else None,
              "placements": list(r.placements), "edits": r.edits}
@@ -137,10 +140,18 @@ def _anchor_point(
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--brand", "brand_ids", multiple=True, metavar="ID", help="A brand to render (repeatable).")
 @click.option("--all-brands", is_flag=True, help="Render every brand in the config.")
-@click.option("--preset", type=click.Choice(PRESETS), default="source", show_default=True)
-@click.option("--fit", type=click.Choice(FITS), default=DEFAULT_FIT, show_default=True,
-              help="A source of another shape: over a blurred copy of itself, cropped, or cropped by a "
-                   "window that follows the subject.")  # fmt: skip
+@click.option(
+    "--preset",
+    "presets",
+    type=click.Choice(PRESETS),
+    multiple=True,
+    help="A format (repeatable: every brand in each, named <stem>_<brand>_<preset>.mp4); default: source.",
+)
+@click.option("--fit", "fits", multiple=True, metavar="[PRESET=]FIT",
+              help=f"How a source of another shape fills a format: {' or '.join(FITS)} (over a blurred copy "
+                   f"of itself, cropped, or cropped by a window that follows the subject), for every preset, "
+                   f"or PRESET=FIT for one (repeatable); "
+                   f"default: {DEFAULT_FIT}.")  # fmt: skip
 @click.option("--trim", "trim_range", metavar="START:END", callback=_trim_range,
               help="Keep only START to END seconds (either may be left out: 2.5:, :14).")  # fmt: skip
 @click.option(
@@ -159,8 +170,8 @@ def render(
     sources: tuple[str, ...],
     brand_ids: tuple[str, ...],
     all_brands: bool,
-    preset: str,
-    fit: str,
+    presets: tuple[str, ...],
+    fits: tuple[str, ...],
     trim_range: tuple[float, float | None],
     trim_end_card: bool,
     anchor: tuple[float, float] | None,
@@ -174,6 +185,12 @@ def render(
     if bool(brand_ids) == all_brands:
         raise UserError("choose brands with --brand ID (repeatable) or --all-brands")
     try:
+        formats = list(as_formats(formats_from_choices(list(dict.fromkeys(presets or ["source"])), fits)))
+    except (ValueError, PlanError) as exc:
+        raise UserError(f"--fit: {exc}") from None
+    # the window (anchor, zoom) frames every format that crops: the reframe takes the first one's fit
+    fit = next((item.fit for item in formats if item.fit != "blur"), DEFAULT_FIT)
+    try:
         reframe = Reframe(fit, anchor, zoom, follow_fallback)  # type: ignore[arg-type]
         trim = Trim(*trim_range, end_card=trim_end_card)
     except ValueError as exc:
@@ -181,7 +198,7 @@ def render(
     settings = settings_or_exit()
     brands = _select_brands(config_path or settings.brand_config, "all" if all_brands else list(brand_ids))
     _prepare_out_dir(out_dir)
-    run = RenderRun(brands, out_dir, preset, reframe, trim, settings)
+    run = RenderRun(brands, out_dir, formats, reframe, trim, settings)
     with _stop_on_signals(run), _progress_display(enabled=not as_json) as progress_for:
         results = [run.render(source, progress_for(source)) for source in sources]
     outputs = [output for result in results for output in result.outputs]

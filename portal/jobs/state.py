@@ -9,12 +9,17 @@ workers and the reaper can act on the same job. Functions take a `Database`; the
 caller does, with the ids they return) and know nothing of HTTP. A cancel request is a flag: a queued
 job ends at once, a running one when its worker sees the flag; a job whose cancel was asked for never
 goes back to the queue.
+
+A run holds its job by a lease (`lease_owner`, a token of that run). Everything a run writes goes through
+a conditional write on that token (`fence`, `finish`, `fail`, `wait_in_queue`...), so a run that lost its
+lease (frozen past its heartbeat, then resumed) changes nothing. For a queued job, `heartbeat_at` is when
+it was last put on the queue: the sweeper's clock (`sweep_queued`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +27,10 @@ from pathlib import Path
 from sqlalchemy import case, or_, select, update
 
 from portal.database import STAGE_LENGTH, Database, Job, Output, new_id, utc_now
-from portal.errors import PortalError
+from portal.errors import PortalError, is_transient
 from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus
 from portal.jobs.webhooks import record_job_end
-from portal.media.options import DEFAULT_FIT, DEFAULT_REFRAME, NO_TRIM, Reframe, Trim
+from portal.media.options import DEFAULT_FIT, DEFAULT_REFRAME, NO_TRIM, OutputFormat, Reframe, Trim
 from portal.storage.objects import OUTPUTS, MediaStorage
 
 log = logging.getLogger("portal.worker")
@@ -59,9 +64,16 @@ class SourceGoneError(JobStateError):
     code = "source_gone"
 
 
+class LeaseLostError(PortalError):
+    """This run no longer holds its job (the reaper gave it to another run, or it ended or was deleted
+    while this one was stalled): it must write nothing more."""
+
+    code = "lease_lost"
+
+
 @dataclass(frozen=True)
 class NewJob:
-    """What a submission asks for: a render (brands, preset) or a fetch of one source."""
+    """What a submission asks for: a render (brands, formats) or a fetch of one source."""
 
     kind: str  # render | fetch
     source_kind: str  # upload | url | library (branded again from a stored library item)
@@ -76,6 +88,19 @@ class NewJob:
     source_id: str | None = None  # its library item
     source_meta: dict | None = None  # what is known of the source already (a library item's title...)
     warnings: list | None = None  # what the submitter is told (portal.library.sources.warnings_for)
+    # several formats (DESIGN 4.10): every brand in each; `preset` and `fit` are then the first one's
+    formats: tuple[OutputFormat, ...] | None = None
+
+    @classmethod
+    def rendering(
+        cls, source_kind: str, source_name: str, source_path: str | None, brands: list[str],
+        formats: Sequence[OutputFormat], **extra,
+    ) -> NewJob:  # fmt: skip
+        """A render of every brand in every one of `formats` (one format: stored as `preset` and `fit`)."""
+        first = formats[0]
+        several = tuple(formats) if len(formats) > 1 else None
+        return cls("render", source_kind, source_name, source_path, brands, first.preset, first.fit,
+                   formats=several, **extra)  # fmt: skip
 
 
 def edits_record(reframe: Reframe, trim: Trim) -> dict | None:
@@ -93,11 +118,13 @@ def edits_record(reframe: Reframe, trim: Trim) -> dict | None:
 
 
 def job_edits(job: Job) -> tuple[Reframe, Trim]:
-    """The reframe and trim a job asked for (its `fit` and `edits_record`)."""
+    """The reframe and trim a job asked for (its formats' fits and `edits_record`): the anchor and zoom
+    frame its formats that crop, so the reframe takes the first such format's fit."""
     edits = job.edits or {}
     anchor = edits.get("anchor")
+    fit = next((item.fit for item in job.output_formats() if item.fit != "blur"), job.fit)
     reframe = Reframe(
-        job.fit,  # type: ignore[arg-type]
+        fit,  # type: ignore[arg-type]
         tuple(anchor) if anchor else None,  # type: ignore[arg-type]
         edits.get("zoom", 1.0),
         edits.get("follow_fallback", DEFAULT_REFRAME.fallback),
@@ -106,13 +133,22 @@ def job_edits(job: Job) -> tuple[Reframe, Trim]:
 
 
 def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
-    """Queue jobs in one transaction (all or none); return their ids for the caller to enqueue."""
+    """Queue jobs in one transaction (all or none); return their ids for the caller to enqueue.
+
+    Jobs submitted together (several sources in one submission) form a batch: one shared `batch_id`.
+    """
+    new_jobs = list(new_jobs)
+    batch_id = new_id() if len(new_jobs) > 1 else None
+    now = utc_now()
     rows = [
         Job(id=new_id(), status=JobStatus.QUEUED, progress=0.0, attempts=0, cancel_requested=False,
+            heartbeat_at=now,
             kind=new.kind, source_kind=new.source_kind, source_name=new.source_name,
             source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
-            v3_settings=new.v3_settings, webhook_url=new.webhook_url, source_id=new.source_id,
-            source_meta=new.source_meta, warnings=new.warnings, edits=new.edits)
+            formats=[{"preset": f.preset, "fit": f.fit} for f in new.formats] if new.formats else None,
+            batch_id=batch_id, v3_settings=new.v3_settings, webhook_url=new.webhook_url,
+            source_id=new.source_id, source_meta=new.source_meta, warnings=new.warnings,
+            edits=new.edits)
         for new in new_jobs
     ]  # fmt: skip
     with db.session() as session:
@@ -169,6 +205,49 @@ def progress(
         return not held or bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
+def fence(db: Database, job_id: str, *, holder: str, **values) -> None:
+    """Check, in one conditional write, that `holder` still runs the job (renewing its heartbeat and
+    writing `values` with it); `LeaseLostError` if not. Called before each output is stored and before
+    any other write a run makes, so a run that lost its lease stops before it touches anything."""
+    with db.session() as session:
+        held = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(RUNNING), Job.lease_owner == holder)
+            .values(heartbeat_at=utc_now(), **values)
+        ).rowcount
+    if not held:
+        log.warning("job %s: %s no longer holds it; it writes nothing more", job_id, holder)
+        raise LeaseLostError(f"job {job_id}: this run lost its lease")
+
+
+def sweep_queued(db: Database, older_than_s: float, on_queue: Callable[[], set[str]]) -> list[str]:
+    """Queued jobs that no queue message carries (`on_queue()` lists those that have one, read only when
+    some job has waited that long) and that were put on the queue more than `older_than_s` ago: their
+    message was lost (a queue restarted empty, a worker that took it and could not reach the database) or
+    never sent (the queue was down). Each is claimed by one conditional write (so two sweepers do not
+    both send it) and returned to be enqueued."""
+    cutoff = utc_now() - timedelta(seconds=older_than_s)
+    waiting = or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff)
+    claimed = []
+    with db.session() as session:
+        candidates = session.scalars(
+            select(Job.id).where(Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False), waiting)
+        ).all()
+        carried = on_queue() if candidates else set()
+        for job_id in candidates:
+            if job_id in carried:
+                continue
+            if session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.QUEUED, waiting)
+                .values(heartbeat_at=utc_now())
+            ).rowcount:
+                claimed.append(job_id)
+    for job_id in claimed:
+        log.warning("job %s: queued with no message on the queue; sent again", job_id)
+    return claimed
+
+
 def cancel_requested(db: Database, job_id: str) -> bool:
     with db.session() as session:
         return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
@@ -189,7 +268,8 @@ def finish(
         job.outputs.clear()
         for item in rendered:
             job.outputs.append(
-                Output(brand=item.brand, filename=Path(item.path).name, size_bytes=item.size_bytes,
+                Output(brand=item.brand, preset=item.preset, filename=Path(item.path).name,
+                       size_bytes=item.size_bytes,
                        width=item.width, height=item.height, duration=item.duration,
                        loudness=item.loudness.as_dict() if item.loudness else None,
                        placements=list(getattr(item, "placements", ())),
@@ -223,9 +303,10 @@ def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, ho
         job = _held(session, job_id, holder)
         if job is None:
             return False
-        transient = getattr(exc, "transient", False)
+        transient = is_transient(exc)
         if transient and not job.cancel_requested and job.attempts < max_attempts:
             job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "waiting to retry", None
+            job.heartbeat_at = utc_now()
             job.error, job.error_code = message, code
             outcome = JobStatus.QUEUED
         else:
@@ -241,8 +322,8 @@ def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, ho
 
 def wait_in_queue(db: Database, job_id: str, stage: str, *, holder: str) -> bool:
     """The run gives its job back, unstarted, to wait in `queued` with `stage` saying why and until when
-    (a paused site); the attempt is not counted, and the caller enqueues it for then. False if `holder`
-    no longer held it. A cancel asked meanwhile ends it when a worker next picks it up (`lease`)."""
+    (a paused site, free disk); the attempt is not counted, and the caller enqueues it for then. False
+    if `holder` no longer held it. A cancel asked meanwhile ends it when a worker next picks it up."""
     with db.session() as session:
         job = _held(session, job_id, holder)
         if job is None:
@@ -309,8 +390,8 @@ def retry(db: Database, job_id: str, storage: MediaStorage) -> None:
             raise SourceGoneError("the uploaded file has expired; upload it again")
         job.status, job.stage, job.progress = JobStatus.QUEUED, None, 0.0
         job.error = job.error_code = None
-        job.attempts, job.cancel_requested = 0, False
-        job.lease_owner = job.heartbeat_at = job.started_at = job.finished_at = None
+        job.attempts, job.cancel_requested, job.heartbeat_at = 0, False, utc_now()
+        job.lease_owner = job.started_at = job.finished_at = None
         job.outputs.clear()
 
 
@@ -346,6 +427,7 @@ def reap(db: Database, stale_after_s: float, max_attempts: int) -> list[str]:
                 job.finished_at, job.lease_owner = now, None
             else:
                 job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "requeued", None
+                job.heartbeat_at = now
                 requeued.append(job.id)
             if job.status in FINISHED:
                 _ended(db, session, job)

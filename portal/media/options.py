@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 FixedPosition = Literal[
@@ -89,6 +90,11 @@ class Reframe:
         if not 1.0 <= self.zoom <= MAX_ZOOM:
             raise ValueError(f"zoom {self.zoom:g} must be from 1 to {MAX_ZOOM:g}")
 
+    def for_fit(self, fit: Fit) -> Reframe:
+        """This framing for one format of `fit` (DESIGN 4.10: each format has its own): a blurred fill
+        takes no window, so the anchor and zoom only frame the formats that crop."""
+        return Reframe() if fit == "blur" else replace(self, fit=fit)
+
 
 def parse_trim_range(text: str) -> tuple[float, float | None]:
     """`2.5:14` as (2.5, 14.0); an empty side is the clip's start or end (`2.5:`, `:14`)."""
@@ -110,8 +116,47 @@ def parse_anchor(text: str) -> tuple[float, float]:
 NO_TRIM = Trim()
 DEFAULT_REFRAME = Reframe()
 
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One format of a job's outputs (DESIGN 4.10): a preset, and how a source of another shape fills it."""
+
+    preset: str
+    fit: Fit = DEFAULT_FIT
+
+
+def formats_from_choices(presets: Sequence[str], fits: Sequence[str] = ()) -> list[OutputFormat]:
+    """Formats from presets and fit choices as the CLI and a multipart form give them: each fit is `FIT`
+    (every preset) or `PRESET=FIT` (that one); the later wins. ValueError names a bad choice."""
+    default: Fit = DEFAULT_FIT
+    per_preset: dict[str, Fit] = {}
+    for choice in fits:
+        preset, _, fit = choice.rpartition("=")
+        if fit not in FITS:
+            raise ValueError(f"fit {choice!r}: the fit must be one of {', '.join(FITS)}")
+        if preset and preset not in presets:
+            raise ValueError(f"fit {choice!r}: {preset!r} is not one of the presets asked for")
+        if preset:
+            per_preset[preset] = fit  # type: ignore[assignment]
+        else:
+            default = fit  # type: ignore[assignment]
+    return [OutputFormat(preset, per_preset.get(preset, default)) for preset in presets]
+
+
 MAX_LONG_SIDE = 1920  # the `source` preset's cap
 MAX_FPS = 60.0  # outputs keep the source's rate up to this
+
+
+@dataclass(frozen=True)
+class SourceLimits:
+    """What reading one source may cost and what it may declare; the defaults are the settings' too."""
+
+    max_duration_s: int = 600  # WTF_MAX_DURATION_S: longer sources are refused (links and uploads alike)
+    memory_mb: int = 512  # WTF_PROBE_MEMORY_MB: the probe child's address space
+    timeout_s: int = 60  # WTF_PROBE_TIMEOUT_S: the probe child's CPU seconds
+
+
+SOURCE_LIMITS = SourceLimits()
 
 
 @dataclass(frozen=True)
@@ -128,6 +173,7 @@ class EngineOptions:
     max_short_side: int | None = None  # every output scaled so its short side fits (720: v3's outputs)
     timeout_s: int = 1800  # seconds
     loudness_lufs: float | None = -14.0  # integrated loudness target (EBU R128); None keeps the source's
+    source_limits: SourceLimits = SOURCE_LIMITS  # what reading a source may cost and declare
 
 
 # Loudness targets a setting or a brand may ask for: broadcast (-23) to the loudest streaming norms.

@@ -21,9 +21,33 @@ async function api(method, path, body) {
   const data = type.includes("json") ? await response.json() : null;
   if (!response.ok) {
     const message = data && data.error ? data.error.message : `The server answered ${response.status}.`;
-    throw new Error(message);
+    const error = new Error(message);
+    error.outage = response.status === 503;  // the banner says so, and goes when the service is back
+    if (error.outage) showOutage(message, Number(response.headers.get("Retry-After")) || 10);
+    throw error;
   }
   return data;
+}
+
+// A 503 means a database, queue or bucket is down for a while: a banner says so and the page checks
+// again (every Retry-After seconds) until the service answers, then hides it and reloads the job list.
+let outageTimer = null;
+
+function showOutage(message, retryAfter) {
+  const banner = document.getElementById("outage");
+  banner.textContent = `${message} The page tries again by itself.`;
+  banner.hidden = false;
+  clearTimeout(outageTimer);
+  outageTimer = setTimeout(async () => {
+    outageTimer = null;
+    try {
+      await api("GET", "/api/jobs?limit=1");
+    } catch (error) {
+      return;  // still down: api() showed the banner again and set the next check
+    }
+    banner.hidden = true;
+    if (document.getElementById("jobs")) loadJobs(true).catch(() => {});
+  }, retryAfter * 1000);
 }
 
 function el(tag, attributes = {}, ...children) {
@@ -73,25 +97,66 @@ function renderWarnings(node, warnings) {
 
 // ---- jobs ----------------------------------------------------------------------------------------
 
+// A job's row: its own in the list, or inside its batch's row (one row per submission of several sources,
+// with one ZIP of every output, a folder per source).
+function slotFor(job, atEnd) {
+  const list = document.getElementById("jobs");
+  let parent = list;
+  if (job.batch_id) {
+    let batch = document.getElementById(`batch-${job.batch_id}`);
+    if (!batch) {
+      batch = el("li", { id: `batch-${job.batch_id}`, class: "batch" },
+        el("div", { class: "job-head" }, el("strong", { class: "batch-title", text: "Batch" })),
+        el("ul", { class: "jobs batch-jobs" }),
+        el("a", { class: "button secondary batch-zip", href: `/api/batches/${job.batch_id}/archive`, hidden: "",
+          text: "Download the batch (ZIP)" }));
+      if (atEnd) list.append(batch); else list.prepend(batch);
+    }
+    parent = batch.querySelector(".batch-jobs");
+  }
+  const item = el("li", { id: `job-${job.id}` });
+  if (atEnd) parent.append(item); else parent.prepend(item);
+  return item;
+}
+
+function updateBatch(batchId) {
+  const batch = document.getElementById(`batch-${batchId}`);
+  if (!batch) return;
+  const jobs = batch.querySelectorAll(".batch-jobs > li");
+  const done = batch.querySelectorAll(".batch-jobs > li.completed").length;
+  batch.querySelector(".batch-title").textContent = `Batch of ${jobs.length} sources · ${done} done`;
+  batch.querySelector(".batch-zip").hidden = !done;
+}
+
+function formatNames(job) {
+  return job.formats.map((format) => format.preset).join(", ");
+}
+
 function renderJob(job) {
-  let item = document.getElementById(`job-${job.id}`);
+  const item = document.getElementById(`job-${job.id}`) || slotFor(job, false);
   const fresh = el("li", { id: `job-${job.id}`, class: `job ${job.status}`, "data-status": job.status });
-  if (item) item.replaceWith(fresh); else document.getElementById("jobs").prepend(fresh);
-  item = fresh;
+  item.replaceWith(fresh);
+  renderJobInto(fresh, job);
+  if (job.batch_id) updateBatch(job.batch_id);
+}
+
+function renderJobInto(item, job) {
   const title = job.source.title || job.source.name;
   item.append(el("div", { class: "job-head" },
     el("strong", { text: title }),
     el("span", { class: "status", text: job.stage && !TERMINAL.includes(job.status) ? `${job.status} · ${job.stage}` : job.status })));
   item.append(el("div", { class: "meta" },
     el("time", { datetime: job.created_at, text: when(job.created_at) }),
-    ` · ${job.kind === "fetch" ? "download only" : job.brands.join(", ")} · ${job.preset}`));
+    ` · ${job.kind === "fetch" ? "download only" : job.brands.join(", ")} · ${formatNames(job)}`));
   renderWarnings(item, job.warnings);
   const done = job.outputs.length && job.outputs[0].edits;
   if (done) item.append(el("div", { class: "meta edits-done", text: editsText(done) }));
   if (!TERMINAL.includes(job.status)) {
     const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `Progress of ${title}`,
       "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(job.progress)) });
-    bar.append(el("span", { style: `width:${job.progress}%` }));
+    const fill = el("span");
+    fill.style.width = `${job.progress}%`;  // CSSOM, not a style attribute: the page's CSP allows only this
+    bar.append(fill);
     item.append(bar);
     const cancel = el("button", { type: "button", class: "secondary", text: "Cancel" });
     cancel.addEventListener("click", () => api("POST", `/api/jobs/${job.id}/cancel`).then((d) => renderJob(d.job)).catch((e) => alert(e.message)));
@@ -111,7 +176,7 @@ function renderJob(job) {
       outputs.append(el("figure", { class: "output" },
         el("video", { controls: "", preload: "metadata", playsinline: "", src: output.url }),
         el("figcaption", {},
-          el("span", { text: `${output.brand} · ${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
+          el("span", { text: `${output.brand} · ${job.formats.length > 1 ? output.format + " · " : ""}${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
           el("a", { href: output.url, download: output.filename, text: "Download" }),
           output.post_text ? postText(output.post_text, output.brand) : "")));
     }
@@ -121,7 +186,7 @@ function renderJob(job) {
   renderWebhooks(item, job);
 }
 
-// A link that failed for good: the same job (brands, format, other shapes) from a file the user has.
+// A link that failed for good: the same job (brands, formats) from a file the user has.
 function offerUpload(item, job, title) {
   const picker = el("input", { type: "file", accept: "video/*", hidden: "", "aria-label": `Video file for ${title}` });
   const button = el("button", { type: "button", class: "secondary", text: "Upload the file instead" });
@@ -134,7 +199,7 @@ function offerUpload(item, job, title) {
       body.append("file", picker.files[0]);
       const uploaded = await api("POST", "/api/uploads", body);
       const data = await api("POST", "/api/videos/process",
-        { upload_id: uploaded.upload.id, brands: job.brands, preset: job.preset, fit: job.fit });
+        { upload_id: uploaded.upload.id, brands: job.brands, formats: job.formats });
       renderJob(data.job);
     } catch (error) {
       showMessage(message, error.message);
@@ -261,7 +326,15 @@ function openStream() {
     const item = document.getElementById(`job-${id}`);
     if (item) item.remove();
   });
-  // On a network error the browser reconnects by itself; a stream that ended was closed by unfollow.
+  // On a network error the browser reconnects by itself; a stream that ended was closed by unfollow. An
+  // error answer (a 503 while the database is down) closes it for good: open it again a little later.
+  stream.onerror = () => {
+    if (stream.readyState !== EventSource.CLOSED) return;
+    stream = null;
+    streamJobs = "";
+    clearTimeout(reopenTimer);
+    reopenTimer = setTimeout(openStream, 10000);
+  };
 }
 
 async function showState(state) {
@@ -299,7 +372,7 @@ async function loadJobs(reset) {
     if (reset) list.replaceChildren();
     for (const job of data.jobs) {
       // keeps the page's order (renderJob fills it in); a job already shown (just submitted) stays where it is
-      if (!document.getElementById(`job-${job.id}`)) list.append(el("li", { id: `job-${job.id}` }));
+      if (!document.getElementById(`job-${job.id}`)) slotFor(job, true);
       renderJob(job);
     }
     nextCursor = data.next;
@@ -314,33 +387,69 @@ async function submitJob(event) {
   const form = event.target;
   const message = document.getElementById("form-message");
   showMessage(message, "");
-  const brands = [...form.querySelectorAll('input[name="brands"]:checked')].map((box) => box.value);
-  const urls = form.urls.value.split("\n").map((line) => line.trim()).filter(Boolean);
-  const file = form.file.files[0];
-  const preset = form.preset.value;
+  const { brands, urls, files, formats, fit } = selection(form);
   if (!brands.length) return showMessage(message, "Tick at least one brand.");
-  if (!urls.length && !file) return showMessage(message, "Paste a link or choose a video file.");
-  let edits;
+  if (!formats.length) return showMessage(message, "Tick at least one format.");
+  if (!urls.length && !files.length) return showMessage(message, "Paste a link or choose a video file.");
+  let edits;  // made once for every source, brand and format
   try { edits = sourceEdits(form); } catch (error) { return showMessage(message, error.message); }
   const button = form.querySelector('button[type="submit"]');
   button.disabled = true;
   try {
-    if (file) {
-      const data = await api("POST", "/api/videos/process", { upload_id: await uploadOnce(file), brands, preset, ...edits });
-      renderJob(data.job);
-      form.file.value = "";
-      closeSourceEditor();
-    }
-    if (urls.length) {
-      const data = await api("POST", "/api/videos/process", { urls, brands, preset, ...edits });
-      for (const job of data.jobs) renderJob(job);
-      form.urls.value = "";
-    }
+    const uploadIds = [];
+    for (const file of files) uploadIds.push(await uploadOnce(file));  // the editor's file is sent once
+    // every source in one submission: several make one batch
+    const request = { brands, formats, ...edits, fit };
+    if (urls.length) request.urls = urls;
+    if (uploadIds.length) request.upload_ids = uploadIds;
+    const data = await api("POST", "/api/videos/process", request);
+    for (const job of data.jobs || [data.job]) renderJob(job);
+    form.urls.value = "";
+    form.file.value = "";
+    closeSourceEditor();
+    showPlan(form);
   } catch (error) {
     showMessage(message, error.message);
   } finally {
     button.disabled = false;
   }
+}
+
+function selection(form) {
+  return {
+    brands: [...form.querySelectorAll('input[name="brands"]:checked')].map((box) => box.value),
+    formats: [...form.querySelectorAll('input[name="formats"]:checked')].map((box) => box.value),
+    urls: form.urls.value.split("\n").map((line) => line.trim()).filter(Boolean),
+    files: [...form.file.files],
+    fit: form.fit.value,
+  };
+}
+
+function plural(count, word) {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+// "S sources x B brands x F formats = N outputs", counted by the server (/api/plans) as the form changes.
+let planTimer = null;
+function showPlan(form) {
+  clearTimeout(planTimer);
+  planTimer = setTimeout(async () => {
+    const line = document.getElementById("plan-count");
+    const { brands, formats, urls, files, fit } = selection(form);
+    if (!brands.length || !formats.length) {
+      line.textContent = !brands.length ? "Tick at least one brand." : "Tick at least one format.";
+      return;
+    }
+    try {
+      const request = { brands, formats, fit, files: files.map((file) => file.name) };
+      if (urls.length) request.urls = urls;
+      const { plan } = await api("POST", "/api/plans", request);
+      line.textContent = `${plural(plan.sources, "source")} x ${plural(plan.brands, "brand")} x ` +
+        `${plural(plan.formats, "format")} = ${plural(plan.count, "output")}`;
+    } catch (error) {
+      line.textContent = error.message;
+    }
+  }, 150);
 }
 
 // ---- the library: find a clip sent before, pin or delete it, brand it again ----------------------
@@ -514,9 +623,15 @@ function editsText(done) {
   return parts.join(" · ");
 }
 
+// The format the editor shows the window of: the first ticked one of a fixed shape (the window is the same
+// in every format of that shape; `source` keeps the clip's own shape, so it has none).
+function editorPreset(form) {
+  return selection(form).formats.find((preset) => CANVASES[preset]) || "source";
+}
+
 // The window as a fraction of the picture, for the chosen format and zoom (the largest crop of its shape).
 function windowSize(video, form) {
-  const canvas = CANVASES[form.preset.value];
+  const canvas = CANVASES[editorPreset(form)];
   if (!canvas || form.fit.value === "blur" || !video.videoWidth) return null;
   const pictureAspect = video.videoWidth / video.videoHeight;
   const canvasAspect = canvas[0] / canvas[1];
@@ -579,7 +694,7 @@ async function previewWindow() {
   button.disabled = true;
   try {
     const { fit, ...rest } = sourceEdits(form);
-    const data = await api("POST", `/api/uploads/${await uploadOnce(source.file)}/edits`, { preset: form.preset.value, fit, ...rest });
+    const data = await api("POST", `/api/uploads/${await uploadOnce(source.file)}/edits`, { preset: editorPreset(form), fit, ...rest });
     const { trim, reframe } = data.edits;
     source.keptFrom = trim.start;
     source.keptTo = trim.end;
@@ -634,8 +749,8 @@ function setUpSourceEditor() {
   });
   document.getElementById("keep-all").addEventListener("click", () => { form.trim.value = ""; });
   document.getElementById("preview-window").addEventListener("click", previewWindow);
-  for (const name of ["preset", "fit", "zoom"]) {
-    form[name].addEventListener("input", () => {
+  for (const input of [...form.querySelectorAll('input[name="formats"]'), form.fit, form.zoom]) {
+    input.addEventListener("input", () => {
       document.getElementById("zoom-value").textContent = `${Number(form.zoom.value).toFixed(2)}×`;
       source.path = null;
       restingWindow();
@@ -1191,12 +1306,17 @@ document.addEventListener("DOMContentLoaded", () => {
   if (jobForm) {
     jobForm.addEventListener("submit", submitJob);
     setUpSourceEditor();
-    document.getElementById("status-filter").addEventListener("change", () => loadJobs(true));
-    document.getElementById("more").addEventListener("click", () => loadJobs(false));
-    loadJobs(true).catch((e) => showMessage(document.getElementById("form-message"), e.message));
+    jobForm.addEventListener("change", () => showPlan(jobForm));
+    jobForm.urls.addEventListener("input", () => showPlan(jobForm));
+    showPlan(jobForm);
+    const listFailed = (e) => { if (!e.outage) showMessage(document.getElementById("form-message"), e.message); };
+    document.getElementById("status-filter").addEventListener("change", () => loadJobs(true).catch(listFailed));
+    document.getElementById("more").addEventListener("click", () => loadJobs(false).catch(listFailed));
+    loadJobs(true).catch(listFailed);
     document.getElementById("cookies-form").addEventListener("submit", uploadCookies);
-    loadCookies().catch((e) => showMessage(document.getElementById("cookies-message"), e.message));
-    loadSites().catch((e) => showMessage(document.getElementById("cookies-message"), e.message));
+    const cookiesFailed = (e) => { if (!e.outage) showMessage(document.getElementById("cookies-message"), e.message); };
+    loadCookies().catch(cookiesFailed);
+    loadSites().catch(cookiesFailed);
     setInterval(() => loadSites().catch(() => {}), 15000);  // a site pauses and recovers while the page is open
   }
   document.querySelectorAll(".brand-form").forEach(setupBrandForm);

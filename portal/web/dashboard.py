@@ -6,10 +6,8 @@ the session cookie and the session's CSRF token in X-CSRF-Token.
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
-import secrets
 import shutil
 from functools import wraps
 from pathlib import Path
@@ -42,6 +40,7 @@ from portal.brand_loader import (
     UnknownBrandError,
     check_brand_assets,
     config_to_json,
+    inside_folder,
     map_asset_paths,
     parse_brand_config,
     starter_layers,
@@ -55,7 +54,16 @@ from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS, PreviewStill
 from portal.web.api import ASSET_PREFIX, asset_ref, brand_id_for_edit, preview_still
-from portal.web.auth import client_id, end_all_sessions, key_matches, limiter, session_valid, start_session
+from portal.web.auth import (
+    client_id,
+    csrf_matches,
+    csrf_token,
+    end_all_sessions,
+    key_matches,
+    limiter,
+    session_valid,
+    start_session,
+)
 from portal.web.errors import ApiError, page_or_api_shape, use_error_shape
 from portal.web.runtime import runtime
 
@@ -84,12 +92,6 @@ EDITOR_FACTS = {
 STARTER_HANDLE = "@yourbrand"  # the new brand's handle until its id is typed (then "@<id>")
 
 
-def csrf_token() -> str:
-    if "csrf_token" not in session:
-        session["csrf_token"] = secrets.token_urlsafe(32)
-    return session["csrf_token"]
-
-
 @bp.app_context_processor
 def _template_globals() -> dict:
     return {
@@ -99,8 +101,8 @@ def _template_globals() -> dict:
 
 
 def _check_csrf() -> None:
-    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
-    if not hmac.compare_digest(sent.encode(), csrf_token().encode()):
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
+    if not csrf_matches(sent):
         abort(400, "the form expired; reload the page and try again")
 
 
@@ -232,9 +234,16 @@ def _posted_brand() -> tuple[dict, list[Path]]:
         raise ApiError(422, "invalid_brand", "field 'brand': expected an object")
     rt = runtime()
     staged: list[Path] = []
+    config = rt.brands.current()
+    known = {str(path) for brand in config.brands.values() for path in brand.asset_paths()}
 
     def stage(value: str) -> str:
         if not value.startswith(ASSET_MARK):
+            if value not in known:  # a path the client typed: it must name a file of the brands' folder
+                try:
+                    inside_folder(config_file(config).parent, value)
+                except BrandConfigError as exc:
+                    raise ApiError(422, "invalid_brand", str(exc)) from None
             return value
         name = value.removeprefix(ASSET_MARK)
         folder = rt.settings.temp_dir / "logo-uploads"

@@ -14,7 +14,7 @@ import requests
 from PIL import Image
 
 from tests.brands.test_brand_assets import HOSTILE, RED, round_logo
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, wait_until
 from tests.browser.test_brand_layers import config_path
 from tests.browser.test_dashboard import sign_in
 from tests.engine.inspect_output import colour_bbox, first_frame
@@ -58,7 +58,7 @@ def test_new_user_cleans_a_logo_drags_it_in_two_shapes_and_the_render_puts_it_th
     sign_in(page)
     page.goto("/brands")
     page.locator("#preview-clip").set_input_files(str(clip))
-    page.wait_for_function("document.getElementById('preview-frame').value.startsWith('upload:')")
+    wait_until(page, "document.getElementById('preview-frame').value.startsWith('upload:')")
     upload_id = page.locator("#preview-frame").input_value().removeprefix("upload:")
     section = page.locator("section[data-brand='']")
     section.get_by_label("Brand id").fill("kit")
@@ -112,15 +112,15 @@ def test_new_user_cleans_a_logo_drags_it_in_two_shapes_and_the_render_puts_it_th
     for shape, (fx, fy) in DROPS.items():
         section.locator("select[name=preset]").select_option(shape)
         canvas = (1080, 1920) if shape == "vertical" else (1080, 1080)
-        page.wait_for_function(
-            "([w, h]) => { const i = document.querySelector(\"section[data-brand=''] .live-preview img\");"
-            " return i.naturalWidth === w && i.naturalHeight === h; }",
-            arg=list(canvas),
+        wait_until(
+            page,
+            "(() => { const i = document.querySelector(\"section[data-brand=''] .live-preview img\");"
+            f" return i.naturalWidth === {canvas[0]} && i.naturalHeight === {canvas[1]}; }})()",
         )
         box = stage.locator(".layer-box[data-layer='0']")
         box.wait_for()
         drag_to(page, box, still, (fx, fy))
-        page.wait_for_function(LANDED, arg=[fx, fy, *canvas])
+        wait_until(page, f"({LANDED})({[fx, fy, *canvas]})")
         data = box.evaluate("b => [b.dataset.x, b.dataset.y, b.dataset.w, b.dataset.h].map(Number)")
         rects[shape] = tuple(data)
         readout = section.locator(".readout[data-layer='0']").inner_text()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, wait_until
 from tests.browser.test_dashboard import sign_in
 from tests.reframe.clips import face_clip
 from tests.web.server import Server
@@ -22,9 +22,10 @@ def window_left(page) -> float:
 def test_trim_drag_and_follow_from_the_dashboard(page, service: Server, tmp_path: Path) -> None:
     clip = face_clip(tmp_path / "astronaut.mp4", seconds=3.0)
     sign_in(page)
-    page.get_by_label("Video file").set_input_files(str(clip.path))
-    page.wait_for_function("document.getElementById('source-video').readyState >= 1")
-    page.get_by_label("Format").select_option("vertical")
+    page.get_by_label("Video files").set_input_files(str(clip.path))
+    wait_until(page, "document.getElementById('source-video').readyState >= 1")
+    page.locator('input[name="formats"][value="source"]').uncheck()
+    page.locator('input[name="formats"][value="vertical"]').check()
 
     # trim: scrub to 0.5 s, "Start here"; to 2.5 s, "End here"
     scrub = page.locator("#scrub")
@@ -32,9 +33,7 @@ def test_trim_drag_and_follow_from_the_dashboard(page, service: Server, tmp_path
         scrub.evaluate(
             "(input, value) => { input.value = value; input.dispatchEvent(new Event('input')); }", seconds
         )
-        page.wait_for_function(
-            f"Math.abs(document.getElementById('source-video').currentTime - {seconds}) < 0.05"
-        )
+        wait_until(page, f"Math.abs(document.getElementById('source-video').currentTime - {seconds}) < 0.05")
         page.get_by_role("button", name=button).click()
     assert page.get_by_label("Trim (seconds, START:END)").input_value() == "0.50:2.50"
 
@@ -54,7 +53,7 @@ def test_trim_drag_and_follow_from_the_dashboard(page, service: Server, tmp_path
     page.get_by_label("Other shapes").select_option("follow")
     page.get_by_role("button", name="Preview the window").click()
     notes = page.locator("#window-notes")
-    page.wait_for_function("document.getElementById('window-notes').textContent.includes('window follows')")
+    wait_until(page, "document.getElementById('window-notes').textContent.includes('window follows')")
     assert "face" in notes.inner_text() and "kept 0.50 to 2.50 s" in notes.inner_text()
     lefts = []
     for _ in range(6):

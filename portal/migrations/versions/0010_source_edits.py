@@ -1,14 +1,14 @@
 """Jobs keep their source's edits (trim, anchor, zoom); outputs keep what the trim cut and the window's path.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 
 
 def upgrade() -> None:
