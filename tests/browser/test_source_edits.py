@@ -42,6 +42,7 @@ def test_trim_drag_and_follow_from_the_dashboard(page, service: Server, tmp_path
     window = page.locator("#crop-window")
     window.wait_for()
     before = window_left(page)
+    window.scroll_into_view_if_needed()  # the mouse works in the viewport, as a user's does
     box = window.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
