@@ -127,6 +127,11 @@ class Job(Base):
             return [OutputFormat(item["preset"], item.get("fit", DEFAULT_FIT)) for item in self.formats]
         return [OutputFormat(self.preset, self.fit)]  # type: ignore[arg-type]
 
+    def format_of(self, output: Output) -> OutputFormat:
+        """The format one of its outputs was made in."""
+        preset = output.preset or self.preset
+        return next(item for item in self.output_formats() if item.preset == preset)
+
     outputs: Mapped[list[Output]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="Output.id"
     )
@@ -151,6 +156,37 @@ class Output(Base):
     placements: Mapped[list | None] = mapped_column(JSON)  # overlays at position "auto": where, why
     post_text: Mapped[str | None] = mapped_column(Text)  # the brand's post text, filled for this output
     edits: Mapped[dict | None] = mapped_column(JSON)  # what the trim kept and cut; the window's path, why
+    cover_filename: Mapped[str | None] = mapped_column(String(255))  # its JPEG cover (null before 0010)
+    cover_at: Mapped[float | None] = mapped_column(Float)  # the cover's time in seconds
+    # a portal.jobs.status.ReviewState (DESIGN 4.12)
+    review: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # every version once it was rendered again (DESIGN 4.12), oldest first, the last the current one:
+    # [{"version", "filename", "cover_filename", "requested_by", "overrides", "created_at"}]; null: one
+    versions: Mapped[list | None] = mapped_column(JSON)
+    # a re-render asked for and not done: {"status": queued|rendering|failed, "progress", "error",
+    # "requested_by", "overrides"}; null when none
+    rerender: Mapped[dict | None] = mapped_column(JSON)
+
+    def version_list(self) -> list[dict]:
+        """Its versions, oldest first (one made by the job itself until it is rendered again)."""
+        first = {"version": 1, "filename": self.filename, "cover_filename": self.cover_filename,
+                 "requested_by": None, "overrides": None, "created_at": None}  # fmt: skip
+        return list(self.versions or [first])
+
+    def current_names(self) -> list[str]:
+        """The current version's files: the video, then its cover."""
+        return [self.filename, *([self.cover_filename] if self.cover_filename else [])]
+
+    def stored_names(self) -> list[str]:
+        """Every file of this output in the outputs folder, each version's video and cover (all are kept
+        until the job is deleted)."""
+        return [
+            name
+            for version in self.version_list()
+            for name in (version["filename"], version["cover_filename"])
+            if name
+        ]
 
     job: Mapped[Job] = relationship(back_populates="outputs")
 

@@ -64,6 +64,7 @@ class Runtime:
         # the engine's memory budget counts it (0 until then: a web process alone renders nothing)
         self.service_mb = 0.0
         self.process_job: TaskWrapper | None = None  # set by portal.jobs.tasks.register_tasks
+        self.rerender_output: TaskWrapper | None = None  # (job id, output number); set there too
 
     def enqueue(self, job_id: str, delay: float | None = None) -> None:
         """Put a job id on the queue (at once, or after `delay` seconds)."""

@@ -25,9 +25,11 @@ import av
 
 from portal.brand_loader import Brand
 from portal.media.binary import locate_ffmpeg
+from portal.media.cover import choose_cover_time, clamp_cover_time, write_cover
 from portal.media.errors import EngineError, RenderError, RenderTimeoutError, TrimError
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
 from portal.media.frames import decode_span
+from portal.media.layers import LayerOverride
 from portal.media.loudness import (
     MAKEUP_PASSES,
     SUMMARY_LINES,
@@ -120,6 +122,8 @@ class RenderedOutput:
     # one per overlay at position "auto": {"overlay": index, "position", "reason", "scores"}
     placements: tuple[dict, ...] = ()
     edits: dict | None = None  # what the trim kept and cut, and the reframe's window path and reasons
+    cover: Path | None = None  # its JPEG cover (DESIGN 4.11), named like it with .jpg
+    cover_at: float | None = None  # the time of the cover, in seconds
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,8 @@ def render_source(
     trim: Trim = NO_TRIM,
     options: EngineOptions = ENGINE_DEFAULTS,
     stem: str | None = None,
+    cover_at: float | None = None,
+    overrides: Sequence[LayerOverride] = (),
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> list[RenderedOutput]:
@@ -221,7 +227,9 @@ def render_source(
     `trim` and framed by `reframe`, both resolved once for every brand and format (`plan_edits`).
 
     `formats` (several presets, each with its fit) replaces `preset` and `reframe`'s fit when given; with
-    more than one, outputs are named `<stem>_<brand>_<preset>.mp4`.
+    more than one, outputs are named `<stem>_<brand>_<preset>.mp4`. Each output gets a cover at `cover_at`
+    seconds of the output, or at the engine's choice (`choose_cover_time`). `overrides`: a review's changes
+    to the layers, for a render of one output (`layers.apply_overrides`).
     """
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
@@ -239,12 +247,18 @@ def render_source(
         sound = pool.submit(_source_loudness, binary, info, brands, options, span)
         # once, for every brand and shape; on the frames the reframe decoded, if it did
         scene = analyse_scene(info, span=span, decoded=edits.decoded) if needs_scene(brands) else None
+        cover_time = (
+            clamp_cover_time(cover_at, info.duration)
+            if cover_at is not None
+            else choose_cover_time(info, span[0] if span else 0.0)
+        )
         before, makeup = sound.result()
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
             info, brands, wanted, out_dir, safe_stem(stem or source.stem), Path(work),
-            measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), reframe=reframe,
-            loudness=before, makeup_db=makeup, scene=scene, cpus=cpus, follow=edits.follow, span=span,
+            measure_art(brand_arts(brands, overrides)), options, temp_tag=secrets.token_hex(4),
+            reframe=reframe, loudness=before, makeup_db=makeup, scene=scene, cpus=cpus, follow=edits.follow,
+            span=span, overrides=overrides,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
@@ -252,6 +266,7 @@ def render_source(
             _run_batches(binary, plan, options, report, cancel)
             rendered = [_verify(output, plan, before) for output in plan.outputs]
             for output in plan.outputs:
+                write_cover(output.temp_path, cover_time, output.cover_path)
                 os.replace(output.temp_path, output.path)
         except BaseException:
             for output in plan.outputs:
@@ -260,7 +275,14 @@ def render_source(
     report("rendering", 100.0)
     done = edits.as_dict(reframe)
     return [
-        replace(r, path=output.path, placements=_placements(output), edits=done)
+        replace(
+            r,
+            path=output.path,
+            placements=_placements(output),
+            edits=done,
+            cover=output.cover_path,
+            cover_at=cover_time,
+        )
         for r, output in zip(rendered, plan.outputs, strict=True)
     ]
 
@@ -412,16 +434,26 @@ class PreviewStill:
 
 
 def render_preview(
-    brand: Brand, preset: str, options: EngineOptions = ENGINE_DEFAULTS, source: Path | None = None
+    brand: Brand,
+    preset: str,
+    options: EngineOptions = ENGINE_DEFAULTS,
+    source: Path | None = None,
+    *,
+    at: float | None = None,
+    reframe: Reframe = DEFAULT_REFRAME,
+    overrides: Sequence[LayerOverride] = (),
 ) -> PreviewStill:
-    """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the middle
-    frame of `source` (a user's clip), through the same plan as a render."""
+    """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the frame of
+    `source` (a user's clip) at `at` seconds (its middle by default), through the same plan as a render
+    (the same framing and a review's `overrides`)."""
     binary = usable_ffmpeg(options.ffmpeg_path)
     info = probe_media(source, options.source_limits) if source is not None else None
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
         still = Path(work) / "preview.jpg"
-        sizes = measure_art(brand_arts([brand]))
-        plan, args = plan_preview(brand, preset, Path(work), sizes, still, info)
+        sizes = measure_art(brand_arts([brand], overrides))
+        plan, args = plan_preview(
+            brand, preset, Path(work), sizes, still, info, at=at, reframe=reframe, overrides=overrides
+        )
         _draw_overlays(plan)
         run_ffmpeg(binary, args, duration=plan.duration, timeout=PREVIEW_TIMEOUT_S)
         rects = tuple((o.x, o.y, o.width, o.height) for o in plan.overlays)

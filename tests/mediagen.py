@@ -77,6 +77,7 @@ def make_repost(original: Path, change: str, path: Path) -> Path:
     args = REPOST_CHANGES[change]
     seek, filters = (args, ()) if args[0] == "-ss" else ((), args)
     ffmpeg(*seek, "-i", str(original), *filters, *QUICK_ENCODE, str(path))
+    return path
 
 
 def _boxes(data: bytes, start: int, end: int):

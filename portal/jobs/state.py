@@ -19,8 +19,8 @@ it was last put on the queue: the sweeper's clock (`sweep_queued`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,8 +28,9 @@ from sqlalchemy import case, or_, select, update
 
 from portal.database import STAGE_LENGTH, Database, Job, Output, new_id, utc_now
 from portal.errors import PortalError, is_transient
-from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus
-from portal.jobs.webhooks import record_job_end
+from portal.jobs.answer import iso
+from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus, ReviewState
+from portal.jobs.webhooks import OUTPUT_APPROVED, OUTPUT_RERENDERED, record_event, record_job_end
 from portal.media.options import DEFAULT_FIT, DEFAULT_REFRAME, NO_TRIM, OutputFormat, Reframe, Trim
 from portal.storage.objects import OUTPUTS, MediaStorage
 
@@ -130,6 +131,23 @@ def job_edits(job: Job) -> tuple[Reframe, Trim]:
         edits.get("follow_fallback", DEFAULT_REFRAME.fallback),
     )
     return reframe, Trim(**edits["trim"]) if "trim" in edits else NO_TRIM
+
+
+def output_edits(job: Job, output: Output, overrides: Mapping) -> tuple[OutputFormat, Reframe, Trim]:
+    """How one output is cut and framed when it is rendered again alone (or drawn as its still) with a
+    review's `overrides` (DESIGN 4.12): the job's trim and framing, or the override's trim, anchor and zoom.
+    A window placed by hand replaces that output's blurred fill or following: it becomes a still crop."""
+    reframe, trim = job_edits(job)
+    fmt = job.format_of(output)
+    reframe = reframe.for_fit(fmt.fit)
+    if "trim" in overrides:
+        trim = Trim(overrides["trim"].get("start", 0.0), overrides["trim"].get("end"))
+    if "anchor" in overrides or "zoom" in overrides:
+        anchor = overrides.get("anchor")
+        centre = (anchor["x"], anchor["y"]) if anchor else reframe.anchor
+        fmt = replace(fmt, fit="crop")
+        reframe = Reframe("crop", centre, overrides.get("zoom", reframe.zoom))
+    return fmt, reframe, trim
 
 
 def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
@@ -273,7 +291,9 @@ def finish(
                        width=item.width, height=item.height, duration=item.duration,
                        loudness=item.loudness.as_dict() if item.loudness else None,
                        placements=list(getattr(item, "placements", ())),
-                       post_text=(post_texts or {}).get(item.brand), edits=getattr(item, "edits", None))
+                       post_text=(post_texts or {}).get(item.brand), edits=getattr(item, "edits", None),
+                       cover_filename=Path(item.cover).name if getattr(item, "cover", None) else None,
+                       cover_at=getattr(item, "cover_at", None))
             )  # fmt: skip
         job.progress = 100.0
         _end(db, session, job, JobStatus.COMPLETED)
@@ -378,6 +398,108 @@ def cancel(db: Database, job_id: str) -> None:
             _ended(db, session, job)
 
 
+class OutputNotFoundError(PortalError):
+    code = "output_not_found"
+    status = 404
+
+
+def job_output(job: Job, number: int) -> Output:
+    """The job's output `number` (0-based, as listed in the JOB object), or OutputNotFoundError."""
+    if not 0 <= number < len(job.outputs):
+        raise OutputNotFoundError(f"job {job.id} has no output {number} (it has {len(job.outputs)})")
+    return job.outputs[number]
+
+
+def review(db: Database, job_id: str, wanted: ReviewState, number: int | None = None) -> None:
+    """Set the review state of one output of a completed job (`number`), or of all its outputs; an output
+    that becomes approved owes an `output.approved` webhook."""
+    with db.session() as session:
+        job = _get(session, job_id)
+        _completed(job, "reviewed")
+        if number is not None:
+            job_output(job, number)  # that it exists
+        numbers = range(len(job.outputs)) if number is None else [number]
+        changed = []
+        for index in numbers:
+            output = job.outputs[index]
+            if output.review != wanted:
+                output.review, output.reviewed_at = wanted, utc_now()
+                changed.append(index)
+        if wanted == ReviewState.APPROVED:
+            for index in changed:
+                record_event(session, job, db.settings, OUTPUT_APPROVED, index)
+
+
+RERENDER_QUEUED, RERENDER_RUNNING, RERENDER_FAILED = "queued", "rendering", "failed"
+
+
+def _completed(job: Job, doing: str) -> None:
+    if job.status != JobStatus.COMPLETED:
+        raise JobStateError(f"job {job.id} is {job.status}; only a completed job's outputs are {doing}")
+
+
+def request_rerender(db: Database, job_id: str, number: int, overrides: dict, requested_by: str) -> None:
+    """Ask for output `number` of a completed job to be rendered again alone with `overrides` (the caller
+    enqueues it); 409 while one is already queued or rendering."""
+    with db.session() as session:
+        job = _get(session, job_id)
+        _completed(job, "rendered again")
+        output = job_output(job, number)
+        if output.rerender and output.rerender["status"] != RERENDER_FAILED:
+            raise JobStateError(f"output {number} of job {job_id} is already being rendered again")
+        output.rerender = {"status": RERENDER_QUEUED, "progress": 0.0, "error": None,
+                           "requested_by": requested_by, "overrides": overrides}  # fmt: skip
+
+
+def rerender_progress(db: Database, job_id: str, number: int, percent: float) -> dict | None:
+    """Write a re-render's progress; its request (None: the job or the request is gone)."""
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None or number >= len(job.outputs) or not job.outputs[number].rerender:
+            return None
+        output = job.outputs[number]
+        output.rerender = {**output.rerender, "status": RERENDER_RUNNING, "progress": round(percent, 1)}
+        return output.rerender
+
+
+def finish_rerender(db: Database, job_id: str, number: int, rendered, stored_names: tuple[str, str]) -> None:
+    """The new version (a `RenderedOutput`, stored as `stored_names`: video, cover) becomes the output's
+    current one, pending review; the older ones stay listed (and stored) until the job is deleted."""
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None or number >= len(job.outputs):
+            return
+        output = job.outputs[number]
+        request = output.rerender or {}
+        versions = output.version_list()
+        versions.append({
+            "version": versions[-1]["version"] + 1,
+            "filename": stored_names[0], "cover_filename": stored_names[1],
+            "requested_by": request.get("requested_by"), "overrides": request.get("overrides"),
+            "created_at": iso(utc_now()),
+        })  # fmt: skip
+        output.versions, output.rerender = versions, None
+        output.filename, output.cover_filename, output.cover_at = (
+            stored_names[0],
+            stored_names[1],
+            rendered.cover_at,
+        )
+        output.size_bytes, output.duration = rendered.size_bytes, rendered.duration
+        output.width, output.height = rendered.width, rendered.height
+        output.loudness = rendered.loudness.as_dict() if rendered.loudness else None
+        output.placements, output.edits = list(rendered.placements), rendered.edits
+        output.review, output.reviewed_at = ReviewState.PENDING, None
+        record_event(session, job, db.settings, OUTPUT_RERENDERED, number)
+
+
+def fail_rerender(db: Database, job_id: str, number: int, message: str) -> None:
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is not None and number < len(job.outputs) and job.outputs[number].rerender:
+            output = job.outputs[number]
+            output.rerender = {**output.rerender, "status": RERENDER_FAILED, "error": message}
+
+
 def retry(db: Database, job_id: str, storage: MediaStorage) -> None:
     """Make a failed or cancelled job queued again, as new (the caller enqueues it)."""
     with db.session() as session:
@@ -402,7 +524,8 @@ def delete(db: Database, job_id: str, storage: MediaStorage) -> None:
         if job.status not in FINISHED:
             raise JobRunningError(f"job {job.id} is {job.status}; cancel it before deleting it")
         for output in job.outputs:
-            storage.delete(storage.ref(OUTPUTS, output.filename))
+            for name in output.stored_names():
+                storage.delete(storage.ref(OUTPUTS, name))
         session.delete(job)
 
 

@@ -42,10 +42,11 @@ from portal.library.post_text import post_text_for
 from portal.library.sources import describe_picture, learn_from_download, warnings_for
 from portal.logging_setup import job_context
 from portal.media.errors import EngineError, RenderCancelledError
+from portal.media.layers import LayerOverride
 from portal.media.options import SourceLimits
-from portal.media.plan import job_stem, output_name, temp_name
+from portal.media.plan import job_stem, output_name, temp_name, version_name
 from portal.runtime import Runtime
-from portal.storage.objects import OUTPUTS, StoredFileMissingError, job_scratch
+from portal.storage.objects import OUTPUTS, StoredFileMissingError, is_stored_object, job_scratch
 from portal.video_processor import RenderedOutput, probe_media, render_source
 
 log = logging.getLogger("portal.worker")
@@ -70,8 +71,12 @@ def register_tasks(runtime: Runtime) -> Runtime:
     def periodic_cleanup() -> None:
         run_cleanup(runtime)
 
-    process.__module__ = periodic_cleanup.__module__ = TASK_MODULE
+    def rerender(job_id: str, number: int) -> None:
+        rerender_output(runtime, job_id, number)
+
+    process.__module__ = periodic_cleanup.__module__ = rerender.__module__ = TASK_MODULE
     runtime.process_job = runtime.huey.task(retries=0, context=False, name="process_job")(process)
+    runtime.rerender_output = runtime.huey.task(retries=0, context=False, name="rerender_output")(rerender)
     runtime.huey.periodic_task(crontab(minute="*/30"), name="run_cleanup")(periodic_cleanup)
 
     return runtime
@@ -162,7 +167,9 @@ class _JobRun:
             # Each is stored only while this run still holds the job: a late run never overwrites the
             # outputs of the run that replaced it, nor brings back those of a job deleted meanwhile.
             for output in rendered:
-                self.retrying(partial(self.publish, Path(output.path)), "storing an output")
+                for path in (output.path, output.cover):  # each video with its cover
+                    if path is not None:
+                        self.retrying(partial(self.publish, Path(path)), "storing an output")
             meta = self.retrying(lambda: _read_job(db, self.job_id), "reading the job").source_meta
             post_texts = {brand.id: post_text_for(brand, meta) for brand in brands}
         except state.LeaseLostError:
@@ -226,6 +233,71 @@ class _JobRun:
                 log.warning("job %s: progress write failed: %s", job_id, exc.message)
             except Exception:  # a busy database must not kill the render; the next tick retries
                 log.warning("job %s: progress write failed", job_id, exc_info=True)
+
+
+def rerender_output(runtime: Runtime, job_id: str, number: int) -> None:
+    """Render output `number` of a completed job again alone, with its request's overrides (DESIGN 4.12):
+    one decode of the source, one encode, into a new version; the brand's config and the job's other
+    outputs are not touched."""
+    db, settings = runtime.db, runtime.settings
+    with job_context(job_id), contextlib.ExitStack() as stack:
+        run_id = secrets.token_hex(4)
+        scratch = job_scratch(settings, job_id, f"rerender-{number}-{run_id}")
+        stack.callback(shutil.rmtree, scratch, True)
+        try:
+            with db.session() as session:
+                job = session.get(Job, job_id)
+                request = job.outputs[number].rerender if job and number < len(job.outputs) else None
+                if request is None:
+                    return  # the job was deleted, or the request withdrawn
+                output = job.outputs[number]
+                config = stack.enter_context(runtime.brands.pinned(max_age=0))
+                [brand] = config.select([output.brand])
+                if job.v3_settings:
+                    brand = apply_v3_settings(brand, job.v3_settings)
+                overrides = request["overrides"] or {}
+                fmt, reframe, trim = state.output_edits(job, output, overrides)
+                next_version = output.version_list()[-1]["version"] + 1
+                base_name = output.version_list()[0]["filename"]
+                source_ref = job.source_path
+            state.rerender_progress(db, job_id, number, 0.0)
+            source = kept_source(runtime, source_ref, scratch)
+
+            written = [0.0]  # when progress was last written: at most every WATCH_SECONDS
+
+            def on_progress(stage: str, percent: float) -> None:
+                if time.monotonic() - written[0] >= WATCH_SECONDS:
+                    written[0] = time.monotonic()
+                    state.rerender_progress(db, job_id, number, percent)
+
+            [rendered] = render_source(
+                source, [brand], scratch / "out", formats=[fmt], reframe=reframe, trim=trim,
+                stem=Path(base_name).stem, options=settings.engine_options(service_mb=runtime.service_mb),
+                cover_at=overrides.get("cover_at"),
+                overrides=[LayerOverride(**layer) for layer in overrides.get("layers", [])],
+                on_progress=on_progress,
+            )  # fmt: skip
+            name = version_name(base_name, next_version)
+            names = (name, str(Path(name).with_suffix(".jpg")))
+            runtime.storage.store(Path(rendered.path), OUTPUTS, names[0])
+            runtime.storage.store(Path(rendered.cover), OUTPUTS, names[1])
+            state.finish_rerender(db, job_id, number, rendered, names)
+            db.log("INFO", f"output {number} rendered again as version {next_version}", job_id)
+        except Exception as exc:
+            if not isinstance(exc, PortalError):
+                log.exception("job %s: rendering output %s again crashed", job_id, number)
+            state.fail_rerender(db, job_id, number, state.error_message(exc))
+
+
+def kept_source(runtime: Runtime, ref: str | None, scratch: Path) -> Path:
+    """The source a finished job rendered, to render one of its outputs again: its stored upload or
+    library file, or a link's download while the download cache keeps it."""
+    if ref and not is_stored_object(ref) and Path(ref).is_file():  # a link's download on this machine
+        return Path(ref)
+    try:
+        return runtime.storage.local_copy(ref or "", scratch)
+    except StoredFileMissingError:
+        raise EngineError("this job's source is gone (expired or deleted); submit it again") from None
 
 
 def acquire_source(runtime: Runtime, run: _JobRun, scratch: Path) -> Path:

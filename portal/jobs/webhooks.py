@@ -43,6 +43,9 @@ from portal.storage.links import signed_link, signer_for
 log = logging.getLogger(__name__)
 
 EVENTS = {status: f"job.{status}" for status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)}
+# about one output of a finished job (DESIGN 4.12); the body adds `output`, its number in the JOB object
+OUTPUT_APPROVED = "output.approved"
+OUTPUT_RERENDERED = "output.rerendered"
 TIMESTAMP_HEADER = "X-WTF-Timestamp"
 SIGNATURE_HEADER = "X-WTF-Signature"
 DELIVERY_HEADER = "X-WTF-Delivery"
@@ -87,9 +90,17 @@ def check_target(url: str | None, settings: Settings) -> None:
 
 
 def record_job_end(session: Session, job: Job, settings: Settings) -> WebhookDelivery | None:
-    """Owe one delivery for this job's end, in the caller's transaction; None if the job has no webhook.
+    """Owe one delivery for this job's end, in the caller's transaction; None if the job has no webhook."""
+    return record_event(session, job, settings, EVENTS[job.status])
 
-    The body is fixed now (the JOB object as GET /api/jobs/ID shows it at its end, checked by the same
+
+def record_event(
+    session: Session, job: Job, settings: Settings, event: str, output: int | None = None
+) -> WebhookDelivery | None:
+    """Owe one delivery of `event` about the job (or its output number `output`), in the caller's
+    transaction; None if the job has no webhook.
+
+    The body is fixed now (the JOB object as GET /api/jobs/ID shows it at that moment, checked by the same
     model), so every try sends and signs the same bytes; its output links are signed like the API's.
     """
     if not job.webhook_url:
@@ -101,12 +112,12 @@ def record_job_end(session: Session, job: Job, settings: Settings) -> WebhookDel
     except Exception:  # a bug here must not keep the job from ending (it would be run again and again)
         log.exception("job %s: no webhook delivery, the job could not be described", job.id)
         return None
-    event = EVENTS[job.status]
+    body = {"event": event, "job": job_object, **({"output": output} if output is not None else {})}
     delivery = WebhookDelivery(
         job_id=job.id,
         event=event,
         url=job.webhook_url,
-        body=json.dumps({"event": event, "job": job_object}, separators=(",", ":")),
+        body=json.dumps(body, separators=(",", ":")),
         status="pending",
         attempts=0,
         next_try_at=utc_now(),

@@ -39,12 +39,16 @@ def link_key(url: str) -> str:
     return hashlib.sha256(url.strip().encode()).hexdigest()
 
 
+def known_link(session: Session, url: str) -> Source | None:
+    """The library item of a link sent before, if any (nothing is made)."""
+    return session.scalars(select(Source).where(Source.link_key == link_key(url)).limit(1)).first()
+
+
 def source_for_link(session: Session, url: str) -> Source:
     """The library item of a link: the one it already has (the same link sent again), or a new one."""
-    key = link_key(url)
-    source = session.scalars(select(Source).where(Source.link_key == key).limit(1)).first()
+    source = known_link(session, url)
     if source is None:
-        source = Source(kind="url", link=url.strip(), link_key=key, pinned=False)
+        source = Source(kind="url", link=url.strip(), link_key=link_key(url), pinned=False)
         session.add(source)
     source.used_at = utc_now()
     session.flush()

@@ -99,9 +99,6 @@ def keyframes(
     1-4 s, so the samples spread over the clip; a clip with fewer keyframes gives fewer samples. A source
     that stops decoding gives the frames it gave.
     """
-    width, height = analysis_size(info)
-    turns = _TURNS[info.rotation]
-    coded_size = (height, width) if turns % 2 else (width, height)
     end = info.duration if end is None else end
     seen: set[int | None] = set()
     try:
@@ -117,10 +114,17 @@ def keyframes(
                 if frame is None or frame.pts in seen:
                     continue
                 seen.add(frame.pts)
-                grey = frame.to_ndarray(width=coded_size[0], height=coded_size[1], format="gray")
-                yield _upright(grey, turns)
+                yield analysis_grey(frame, info)
     except av.error.FFmpegError:
         return
+
+
+def analysis_grey(frame: av.VideoFrame, info: MediaInfo) -> np.ndarray:
+    """A decoded frame of `info`'s source, grey at the analysis size, in displayed orientation."""
+    width, height = analysis_size(info)
+    turns = _TURNS[info.rotation]
+    coded_size = (height, width) if turns % 2 else (width, height)
+    return _upright(frame.to_ndarray(width=coded_size[0], height=coded_size[1], format="gray"), turns)
 
 
 # 8-bit formats whose first plane is the luma: their thumbnail is a strided view, no conversion at all

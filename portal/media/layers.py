@@ -7,11 +7,12 @@ its exact pixel size (scaled, keyed, boxed and faded in Pillow), so FFmpeg only 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from portal.brand_loader import Brand, LogoSpec, Placement, Shape, TextLayer
+from portal.media.errors import EngineError
 from portal.media.options import FixedPosition
 
 
@@ -49,6 +50,60 @@ class Layer:
     height: float | None = None  # fraction of the output height (text handles)
     full_frame: bool = False  # covers the canvas; decoration, exempt from the safe zone
     fallback: FixedPosition | None = None  # position "auto": where to go when nothing in the clip matters
+    # an explicit centre (x, y as fractions of the output frame), from a review's override: replaces
+    # `position` and `margin`; the layer stays whole on the canvas
+    centre: tuple[float, float] | None = None
+
+
+class OverrideError(EngineError):
+    """An override that does not fit the layer it names (its message names the field)."""
+
+    code = "invalid_override"
+    status = 422
+
+
+@dataclass(frozen=True)
+class LayerOverride:
+    """One output's change to one of its brand's drawn layers (DESIGN 4.12): `index` counts the brand's
+    drawn layers in order; every other field, when given, replaces the layer's own."""
+
+    index: int
+    x: float | None = None  # the centre, as fractions of the output frame (both or neither)
+    y: float | None = None
+    width: float | None = None  # fraction of the output width
+    opacity: float | None = None
+    text: str | None = None  # text layers only
+
+
+def apply_overrides(layers: tuple[Layer, ...], overrides: Sequence[LayerOverride]) -> tuple[Layer, ...]:
+    """The layers with each override applied (OverrideError naming `layers[i].<field>` if one cannot be)."""
+    result = list(layers)
+    for position, override in enumerate(overrides):
+        where = f"layers[{position}]"
+        if not 0 <= override.index < len(layers):
+            raise OverrideError(f"{where}.index: the brand draws {len(layers)} layers (0..{len(layers) - 1})")
+        layer = result[override.index]
+        if (override.x is None) != (override.y is None):
+            raise OverrideError(f"{where}: give both x and y (the layer's centre) or neither")
+        moved = override.x is not None or override.width is not None
+        if layer.full_frame and moved:
+            raise OverrideError(
+                f"{where}.index: layer {override.index} covers the whole frame; it cannot move"
+            )
+        if override.text is not None and layer.art.text is None:
+            raise OverrideError(f"{where}.text: layer {override.index} is an image, not text")
+        art = replace(
+            layer.art,
+            opacity=layer.art.opacity if override.opacity is None else override.opacity,
+            text=layer.art.text if override.text is None else override.text,
+        )
+        layer = replace(layer, art=art)
+        if override.width is not None:
+            layer = replace(layer, width=override.width, height=None)
+        if override.x is not None and override.y is not None:
+            layer = replace(layer, centre=(override.x, override.y))
+        result[override.index] = layer
+    return tuple(result)
 
 
 def brand_layers(brand: Brand, shape: Shape) -> tuple[Layer, ...]:

@@ -202,15 +202,19 @@ def _text_cells(grey: np.ndarray, rows: int, cols: int) -> np.ndarray:
 def _face_cells(grey: np.ndarray, rows: int, cols: int) -> np.ndarray:
     import numpy as np
 
-    # no histogram equalisation: on a clip that is mostly flat it stretches noise and hides the face
-    found = face_detector().detectMultiScale(
-        grey, scaleFactor=1.1, minNeighbors=5, minSize=(FACE_MIN_PX, FACE_MIN_PX)
-    )
     mask = np.zeros(grey.shape, np.float32)
-    for x, y, w, h in found:
+    for x, y, w, h in face_boxes(grey):
         pad_x, pad_y = round(w * FACE_PAD), round(h * FACE_PAD)
         mask[max(0, y - pad_y) : y + h + pad_y, max(0, x - pad_x) : x + w + pad_x] = 1
     return (_cells(mask, rows, cols) > 0).astype(np.float32)
+
+
+def face_boxes(grey: np.ndarray) -> Sequence[tuple[int, int, int, int]]:
+    """The faces in a grey analysis frame (`frames.analysis_grey`): x, y, width, height in its pixels."""
+    # no histogram equalisation: on a clip that is mostly flat it stretches noise and hides the face
+    return face_detector().detectMultiScale(
+        grey, scaleFactor=1.1, minNeighbors=5, minSize=(FACE_MIN_PX, FACE_MIN_PX)
+    )
 
 
 _detectors = threading.local()  # a CascadeClassifier is not safe to share between render threads

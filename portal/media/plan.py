@@ -17,7 +17,7 @@ from pathlib import Path
 
 from portal.brand_loader import SHAPES, Brand, Placement, SafeZone, Spot, output_shape
 from portal.media.errors import EngineError
-from portal.media.layers import ArtSizes, Layer, OverlayArt, brand_layers
+from portal.media.layers import ArtSizes, Layer, LayerOverride, OverlayArt, apply_overrides, brand_layers
 from portal.media.loudness import GainPlan, Loudness, plan_gain
 from portal.media.options import (
     DEFAULT_FIT,
@@ -133,6 +133,12 @@ def output_name(stem: str, brand: str, suffix: str = ".mp4", preset: str | None 
     return f"{stem}_{brand}{'_' + preset if preset else ''}{suffix}"
 
 
+def version_name(final_name: str, version: int) -> str:
+    """The name of a later version of an output (rendered again alone, DESIGN 4.12): `<name>_v<n>.mp4`."""
+    final = Path(final_name)
+    return f"{final.stem}_v{version}{final.suffix}"
+
+
 def temp_name(final_name: str, run_tag: str = "") -> str:
     """Where `final_name` is written until it is complete: hidden, `.part`, unique to one run if tagged."""
     final = Path(final_name)
@@ -164,6 +170,11 @@ class OutputPlan:
     height: int
     # where the render pass writes its sound's EBU R128 meter readings (None: not measured)
     loudness_log: Path | None
+
+    @property
+    def cover_path(self) -> Path:
+        """Its cover (DESIGN 4.11): named like the output, with `.jpg`."""
+        return self.path.with_suffix(".jpg")
 
 
 @dataclass(frozen=True)
@@ -286,6 +297,21 @@ def place(
     return max(0, x_px), max(0, y_px), w_px, h_px
 
 
+def place_at(
+    aspect: float, width_px: float, centre: tuple[float, float], canvas: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of an overlay of the wanted width centred at `centre` (fractions of the canvas), moved
+    only as far as keeps it whole on the canvas (a reviewer chose the spot: the safe zone is theirs to judge).
+    """
+    cw, ch = canvas
+    w = min(width_px, cw, ch * aspect)
+    w_px = max(2, math.floor(w / 2) * 2)
+    h_px = max(2, math.floor(w_px / aspect / 2) * 2)
+    x = min(max(0.0, centre[0] * cw - w_px / 2), cw - w_px)
+    y = min(max(0.0, centre[1] * ch - h_px / 2), ch - h_px)
+    return math.floor(x / 2) * 2, math.floor(y / 2) * 2, w_px, h_px
+
+
 def place_layers(
     layers: Sequence[Layer],
     zone: SafeZone,
@@ -315,7 +341,9 @@ def place_layers(
         # a height fraction (text handles) is expressed as a width for `place`
         width_px = layer.width * cw if layer.width is not None else (layer.height or 0) * ch * aspect
         auto = None
-        if layer.position == "auto":
+        if layer.centre is not None:
+            x, y, w, h = place_at(aspect, width_px, layer.centre, canvas)
+        elif layer.position == "auto":
             candidates = {p: place(aspect, width_px, p, layer.margin, zone, canvas) for p in FIXED_POSITIONS}
             if layer.fallback is None:
                 raise PlanError(f"overlay {layer.art} is placed automatically but has no fallback position")
@@ -335,10 +363,11 @@ def brand_overlays(
     art_sizes: ArtSizes,
     scene: SceneMaps | None = None,
     picture: Rect | None = None,
+    overrides: Sequence[LayerOverride] = (),
 ) -> tuple[PlacedOverlay, ...]:
-    """The brand's layers placed on this canvas, inside its safe zone."""
+    """The brand's layers placed on this canvas, inside its safe zone, with a review's `overrides`."""
     zone = brand.safe_zone_for(*canvas)
-    layers = brand_layers(brand, output_shape(*canvas))
+    layers = apply_overrides(brand_layers(brand, output_shape(*canvas)), overrides)
     return place_layers(layers, zone, canvas, art_sizes, work_dir / brand.id, scene, picture)
 
 
@@ -407,9 +436,15 @@ def trim_input(path: Path, span: tuple[float, float] | None) -> list[str]:
     return ["-ss", f"{start:.6f}", "-t", f"{end - start:.6f}", "-i", str(path)]
 
 
-def brand_arts(brands: Sequence[Brand]) -> list[OverlayArt]:
-    """Every art the brands can draw, on an output of any shape: what the facade measures before planning."""
-    return [layer.art for brand in brands for shape in SHAPES for layer in brand_layers(brand, shape)]
+def brand_arts(brands: Sequence[Brand], overrides: Sequence[LayerOverride] = ()) -> list[OverlayArt]:
+    """Every art the brands can draw, on an output of any shape (with a review's `overrides`): what the
+    facade measures before planning."""
+    return [
+        layer.art
+        for brand in brands
+        for shape in SHAPES
+        for layer in apply_overrides(brand_layers(brand, shape), overrides)
+    ]
 
 
 def normalize_chain(
@@ -752,6 +787,7 @@ def plan_render(
     cpus: int = REFERENCE_CPUS,
     follow: FollowPath | None = None,
     span: tuple[float, float] | None = None,
+    overrides: Sequence[LayerOverride] = (),
 ) -> RenderPlan:
     """Everything FFmpeg must do to make every brand in every format from `info`'s source.
 
@@ -768,6 +804,8 @@ def plan_render(
     grows with them). `reframe`: the anchor and zoom of every format that crops; `follow`: the subject's
     path for a format of fit follow (`portal.media.reframe`); `span`: the trim (start, end in seconds of
     the source), applied once on the input, with `info` already describing the kept range (its duration).
+    `overrides`: a review's changes to the layers (`layers.apply_overrides`), for a render of one output
+    (every brand gets them).
     """
     if not brands:
         raise PlanError("no brands to render")
@@ -783,7 +821,7 @@ def plan_render(
         for brand in brands:
             final = output_name(stem, brand.id, preset=preset if named_by_format else None)
             art_dir = work_dir / preset if named_by_format else work_dir
-            overlays = brand_overlays(brand, canvas, art_dir, art_sizes, scene, picture)
+            overlays = brand_overlays(brand, canvas, art_dir, art_sizes, scene, picture, overrides)
             target = loudness_target(brand, options)
             gain = plan_gain(loudness, target, makeup.get(target, 0.0))
             measured = work_dir / f"{Path(final).stem}.r128" if loudness and info.has_audio else None
@@ -964,17 +1002,22 @@ def plan_preview(
     art_sizes: ArtSizes,
     dest: Path,
     source: MediaInfo | None = None,
+    *,
+    at: float | None = None,
+    reframe: Reframe = DEFAULT_REFRAME,
+    overrides: Sequence[LayerOverride] = (),
 ) -> tuple[RenderPlan, tuple[str, ...]]:
     """The plan of a one-frame render of the brand at the preset's size, and the args writing it as JPEG.
 
-    The frame is generated (a gradient), or the middle frame of `source`, a user's clip, which then goes
-    through the same normalization (fit and fill) as its render would.
+    The frame is generated (a gradient), or the frame of `source` (a user's clip) at `at` seconds (default:
+    its middle), which then goes through the same normalization (`reframe`: fill, or a still crop window)
+    and the same layers (with a review's `overrides`) as its render would.
     """
     if preset not in PRESETS:
         raise PlanError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     if source is not None:
         frame = replace(source, has_audio=False, audio_index=None)  # a still: its sound is not mapped
-        inputs = ["-ss", f"{source.duration / 2:.3f}", "-i", str(source.path)]
+        inputs = ["-ss", f"{source.duration / 2 if at is None else at:.3f}", "-i", str(source.path)]
     else:
         width, height = PRESET_CANVAS.get(preset, PREVIEW_SOURCE_CANVAS)
         frame = replace(PREVIEW_INFO, width=width, height=height, coded_width=width, coded_height=height)
@@ -982,7 +1025,10 @@ def plan_preview(
             f"gradients=s={width}x{height}:c0=0x1d2b53:c1=0x7e2553:x0=0:y0=0:x1={width}:y1={height}:d=1"
         )
         inputs = ["-f", "lavfi", "-i", gradient]
-    plan = plan_render(frame, [brand], preset, work_dir, "preview", work_dir, art_sizes, input_args=inputs)
+    plan = plan_render(
+        frame, [brand], preset, work_dir, "preview", work_dir, art_sizes, input_args=inputs,
+        reframe=reframe, overrides=overrides,
+    )  # fmt: skip
     batch = plan.batches[0]
     args = (
         *PROGRESS_HEAD, *batch.inputs, "-filter_complex", batch.filter_graph,

@@ -383,6 +383,15 @@ def _simplify(keys: list[WindowKey]) -> list[WindowKey]:
 # --- the filter (pure) -----------------------------------------------------------------------------------
 
 
+def centre_at(keys: Sequence[dict], t: float) -> tuple[float, float]:
+    """Where a stored window path (`FollowPath.as_dict()["keys"]`) has its centre at `t`: the render's
+    crop moves linearly from key to key (`crop_step`), so a still at `t` crops there."""
+    before = max((key for key in keys if key["t"] <= t), key=lambda key: key["t"], default=keys[0])
+    after = min((key for key in keys if key["t"] > t), key=lambda key: key["t"], default=before)
+    share = (t - before["t"]) / (after["t"] - before["t"]) if after["t"] > before["t"] else 0.0
+    return tuple(before[axis] + (after[axis] - before[axis]) * share for axis in ("x", "y"))  # type: ignore[return-value]
+
+
 def window_origin(centre: float, picture: int, window: int) -> int:
     """The window's left (or top) edge for a centre fraction, clamped to the picture, made even."""
     edge = min(max(0.0, centre * picture - window / 2), picture - window)

@@ -135,8 +135,10 @@ function formatNames(job) {
 function renderJob(job) {
   const item = document.getElementById(`job-${job.id}`) || slotFor(job, false);
   const fresh = el("li", { id: `job-${job.id}`, class: `job ${job.status}`, "data-status": job.status });
+  const adjuster = item.querySelector(".adjuster");  // an editor open on this job stays open
   item.replaceWith(fresh);
   renderJobInto(fresh, job);
+  if (adjuster && job.status === STATUS.COMPLETED) fresh.append(adjuster);
   if (job.batch_id) updateBatch(job.batch_id);
 }
 
@@ -171,16 +173,17 @@ function renderJobInto(item, job) {
   }
   if (job.status === STATUS.FAILED && job.kind === "render" && job.source.kind === "url") offerUpload(item, job, title);
   if (job.status === STATUS.COMPLETED) {
-    const outputs = el("div", { class: "outputs" });
-    for (const output of job.outputs) {
-      outputs.append(el("figure", { class: "output" },
-        el("video", { controls: "", preload: "metadata", playsinline: "", src: output.url }),
-        el("figcaption", {},
-          el("span", { text: `${output.brand} · ${job.formats.length > 1 ? output.format + " · " : ""}${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
-          el("a", { href: output.url, download: output.filename, text: "Download" }),
-          output.post_text ? postText(output.post_text, output.brand) : "")));
+    // the review grid: this source's outputs grouped by brand, one card (its cover) per format
+    for (const brand of [...new Set(job.outputs.map((output) => output.brand))]) {
+      const outputs = el("div", { class: "outputs" });
+      for (const output of job.outputs.filter((o) => o.brand === brand)) outputs.append(outputCard(item, job, output));
+      item.append(el("section", { class: "output-group", "aria-label": `${brand} outputs` },
+        el("h4", { text: brand }), outputs));
     }
-    item.append(outputs);
+    followRerenders(job);
+    if (job.outputs.some((output) => output.review !== "approved")) {
+      item.append(reviewButton("Approve all", `/api/jobs/${job.id}/review`, "approved", "secondary"));
+    }
     if (job.outputs.length) item.append(el("a", { class: "button secondary", href: `/api/jobs/${job.id}/archive`, text: "Download all (ZIP)" }));
   }
   renderWebhooks(item, job);
@@ -263,6 +266,148 @@ async function uploadCookies(event) {
   } catch (error) {
     showMessage(message, error.message);
   }
+}
+
+// Review (docs/DASHBOARD.md): each output is pending, approved or rejected; the answer redraws the job.
+function reviewButton(label, path, state, cls) {
+  const button = el("button", { type: "button", class: cls, text: label });
+  button.addEventListener("click", () => api("POST", path, { state }).then((d) => renderJob(d.job)).catch((e) => alert(e.message)));
+  return button;
+}
+
+function reviewControls(item, job, output) {
+  const path = `/api/jobs/${job.id}/outputs/${output.number}/review`;
+  const adjust = el("button", { type: "button", class: "secondary", text: "Adjust" });
+  adjust.addEventListener("click", () => openAdjuster(item, job, output));
+  return el("div", { class: "review" },
+    el("span", { class: "review-state", text: output.review }),
+    ...(output.review === "approved" ? [] : [reviewButton("Approve", path, "approved", "")]),
+    ...(output.review === "rejected" ? [] : [reviewButton("Reject", path, "rejected", "secondary")]),
+    adjust);
+}
+
+function outputCard(item, job, output) {
+  const label = `${output.brand} · ${output.format}`;
+  const card = el("figure", { class: `output review-${output.review}`, "data-number": String(output.number), "aria-label": label },
+    el("video", { controls: "", preload: "metadata", playsinline: "", src: output.url, ...(output.cover_url ? { poster: output.cover_url } : {}) }),
+    el("figcaption", {},
+      el("span", { text: `${label}${output.version > 1 ? " · v" + output.version : ""} · ${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
+      el("a", { href: output.url, download: output.filename, text: "Download" }),
+      output.post_text ? postText(output.post_text, label) : "",
+      reviewControls(item, job, output)));
+  const again = output.rerender;
+  if (again && again.status === "failed") {
+    card.append(el("p", { class: "error", role: "alert", text: `Rendering again failed: ${again.error}` }));
+  } else if (again) {
+    const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `Rendering ${label} again`,
+      "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(again.progress)) });
+    const fill = el("span");
+    fill.style.width = `${again.progress}%`;  // CSSOM, not a style attribute: the page's CSP allows only this
+    bar.append(fill);
+    card.append(el("p", { class: "meta", text: again.status === "queued" ? "Queued to render again" : "Rendering again…" }), bar);
+  }
+  return card;
+}
+
+// While an output of a job is being rendered again, the job is fetched every second (its card's bar).
+const rerenderPolls = new Map();
+function followRerenders(job) {
+  clearTimeout(rerenderPolls.get(job.id));
+  if (!job.outputs.some((output) => output.rerender && output.rerender.status !== "failed")) return;
+  rerenderPolls.set(job.id, setTimeout(() => api("GET", `/api/jobs/${job.id}`).then((d) => renderJob(d.job)).catch(() => followRerenders(job)), 1000));
+}
+
+// Adjust (docs/DASHBOARD.md): the output's frame with its layers outlined; drag a layer (mouse or finger)
+// or its corner to resize it; each change asks the engine for a new still (the same plan as the render),
+// and "Render this one again" renders this output alone with the changes.
+function openAdjuster(item, job, output) {
+  const open = item.querySelector(".adjuster");
+  if (open) open.remove();
+  const overrides = new Map();  // layer index -> {index, x, y, width}
+  const label = `${output.brand} · ${output.format}`;
+  const still = el("img", { class: "still", alt: `The engine's still of ${label}` });
+  const stage = el("div", { class: "stage" }, still);
+  const status = el("p", { class: "meta", role: "status" });
+  const renderAgain = el("button", { type: "button", text: "Render this one again" });
+  const close = el("button", { type: "button", class: "secondary", text: "Close" });
+  const panel = el("section", { class: "adjuster", "aria-label": `Adjust ${label}` },
+    el("h4", { text: `Adjust ${label}` }), stage, status, el("div", { class: "review" }, renderAgain, close));
+  item.append(panel);
+  panel.scrollIntoView({ block: "nearest" });
+  close.addEventListener("click", () => panel.remove());
+  renderAgain.addEventListener("click", () => {
+    renderAgain.disabled = true;
+    api("POST", `/api/jobs/${job.id}/outputs/${output.number}/render`, { layers: [...overrides.values()] })
+      .then((d) => { panel.remove(); renderJob(d.job); })
+      .catch((e) => { renderAgain.disabled = false; showMessage(status, e.message); });
+  });
+
+  let busy = false, again = false, timer = null, shown = 0;
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    showMessage(status, "Updating the still…");
+    try {
+      const data = await api("POST", `/api/jobs/${job.id}/outputs/${output.number}/still`, { layers: [...overrides.values()] });
+      still.src = data.still;
+      stage.style.aspectRatio = `${data.width} / ${data.height}`;
+      drawBoxes(data.layers);
+      stage.dataset.stills = String(++shown);
+      showMessage(status, "");
+    } catch (e) {
+      showMessage(status, e.message);
+    } finally {
+      busy = false;
+      if (again) { again = false; refresh(); }
+    }
+  }
+  const changed = () => { clearTimeout(timer); timer = setTimeout(refresh, 150); };
+
+  function drawBoxes(layers) {
+    stage.querySelectorAll(".layer-box").forEach((box) => box.remove());
+    for (const layer of layers.filter((l) => !l.full_frame)) {
+      const name = layer.text ? `Layer ${layer.index}: “${layer.text}”` : `Layer ${layer.index}: image`;
+      const box = el("div", { class: "layer-box", "aria-label": name, title: name, "data-index": String(layer.index) },
+        el("span", { class: "resize", "aria-label": `Resize layer ${layer.index}` }));
+      place(box, layer.x, layer.y, layer.width, layer.height);
+      box.addEventListener("pointerdown", (event) => startGesture(event, box, layer));
+      stage.append(box);
+    }
+  }
+  function place(box, x, y, w, h) {
+    Object.assign(box.dataset, { x, y, w, h });
+    Object.assign(box.style, { left: `${x * 100}%`, top: `${y * 100}%`, width: `${w * 100}%`, height: `${h * 100}%` });
+  }
+  function startGesture(event, box, layer) {
+    event.preventDefault();
+    const resizing = event.target.classList.contains("resize");
+    const rect = stage.getBoundingClientRect();
+    const start = { px: event.clientX, py: event.clientY, x: +box.dataset.x, y: +box.dataset.y, w: +box.dataset.w, h: +box.dataset.h };
+    box.setPointerCapture(event.pointerId);
+    const move = (e) => {
+      const dx = (e.clientX - start.px) / rect.width, dy = (e.clientY - start.py) / rect.height;
+      if (resizing) {
+        const w = Math.min(1, Math.max(0.02, start.w + dx));
+        place(box, start.x, start.y, w, start.h * (w / start.w));
+      } else {
+        place(box, Math.min(1 - start.w, Math.max(0, start.x + dx)), Math.min(1 - start.h, Math.max(0, start.y + dy)), start.w, start.h);
+      }
+    };
+    const end = () => {
+      box.removeEventListener("pointermove", move);
+      box.removeEventListener("pointerup", end);
+      box.removeEventListener("pointercancel", end);
+      const x = +box.dataset.x, y = +box.dataset.y, w = +box.dataset.w, h = +box.dataset.h;
+      const round = (v) => Math.round(v * 10000) / 10000;
+      overrides.set(layer.index, { ...(overrides.get(layer.index) || {}), index: layer.index,
+        x: round(x + w / 2), y: round(y + h / 2), ...(resizing ? { width: round(w) } : {}) });
+      changed();
+    };
+    box.addEventListener("pointermove", move);
+    box.addEventListener("pointerup", end);
+    box.addEventListener("pointercancel", end);
+  }
+  refresh();
 }
 
 // A job's webhook deliveries (docs/API.md): how each went, refreshed while one is still being tried.
@@ -446,6 +591,7 @@ function showPlan(form) {
       const { plan } = await api("POST", "/api/plans", request);
       line.textContent = `${plural(plan.sources, "source")} x ${plural(plan.brands, "brand")} x ` +
         `${plural(plan.formats, "format")} = ${plural(plan.count, "output")}`;
+      renderWarnings(line, plan.warnings);
     } catch (error) {
       line.textContent = error.message;
     }

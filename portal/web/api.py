@@ -32,36 +32,43 @@ from werkzeug.utils import secure_filename
 from portal import __version__
 from portal.acquire import sites
 from portal.acquire.downloader import DownloadOptions, check_url, expand_playlist
-from portal.brand_loader import BRAND_ID_RULE, Brand, UnknownBrandError
+from portal.brand_loader import BRAND_ID_RULE, Brand, UnknownBrandError, output_shape
 from portal.brands.assets import ASSET_SHAPES, clean_image
+from portal.brands.v3_import import apply_v3_settings
 from portal.database import Job, Source, Upload, new_id, utc_now
 from portal.errors import QueueUnavailableError
 from portal.jobs import state
 from portal.jobs.answer import PresetName, describe_job
 from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
+from portal.jobs.status import ReviewState
 from portal.jobs.webhooks import check_target
 from portal.library.sources import (
     describe_picture,
     get_source,
+    known_link,
     source_for_link,
     source_for_upload,
     source_meta,
     warnings_for,
 )
 from portal.media.errors import SourceError
+from portal.media.layers import LayerOverride, apply_overrides, brand_layers
 from portal.media.options import (
     DEFAULT_FIT,
     FollowFallback,
+    OutputFormat,
+    Reframe,
     formats_from_choices,
     parse_anchor,
     parse_trim_range,
 )
 from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, job_stem, output_size, safe_stem
+from portal.media.reframe import centre_at
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, PreviewStill, plan_edits, probe_media, render_preview, trim_span
-from portal.web.auth import require_api_auth
+from portal.web.auth import requester, require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.links import link_signer, signed_download_url
 from portal.web.openapi import Content, documented
@@ -82,9 +89,13 @@ from portal.web.schemas import (
     JobsAnswer,
     PlanAnswer,
     PreviewQuery,
+    RenderRequest,
+    ReviewRequest,
     SitesAnswer,
     SourceEdits,
     StatusAnswer,
+    StillAnswer,
+    StillRequest,
     UploadAnswer,
     WebhookRequest,
 )
@@ -442,11 +453,21 @@ def plan_outputs():
     formats = payload.output_formats()
     max_short_side = runtime().settings.engine_options().max_short_side
     sources: list[tuple[str, tuple[int, int] | None]] = []
+    known = [payload.source_id]  # the library items of these clips, where they have one yet
     for upload_id in payload.upload_list():
         upload = _stored_upload(upload_id)
         sources.append((upload.filename, (upload.media["width"], upload.media["height"])))
+        known.append(upload.source_id)
     sources += [(name, None) for name in payload.files]
-    sources += [(url, None) for url in _checked_links(payload.url_list(), payload.playlist)]
+    urls = _checked_links(payload.url_list(), payload.playlist)
+    sources += [(url, None) for url in urls]
+    window = runtime().settings.repost_window_days
+    with runtime().db.session() as session:
+        if payload.source_id:  # brand again: the item is the source
+            library_item = get_source(session, payload.source_id)
+            sources.append((library_item.title or library_item.filename or "clip", None))
+        known += [getattr(known_link(session, url), "id", None) for url in urls]  # links sent before
+        warnings = [warning for source_id in known for warning in warnings_for(session, source_id, window)]
     outputs = []
     for name, source_size in sources:
         for item in formats:
@@ -458,7 +479,7 @@ def plan_outputs():
             ]  # fmt: skip
     count = len(sources) * len(brands) * len(formats)
     plan = {"sources": len(sources), "brands": len(brands), "formats": len(formats), "count": count}
-    return PlanAnswer(plan={**plan, "outputs": outputs}).answer()
+    return PlanAnswer(plan={**plan, "outputs": outputs, "warnings": warnings}).answer()
 
 
 def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -> str:
@@ -650,6 +671,118 @@ def retry_job(job_id: str):
     return _job_response(job_id, 202)
 
 
+@bp.post("/jobs/<job_id>/review")
+@documented(
+    {200: JobAnswer}, body=ReviewRequest,
+    errors={404: "no such job", 409: "the job is not completed", 422: "not pending, approved or rejected"},
+    tag="review",
+)  # fmt: skip
+def review_job(job_id: str):
+    """Approve (or reject, or set back to pending) every output of a completed job at once."""
+    wanted = ReviewRequest.model_validate(request.get_json())
+    state.review(runtime().db, job_id, ReviewState(wanted.state))
+    return _job_response(job_id)
+
+
+@bp.post("/jobs/<job_id>/outputs/<int:number>/review")
+@documented(
+    {200: JobAnswer}, body=ReviewRequest,
+    errors={404: "no such job or output", 409: "the job is not completed", 422: "not a review state"},
+    tag="review",
+)  # fmt: skip
+def review_output(job_id: str, number: int):
+    """Approve, reject or set back to pending one output (its `number` in the JOB object's outputs)."""
+    wanted = ReviewRequest.model_validate(request.get_json())
+    state.review(runtime().db, job_id, ReviewState(wanted.state), number)
+    return _job_response(job_id)
+
+
+def _output_brand(job_id: str, number: int) -> tuple[Brand, OutputFormat]:
+    """The brand (as configured now, with the job's v3 settings) and format of output `number`."""
+    with runtime().db.session() as session:
+        job = _job_or_404(session, job_id)
+        output = state.job_output(job, number)
+        brand = runtime().brands.current().find(output.brand)
+        if job.v3_settings:
+            brand = apply_v3_settings(brand, job.v3_settings)
+        return brand, job.format_of(output)
+
+
+def _checked_overrides(job_id: str, number: int, wanted: RenderRequest) -> list[LayerOverride]:
+    """The overrides, checked against the layers the output's brand draws (422 naming the field)."""
+    brand, _format = _output_brand(job_id, number)
+    overrides = [LayerOverride(**layer.model_dump()) for layer in wanted.layers]
+    apply_overrides(brand_layers(brand, "vertical"), overrides)  # every shape draws the same layers
+    return overrides
+
+
+@bp.post("/jobs/<job_id>/outputs/<int:number>/render")
+@documented(
+    {202: JobAnswer}, body=RenderRequest,
+    errors={404: "no such job or output", 409: "the job is not completed, or the output is already being "
+            "rendered again", 422: "an override that does not fit (the message names the field)"},
+    tag="review",
+)  # fmt: skip
+def rerender_output(job_id: str, number: int):
+    """Render one output again alone with overrides for it only (its layers, its cover's time): one decode,
+    one encode; a new version (the older kept until the job is deleted); the brand's config untouched."""
+    wanted = RenderRequest.model_validate(request.get_json())
+    _checked_overrides(job_id, number, wanted)
+    rt = runtime()
+    state.request_rerender(rt.db, job_id, number, wanted.stored(), requester())
+    rt.rerender_output(job_id, number)
+    return _job_response(job_id, 202)
+
+
+@bp.post("/jobs/<job_id>/outputs/<int:number>/still")
+@documented(
+    {200: StillAnswer}, body=StillRequest,
+    errors={404: "no such job or output", 409: "the job's source is gone",
+            422: "an override that does not fit (the message names the field)"},
+    tag="review",
+)  # fmt: skip
+def output_still(job_id: str, number: int):
+    """The engine's still of one output at `at` seconds with these overrides: the same plan as its render
+    would use, so what the editor shows is what renders; and where each of its layers went."""
+    wanted = StillRequest.model_validate(request.get_json())
+    overrides = _checked_overrides(job_id, number, wanted)
+    brand, _format = _output_brand(job_id, number)
+    rt = runtime()
+    with rt.db.session() as session:
+        job = _job_or_404(session, job_id)
+        output = state.job_output(job, number)
+        fmt, reframe, trim = state.output_edits(job, output, wanted.stored())
+        source_ref, duration, done = job.source_path or "", output.duration, output.edits or {}
+        at = wanted.at if wanted.at is not None else (output.cover_at or duration / 2)
+    at = min(at, duration)
+    path = (done.get("reframe") or {}).get("path")
+    if fmt.fit == "follow":  # the window where the render's moving crop has it at that time
+        found = path is not None and path["found"]
+        reframe = (
+            Reframe("crop", centre_at(path["keys"], at), reframe.zoom)
+            if found
+            else reframe.for_fit(done.get("reframe", {}).get("used", reframe.fallback))
+        )
+    with tempfile.TemporaryDirectory(prefix="wtf-still-") as work:
+        try:
+            source = rt.storage.local_copy(source_ref, Path(work))
+        except StoredFileMissingError:
+            raise state.SourceGoneError(f"the source of job {job_id} is gone (expired or deleted)") from None
+        still = render_preview(
+            brand, fmt.preset, rt.settings.engine_options(), source, at=trim.start + at, reframe=reframe,
+            overrides=overrides,
+        )  # fmt: skip
+    layers = apply_overrides(brand_layers(brand, output_shape(still.width, still.height)), overrides)
+    width, height = still.width, still.height
+    placed = [
+        {"index": index, "x": x / width, "y": y / height, "width": w / width, "height": h / height,
+         "full_frame": layer.full_frame, "text": layer.art.text}
+        for index, ((x, y, w, h), layer) in enumerate(zip(still.overlays, layers, strict=True))
+    ]  # fmt: skip
+    jpeg = "data:image/jpeg;base64," + base64.b64encode(still.jpeg).decode()
+    return StillAnswer(still=jpeg, at=at, width=width, height=height, layers=placed).answer()
+
+
 @bp.delete("/jobs/<job_id>")
 @documented({200: DeletedAnswer}, errors={404: "no such job", 409: "the job is still running"}, tag="jobs")
 def delete_job(job_id: str):
@@ -738,7 +871,11 @@ def archive(job_id: str):
     rt = runtime()
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
-        files = [(o.filename, rt.storage.ref(OUTPUTS, o.filename), o.post_text) for o in job.outputs]
+        files = [
+            (name, rt.storage.ref(OUTPUTS, name), output.post_text if name == output.filename else None)
+            for output in job.outputs
+            for name in output.current_names()
+        ]
         # named like the job's outputs (portal.jobs.tasks): the source's stem and the job's short id
         source = job.source_name if job.source_kind != "url" else job.source_path or job.source_name
         zip_name = f"{job_stem(Path(source).stem, job.id)}.zip"
@@ -833,12 +970,13 @@ def batch_archive(batch_id: str):
     with rt.db.session() as session:
         files = [
             (
-                f"{source_folder(job)}/{output.filename}",
-                rt.storage.ref(OUTPUTS, output.filename),
-                output.post_text,
+                f"{source_folder(job)}/{name}",
+                rt.storage.ref(OUTPUTS, name),
+                output.post_text if name == output.filename else None,
             )
             for job in _batch_jobs(session, batch_id)
             for output in job.outputs
+            for name in output.current_names()
         ]
     return _zip_response(files, batch_archive_name(batch_id), f"batch {batch_id} has no outputs yet")
 

@@ -71,6 +71,12 @@ def client_id() -> str:
     return request.remote_addr or "unknown"
 
 
+def requester() -> str:
+    """Who is asking, as a job's record shows it: the key's holder (a script) or a dashboard session, and
+    from where (there is one key, so nothing more precise is known)."""
+    return f"{'api key' if presented_key() else 'dashboard'} from {client_id()}"
+
+
 def key_matches(candidate: str | None) -> bool:
     """Constant-time comparison with the configured portal key."""
     expected = current_app.config["PORTAL_KEY"]

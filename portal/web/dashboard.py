@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 from functools import wraps
 from pathlib import Path
 
@@ -224,8 +225,9 @@ def brands():
 ASSET_MARK = "asset:"
 
 
-def _posted_brand() -> tuple[dict, list[Path]]:
-    """The brand the editor posted, each uploaded image staged in temp (the staged files, to clean up)."""
+def _posted_brand() -> tuple[dict, list[Path], Path]:
+    """The brand the editor posted, each uploaded image staged in temp: (brand, staged files, the
+    request's staging folder, to remove when done)."""
     try:
         data = json.loads(request.form.get("brand", ""))
     except json.JSONDecodeError as exc:
@@ -235,6 +237,11 @@ def _posted_brand() -> tuple[dict, list[Path]]:
     rt = runtime()
     staged: list[Path] = []
     config = rt.brands.current()
+    # each request stages into its own folder: two previews of the same image run at once (the editor
+    # fires one per change), and the first to finish must not delete the file the other is drawing
+    logo_uploads = rt.settings.temp_dir / "logo-uploads"
+    logo_uploads.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=logo_uploads))
     known = {str(path) for brand in config.brands.values() for path in brand.asset_paths()}
 
     def stage(value: str) -> str:
@@ -246,8 +253,6 @@ def _posted_brand() -> tuple[dict, list[Path]]:
                     raise ApiError(422, "invalid_brand", str(exc)) from None
             return value
         name = value.removeprefix(ASSET_MARK)
-        folder = rt.settings.temp_dir / "logo-uploads"
-        folder.mkdir(parents=True, exist_ok=True)
         # named as it will be in the brand's folder: the upload's name without the "asset-" prefix
         path = folder / name.removeprefix(ASSET_PREFIX)
         with rt.storage.open(asset_ref(name)) as stored, path.open("wb") as copy:
@@ -256,15 +261,10 @@ def _posted_brand() -> tuple[dict, list[Path]]:
         return str(path)
 
     try:
-        return map_asset_paths(data, stage), staged
+        return map_asset_paths(data, stage), staged, folder
     except ApiError:
-        _discard(staged)
+        shutil.rmtree(folder, ignore_errors=True)
         raise
-
-
-def _discard(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
 
 
 def _edited_config(config: BrandConfig, brand_id: str, brand: dict) -> BrandConfig:
@@ -318,14 +318,14 @@ def preview_clips() -> list[dict]:
 def preview(brand_id: str):
     """A preview of the form's (unsaved) brand, made by the engine, on a generated frame or a user's clip."""
     brand_id = brand_id_for_edit(brand_id)
-    brand, staged = _posted_brand()
+    brand, _staged, folder = _posted_brand()
     try:
         config = _edited_config(runtime().brands.current(), brand_id, brand)
         source = _preview_source(request.form.get("frame", ""))
         edited = config.brands[brand_id]
         still = preview_still(edited, request.form.get("preset", "vertical"), source)
     finally:
-        _discard(staged)
+        shutil.rmtree(folder, ignore_errors=True)
     response = Response(still.jpeg, mimetype="image/jpeg")
     response.headers[LAYOUT_HEADER] = json.dumps(preview_layout(edited, still), separators=(",", ":"))
     return response
@@ -352,7 +352,7 @@ def preview_layout(brand: Brand, still: PreviewStill) -> dict:
 def save_brand(brand_id: str):
     """Validate and save a brand (new or edited); takes effect without a restart."""
     brand_id = brand_id_for_edit(brand_id)
-    brand, staged = _posted_brand()
+    brand, staged, folder = _posted_brand()
     store = runtime().brands
     try:
         edited = _edited_config(store.current(), brand_id, brand)  # validated before anything is saved
@@ -376,7 +376,7 @@ def save_brand(brand_id: str):
             assets={names[str(path)]: path for path in staged},
         )
     finally:
-        _discard(staged)
+        shutil.rmtree(folder, ignore_errors=True)
     return {"brand": json.loads(config.brands[brand_id].model_dump_json())}
 
 

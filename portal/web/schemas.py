@@ -12,7 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from portal.brand_loader import Brand
 from portal.brands.assets import AssetShape
 from portal.brands.v3_import import V3Settings
-from portal.jobs.answer import EditsDoneOut, ErrorDetail, JobOut, JobStatusName, PresetName
+from portal.jobs.answer import (
+    EditsDoneOut,
+    ErrorDetail,
+    JobOut,
+    JobStatusName,
+    PresetName,
+    RepostWarning,
+    ReviewStateName,
+)
 from portal.jobs.state import edits_record
 from portal.media.options import (
     DEFAULT_FIT,
@@ -75,14 +83,35 @@ class JobPage(Answer):
     next: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
 
 
-class WebhookRequest(BaseModel):
-    """The part of a submission that asks to be told when its job ends (DESIGN 4.7, docs/API.md)."""
+class ReviewRequest(BaseModel):
+    """An output's (or all of a job's outputs') new review state (DESIGN 4.12)."""
 
-    webhook_url: str | None = Field(
-        default=None,
-        max_length=2048,
-        description="POSTed a signed {event, job} when the job ends; needs WTF_WEBHOOK_SECRET on the server",
+    model_config = ConfigDict(extra="forbid")
+
+    state: ReviewStateName
+
+
+class LayerOverrideIn(BaseModel):
+    """One change to one of the brand's drawn layers, for this output only (DESIGN 4.12)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0, description="which of the brand's drawn layers, counted from 0 in drawing order")
+    x: float | None = Field(
+        default=None, ge=0, le=1, description="the layer's centre, a fraction of the width"
     )
+    y: float | None = Field(
+        default=None, ge=0, le=1, description="the layer's centre, a fraction of the height"
+    )
+    width: float | None = Field(default=None, gt=0, le=1, description="a fraction of the output's width")
+    opacity: float | None = Field(default=None, ge=0, le=1)
+    text: str | None = Field(default=None, min_length=1, max_length=200, description="text layers only")
+
+    @model_validator(mode="after")
+    def _centre_whole(self) -> LayerOverrideIn:
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give both x and y (the layer's centre) or neither")
+        return self
 
 
 class TrimIn(BaseModel):
@@ -101,6 +130,62 @@ class AnchorIn(BaseModel):
 
     x: float = Field(ge=0, le=1)
     y: float = Field(ge=0, le=1)
+
+
+class RenderRequest(BaseModel):
+    """Render one output again alone with overrides for it only; every key optional (DESIGN 4.12)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layers: list[LayerOverrideIn] = Field(default_factory=list, max_length=20)
+    cover_at: float | None = Field(default=None, ge=0, description="the cover's time in seconds")
+    anchor: AnchorIn | None = Field(
+        default=None, description="the crop window's centre: this output becomes a still crop placed there"
+    )
+    zoom: float | None = Field(
+        default=None, ge=1, le=MAX_ZOOM, description="a window this much tighter (this output becomes a crop)"
+    )
+    trim: TrimIn | None = Field(default=None, description="the part of the source this output keeps")
+
+    def stored(self) -> dict:
+        """As the output's versions record it (unset fields left out)."""
+        return self.model_dump(exclude_none=True)
+
+
+class StillRequest(RenderRequest):
+    """The engine's still of one output with these overrides, at `at` seconds (default: the cover's time)."""
+
+    at: float | None = Field(default=None, ge=0)
+
+
+class StillLayer(BaseModel):
+    index: int
+    x: float = Field(description="left edge, a fraction of the frame's width")
+    y: float = Field(description="top edge, a fraction of the frame's height")
+    width: float
+    height: float
+    full_frame: bool = Field(description="covers the whole frame (decoration): it cannot be moved")
+    text: str | None = Field(description="a text layer's text; null for images")
+
+
+class StillAnswer(Answer):
+    """The engine's still of one output with overrides (the render's plan) and where each layer went."""
+
+    still: str = Field(description="the JPEG, as a data: URL")
+    at: float
+    width: int
+    height: int
+    layers: list[StillLayer]
+
+
+class WebhookRequest(BaseModel):
+    """The part of a submission that asks to be told when its job ends (DESIGN 4.7, docs/API.md)."""
+
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="POSTed a signed {event, job} when the job ends; needs WTF_WEBHOOK_SECRET on the server",
+    )
 
 
 class FormatIn(BaseModel):
@@ -172,6 +257,9 @@ class PlanOut(BaseModel):
     formats: int
     count: int = Field(description="sources x brands x formats: the outputs the submission would make")
     outputs: list[PlannedOutput]
+    warnings: list[RepostWarning] = Field(
+        description="clips of this submission already branded lately (links sent before, uploads, items)"
+    )
 
 
 class PlanAnswer(Answer):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,24 @@ def test_save_converts_to_layers_and_keeps_unshown_fields(client: FlaskClient, t
     assert (
         saved["brands"]["watchthefall"]["logo"]["path"] == "brands/watchthefall/logo.png"
     )  # others as they were
+
+
+def test_previews_of_one_image_at_once_all_draw_it(client: FlaskClient, tmp_path: Path) -> None:
+    """The editor fires a preview per change, so several can draw the same uploaded image at the same time;
+    one finishing must not take the image from under another (it did: a 500 mid-drag)."""
+    Image.new("RGBA", (60, 60), (255, 0, 0, 255)).save(buffer := io.BytesIO(), "PNG")
+    buffer.seek(0)
+    asset = client.post(
+        "/api/brands/kit/assets", data={"file": (buffer, "logo.png"), "clean": "false"},
+        content_type="multipart/form-data",
+    ).get_json()["asset"]  # fmt: skip
+    brand = json.dumps({"name": "Kit", "layers": [{"image": f"asset:{asset['name']}", "width": 0.2}]})
+    editors = [client, *(signed_in_client(client.application) for _ in range(3))]  # four open tabs
+
+    def previews(editor: FlaskClient) -> list[int]:
+        form = {"brand": brand}
+        return [editor.post("/brands/kit/preview", data=form).status_code for _ in range(3)]
+
+    with ThreadPoolExecutor(len(editors)) as pool:
+        assert list(pool.map(previews, editors)) == [[200] * 3] * len(editors)
+    assert not list((tmp_path / "data" / "temp").rglob("*.png"))  # every request cleaned up after itself

@@ -42,8 +42,8 @@ def test_upload_two_brands_watch_progress_play_and_download(page, service: Serve
     clip = make_clip(tmp_path / "holiday.mp4", width=640, height=1136, duration=6)
     sign_in(page)
     page.get_by_label("Video files").set_input_files(str(clip))
-    page.get_by_label("WatchTheFall").check()
-    page.get_by_label("FallClips").check()
+    page.get_by_role("checkbox", name="WatchTheFall").check()
+    page.get_by_role("checkbox", name="FallClips").check()
     page.get_by_label("Source", exact=True).uncheck()
     page.get_by_label("Vertical", exact=True).check()
     page.get_by_role("button", name="Brand it").click()
@@ -74,7 +74,7 @@ def test_progress_bar_moves(page, site: Site) -> None:
     link = f"{site.url}/trickle.mp4"
     sign_in(page)
     page.get_by_label("Video URLs").fill(link)
-    page.get_by_label("DailyFails").check()
+    page.get_by_role("checkbox", name="DailyFails").check()
     page.get_by_role("button", name="Brand it").click()
     bar = page.get_by_role("progressbar", name=f"Progress of {link}", exact=True)
     bar.wait_for()
@@ -91,7 +91,7 @@ def test_progress_bar_moves(page, site: Site) -> None:
 def test_link_job_and_a_failed_job_with_its_reason(page, site: Site) -> None:
     sign_in(page)
     page.get_by_label("Video URLs").fill(f"{site.url}/og.html\n{site.url}/novideo.html")
-    page.get_by_label("WatchTheFall").check()
+    page.get_by_role("checkbox", name="WatchTheFall").check()
     page.get_by_role("button", name="Brand it").click()
     # this test's jobs, not the module's earlier ones: the page lists those too
     page.locator("li.job.completed", has_text="Falling cat").locator("video").wait_for(timeout=120_000)
@@ -104,7 +104,7 @@ def test_link_job_and_a_failed_job_with_its_reason(page, site: Site) -> None:
 def test_refused_link_shows_a_readable_message(page) -> None:
     sign_in(page)
     page.get_by_label("Video URLs").fill("ftp://example.com/clip.mp4")
-    page.get_by_label("WatchTheFall").check()
+    page.get_by_role("checkbox", name="WatchTheFall").check()
     page.get_by_role("button", name="Brand it").click()
     message = page.locator("#form-message")
     message.wait_for()
@@ -118,10 +118,10 @@ def test_two_files_two_brands_two_formats_count_then_one_batch_with_its_zip(
     clips = [make_clip(tmp_path / f"part{n}.mp4", width=320, height=180) for n in (1, 2)]
     sign_in(page)
     count = page.locator("#plan-count")
-    page.get_by_label("FallClips").check()
+    page.get_by_role("checkbox", name="FallClips").check()
     count.filter(has_text="0 sources x 1 brand x 1 format = 0 outputs").wait_for()
     page.get_by_label("Video files").set_input_files([str(clip) for clip in clips])
-    page.get_by_label("DailyFails").check()
+    page.get_by_role("checkbox", name="DailyFails").check()
     page.get_by_label("Source", exact=True).uncheck()
     page.get_by_label("Square", exact=True).check()
     page.get_by_label("Landscape", exact=True).check()
@@ -140,17 +140,19 @@ def test_two_files_two_brands_two_formats_count_then_one_batch_with_its_zip(
     assert response.status_code == 200
     with zipfile.ZipFile(io.BytesIO(response.content)) as bundle:
         names = bundle.namelist()
-    assert len(names) == 8 and {name.split("/")[0].split("-")[0] for name in names} == {"part1", "part2"}
-    assert {name.rsplit("_", 1)[1] for name in names} == {"square.mp4", "landscape.mp4"}
+    videos = [name for name in names if name.endswith(".mp4")]
+    assert len(videos) == 8 and {name.split("/")[0].split("-")[0] for name in videos} == {"part1", "part2"}
+    assert {name.rsplit("_", 1)[1] for name in videos} == {"square.mp4", "landscape.mp4"}
+    assert sorted(set(names) - set(videos)) == sorted(name[:-4] + ".jpg" for name in videos)  # each cover
 
 
 def test_cancel_a_running_job(page, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "long.mp4", width=640, height=1136, duration=30)
     sign_in(page)
     page.get_by_label("Video files").set_input_files(str(clip))
-    page.get_by_label("WatchTheFall").check()
-    page.get_by_label("FallClips").check()
-    page.get_by_label("DailyFails").check()
+    page.get_by_role("checkbox", name="WatchTheFall").check()
+    page.get_by_role("checkbox", name="FallClips").check()
+    page.get_by_role("checkbox", name="DailyFails").check()
     page.get_by_role("button", name="Brand it").click()
     bar = page.get_by_role("progressbar", name="Progress of long.mp4", exact=True)  # this job, no other
     bar.wait_for()

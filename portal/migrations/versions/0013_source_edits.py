@@ -1,14 +1,14 @@
 """Jobs keep their source's edits (trim, anchor, zoom); outputs keep what the trim cut and the window's path.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0013"
+down_revision = "0012"
 
 
 def upgrade() -> None:
