@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from portal.media.options import Reframe
+from portal.media.options import EngineOptions, OutputFormat, Reframe
 from portal.media.placement import analyse_scene
 from portal.media.reframe import MAX_SPEED
 from portal.video_processor import plan_edits, render_source
+from tests.mediagen import logged_ffmpeg
 from tests.reframe.clips import BORDER, MovingClip, face_clip, walker_clip
 from tests.reframe.conftest import QUICK, rgb_frames
 
@@ -98,3 +99,26 @@ def test_position_auto_reuses_the_frames_follow_decoded(tmp_path: Path) -> None:
     assert len(edits.decoded) >= 6
     scene = analyse_scene(edits.info, decoded=edits.decoded)
     assert scene.frames == 6 and scene.faces.any()
+
+
+def test_one_render_follows_the_subject_in_every_format(plain_brand, tmp_path: Path) -> None:
+    """Vertical, portrait and square from the matrix's one decode: one analysis, one FFmpeg render, and
+    each shape keeps the subject in the picture."""
+    clip = face_clip(tmp_path / "face.mp4")
+    wrapper, calls = logged_ffmpeg(tmp_path)
+    options = EngineOptions(**{**QUICK.__dict__, "ffmpeg_path": str(wrapper)})
+    formats = [OutputFormat(preset, "follow") for preset in ("vertical", "portrait", "square")]
+    outputs = render_source(clip.path, plain_brand, tmp_path / "out", formats=formats, options=options)
+
+    renders = [line for line in calls.read_text().splitlines() if "-filter_complex" in line]
+    assert len(renders) == 1  # every shape cropped from one decode
+    assert {output.preset for output in outputs} == {"vertical", "portrait", "square"}
+    for output in outputs:
+        scale = output.height / clip.size[1]  # the source scaled to cover the canvas (all narrower)
+        frames = rgb_frames(output.path)
+        inside = [
+            visible_share(frame, box[2] * scale) >= INSIDE
+            for frame, box in zip(frames, clip.boxes, strict=True)
+        ]
+        assert sum(inside) / len(inside) >= SHARE_NEEDED, output.preset
+        assert output.edits["reframe"]["path"]["found"] is True
