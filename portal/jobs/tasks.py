@@ -36,6 +36,7 @@ from portal.jobs import state
 from portal.jobs.footprint import python_footprint_mib
 from portal.jobs.maintenance import cleanup, disk_status
 from portal.jobs.outages import patiently
+from portal.jobs.state import job_edits
 from portal.jobs.webhooks import start_sender
 from portal.library.post_text import post_text_for
 from portal.library.sources import describe_picture, learn_from_download, warnings_for
@@ -142,6 +143,7 @@ class _JobRun:
             if job.v3_settings:  # process_brands' settings for this render only
                 brands = [apply_v3_settings(brand, job.v3_settings) for brand in brands]
             kind, formats, source_kind = job.kind, job.output_formats(), job.source_kind
+            reframe, trim = job_edits(job)
             source_name = job.source_name
             # links: downloading is 0-30% of a branding job's bar, all of a fetch job's
             self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}
@@ -157,7 +159,7 @@ class _JobRun:
             else:
                 options = settings.engine_options(service_mb=runtime.service_mb)
                 rendered = render_source(
-                    source, brands, render_dir, formats=formats,
+                    source, brands, render_dir, formats=formats, reframe=reframe, trim=trim,
                     options=options, stem=stem,
                     on_progress=self.on_progress, cancel=self.cancel,
                 )  # fmt: skip
@@ -288,15 +290,15 @@ class _RerenderRun:
             [brand] = config.select([output.brand])
             if job.v3_settings:
                 brand = apply_v3_settings(brand, job.v3_settings)
-            fmt = job.format_of(output)
+            overrides = request["overrides"] or {}
+            fmt, reframe, trim = state.output_edits(job, output, overrides)
             next_version = output.version_list()[-1]["version"] + 1
             base_name = output.version_list()[0]["filename"]
             source_ref = job.source_path
         source = kept_source(runtime, source_ref, scratch)
-        overrides = request["overrides"] or {}
         [rendered] = render_source(
-            source, [brand], scratch / "out", formats=[fmt], stem=Path(base_name).stem,
-            options=settings.engine_options(service_mb=runtime.service_mb),
+            source, [brand], scratch / "out", formats=[fmt], reframe=reframe, trim=trim,
+            stem=Path(base_name).stem, options=settings.engine_options(service_mb=runtime.service_mb),
             cover_at=overrides.get("cover_at"),
             overrides=[LayerOverride(**layer) for layer in overrides.get("layers", [])],
             on_progress=self.on_progress, cancel=self.cancel,

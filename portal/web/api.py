@@ -56,11 +56,22 @@ from portal.library.sources import (
 )
 from portal.media.errors import EngineError, SourceError
 from portal.media.layers import LayerOverride, apply_overrides, brand_layers
-from portal.media.options import DEFAULT_FIT, FITS, OutputFormat, formats_from_choices
+from portal.media.options import (
+    DEFAULT_FIT,
+    DEFAULT_REFRAME,
+    FITS,
+    FollowFallback,
+    OutputFormat,
+    Reframe,
+    formats_from_choices,
+    parse_anchor,
+    parse_trim_range,
+)
 from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, job_stem, output_size, safe_stem
+from portal.media.reframe import centre_at
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
-from portal.video_processor import PRESETS, PreviewStill, probe_media, render_preview
+from portal.video_processor import PRESETS, PreviewStill, plan_edits, probe_media, render_preview, trim_span
 from portal.web.auth import requester, require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.links import link_signer, signed_download_url
@@ -74,8 +85,8 @@ from portal.web.schemas import (
     CookiesAnswer,
     CookiesForm,
     DeletedAnswer,
+    EditsPreviewAnswer,
     FileForm,
-    FormatChoice,
     JobAnswer,
     JobListQuery,
     JobPage,
@@ -85,6 +96,7 @@ from portal.web.schemas import (
     RenderRequest,
     ReviewRequest,
     SitesAnswer,
+    SourceEdits,
     StatusAnswer,
     StillAnswer,
     StillRequest,
@@ -117,8 +129,9 @@ def test():
     return StatusAnswer(status="online", version=__version__).answer()
 
 
-class BrandSelection(WebhookRequest, FormatChoice):
-    """What to make: the brands and the formats (a multipart request sends only this, with its file)."""
+class BrandSelection(WebhookRequest, SourceEdits):
+    """What to make: the brands, the formats and the source's edits (a multipart request sends only this,
+    with its file)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -136,7 +149,30 @@ class ProcessForm(BaseModel):
         default=DEFAULT_FIT,
         description="a fit for every format, or PRESET=FIT for one (comma-separated or the field repeated)",
     )
+    trim: str | None = Field(default=None, description="START:END in seconds (2.5:14, 2.5:, :14)")
+    trim_end_card: bool = False
+    anchor: str | None = Field(default=None, description="X,Y: the crop window's centre, fractions 0..1")
+    zoom: float = 1.0
+    follow_fallback: FollowFallback = "crop"
     webhook_url: str | None = None
+
+
+def _form_edits(form) -> dict:
+    """A multipart request's edits in the JSON request's shape (`trim` START:END, `anchor` X,Y)."""
+    fields: dict = {}
+    try:
+        if form.get("trim"):
+            start, end = parse_trim_range(form["trim"])
+            fields["trim"] = {"start": start, "end": end}
+        if form.get("anchor"):
+            x, y = parse_anchor(form["anchor"])
+            fields["anchor"] = {"x": x, "y": y}
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
+    for name in ("trim_end_card", "zoom", "follow_fallback"):
+        if form.get(name):
+            fields[name] = form[name]
+    return fields
 
 
 SOURCE_FIELDS = ("url", "urls", "upload_id", "upload_ids", "source_id", "source_ids")
@@ -279,7 +315,7 @@ def _form_selection() -> BrandSelection:
         fields["preset"] = request.form.get("preset") or "source"
         fields["fit"] = fits[-1] if fits else DEFAULT_FIT
     fields["webhook_url"] = request.form.get("webhook_url") or None
-    return BrandSelection.model_validate(fields)
+    return BrandSelection.model_validate({**fields, **_form_edits(request.form)})
 
 
 @dataclass(frozen=True)
@@ -391,13 +427,18 @@ def process_video():
     submission = _parse_process_request()
     selection = submission.selection
     brands, formats = submission.brands, selection.output_formats()
+    trim = selection.asked_trim()
+    for upload in submission.uploads:  # an upload's length is known: a trim past its end is refused now
+        trim_span(trim, upload.media["duration"], upload.media["fps"], upload.filename)
+    edits = selection.edits_record()
     window = runtime().settings.repost_window_days
     sources = [("upload", u.filename, u.path, u.source_id) for u in submission.uploads]
     with runtime().db.session() as session:  # a link sent before keeps its item (and its fingerprint)
         sources += [("url", url, None, source_for_link(session, url).id) for url in submission.urls]
         new = [
             NewJob.rendering(kind, name, path, brands, formats, webhook_url=selection.webhook_url,
-                             source_id=source_id, warnings=warnings_for(session, source_id, window))
+                             source_id=source_id, warnings=warnings_for(session, source_id, window),
+                             edits=edits)
             for kind, name, path, source_id in sources
         ]  # fmt: skip
         new += [_brand_again(session, item, brands, selection) for item in submission.library_items]
@@ -467,7 +508,41 @@ def _brand_again(session, source_id: str, brands: list[str], selection: BrandSel
         "library", source.title or source.filename or "clip", source.path, brands, selection.output_formats(),
         webhook_url=selection.webhook_url, source_id=source_id, source_meta=source_meta(source),
         warnings=warnings_for(session, source.id, rt.settings.repost_window_days),
+        edits=selection.edits_record(),
     )  # fmt: skip
+
+
+class EditsPreviewRequest(SourceEdits):
+    """The edits to try on an upload, for a format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: PresetName = "vertical"
+
+
+@bp.post("/uploads/<upload_id>/edits")
+@documented(
+    {200: EditsPreviewAnswer}, body=EditsPreviewRequest, tag="uploads",
+    errors={404: "no such upload", 422: "a bad edit, or a trim outside the clip"},
+)  # fmt: skip
+def preview_edits(upload_id: str):
+    """What the edits would do to an upload, without rendering: the kept range, the end card found, and
+    the crop window's path with its reasons (the dashboard draws it over the clip)."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send JSON (Content-Type: application/json)")
+    asked = EditsPreviewRequest.model_validate(request.get_json())
+    rt = runtime()
+    with rt.db.session() as session:
+        upload = session.get(Upload, upload_id)
+    if upload is None or not rt.storage.exists(upload.path):
+        raise ApiError(404, "upload_not_found", f"no upload {upload_id!r} (expired or never made)")
+    rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{upload_id}-edits-", dir=rt.settings.temp_dir) as scratch:
+        source = rt.storage.local_copy(upload.path, Path(scratch))
+        reframe = asked.reframe()
+        options = rt.settings.engine_options()
+        edits = plan_edits(source, asked.output_formats(), reframe, asked.asked_trim(), options)
+    return EditsPreviewAnswer(edits=edits.as_dict(reframe)).answer()
 
 
 COOKIES_MAX_BYTES = 1_048_576
@@ -683,20 +758,30 @@ def output_still(job_id: str, number: int):
     would use, so what the editor shows is what renders; and where each of its layers went."""
     wanted = StillRequest.model_validate(request.get_json())
     overrides = _checked_overrides(job_id, number, wanted)
-    brand, fmt = _output_brand(job_id, number)
+    brand, _format = _output_brand(job_id, number)
     rt = runtime()
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
         output = state.job_output(job, number)
-        source_ref, duration = job.source_path or "", output.duration
+        fmt, reframe, trim = state.output_edits(job, output, wanted.stored())
+        source_ref, duration, done = job.source_path or "", output.duration, output.edits or {}
         at = wanted.at if wanted.at is not None else (output.cover_at or duration / 2)
+    at = min(at, duration)
+    path = (done.get("reframe") or {}).get("path")
+    if fmt.fit == "follow":  # the window where the render's moving crop has it at that time
+        found = path is not None and path["found"]
+        reframe = (
+            Reframe("crop", centre_at(path["keys"], at), reframe.zoom)
+            if found
+            else reframe.for_fit(done.get("reframe", {}).get("used", reframe.fallback))
+        )
     with tempfile.TemporaryDirectory(prefix="wtf-still-") as work:
         try:
             source = rt.storage.local_copy(source_ref, Path(work))
         except StoredFileMissingError:
             raise state.SourceGoneError(f"the source of job {job_id} is gone (expired or deleted)") from None
         still = render_preview(
-            brand, fmt.preset, rt.settings.engine_options(), source, at=min(at, duration), fit=fmt.fit,
+            brand, fmt.preset, rt.settings.engine_options(), source, at=trim.start + at, reframe=reframe,
             overrides=overrides,
         )  # fmt: skip
     layers = apply_overrides(brand_layers(brand, output_shape(still.width, still.height)), overrides)
@@ -919,14 +1004,14 @@ def list_brands():
 @bp.get("/brands/<brand_id>/preview.jpg")
 @documented(
     {200: Content("image/jpeg", "the still"), 304: None}, query=PreviewQuery, tag="brands",
-    errors={400: "an unknown preset", 404: "no such brand"},
+    errors={400: "an unknown preset, or a framing that does not fit", 404: "no such brand or clip"},
 )  # fmt: skip
 def brand_preview(brand_id: str):
-    """A still with the brand's overlays for a preset (and fit), made by the engine (cached per brand
-    version), on a generated frame or on the middle frame of a clip (`frame`: `upload:<id>`, `job:<id>`,
-    `source:<id>`): what a render of that clip in that format would show."""
-    preset, fit = request.args.get("preset", "vertical"), request.args.get("fit", DEFAULT_FIT)
-    frame = request.args.get("frame", "")
+    """A still with the brand's overlays for a preset, made by the engine (cached per brand version), on a
+    generated frame or on the middle frame of a clip (`frame`: `upload:<id>`, `job:<id>`, `source:<id>`)
+    framed as its render would be (`fit`, `anchor`, `zoom`): what a render of it in that format shows."""
+    preset, frame = request.args.get("preset", "vertical"), request.args.get("frame", "")
+    reframe = _asked_framing()
     try:
         brand = runtime().brands.current().find(brand_id)
     except UnknownBrandError:
@@ -934,24 +1019,36 @@ def brand_preview(brand_id: str):
     # the version covers the logo files too: the dashboard replaces a logo under the same name
     stamps = [path.stat().st_mtime_ns for path in brand.asset_paths() if path.exists()]
     version = f"{brand.model_dump_json()}|{stamps}"
-    key = (version, preset, fit, frame)
-    jpeg = _preview_cache(key, brand)
+    key = (version, preset, repr(reframe), frame)
+    jpeg = _preview_cache(key, brand, reframe)
     response = Response(jpeg, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "no-cache"
     response.set_etag(hashlib.sha1("|".join(key).encode()).hexdigest()[:16])
     return response.make_conditional(request)
 
 
-def preview_still(
-    brand: Brand, preset: str, source: Path | None = None, fit: str = DEFAULT_FIT
-) -> PreviewStill:
-    """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip, fitted
-    to the canvas by `fit` as its render would be)."""
-    if preset not in PRESETS:
-        raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
+def _asked_framing() -> Reframe:
+    """A still's framing from its query (`fit`, `anchor` X,Y, `zoom`), checked as a submission's is.
+    Follow's window moves with the subject: a still shows it where it rests (the anchor)."""
+    fit = request.args.get("fit", DEFAULT_FIT)
     if fit not in FITS:
         raise ApiError(400, "bad_fit", f"fit must be one of {', '.join(FITS)}")
-    return render_preview(brand, preset, runtime().settings.engine_options(), source, fit=fit)
+    try:
+        anchor = parse_anchor(request.args["anchor"]) if request.args.get("anchor") else None
+        zoom = float(request.args.get("zoom", 1))
+        return Reframe("crop" if fit == "follow" else fit, anchor, zoom)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ApiError(400, "bad_framing", str(exc)) from None
+
+
+def preview_still(
+    brand: Brand, preset: str, source: Path | None = None, reframe: Reframe = DEFAULT_REFRAME
+) -> PreviewStill:
+    """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip, framed
+    by `reframe` as its render would be)."""
+    if preset not in PRESETS:
+        raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
+    return render_preview(brand, preset, runtime().settings.engine_options(), source, reframe=reframe)
 
 
 @contextmanager
@@ -983,13 +1080,13 @@ def preview_clip(choice: str) -> Iterator[Path | None]:
 CLIP_KINDS = {"upload": (Upload, "path"), "job": (Job, "source_path"), "source": (Source, "path")}
 
 
-def _preview_cache(key: tuple[str, str, str, str], brand: Brand) -> bytes:
-    """The still of `key` (brand version, preset, fit, frame): each made once, the latest 64 kept."""
+def _preview_cache(key: tuple[str, str, str, str], brand: Brand, reframe: Reframe) -> bytes:
+    """The still of `key` (brand version, preset, framing, frame): each made once, the latest 64 kept."""
     cache = current_app.extensions.setdefault("preview_cache", {})
     if key not in cache:
-        _version, preset, fit, frame = key
+        _version, preset, _framing, frame = key
         with preview_clip(frame) as source:
-            cache[key] = preview_still(brand, preset, source, fit).jpeg
+            cache[key] = preview_still(brand, preset, source, reframe).jpeg
         if len(cache) > 64:
             cache.pop(next(iter(cache)))
     return cache[key]

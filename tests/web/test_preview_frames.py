@@ -38,6 +38,9 @@ def test_a_still_on_the_users_clip_in_each_format_and_fit(client: FlaskClient, u
     blurred = still(client, f"preset=square&fit=blur&frame=upload:{upload['id']}")
     assert blurred.tobytes() != on_upload.tobytes()  # the fit is the render's
     assert still(client, f"preset=vertical&frame=upload:{upload['id']}").size == (1080, 1920)
+    # a window placed by hand frames the still as it frames the render
+    placed = still(client, f"preset=square&fit=crop&anchor=0.5,0.2&zoom=2&frame=upload:{upload['id']}")
+    assert placed.size == (1080, 1080) and placed.tobytes() != on_upload.tobytes()
 
 
 @pytest.mark.parametrize(
@@ -47,6 +50,9 @@ def test_a_still_on_the_users_clip_in_each_format_and_fit(client: FlaskClient, u
         ("preset=square&frame=source:nope", 404, "unknown_clip"),
         ("preset=square&frame=elsewhere:x", 404, "unknown_clip"),
         ("preset=square&fit=stretch", 400, "bad_fit"),
+        ("preset=square&fit=blur&anchor=0.3,0.5", 400, "bad_framing"),
+        ("preset=square&fit=crop&zoom=9", 400, "bad_framing"),
+        ("preset=square&fit=crop&anchor=left", 400, "bad_framing"),
         ("preset=huge", 400, "bad_preset"),
     ],
 )
