@@ -122,6 +122,11 @@ class TrimIn(BaseModel):
     start: float = Field(default=0.0, ge=0)
     end: float | None = Field(default=None, gt=0, description="null or left out: to the end")
 
+    @model_validator(mode="after")
+    def _in_order(self) -> TrimIn:
+        Trim(self.start, self.end)  # its ValueError ("trim end 1 must come after its start (2 s)") is a 422
+        return self
+
 
 class AnchorIn(BaseModel):
     """The crop window's centre, as fractions of the picture."""
