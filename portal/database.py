@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from portal.config import Settings
-from portal.media.options import DEFAULT_FIT
+from portal.media.options import DEFAULT_FIT, OutputFormat
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -88,6 +88,10 @@ class Job(Base):
     brands: Mapped[list] = mapped_column(JSON, default=list)
     preset: Mapped[str] = mapped_column(String(16), default="source")
     fit: Mapped[str] = mapped_column(String(8), default=DEFAULT_FIT, server_default=DEFAULT_FIT)
+    # every format the job renders, [{"preset", "fit"}...] (DESIGN 4.10); null: the one `preset` and `fit`
+    formats: Mapped[list | None] = mapped_column(JSON)
+    # the jobs of one submission of several sources share it (one row, one ZIP in the dashboard)
+    batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
     source_meta: Mapped[dict | None] = mapped_column(JSON)  # title, uploader, extractor... for links
     # the library item this job renders (portal.library). No foreign key: adding one to an existing SQLite
     # table rebuilds it, and dropping the old jobs table would cascade into the outputs; retention
@@ -107,6 +111,12 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    def output_formats(self) -> list[OutputFormat]:
+        """The formats this job renders: its list, or (a job of one format) its preset and fit."""
+        if self.formats:
+            return [OutputFormat(item["preset"], item.get("fit", DEFAULT_FIT)) for item in self.formats]
+        return [OutputFormat(self.preset, self.fit)]  # type: ignore[arg-type]
+
     outputs: Mapped[list[Output]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="Output.id"
     )
@@ -121,6 +131,7 @@ class Output(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     brand: Mapped[str] = mapped_column(String(64))
+    preset: Mapped[str | None] = mapped_column(String(16))  # its format (null before 0007: the job's preset)
     filename: Mapped[str] = mapped_column(String(255), unique=True)
     size_bytes: Mapped[int] = mapped_column(Integer)
     width: Mapped[int] = mapped_column(Integer)

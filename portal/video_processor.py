@@ -1,7 +1,11 @@
 """The engine facade: probe -> plan -> run -> verify. No Flask, no database, no queue.
 
-The CLI, the API and the worker all call `render_source`. It reports progress through a callback and
-raises the typed errors of `portal.media.errors`; a reader of `out_dir` never sees half a file.
+The CLI, the API and the worker all call `render_source`: every brand in every format from one FFmpeg
+process per memory batch (DESIGN 4.10). It reports progress through a callback and raises the typed
+errors of `portal.media.errors`; a reader of `out_dir` never sees half a file.
+
+Around that pass, only the source's loudness is measured by another (audio-only) FFmpeg run, while the
+clip is analysed for `auto` placement; each output's loudness is measured inside the render pass.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,10 +32,19 @@ from portal.media.loudness import (
     Loudness,
     LoudnessReport,
     makeup_needed,
+    parse_meter_log,
     parse_summary,
     plan_gain,
 )
-from portal.media.options import DEFAULT_FIT, ENGINE_DEFAULTS, FITS, PRESETS, EngineOptions, Fit
+from portal.media.options import (
+    DEFAULT_FIT,
+    ENGINE_DEFAULTS,
+    FITS,
+    PRESETS,
+    EngineOptions,
+    Fit,
+    OutputFormat,
+)
 from portal.media.overlays import measure_art, render_art
 from portal.media.placement import analyse_scene
 from portal.media.plan import (
@@ -40,7 +54,6 @@ from portal.media.plan import (
     brand_encoders,
     loudness_target,
     needs_scene,
-    output_loudness_args,
     plan_preview,
     plan_render,
     safe_stem,
@@ -54,6 +67,7 @@ __all__ = [
     "PRESETS",
     "EngineOptions",
     "MediaInfo",
+    "OutputFormat",
     "ProgressCallback",
     "RenderedOutput",
     "ffmpeg_report",
@@ -76,7 +90,8 @@ class RenderedOutput:
     height: int
     duration: float
     size_bytes: int
-    loudness: LoudnessReport | None = None  # None: no sound, or loudness normalization off for it
+    loudness: LoudnessReport | None = None
+    preset: str = "source"  # its format  # None: no sound, or loudness normalization off for it
     # one per overlay at position "auto": {"overlay": index, "position", "reason", "scores"}
     placements: tuple[dict, ...] = ()
 
@@ -88,26 +103,34 @@ def render_source(
     *,
     preset: str = "source",
     fit: Fit = DEFAULT_FIT,
+    formats: Sequence[OutputFormat] | None = None,
     options: EngineOptions = ENGINE_DEFAULTS,
     stem: str | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> list[RenderedOutput]:
-    """Render one output per brand from `source` into `out_dir` (see the module docstring)."""
+    """Render every brand in every format from `source` into `out_dir` (see the module docstring).
+
+    `formats` (several presets, each with its fit) replaces `preset` and `fit` when given; with more than
+    one, outputs are named `<stem>_<brand>_<preset>.mp4`.
+    """
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
     info = probe_media(source)
     report = _ProgressReporter(on_progress)
+    wanted = formats if formats is not None else preset
     # the cores x264 sees (its default threads, and memory, grow with them), whatever the CPU quota
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    brand_encoders(info, brands, preset, options, cpus)  # a budget even one brand cannot fit fails here
-    # measured before the render (audio only), so the gain goes into the render's single pass
-    before = _loudness(binary, source_loudness_args(info)) if _measures(info, brands, options) else None
-    makeup = _limiter_makeup(binary, info, before, brands, options) if before else {}
-    scene = analyse_scene(info) if needs_scene(brands) else None  # once, for every brand and shape
+    brand_encoders(info, brands, wanted, options, cpus, fit)  # a budget even one output cannot fit fails here
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the source's sound is measured (audio only) while its picture is analysed: the gain goes into
+        # the render's single pass
+        sound = pool.submit(_source_loudness, binary, info, brands, options)
+        scene = analyse_scene(info) if needs_scene(brands) else None  # once, for every brand and shape
+        before, makeup = sound.result()
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
-            info, brands, preset, out_dir, safe_stem(stem or source.stem), Path(work),
+            info, brands, wanted, out_dir, safe_stem(stem or source.stem), Path(work),
             measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), fit=fit, loudness=before,
             makeup_db=makeup, scene=scene, cpus=cpus,
         )  # fmt: skip
@@ -115,7 +138,7 @@ def render_source(
         _draw_overlays(plan)
         try:
             _run_batches(binary, plan, options, report, cancel)
-            rendered = [_verify(binary, output, plan, before) for output in plan.outputs]
+            rendered = [_verify(output, plan, before) for output in plan.outputs]
             for output in plan.outputs:
                 os.replace(output.temp_path, output.path)
         except BaseException:
@@ -138,8 +161,14 @@ def _placements(output: OutputPlan) -> tuple[dict, ...]:
     )
 
 
-def _measures(info: MediaInfo, brands: Sequence[Brand], options: EngineOptions) -> bool:
-    return info.has_audio and wants_loudness(brands, options)
+def _source_loudness(
+    binary: Path, info: MediaInfo, brands: Sequence[Brand], options: EngineOptions
+) -> tuple[Loudness | None, dict[float, float]]:
+    """The source's loudness and each limited target's make-up gain (None, {}: nothing to measure)."""
+    if not (info.has_audio and wants_loudness(brands, options)):
+        return None, {}
+    before = _loudness(binary, source_loudness_args(info))
+    return before, _limiter_makeup(binary, info, before, brands, options)
 
 
 def _limiter_makeup(
@@ -170,6 +199,7 @@ def _loudness(binary: Path, args: tuple[str, ...]) -> Loudness:
 
 def _draw_overlays(plan: RenderPlan) -> None:
     for overlay in plan.overlays:
+        overlay.png.parent.mkdir(parents=True, exist_ok=True)  # a folder per format when there are several
         render_art(overlay.art, overlay.width, overlay.height, overlay.png)
 
 
@@ -201,10 +231,10 @@ def _run_batches(
         )
 
 
-def _verify(binary: Path, output: OutputPlan, plan: RenderPlan, before: Loudness | None) -> RenderedOutput:
+def _verify(output: OutputPlan, plan: RenderPlan, before: Loudness | None) -> RenderedOutput:
     """Read the output back: H.264 at the planned size and the source's duration, or RenderError.
 
-    Its loudness is measured too when the source's was: what the output really has, not what was planned.
+    Its loudness, measured in the render pass on the sound sent to its encoder, is read too.
     """
     path, brand = output.temp_path, output.brand
     try:
@@ -218,19 +248,20 @@ def _verify(binary: Path, output: OutputPlan, plan: RenderPlan, before: Loudness
             )
     except (av.error.FFmpegError, IndexError) as exc:
         raise RenderError(f"output for brand {brand!r} cannot be read back ({exc})") from None
-    if codec != "h264" or (width, height) != (plan.width, plan.height):
+    if codec != "h264" or (width, height) != (output.width, output.height):
         raise RenderError(
             f"output for brand {brand!r} is {codec} {width}x{height}, "
-            f"expected h264 {plan.width}x{plan.height}"
+            f"expected h264 {output.width}x{output.height}"
         )
     if abs(duration - plan.duration) > max(DURATION_TOLERANCE_S, 1.5 / plan.fps):
         raise RenderError(f"output for brand {brand!r} lasts {duration:.3f} s, source {plan.duration:.3f} s")
     loudness = None
-    if before is not None:
-        after = _loudness(binary, output_loudness_args(path))
+    if before is not None and output.loudness_log is not None:
+        after = parse_meter_log(output.loudness_log.read_text(errors="replace"))
         gain = output.gain
         loudness = LoudnessReport(gain.target_lufs, gain.gain_db, gain.limited, before, after)
-    return RenderedOutput(brand, path, width, height, round(duration, 3), path.stat().st_size, loudness)
+    size = path.stat().st_size
+    return RenderedOutput(brand, path, width, height, round(duration, 3), size, loudness, output.preset)
 
 
 class _ProgressReporter:

@@ -54,8 +54,16 @@ class PlacementOut(BaseModel):
     )
 
 
+class FormatOut(BaseModel):
+    """One format of a job: a preset and how a source of another shape fills it."""
+
+    preset: PresetName
+    fit: Fit
+
+
 class OutputOut(BaseModel):
     brand: str
+    format: PresetName = Field(description="the preset this output was made in")
     filename: str
     url: str = Field(description="a signed link: works without the key until it expires")
     size_bytes: int
@@ -119,8 +127,10 @@ class JobOut(BaseModel):
     source_id: str | None = Field(description="its library item (GET /api/sources/ID); null once deleted")
     warnings: list[RepostWarning] = Field(description="told at submission (or once a link's clip is known)")
     brands: list[str]
-    preset: PresetName
+    preset: PresetName = Field(description="the first of `formats` (a job of one format: its only one)")
     fit: Fit
+    formats: list[FormatOut] = Field(description="every format; each brand is made in each")
+    batch_id: str | None = Field(description="shared by the jobs of one submission of several sources")
     attempts: int
     outputs: list[OutputOut]
     webhook_url: str | None
@@ -145,6 +155,7 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
     outputs = [
         {
             "brand": output.brand,
+            "format": output.preset or job.preset,
             "filename": output.filename,
             "url": output_url(output.filename),
             "size_bytes": output.size_bytes,
@@ -170,6 +181,8 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
         "brands": job.brands,
         "preset": job.preset,
         "fit": job.fit,
+        "formats": [{"preset": item.preset, "fit": item.fit} for item in job.output_formats()],
+        "batch_id": job.batch_id,
         "attempts": job.attempts,
         "outputs": outputs,
         "webhook_url": job.webhook_url,

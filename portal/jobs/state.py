@@ -14,7 +14,7 @@ goes back to the queue.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +25,7 @@ from portal.database import STAGE_LENGTH, Database, Job, Output, new_id, utc_now
 from portal.errors import PortalError
 from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus
 from portal.jobs.webhooks import record_job_end
-from portal.media.options import DEFAULT_FIT
+from portal.media.options import DEFAULT_FIT, OutputFormat
 from portal.storage.objects import OUTPUTS, MediaStorage
 
 log = logging.getLogger("portal.worker")
@@ -61,7 +61,7 @@ class SourceGoneError(JobStateError):
 
 @dataclass(frozen=True)
 class NewJob:
-    """What a submission asks for: a render (brands, preset) or a fetch of one source."""
+    """What a submission asks for: a render (brands, formats) or a fetch of one source."""
 
     kind: str  # render | fetch
     source_kind: str  # upload | url | library (branded again from a stored library item)
@@ -75,15 +75,34 @@ class NewJob:
     source_id: str | None = None  # its library item
     source_meta: dict | None = None  # what is known of the source already (a library item's title...)
     warnings: list | None = None  # what the submitter is told (portal.library.sources.warnings_for)
+    # several formats (DESIGN 4.10): every brand in each; `preset` and `fit` are then the first one's
+    formats: tuple[OutputFormat, ...] | None = None
+
+    @classmethod
+    def rendering(
+        cls, source_kind: str, source_name: str, source_path: str | None, brands: list[str],
+        formats: Sequence[OutputFormat], **extra,
+    ) -> NewJob:  # fmt: skip
+        """A render of every brand in every one of `formats` (one format: stored as `preset` and `fit`)."""
+        first = formats[0]
+        several = tuple(formats) if len(formats) > 1 else None
+        return cls("render", source_kind, source_name, source_path, brands, first.preset, first.fit,
+                   formats=several, **extra)  # fmt: skip
 
 
 def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
-    """Queue jobs in one transaction (all or none); return their ids for the caller to enqueue."""
+    """Queue jobs in one transaction (all or none); return their ids for the caller to enqueue.
+
+    Jobs submitted together (several sources in one submission) form a batch: one shared `batch_id`.
+    """
+    new_jobs = list(new_jobs)
+    batch_id = new_id() if len(new_jobs) > 1 else None
     rows = [
         Job(id=new_id(), status=JobStatus.QUEUED, progress=0.0, attempts=0, cancel_requested=False,
             kind=new.kind, source_kind=new.source_kind, source_name=new.source_name,
             source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
-            v3_settings=new.v3_settings, webhook_url=new.webhook_url, source_id=new.source_id,
+            formats=[{"preset": f.preset, "fit": f.fit} for f in new.formats] if new.formats else None,
+            batch_id=batch_id, v3_settings=new.v3_settings, webhook_url=new.webhook_url, source_id=new.source_id,
             source_meta=new.source_meta, warnings=new.warnings)
         for new in new_jobs
     ]  # fmt: skip
@@ -161,7 +180,8 @@ def finish(
         job.outputs.clear()
         for item in rendered:
             job.outputs.append(
-                Output(brand=item.brand, filename=Path(item.path).name, size_bytes=item.size_bytes,
+                Output(brand=item.brand, preset=item.preset, filename=Path(item.path).name,
+                       size_bytes=item.size_bytes,
                        width=item.width, height=item.height, duration=item.duration,
                        loudness=item.loudness.as_dict() if item.loudness else None,
                        placements=list(getattr(item, "placements", ())),

@@ -105,7 +105,7 @@ class _JobRun:
                     brands = config.select(job.brands)
                 if job.v3_settings:  # process_brands' settings for this render only
                     brands = [apply_v3_settings(brand, job.v3_settings) for brand in brands]
-                kind, preset, fit, source_kind = job.kind, job.preset, job.fit, job.source_kind
+                kind, formats, source_kind = job.kind, job.output_formats(), job.source_kind
                 source_name = job.source_name
             # links: downloading is 0-30% of a branding job's bar, all of a fetch job's
             self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}
@@ -124,7 +124,7 @@ class _JobRun:
             else:
                 options = settings.engine_options(service_mb=runtime.service_mb)
                 rendered = render_source(
-                    source, brands, render_dir, preset=preset, fit=fit,
+                    source, brands, render_dir, formats=formats,
                     options=options, stem=stem,
                     on_progress=self._on_progress, cancel=self.cancel,
                 )  # fmt: skip

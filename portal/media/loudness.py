@@ -1,10 +1,11 @@
 """Loudness (EBU R128): read a measurement, and plan the gain that meets a target. Pure: no I/O.
 
-Measuring (`plan.source_loudness_args` builds it, the facade runs it) is one audio-only FFmpeg run:
-`ebur128=peak=true` after the same stereo 48 kHz preparation the render uses, so a 5.1 source is measured
-as the stereo downmix it becomes. The gain is then applied in the
-render's single pass: a plain `volume` when the peaks allow it (exact, linear), else `volume` and a
-look-ahead limiter that keeps the true peak under the ceiling.
+Measuring the source (`plan.source_loudness_args` builds it, the facade runs it) is one audio-only FFmpeg
+run: `ebur128=peak=true` after the same stereo 48 kHz preparation the render uses, so a 5.1 source is
+measured as the stereo downmix it becomes. The gain is then applied in the render's single pass: a plain
+`volume` when the peaks allow it (exact, linear), else `volume` and a look-ahead limiter that keeps the
+true peak under the ceiling. Each output's sound is measured in that same pass (`plan.measure_steps`,
+read back by `parse_meter_log`), not by another FFmpeg run after it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ MAKEUP_PASSES = 4
 MAX_MAKEUP_DB = 24.0  # bounds a runaway correction; outputs must land within 1 LU (DESIGN 4.4)
 SUMMARY_LINES = 40  # ebur128's summary is the last ~15 lines of FFmpeg's stderr
 
+_METER_INTEGRATED = re.compile(r"^lavfi\.r128\.I=(-?[\d.]+|-?inf|nan)$", re.M)
+_METER_TRUE_PEAK = re.compile(r"^lavfi\.r128\.true_peak=([\d.]+|inf|nan)$", re.M)
 _INTEGRATED = re.compile(r"^\s*I:\s+(-?[\d.]+|-?inf)\s+LUFS", re.M)
 _TRUE_PEAK = re.compile(r"^\s*Peak:\s+(-?[\d.]+|-?inf)\s+dBFS", re.M)
 
@@ -115,3 +118,13 @@ def parse_summary(stderr: str) -> Loudness:
     if not integrated or not peak:
         raise RenderError("loudness measurement printed no summary", stderr[-2000:])
     return Loudness(float(integrated[-1]), float(peak[-1]))
+
+
+def parse_meter_log(text: str) -> Loudness:
+    """The integrated loudness and true peak from ebur128's per-frame readings (`metadata=1`) as
+    `ametadata=mode=print` writes them: the last integrated value, the highest true peak (linear)."""
+    integrated, peaks = _METER_INTEGRATED.findall(text), _METER_TRUE_PEAK.findall(text)
+    if not integrated or not peaks:
+        raise RenderError("the render pass wrote no loudness readings", text[-2000:])
+    peak = max(float(value) for value in peaks)
+    return Loudness(float(integrated[-1]), 20 * math.log10(peak) if peak > 0 else -math.inf)

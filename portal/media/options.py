@@ -36,6 +36,15 @@ Fit = Literal["blur", "crop"]
 FITS: tuple[str, ...] = get_args(Fit)
 DEFAULT_FIT: Fit = "blur"
 
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One format of a job's outputs (DESIGN 4.10): a preset, and how a source of another shape fills it."""
+
+    preset: str
+    fit: Fit = DEFAULT_FIT
+
+
 MAX_LONG_SIDE = 1920  # the `source` preset's cap
 MAX_FPS = 60.0  # outputs keep the source's rate up to this
 

@@ -1,8 +1,9 @@
-"""The render plan: a pure function from (source facts, preset, brands) to FFmpeg work.
+"""The render plan: a pure function from (source facts, formats, brands) to FFmpeg work.
 
 Nothing here runs FFmpeg or writes files, so every decision (canvas size, filters, where each logo goes,
 how encoders are batched) is testable on its own. One batch is one FFmpeg process: it decodes the source
-once, normalizes once, and splits to every brand's overlays and encoder in the batch.
+once, normalizes its timing once, splits to each format's fit chain (`fit_chain`: size, colour, fill or
+crop), and splits each of those to every brand's overlays and encoder in the batch (DESIGN 4.10).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from portal.media.options import (
     PRESETS,
     EngineOptions,
     Fit,
+    OutputFormat,
     Position,
 )
 from portal.media.placement import AutoPlacement, Rect, SceneMaps, anchor, choose_position
@@ -35,9 +37,10 @@ from portal.media.probe import MediaInfo
 
 ASPECT_TOLERANCE = 0.01  # closer than this, a source is scaled to the canvas rather than fitted and filled
 FILL_DOWNSCALE = 8  # the blurred fill is made at 1/8 size: the blur hides the detail anyway
+FILL_BLUR_RADIUS = 6  # of the 1/8-size fill
 FILL_DARKEN = 0.55  # luma factor of the fill, so the real picture stands out
 AUDIO_BITRATE = "160k"
-FILL_STEP_PREFIX = "split=2[fg][bg]"
+FILL_STEP_PREFIX = "split=2[fg"  # the fill's own graph starts so (its labels carry the format's index)
 
 # Peak memory model, measured on this project's reference machine (2 cores, FFmpeg 9.0 from the
 # imageio-ffmpeg wheel, x264 veryfast; `make bench BENCH_ARGS=memory`; see docs/PERFORMANCE.md):
@@ -122,9 +125,10 @@ def job_stem(source_stem: str, job_id: str) -> str:
     return f"{safe_stem(source_stem)[:STEM_SOURCE_CHARS]}-{job_id[:JOB_TAG_LENGTH]}"
 
 
-def output_name(stem: str, brand: str, suffix: str = ".mp4") -> str:
-    """The final name of one output (a fetch job's kept original uses brand "original")."""
-    return f"{stem}_{brand}{suffix}"
+def output_name(stem: str, brand: str, suffix: str = ".mp4", preset: str | None = None) -> str:
+    """The final name of one output: `<stem>_<brand>.mp4`, or `<stem>_<brand>_<preset>.mp4` when the job
+    has several formats (`preset` given). A fetch job's kept original uses brand "original"."""
+    return f"{stem}_{brand}{'_' + preset if preset else ''}{suffix}"
 
 
 def temp_name(final_name: str, run_tag: str = "") -> str:
@@ -153,6 +157,21 @@ class OutputPlan:
     temp_path: Path  # written here, renamed to `path` once complete and verified
     overlays: tuple[PlacedOverlay, ...]
     gain: GainPlan  # what is done to its sound (the brand may have its own loudness target)
+    preset: str = "source"  # its format
+    width: int = 0
+    height: int = 0
+    # where the render pass writes its sound's EBU R128 meter readings (None: not measured)
+    loudness_log: Path | None = None
+
+
+@dataclass(frozen=True)
+class FormatPlan:
+    """One format of the render: its canvas and the fit chain from the source's frames to that canvas."""
+
+    format: OutputFormat
+    width: int
+    height: int
+    fit_steps: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -165,13 +184,26 @@ class Batch:
 
 @dataclass(frozen=True)
 class RenderPlan:
-    width: int
-    height: int
     fps: float
     duration: float
-    normalize_filters: tuple[str, ...]  # the filter names used once per source, for diagnostics and tests
+    source_steps: tuple[str, ...]  # done once per batch, before the split to the formats
+    formats: tuple[FormatPlan, ...]
     batches: tuple[Batch, ...]
     encoders: EncoderPlan  # batching and x264 tuning under the memory budget
+
+    @property
+    def width(self) -> int:
+        """The first format's width (a one-format plan's size)."""
+        return self.formats[0].width
+
+    @property
+    def height(self) -> int:
+        return self.formats[0].height
+
+    @property
+    def normalize_filters(self) -> tuple[str, ...]:
+        """The filter names from the source to the first format's canvas, for diagnostics and tests."""
+        return _step_names((*self.source_steps, *self.formats[0].fit_steps))
 
     @property
     def outputs(self) -> tuple[OutputPlan, ...]:
@@ -310,12 +342,16 @@ def brand_arts(brands: Sequence[Brand]) -> list[OverlayArt]:
 
 
 def normalize_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT_FIT) -> list[str]:
-    """Filter steps that turn any source into the canvas: 8-bit BT.709 SDR, square pixels, capped rate.
+    """Filter steps that turn any source into the canvas: 8-bit BT.709 SDR, square pixels, capped rate
+    (`source_chain`, done once, then `fit_chain`, done per format)."""
+    return [*source_chain(info), *fit_chain(info, canvas, fit)]
+
+
+def source_chain(info: MediaInfo) -> list[str]:
+    """The steps every format shares, done once per source: timing (start at 0, deinterlace, capped rate).
 
     Autorotation is FFmpeg's (on by default), so frames arrive already turned. Steps that would do
-    nothing for this source are left out. Each step is one filter, except the fill, which is a small
-    graph of its own (FILL_STEP_PREFIX). A source of another shape is fitted inside over the fill
-    (`fit` blur) or scaled to cover the canvas and centre-cropped (`fit` crop).
+    nothing for this source are left out.
     """
     steps: list[str] = []
     if info.align_streams:
@@ -325,7 +361,19 @@ def normalize_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT
         steps.append("bwdif=mode=send_frame:deint=interlaced")
     if info.variable_frame_rate or info.declared_fps > MAX_FPS + 0.01:
         steps.append(f"fps={_rate_text(info.fps)}")
+    return steps
 
+
+def fit_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT_FIT, tag: str = "") -> list[str]:
+    """The steps from the source's (timed) frames to one format's canvas: size, colour, fill or crop.
+
+    Colour is converted at the fitted size, after scaling (HDR tone-mapping at output size is 4x cheaper
+    than at 4K). Each step is one filter, except the fill, which is a small graph of its own
+    (FILL_STEP_PREFIX, its labels suffixed with `tag` so several formats' fills can share one graph). A
+    source of another shape is fitted inside over the fill (`fit` blur) or scaled to cover the canvas and
+    centre-cropped (`fit` crop).
+    """
+    steps: list[str] = []
     fitted = _fitted(info, canvas, fit)
     resize = (info.coded_width, info.coded_height) != _rotated(fitted, info) or info.sar != 1
     if info.hdr:
@@ -356,7 +404,7 @@ def normalize_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT
     if resize:
         steps.append("setsar=1")
     if fitted != canvas:
-        steps.append(_fill_graph(fitted, canvas) if fit == "blur" else f"crop={canvas[0]}:{canvas[1]}")
+        steps.append(_fill_graph(fitted, canvas, tag) if fit == "blur" else f"crop={canvas[0]}:{canvas[1]}")
     steps.append("setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv")
     return steps
 
@@ -390,17 +438,23 @@ def _cover(width: int, height: int, canvas: tuple[int, int]) -> tuple[int, int]:
     return max(cw, _even(width * scale)), max(ch, _even(height * scale))
 
 
-def _fill_graph(fitted: tuple[int, int], canvas: tuple[int, int]) -> str:
+def _fill_graph(fitted: tuple[int, int], canvas: tuple[int, int], tag: str = "") -> str:
     """Fit the picture inside the canvas over a blurred, darkened copy of itself."""
     cw, ch = canvas
     fw, fh = fitted
     sw, sh = _even(cw / FILL_DOWNSCALE), _even(ch / FILL_DOWNSCALE)
+    # boxblur's radius must stay under half the (4:2:0, halved) chroma plane: small canvases blur less
+    radius = min(FILL_BLUR_RADIUS, min(sw, sh) // 4 - 1)
     return (
-        f"{FILL_STEP_PREFIX};"
-        f"[bg]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},"
-        f"boxblur=6:2,lutyuv=y=val*{FILL_DARKEN},scale={cw}:{ch},setsar=1[fill];"
-        f"[fill][fg]overlay={(cw - fw) // 2}:{(ch - fh) // 2}"
+        f"split=2[fg{tag}][bg{tag}];"
+        f"[bg{tag}]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},"
+        f"boxblur={radius}:2,lutyuv=y=val*{FILL_DARKEN},scale={cw}:{ch},setsar=1[fill{tag}];"
+        f"[fill{tag}][fg{tag}]overlay={(cw - fw) // 2}:{(ch - fh) // 2}"
     )
+
+
+def _step_names(steps: Sequence[str]) -> tuple[str, ...]:
+    return tuple("fill" if step.startswith(FILL_STEP_PREFIX) else step.split("=")[0] for step in steps)
 
 
 def encoder_mb_per_mp(tuning: EncoderTuning, cpus: int) -> float:
@@ -419,15 +473,37 @@ def estimate_peak_mb(
     tuning: EncoderTuning = TUNINGS[0],
     cpus: int = REFERENCE_CPUS,
 ) -> float:
-    """Estimated peak RSS of one FFmpeg process running `encoders` outputs that draw `full_frame_layers`
-    cover layers in all, its encoders tuned so, x264 seeing `cpus` cores (see the model above)."""
+    """Estimated peak RSS of one FFmpeg process running `encoders` outputs of one size that draw
+    `full_frame_layers` cover layers in all, its encoders tuned so, x264 seeing `cpus` cores."""
+    return estimate_batch_mb(info, [FormatLoad(canvas, encoders, full_frame_layers)], tuning, cpus)
+
+
+@dataclass(frozen=True)
+class FormatLoad:
+    """What one format puts in one FFmpeg process: its canvas, its encoders and their cover layers."""
+
+    canvas: tuple[int, int]
+    encoders: int
+    full_frame_layers: int = 0
+
+
+def estimate_batch_mb(
+    info: MediaInfo,
+    loads: Sequence[FormatLoad],
+    tuning: EncoderTuning = TUNINGS[0],
+    cpus: int = REFERENCE_CPUS,
+) -> float:
+    """Estimated peak RSS of one FFmpeg process decoding the source once for these formats' encoders
+    (see the model above): the decode is counted once, each format's fit chain and encoders at its size."""
     # 10-bit decoders hold 16-bit samples: twice the bytes per frame (measured on a 4K PQ HEVC source)
     source_mp = info.coded_width * info.coded_height / 1e6 * (2 if info.bit_depth > 8 else 1)
-    output_mp = canvas[0] * canvas[1] / 1e6
-    hdr = HDR_MB_PER_MP * output_mp if info.hdr else 0.0
-    per_encoder = ENCODER_FIXED_MB + encoder_mb_per_mp(tuning, cpus) * output_mp
-    full_frame = FULL_FRAME_MB_PER_MP * output_mp * full_frame_layers
-    return BASE_MB + DECODE_MB_PER_MP * source_mp + hdr + per_encoder * encoders + full_frame
+    total = BASE_MB + DECODE_MB_PER_MP * source_mp
+    for load in loads:
+        output_mp = load.canvas[0] * load.canvas[1] / 1e6
+        hdr = HDR_MB_PER_MP * output_mp if info.hdr else 0.0
+        per_encoder = ENCODER_FIXED_MB + encoder_mb_per_mp(tuning, cpus) * output_mp
+        total += hdr + per_encoder * load.encoders + FULL_FRAME_MB_PER_MP * output_mp * load.full_frame_layers
+    return total
 
 
 @dataclass(frozen=True)
@@ -440,6 +516,54 @@ class EncoderPlan:
     allowance_mb: float  # what FFmpeg may use: the budget less the service's measured footprint
 
 
+@dataclass(frozen=True)
+class OutputLoad:
+    """One output as the memory model sees it: its format (outputs of a format share its fit chain)."""
+
+    format: int  # index in the render's formats
+    canvas: tuple[int, int]
+    full_frame_layers: int = 0
+
+
+def plan_batches(
+    info: MediaInfo, outputs: Sequence[OutputLoad], options: EngineOptions, cpus: int = REFERENCE_CPUS
+) -> EncoderPlan:
+    """As few, as even batches of consecutive outputs as fit the budget with x264's defaults (one batch:
+    every output from one decode); if not even one encoder fits, x264 tuned down (TUNINGS); if not even
+    the leanest fits, MemoryBudgetError, before any FFmpeg starts.
+
+    The budget covers FFmpeg and the service's Python processes (`options.service_mb`, measured by the
+    caller), since on a small instance they share the same memory.
+    """
+    allowance = options.memory_mb - options.service_mb
+    total = len(outputs)
+
+    def peak(group: Sequence[OutputLoad], tuning: EncoderTuning) -> float:
+        loads: dict[int, FormatLoad] = {}
+        for output in group:
+            load = loads.get(output.format, FormatLoad(output.canvas, 0, 0))
+            loads[output.format] = FormatLoad(
+                load.canvas, load.encoders + 1, load.full_frame_layers + output.full_frame_layers
+            )
+        return estimate_batch_mb(info, list(loads.values()), tuning, cpus)
+
+    for tuning in TUNINGS:
+        for count in range(1, total + 1):
+            base, extra = divmod(total, count)
+            sizes = tuple(base + (1 if index < extra else 0) for index in range(count))
+            peaks = [peak(outputs[sum(sizes[:i]) : sum(sizes[: i + 1])], tuning) for i in range(count)]
+            if max(peaks) <= allowance:
+                return EncoderPlan(sizes, tuning, max(peaks), allowance)
+    largest = max(outputs, key=lambda output: output.canvas[0] * output.canvas[1] + output.full_frame_layers)
+    need = peak([largest], TUNINGS[-1])
+    service = f" ({options.service_mb:.0f} MB of it measured for the service's own processes)"
+    raise MemoryBudgetError(
+        f"memory budget {options.memory_mb} MB{service if options.service_mb else ''} is too small: "
+        f"one output at {largest.canvas[0]}x{largest.canvas[1]} needs about {need:.0f} MB even with x264 "
+        f"at {TUNINGS[-1].label}; raise WTF_RENDER_MEMORY_MB or choose a smaller output"
+    )
+
+
 def plan_encoders(
     info: MediaInfo,
     canvas: tuple[int, int],
@@ -448,50 +572,73 @@ def plan_encoders(
     full_frame_per_brand: int = 0,
     cpus: int = REFERENCE_CPUS,
 ) -> EncoderPlan:
-    """As few, as even batches as fit the budget with x264's defaults; if not even one encoder fits, x264
-    tuned down (TUNINGS, one brand per run); if not even the leanest fits, MemoryBudgetError, before any
-    FFmpeg starts.
+    """`plan_batches` for `brands` outputs of one size (one format)."""
+    return plan_batches(info, [OutputLoad(0, canvas, full_frame_per_brand)] * max(1, brands), options, cpus)
 
-    The budget covers FFmpeg and the service's Python processes (`options.service_mb`, measured by the
-    caller), since on a small instance they share the same memory.
+
+def as_formats(formats: str | Sequence[OutputFormat], fit: Fit = DEFAULT_FIT) -> tuple[OutputFormat, ...]:
+    """The formats of a render: a preset name (with `fit`) or a list; each preset once, known, in order.
+
+    A preset given twice with the same fit counts once; with two fits it is refused (the outputs would
+    have the same name).
     """
-    allowance = options.memory_mb - options.service_mb
+    wanted = [OutputFormat(formats, fit)] if isinstance(formats, str) else list(formats)
+    if not wanted:
+        raise PlanError("no formats to render")
+    chosen: dict[str, OutputFormat] = {}
+    for item in wanted:
+        if item.preset not in PRESETS:
+            raise PlanError(f"unknown preset {item.preset!r} (choose from {', '.join(PRESETS)})")
+        if chosen.get(item.preset, item) != item:
+            raise PlanError(f"preset {item.preset!r} is given twice with different fits; give it once")
+        chosen[item.preset] = item
+    return tuple(chosen.values())
 
-    def peak(per_batch: int, tuning: EncoderTuning) -> float:
-        return estimate_peak_mb(info, canvas, per_batch, per_batch * full_frame_per_brand, tuning, cpus)
 
-    for tuning in TUNINGS:
-        for per_batch in range(max(1, brands), 0, -1):
-            if peak(per_batch, tuning) <= allowance:
-                count = math.ceil(brands / per_batch)
-                base, extra = divmod(brands, count)
-                sizes = tuple(base + (1 if index < extra else 0) for index in range(count))
-                return EncoderPlan(sizes, tuning, peak(max(sizes), tuning), allowance)
-    need = peak(1, TUNINGS[-1])
-    service = f" ({options.service_mb:.0f} MB of it measured for the service's own processes)"
-    raise MemoryBudgetError(
-        f"memory budget {options.memory_mb} MB{service if options.service_mb else ''} is too small: "
-        f"one brand at {canvas[0]}x{canvas[1]} needs about {need:.0f} MB even with x264 at "
-        f"{TUNINGS[-1].label}; raise WTF_RENDER_MEMORY_MB or choose a smaller output"
-    )
+def plan_formats(
+    info: MediaInfo, formats: str | Sequence[OutputFormat], options: EngineOptions, fit: Fit = DEFAULT_FIT
+) -> tuple[FormatPlan, ...]:
+    """Each format's canvas and fit chain for this source (several: their fills' labels numbered)."""
+    chosen = as_formats(formats, fit)
+    plans = []
+    for index, item in enumerate(chosen):
+        canvas = canvas_size(info, item.preset, options.max_short_side)
+        tag = str(index) if len(chosen) > 1 else ""
+        plans.append(FormatPlan(item, *canvas, tuple(fit_chain(info, canvas, item.fit, tag))))
+    return tuple(plans)
+
+
+def _output_loads(brands: Sequence[Brand], formats: Sequence[FormatPlan]) -> list[OutputLoad]:
+    """Every output, format by format and brand by brand within it (the order of the plan's outputs)."""
+    return [
+        OutputLoad(
+            index,
+            (fmt.width, fmt.height),
+            sum(layer.full_frame for layer in brand_layers(brand, output_shape(fmt.width, fmt.height))),
+        )
+        for index, fmt in enumerate(formats)
+        for brand in brands
+    ]
 
 
 def brand_encoders(
-    info: MediaInfo, brands: Sequence[Brand], preset: str, options: EngineOptions, cpus: int
+    info: MediaInfo,
+    brands: Sequence[Brand],
+    formats: str | Sequence[OutputFormat],
+    options: EngineOptions,
+    cpus: int,
+    fit: Fit = DEFAULT_FIT,
 ) -> EncoderPlan:
-    """`plan_encoders` for these brands at this preset: what the facade checks before any FFmpeg runs."""
+    """`plan_batches` for these brands in these formats: what the facade checks before any FFmpeg runs."""
     if not brands:
         raise PlanError("no brands to render")
-    canvas = canvas_size(info, preset, options.max_short_side)
-    shape = output_shape(*canvas)
-    cover = max(sum(layer.full_frame for layer in brand_layers(brand, shape)) for brand in brands)
-    return plan_encoders(info, canvas, len(brands), options, cover, cpus)
+    return plan_batches(info, _output_loads(brands, plan_formats(info, formats, options, fit)), options, cpus)
 
 
 def plan_render(
     info: MediaInfo,
     brands: Sequence[Brand],
-    preset: str,
+    formats: str | Sequence[OutputFormat],
     out_dir: Path,
     stem: str,
     work_dir: Path,
@@ -505,31 +652,44 @@ def plan_render(
     scene: SceneMaps | None = None,
     cpus: int = REFERENCE_CPUS,
 ) -> RenderPlan:
-    """Everything FFmpeg must do to make one output per brand from `info`'s source.
+    """Everything FFmpeg must do to make every brand in every format from `info`'s source.
 
-    `art_sizes` holds the measured size of every art the brands draw (`brand_arts`); `loudness` the
-    source's measured loudness (`source_loudness_args`), None to leave the sound as it is; `makeup_db`
-    the measured make-up gain of each limited target (`loudness.makeup_needed`). `input_args`
-    replaces `-i SOURCE` (the preview renders a generated frame through the same plan). `temp_tag` makes the
-    temporary names unique to one run, so two runs of the same job (a re-queued job whose first worker is
-    still alive) never write into each other's files. `scene` (the source's `analyse_scene`) places the
-    layers at position "auto"; without it they take their fallback position. `cpus`: the cores x264 sees
-    (its default thread count, and so its memory, grows with them).
+    `formats`: a preset name (its fill or crop from `fit`) or a list of `OutputFormat`s; with several,
+    outputs are named `<stem>_<brand>_<preset>.mp4`. `art_sizes` holds the measured size of every art the
+    brands draw (`brand_arts`); `loudness` the source's measured loudness (`source_loudness_args`), None
+    to leave the sound as it is (each output's sound is then also measured in the render pass, into its
+    `loudness_log`); `makeup_db` the measured make-up gain of each limited target
+    (`loudness.makeup_needed`). `input_args` replaces `-i SOURCE` (the preview renders a generated frame
+    through the same plan). `temp_tag` makes the temporary names unique to one run, so two runs of the
+    same job (a re-queued job whose first worker is still alive) never write into each other's files.
+    `scene` (the source's `analyse_scene`) places the layers at position "auto"; without it they take
+    their fallback position. `cpus`: the cores x264 sees (its default thread count, and so its memory,
+    grows with them).
     """
-    encoders = brand_encoders(info, brands, preset, options, cpus)
-    canvas = canvas_size(info, preset, options.max_short_side)
-    normalize = normalize_chain(info, canvas, fit)
+    if not brands:
+        raise PlanError("no brands to render")
+    format_plans = plan_formats(info, formats, options, fit)
+    encoders = plan_batches(info, _output_loads(brands, format_plans), options, cpus)
     makeup = makeup_db or {}
-    picture = picture_rect(info, canvas, fit)
+    named_by_format = len(format_plans) > 1
     outputs = []
-    for brand in brands:
-        final = output_name(stem, brand.id)
-        overlays = brand_overlays(brand, canvas, work_dir, art_sizes, scene, picture)
-        target = loudness_target(brand, options)
-        gain = plan_gain(loudness, target, makeup.get(target, 0.0))
-        temp = out_dir / temp_name(final, temp_tag)
-        outputs.append(OutputPlan(brand.id, out_dir / final, temp, overlays, gain))
+    for fmt in format_plans:
+        canvas = (fmt.width, fmt.height)
+        picture = picture_rect(info, canvas, fmt.format.fit)
+        preset = fmt.format.preset
+        for brand in brands:
+            final = output_name(stem, brand.id, preset=preset if named_by_format else None)
+            art_dir = work_dir / preset if named_by_format else work_dir
+            overlays = brand_overlays(brand, canvas, art_dir, art_sizes, scene, picture)
+            target = loudness_target(brand, options)
+            gain = plan_gain(loudness, target, makeup.get(target, 0.0))
+            measured = work_dir / f"{Path(final).stem}.r128" if loudness and info.has_audio else None
+            temp = out_dir / temp_name(final, temp_tag)
+            outputs.append(
+                OutputPlan(brand.id, out_dir / final, temp, overlays, gain, preset, *canvas, measured)
+            )
     source_input = list(input_args) if input_args is not None else ["-i", str(info.path)]
+    source_steps = tuple(source_chain(info))
     batches = []
     start = 0
     for size in encoders.batch_sizes:
@@ -537,23 +697,42 @@ def plan_render(
         start += size
         overlay_inputs = [arg for output in group for ov in output.overlays for arg in ("-i", str(ov.png))]
         inputs = (*source_input, *overlay_inputs)
-        graph = _batch_graph(info, normalize, group)
+        graph = _batch_graph(info, source_steps, format_plans, group)
         encode = _encode_args(info, group, options, encoders.tuning)
         args = (*PROGRESS_HEAD, *inputs, "-filter_complex", graph, *encode)
         batches.append(Batch(outputs=group, inputs=inputs, filter_graph=graph, args=args))
-    names = tuple("fill" if step.startswith(FILL_STEP_PREFIX) else step.split("=")[0] for step in normalize)
-    return RenderPlan(canvas[0], canvas[1], info.fps, info.duration, names, tuple(batches), encoders)
+    return RenderPlan(info.fps, info.duration, source_steps, format_plans, tuple(batches), encoders)
 
 
-def _batch_graph(info: MediaInfo, normalize: list[str], outputs: tuple[OutputPlan, ...]) -> str:
+def _chain(head: str, steps: Sequence[str], outs: Sequence[str], audio: bool = False) -> str:
+    """One filter chain from `head`, through `steps`, split to `outs` (labels) when more than one."""
+    prefix = "a" if audio else ""
+    body = list(steps)
+    if len(outs) > 1:
+        body.append(f"{prefix}split={len(outs)}")
+    return head + ",".join(body or [f"{prefix}null"]) + "".join(outs)
+
+
+def _batch_graph(
+    info: MediaInfo,
+    source_steps: Sequence[str],
+    formats: Sequence[FormatPlan],
+    outputs: tuple[OutputPlan, ...],
+) -> str:
+    """Decode once, time once, split to each format's fit chain, split again to each output's overlays."""
     chains = []
-    video = f"[0:{info.video_index}]" + ",".join(normalize)
-    count = len(outputs)
-    if count > 1:
-        video += f",split={count}" + "".join(f"[s{index}]" for index in range(count))
+    groups = [
+        (fmt, [f"[s{index}]" for index, output in enumerate(outputs) if output.preset == fmt.format.preset])
+        for fmt in formats
+    ]
+    groups = [(fmt, labels) for fmt, labels in groups if labels]
+    video = f"[0:{info.video_index}]"
+    if len(groups) == 1:
+        [(fmt, labels)] = groups
+        chains.append(_chain(video, (*source_steps, *fmt.fit_steps), labels))
     else:
-        video += "[s0]"
-    chains.append(video)
+        chains.append(_chain(video, source_steps, [f"[f{index}]" for index in range(len(groups))]))
+        chains += [_chain(f"[f{index}]", fmt.fit_steps, labels) for index, (fmt, labels) in enumerate(groups)]
     overlay_input = 1
     for index, output in enumerate(outputs):
         label = f"[s{index}]"
@@ -564,14 +743,13 @@ def _batch_graph(info: MediaInfo, normalize: list[str], outputs: tuple[OutputPla
             overlay_input += 1
         chains.append(f"{label}null[v{index}]")
     if info.has_audio:
-        audio = f"[0:{info.audio_index}]" + ",".join(audio_prep(info))
-        if count > 1:
-            audio += f",asplit={count}" + "".join(f"[as{index}]" for index in range(count))
-        else:
-            audio += "[as0]"
-        chains.append(audio)
+        labels = [f"[as{index}]" for index in range(len(outputs))]
+        chains.append(_chain(f"[0:{info.audio_index}]", audio_prep(info), labels, audio=True))
         for index, output in enumerate(outputs):
-            chains.append(f"[as{index}]" + ",".join(output.gain.steps or ("anull",)) + f"[a{index}]")
+            steps = list(output.gain.steps)
+            if output.loudness_log is not None:
+                steps += measure_steps(output.loudness_log)
+            chains.append(_chain(f"[as{index}]", steps, [f"[a{index}]"], audio=True))
     return ";".join(chains)
 
 
@@ -622,6 +800,19 @@ def source_loudness_args(info: MediaInfo, gain: GainPlan | None = None) -> tuple
 def output_loudness_args(path: Path) -> tuple[str, ...]:
     """Measure an output's sound (already 48 kHz stereo)."""
     return (*MEASURE_HEAD, "-i", str(path), "-map", "0:a:0", "-af", MEASURE_FILTER, "-f", "null", "-")
+
+
+# Each output's sound is measured in the render pass, after its gain, as it goes to the AAC encoder:
+# ebur128 tags every 100 ms frame with its readings so far and ametadata writes them to a file.
+MEASURE_IN_PASS = "ebur128=peak=true:metadata=1"
+SAFE_FILTER_PATH = re.compile(r"[A-Za-z0-9/._-]+")  # needs no escaping inside a filter graph
+
+
+def measure_steps(log: Path) -> list[str]:
+    """The steps that measure a sound in the render pass into `log` (`loudness.parse_meter_log` reads it)."""
+    if not SAFE_FILTER_PATH.fullmatch(str(log)):
+        raise PlanError(f"cannot measure loudness into {log}: only letters, digits and /._- are safe there")
+    return [MEASURE_IN_PASS, f"ametadata=mode=print:file={log}"]
 
 
 def _encode_args(

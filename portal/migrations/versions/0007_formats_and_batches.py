@@ -1,0 +1,28 @@
+"""A job may render several formats (a list of presets, each with its fit); each output names its format;
+jobs submitted together (several sources) share a batch id (DESIGN 4.10).
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+
+
+def upgrade() -> None:
+    op.add_column("jobs", sa.Column("formats", sa.JSON))
+    op.add_column("jobs", sa.Column("batch_id", sa.String(32)))
+    op.create_index("ix_jobs_batch_id", "jobs", ["batch_id"])
+    op.add_column("outputs", sa.Column("preset", sa.String(16)))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outputs") as batch:
+        batch.drop_column("preset")
+    op.drop_index("ix_jobs_batch_id", "jobs")
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("batch_id")
+        batch.drop_column("formats")
