@@ -41,15 +41,16 @@ OPTIONS = EngineOptions(memory_mb=4096)
 QUIET = ["-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
 
 
-def make_source(path: Path) -> Path:
-    """A 10 s 1080x1920 clip with grain, so the encoders do realistic work (flat test patterns are free)."""
-    width, height = SIZE
+def make_source(path: Path, size: tuple[int, int] = SIZE, seconds: float = SECONDS) -> Path:
+    """A clip (10 s 1080x1920 unless told) with grain, so the encoders do realistic work (flat test
+    patterns are free)."""
+    width, height = size
     run_ffmpeg(usable_ffmpeg(), [
-        *QUIET, "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30:duration={SECONDS}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={SECONDS}",
+        *QUIET, "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
         "-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "14",
         "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path),
-    ], duration=SECONDS)  # fmt: skip
+    ], duration=seconds)  # fmt: skip
     return path
 
 

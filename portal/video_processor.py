@@ -90,8 +90,8 @@ class RenderedOutput:
     height: int
     duration: float
     size_bytes: int
-    loudness: LoudnessReport | None = None
-    preset: str = "source"  # its format  # None: no sound, or loudness normalization off for it
+    loudness: LoudnessReport | None = None  # None: no sound, or loudness normalization off for it
+    preset: str = "source"  # its format
     # one per overlay at position "auto": {"overlay": index, "position", "reason", "scores"}
     placements: tuple[dict, ...] = ()
 

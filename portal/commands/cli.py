@@ -24,7 +24,8 @@ from portal.commands.base import USAGE_ERROR, PortalGroup, UserError, error_line
 from portal.commands.service import SERVICE_COMMANDS
 from portal.config import Settings
 from portal.media.errors import EngineError
-from portal.media.options import DEFAULT_FIT, FITS
+from portal.media.options import DEFAULT_FIT, FITS, OutputFormat, formats_from_choices
+from portal.media.plan import PlanError, as_formats
 from portal.video_processor import PRESETS, ProgressCallback, render_source, safe_stem
 
 # Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
@@ -56,8 +57,7 @@ class RenderRun:
 
     brands: list[Brand]
     out_dir: Path
-    preset: str
-    fit: str
+    formats: list[OutputFormat]
     settings: Settings
     cancel: threading.Event = field(default_factory=threading.Event)
     stems: set[str] = field(default_factory=set)
@@ -71,7 +71,7 @@ class RenderRun:
         try:
             path = self.local_path(source, on_progress)
             rendered = render_source(
-                path, self.brands, self.out_dir, preset=self.preset, fit=self.fit,
+                path, self.brands, self.out_dir, formats=self.formats,
                 options=self.settings.engine_options(), stem=self.claim_stem(path),
                 on_progress=on_progress, cancel=self.cancel,
             )  # fmt: skip
@@ -80,7 +80,7 @@ class RenderRun:
         except OSError as exc:  # the machine's, not the engine's: e.g. the disk filled up during the rename
             return SourceResult.failure(source, "os_error", str(exc))
         outputs = [
-            {"source": source, "brand": r.brand, "path": str(r.path),
+            {"source": source, "brand": r.brand, "format": r.preset, "path": str(r.path),
              "width": r.width, "height": r.height, "duration": r.duration,
              "loudness": r.loudness.as_dict() if r.loudness else None,
              "placements": list(r.placements)}
@@ -110,9 +110,17 @@ class RenderRun:
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--brand", "brand_ids", multiple=True, metavar="ID", help="A brand to render (repeatable).")
 @click.option("--all-brands", is_flag=True, help="Render every brand in the config.")
-@click.option("--preset", type=click.Choice(PRESETS), default="source", show_default=True)
-@click.option("--fit", type=click.Choice(FITS), default=DEFAULT_FIT, show_default=True,
-              help="A source of another shape: over a blurred copy of itself, or cropped.")  # fmt: skip
+@click.option(
+    "--preset",
+    "presets",
+    type=click.Choice(PRESETS),
+    multiple=True,
+    help="A format (repeatable: every brand in each, named <stem>_<brand>_<preset>.mp4); default: source.",
+)
+@click.option("--fit", "fits", multiple=True, metavar="[PRESET=]FIT",
+              help=f"How a source of another shape fills a format: {' or '.join(FITS)} (over a blurred copy "
+                   f"of itself, or cropped), for every preset, or PRESET=FIT for one (repeatable); "
+                   f"default: {DEFAULT_FIT}.")  # fmt: skip
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="brand_config.json to use.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with outputs and errors.")
@@ -120,8 +128,8 @@ def render(
     sources: tuple[str, ...],
     brand_ids: tuple[str, ...],
     all_brands: bool,
-    preset: str,
-    fit: str,
+    presets: tuple[str, ...],
+    fits: tuple[str, ...],
     config_path: Path | None,
     out_dir: Path,
     as_json: bool,
@@ -129,10 +137,14 @@ def render(
     """Brand each SOURCE (a video file or a link) for every chosen brand."""
     if bool(brand_ids) == all_brands:
         raise UserError("choose brands with --brand ID (repeatable) or --all-brands")
+    try:
+        formats = list(as_formats(formats_from_choices(list(dict.fromkeys(presets or ["source"])), fits)))
+    except (ValueError, PlanError) as exc:
+        raise UserError(f"--fit: {exc}") from None
     settings = settings_or_exit()
     brands = _select_brands(config_path or settings.brand_config, "all" if all_brands else list(brand_ids))
     _prepare_out_dir(out_dir)
-    run = RenderRun(brands, out_dir, preset, fit, settings)
+    run = RenderRun(brands, out_dir, formats, settings)
     with _stop_on_signals(run), _progress_display(enabled=not as_json) as progress_for:
         results = [run.render(source, progress_for(source)) for source in sources]
     outputs = [output for result in results for output in result.outputs]

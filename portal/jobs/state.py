@@ -102,8 +102,8 @@ def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
             kind=new.kind, source_kind=new.source_kind, source_name=new.source_name,
             source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
             formats=[{"preset": f.preset, "fit": f.fit} for f in new.formats] if new.formats else None,
-            batch_id=batch_id, v3_settings=new.v3_settings, webhook_url=new.webhook_url, source_id=new.source_id,
-            source_meta=new.source_meta, warnings=new.warnings)
+            batch_id=batch_id, v3_settings=new.v3_settings, webhook_url=new.webhook_url,
+            source_id=new.source_id, source_meta=new.source_meta, warnings=new.warnings)
         for new in new_jobs
     ]  # fmt: skip
     with db.session() as session:

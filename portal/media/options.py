@@ -6,6 +6,7 @@ these; nothing here reads the environment: `portal.config` turns settings into `
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -43,6 +44,24 @@ class OutputFormat:
 
     preset: str
     fit: Fit = DEFAULT_FIT
+
+
+def formats_from_choices(presets: Sequence[str], fits: Sequence[str] = ()) -> list[OutputFormat]:
+    """Formats from presets and fit choices as the CLI and a multipart form give them: each fit is `FIT`
+    (every preset) or `PRESET=FIT` (that one); the later wins. ValueError names a bad choice."""
+    default: Fit = DEFAULT_FIT
+    per_preset: dict[str, Fit] = {}
+    for choice in fits:
+        preset, _, fit = choice.rpartition("=")
+        if fit not in FITS:
+            raise ValueError(f"fit {choice!r}: the fit must be one of {', '.join(FITS)}")
+        if preset and preset not in presets:
+            raise ValueError(f"fit {choice!r}: {preset!r} is not one of the presets asked for")
+        if preset:
+            per_preset[preset] = fit  # type: ignore[assignment]
+        else:
+            default = fit  # type: ignore[assignment]
+    return [OutputFormat(preset, per_preset.get(preset, default)) for preset in presets]
 
 
 MAX_LONG_SIDE = 1920  # the `source` preset's cap

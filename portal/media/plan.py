@@ -157,11 +157,11 @@ class OutputPlan:
     temp_path: Path  # written here, renamed to `path` once complete and verified
     overlays: tuple[PlacedOverlay, ...]
     gain: GainPlan  # what is done to its sound (the brand may have its own loudness target)
-    preset: str = "source"  # its format
-    width: int = 0
-    height: int = 0
+    preset: str  # its format
+    width: int
+    height: int
     # where the render pass writes its sound's EBU R128 meter readings (None: not measured)
-    loudness_log: Path | None = None
+    loudness_log: Path | None
 
 
 @dataclass(frozen=True)
@@ -217,10 +217,21 @@ class RenderPlan:
 def canvas_size(info: MediaInfo, preset: str, max_short_side: int | None = None) -> tuple[int, int]:
     """Output size for a preset: fixed canvases, or the source's displayed shape capped and made even;
     then, if `max_short_side` is set (v3's 720-wide outputs), scaled down so the short side fits it."""
+    size = output_size(preset, (info.width, info.height), max_short_side)
+    assert size is not None
+    return size
+
+
+def output_size(
+    preset: str, source: tuple[int, int] | None, max_short_side: int | None = None
+) -> tuple[int, int] | None:
+    """`canvas_size` from the source's displayed size alone; None for `source` when that is not known yet."""
     if preset in PRESET_CANVAS:
         width, height = PRESET_CANVAS[preset]
     elif preset == "source":
-        width, height = info.width, info.height
+        if source is None:
+            return None
+        width, height = source
     else:
         raise PlanError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     scale = min(1.0, MAX_LONG_SIDE / max(width, height), (max_short_side or 10**6) / min(width, height))

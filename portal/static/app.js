@@ -73,18 +73,57 @@ function renderWarnings(node, warnings) {
 
 // ---- jobs ----------------------------------------------------------------------------------------
 
+// A job's row: its own in the list, or inside its batch's row (one row per submission of several sources,
+// with one ZIP of every output, a folder per source).
+function slotFor(job, atEnd) {
+  const list = document.getElementById("jobs");
+  let parent = list;
+  if (job.batch_id) {
+    let batch = document.getElementById(`batch-${job.batch_id}`);
+    if (!batch) {
+      batch = el("li", { id: `batch-${job.batch_id}`, class: "batch" },
+        el("div", { class: "job-head" }, el("strong", { class: "batch-title", text: "Batch" })),
+        el("ul", { class: "jobs batch-jobs" }),
+        el("a", { class: "button secondary batch-zip", href: `/api/batches/${job.batch_id}/archive`, hidden: "",
+          text: "Download the batch (ZIP)" }));
+      if (atEnd) list.append(batch); else list.prepend(batch);
+    }
+    parent = batch.querySelector(".batch-jobs");
+  }
+  const item = el("li", { id: `job-${job.id}` });
+  if (atEnd) parent.append(item); else parent.prepend(item);
+  return item;
+}
+
+function updateBatch(batchId) {
+  const batch = document.getElementById(`batch-${batchId}`);
+  if (!batch) return;
+  const jobs = batch.querySelectorAll(".batch-jobs > li");
+  const done = batch.querySelectorAll(".batch-jobs > li.completed").length;
+  batch.querySelector(".batch-title").textContent = `Batch of ${jobs.length} sources · ${done} done`;
+  batch.querySelector(".batch-zip").hidden = !done;
+}
+
+function formatNames(job) {
+  return job.formats.map((format) => format.preset).join(", ");
+}
+
 function renderJob(job) {
-  let item = document.getElementById(`job-${job.id}`);
+  const item = document.getElementById(`job-${job.id}`) || slotFor(job, false);
   const fresh = el("li", { id: `job-${job.id}`, class: `job ${job.status}`, "data-status": job.status });
-  if (item) item.replaceWith(fresh); else document.getElementById("jobs").prepend(fresh);
-  item = fresh;
+  item.replaceWith(fresh);
+  renderJobInto(fresh, job);
+  if (job.batch_id) updateBatch(job.batch_id);
+}
+
+function renderJobInto(item, job) {
   const title = job.source.title || job.source.name;
   item.append(el("div", { class: "job-head" },
     el("strong", { text: title }),
     el("span", { class: "status", text: job.stage && !TERMINAL.includes(job.status) ? `${job.status} · ${job.stage}` : job.status })));
   item.append(el("div", { class: "meta" },
     el("time", { datetime: job.created_at, text: when(job.created_at) }),
-    ` · ${job.kind === "fetch" ? "download only" : job.brands.join(", ")} · ${job.preset}`));
+    ` · ${job.kind === "fetch" ? "download only" : job.brands.join(", ")} · ${formatNames(job)}`));
   renderWarnings(item, job.warnings);
   if (!TERMINAL.includes(job.status)) {
     const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `Progress of ${title}`,
@@ -109,7 +148,7 @@ function renderJob(job) {
       outputs.append(el("figure", { class: "output" },
         el("video", { controls: "", preload: "metadata", playsinline: "", src: output.url }),
         el("figcaption", {},
-          el("span", { text: `${output.brand} · ${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
+          el("span", { text: `${output.brand} · ${job.formats.length > 1 ? output.format + " · " : ""}${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
           el("a", { href: output.url, download: output.filename, text: "Download" }),
           output.post_text ? postText(output.post_text, output.brand) : "")));
     }
@@ -119,7 +158,7 @@ function renderJob(job) {
   renderWebhooks(item, job);
 }
 
-// A link that failed for good: the same job (brands, format, other shapes) from a file the user has.
+// A link that failed for good: the same job (brands, formats) from a file the user has.
 function offerUpload(item, job, title) {
   const picker = el("input", { type: "file", accept: "video/*", hidden: "", "aria-label": `Video file for ${title}` });
   const button = el("button", { type: "button", class: "secondary", text: "Upload the file instead" });
@@ -132,7 +171,7 @@ function offerUpload(item, job, title) {
       body.append("file", picker.files[0]);
       const uploaded = await api("POST", "/api/uploads", body);
       const data = await api("POST", "/api/videos/process",
-        { upload_id: uploaded.upload.id, brands: job.brands, preset: job.preset, fit: job.fit });
+        { upload_id: uploaded.upload.id, brands: job.brands, formats: job.formats });
       renderJob(data.job);
     } catch (error) {
       showMessage(message, error.message);
@@ -297,7 +336,7 @@ async function loadJobs(reset) {
     if (reset) list.replaceChildren();
     for (const job of data.jobs) {
       // keeps the page's order (renderJob fills it in); a job already shown (just submitted) stays where it is
-      if (!document.getElementById(`job-${job.id}`)) list.append(el("li", { id: `job-${job.id}` }));
+      if (!document.getElementById(`job-${job.id}`)) slotFor(job, true);
       renderJob(job);
     }
     nextCursor = data.next;
@@ -312,34 +351,70 @@ async function submitJob(event) {
   const form = event.target;
   const message = document.getElementById("form-message");
   showMessage(message, "");
-  const brands = [...form.querySelectorAll('input[name="brands"]:checked')].map((box) => box.value);
-  const urls = form.urls.value.split("\n").map((line) => line.trim()).filter(Boolean);
-  const file = form.file.files[0];
-  const preset = form.preset.value;
-  const fit = form.fit.value;
+  const { brands, urls, files, formats, fit } = selection(form);
   if (!brands.length) return showMessage(message, "Tick at least one brand.");
-  if (!urls.length && !file) return showMessage(message, "Paste a link or choose a video file.");
+  if (!formats.length) return showMessage(message, "Tick at least one format.");
+  if (!urls.length && !files.length) return showMessage(message, "Paste a link or choose a video file.");
   const button = form.querySelector('button[type="submit"]');
   button.disabled = true;
   try {
-    if (file) {
+    const uploadIds = [];
+    for (const file of files) {
       const body = new FormData();
       body.append("file", file);
-      const uploaded = await api("POST", "/api/uploads", body);
-      const data = await api("POST", "/api/videos/process", { upload_id: uploaded.upload.id, brands, preset, fit });
-      renderJob(data.job);
-      form.file.value = "";
+      uploadIds.push((await api("POST", "/api/uploads", body)).upload.id);
     }
-    if (urls.length) {
-      const data = await api("POST", "/api/videos/process", { urls, brands, preset, fit });
-      for (const job of data.jobs) renderJob(job);
-      form.urls.value = "";
-    }
+    // every source in one submission: several make one batch
+    const request = { brands, formats, fit };
+    if (urls.length) request.urls = urls;
+    if (uploadIds.length) request.upload_ids = uploadIds;
+    const data = await api("POST", "/api/videos/process", request);
+    for (const job of data.jobs || [data.job]) renderJob(job);
+    form.urls.value = "";
+    form.file.value = "";
+    showPlan(form);
   } catch (error) {
     showMessage(message, error.message);
   } finally {
     button.disabled = false;
   }
+}
+
+function selection(form) {
+  return {
+    brands: [...form.querySelectorAll('input[name="brands"]:checked')].map((box) => box.value),
+    formats: [...form.querySelectorAll('input[name="formats"]:checked')].map((box) => box.value),
+    urls: form.urls.value.split("\n").map((line) => line.trim()).filter(Boolean),
+    files: [...form.file.files],
+    fit: form.fit.value,
+  };
+}
+
+function plural(count, word) {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+// "S sources x B brands x F formats = N outputs", counted by the server (/api/plans) as the form changes.
+let planTimer = null;
+function showPlan(form) {
+  clearTimeout(planTimer);
+  planTimer = setTimeout(async () => {
+    const line = document.getElementById("plan-count");
+    const { brands, formats, urls, files, fit } = selection(form);
+    if (!brands.length || !formats.length) {
+      line.textContent = !brands.length ? "Tick at least one brand." : "Tick at least one format.";
+      return;
+    }
+    try {
+      const request = { brands, formats, fit, files: files.map((file) => file.name) };
+      if (urls.length) request.urls = urls;
+      const { plan } = await api("POST", "/api/plans", request);
+      line.textContent = `${plural(plan.sources, "source")} x ${plural(plan.brands, "brand")} x ` +
+        `${plural(plan.formats, "format")} = ${plural(plan.count, "output")}`;
+    } catch (error) {
+      line.textContent = error.message;
+    }
+  }, 150);
 }
 
 // ---- the library: find a clip sent before, pin or delete it, brand it again ----------------------
@@ -717,6 +792,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const jobForm = document.getElementById("new-job");
   if (jobForm) {
     jobForm.addEventListener("submit", submitJob);
+    jobForm.addEventListener("change", () => showPlan(jobForm));
+    jobForm.urls.addEventListener("input", () => showPlan(jobForm));
+    showPlan(jobForm);
     document.getElementById("status-filter").addEventListener("change", () => loadJobs(true));
     document.getElementById("more").addEventListener("click", () => loadJobs(false));
     loadJobs(true).catch((e) => showMessage(document.getElementById("form-message"), e.message));

@@ -7,9 +7,11 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -43,8 +45,8 @@ from portal.library.sources import (
     warnings_for,
 )
 from portal.media.errors import SourceError
-from portal.media.options import DEFAULT_FIT, Fit
-from portal.media.plan import job_stem
+from portal.media.options import DEFAULT_FIT, formats_from_choices
+from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, job_stem, output_size, safe_stem
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, probe_media, render_preview
@@ -54,15 +56,18 @@ from portal.web.links import link_signer, signed_download_url
 from portal.web.openapi import Content, documented
 from portal.web.runtime import runtime
 from portal.web.schemas import (
+    BatchAnswer,
     BrandsAnswer,
     CookiesAnswer,
     CookiesForm,
     DeletedAnswer,
     FileForm,
+    FormatChoice,
     JobAnswer,
     JobListQuery,
     JobPage,
     JobsAnswer,
+    PlanAnswer,
     PreviewQuery,
     SitesAnswer,
     StatusAnswer,
@@ -71,7 +76,9 @@ from portal.web.schemas import (
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_SOURCES = 50  # in one submission
 OPEN_ENDPOINTS = {"api.test"}
+SIGNED_ENDPOINTS = {"api.download", "api.batch_archive"}  # a signed link stands in for the key
 PAGE_LIMIT_MAX = 100
 ARCHIVE_CHUNK = 1 << 20
 
@@ -80,7 +87,7 @@ ARCHIVE_CHUNK = 1 << 20
 def _authenticate() -> None:
     if request.endpoint in OPEN_ENDPOINTS:
         return
-    if request.endpoint == "api.download" and is_signed(request.args):
+    if request.endpoint in SIGNED_ENDPOINTS and is_signed(request.args):
         return  # a signed link stands in for the key; the view checks it (403 if changed or expired)
     require_api_auth()
 
@@ -92,14 +99,12 @@ def test():
     return StatusAnswer(status="online", version=__version__).answer()
 
 
-class BrandSelection(WebhookRequest):
-    """What to make: the brands and the format (a multipart request sends only this, with its file)."""
+class BrandSelection(WebhookRequest, FormatChoice):
+    """What to make: the brands and the formats (a multipart request sends only this, with its file)."""
 
     model_config = ConfigDict(extra="forbid")
 
     brands: list[str] | Literal["all"] = Field(min_length=1)
-    preset: PresetName = "source"
-    fit: Fit = DEFAULT_FIT
 
 
 class ProcessForm(BaseModel):
@@ -108,28 +113,56 @@ class ProcessForm(BaseModel):
     file: bytes
     brands: str = Field(min_length=1)
     preset: PresetName = "source"
-    fit: Fit = DEFAULT_FIT
+    formats: str | None = Field(default=None, description="presets, comma-separated (or the field repeated)")
+    fit: str = Field(
+        default=DEFAULT_FIT,
+        description="a fit for every format, or PRESET=FIT for one (comma-separated or the field repeated)",
+    )
     webhook_url: str | None = None
 
 
-SOURCE_FIELDS = ("url", "urls", "upload_id", "source_id")
+SOURCE_FIELDS = ("url", "urls", "upload_id", "upload_ids", "source_id")
 
 
-class ProcessRequest(BrandSelection):
-    """A JSON request: the selection plus exactly one source."""
+class SourcesRequest(BrandSelection):
+    """The selection plus its sources: one `url` or `upload_id`, or `urls` and/or `upload_ids` (several
+    sources: a batch)."""
 
     url: str | None = None
-    urls: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    urls: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SOURCES)
     upload_id: str | None = None
+    upload_ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SOURCES)
     source_id: str | None = Field(default=None, description="a library item: brand it again, no download")
     playlist: bool = False
 
+    def given(self) -> list[str]:
+        return [name for name in SOURCE_FIELDS if getattr(self, name)]
+
+    def upload_list(self) -> list[str]:
+        return self.upload_ids or ([self.upload_id] if self.upload_id else [])
+
+    def url_list(self) -> list[str]:
+        return self.urls or ([self.url] if self.url else [])
+
+
+class ProcessRequest(SourcesRequest):
+    """A JSON request: the selection plus its sources."""
+
     @model_validator(mode="after")
-    def _one_source(self) -> ProcessRequest:
-        given = [name for name in SOURCE_FIELDS if getattr(self, name)]
-        if len(given) != 1:
-            raise ValueError("give exactly one of 'url', 'urls', 'upload_id' or 'source_id'")
+    def _sources(self) -> ProcessRequest:
+        given = self.given()
+        if not given or (len(given) > 1 and set(given) != {"urls", "upload_ids"}):
+            raise ValueError("give one of 'url', 'upload_id' or 'source_id', or 'urls' and/or 'upload_ids'")
+        if len(self.url_list()) + len(self.upload_list()) > MAX_SOURCES:
+            raise ValueError(f"at most {MAX_SOURCES} sources in one submission")
         return self
+
+
+class PlanRequest(SourcesRequest):
+    """A submission's body, to count what it would make; the sources may be left out, and `files`
+    names files still to be uploaded (each a source)."""
+
+    files: list[str] = Field(default_factory=list, max_length=MAX_SOURCES)
 
 
 def _brand_ids(requested: list[str] | str) -> list[str]:
@@ -199,29 +232,61 @@ def create_upload():
     return UploadAnswer(upload=_describe_upload(upload)).answer(), 201
 
 
-def _parse_process_request() -> tuple[BrandSelection, Upload | None]:
+def _form_list(name: str) -> list[str]:
+    """A multipart field given comma-separated, repeated, or both."""
+    return [item.strip() for value in request.form.getlist(name) for item in value.split(",") if item.strip()]
+
+
+def _form_selection() -> BrandSelection:
+    """The selection of a multipart request (the file aside)."""
+    brands, presets, fits = _form_list("brands"), _form_list("formats"), _form_list("fit")
+    fields: dict = {"brands": "all" if brands == ["all"] else brands}
+    if presets:
+        try:
+            chosen = formats_from_choices(presets, fits)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_request", f"fit: {exc}") from None
+        fields["formats"] = [{"preset": item.preset, "fit": item.fit} for item in chosen]
+    else:
+        fields["preset"] = request.form.get("preset") or "source"
+        fields["fit"] = fits[-1] if fits else DEFAULT_FIT
+    fields["webhook_url"] = request.form.get("webhook_url") or None
+    return BrandSelection.model_validate(fields)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submission's selection and its sources: stored uploads and checked links."""
+
+    selection: BrandSelection
+    brands: list[str]  # the brands' ids, each known
+    uploads: list[Upload]
+    urls: list[str]
+    single: bool  # asked for one source (`url`, `upload_id`, a multipart file): answered as `{"job"}`
+    library_item: str | None = None  # `source_id`: a library item branded again
+
+
+def _parse_process_request() -> Submission:
     """The JSON request, or a multipart one whose file is stored (after its brands are checked)."""
     if request.mimetype == "multipart/form-data":
-        brands = [
-            b.strip() for value in request.form.getlist("brands") for b in value.split(",") if b.strip()
-        ]
-        fields = {
-            "brands": "all" if brands == ["all"] else brands,
-            "preset": request.form.get("preset") or "source",
-            "fit": request.form.get("fit") or DEFAULT_FIT,
-            "webhook_url": request.form.get("webhook_url") or None,
-        }
-        selection = BrandSelection.model_validate(fields)
-        _brand_ids(selection.brands)  # refuse unknown brands and webhooks before storing the file
+        selection = _form_selection()
+        brands = _brand_ids(
+            selection.brands
+        )  # unknown brands and webhooks are refused before the file is stored
         check_target(selection.webhook_url, runtime().settings)
-        return selection, _save_upload(request.files.get("file"))
+        return Submission(selection, brands, [_save_upload(request.files.get("file"))], [], single=True)
     if not request.is_json:
         raise ApiError(
             415, "unsupported_media_type", "send JSON (Content-Type: application/json) or multipart"
         )
     payload = ProcessRequest.model_validate(request.get_json())
+    brands = _brand_ids(payload.brands)
+    if payload.source_id:
+        return Submission(payload, brands, [], [], single=True, library_item=payload.source_id)
     check_target(payload.webhook_url, runtime().settings)
-    return payload, None
+    uploads = [_stored_upload(upload_id) for upload_id in payload.upload_list()]
+    urls = _checked_links(payload.url_list(), payload.playlist)
+    return Submission(payload, brands, uploads, urls, single=bool(payload.url or payload.upload_id))
 
 
 def _submit(new_jobs: list[NewJob]) -> list[str]:
@@ -231,11 +296,8 @@ def _submit(new_jobs: list[NewJob]) -> list[str]:
     return ids
 
 
-def _link_jobs(
-    urls: list[str], kind: str, brands: list[str], preset: str, expand: bool, fit: str = DEFAULT_FIT,
-    webhook_url: str | None = None,
-) -> list[str]:  # fmt: skip
-    """One job per link (per entry for an expanded playlist); every link is checked before any job exists."""
+def _checked_links(urls: list[str], expand: bool) -> list[str]:
+    """The links a submission makes jobs of (a playlist's entries when expanded), each checked."""
     rt = runtime()
     allow_private = rt.settings.allow_private_urls
     for url in urls:
@@ -250,13 +312,20 @@ def _link_jobs(
         urls = [entry for entries in listed for entry in entries]
         for url in urls:  # a feed or page may list links anywhere
             check_url(url, allow_private)
+    return urls
+
+
+def fetch_jobs(urls: list[str], expand: bool, webhook_url: str | None = None) -> list[str]:
+    """One download-only job per link (per entry for an expanded playlist), every link checked before any
+    job exists (v3's fetch); several are one batch (`state.submit`)."""
+    urls = _checked_links(urls, expand)
     _require_disk()
     window = runtime().settings.repost_window_days
     with runtime().db.session() as session:  # a link sent before keeps its item (and its fingerprint)
         sources = [source_for_link(session, url).id for url in urls]
         warnings = [warnings_for(session, source_id, window) for source_id in sources]
     return _submit([
-        NewJob(kind, "url", url, None, brands, preset, fit, webhook_url=webhook_url, source_id=source_id,
+        NewJob("fetch", "url", url, None, [], "source", webhook_url=webhook_url, source_id=source_id,
                warnings=warned)
         for url, source_id, warned in zip(urls, sources, warnings, strict=True)
     ])  # fmt: skip
@@ -274,35 +343,68 @@ def _jobs_response(job_ids: list[str]):
     errors={404: "no such upload", 413: "larger than WTF_MAX_UPLOAD_MB", 507: "low disk"},
 )  # fmt: skip
 def process_video():
-    """Queue branding of an upload (upload_id or multipart file), a `url` or `urls`; 202 with the job(s).
+    """Queue branding of an upload (upload_id or multipart file), a `url`, or `urls` and/or `upload_ids`:
+    every brand in every format (`formats`), one job per source; 202 with the job(s).
 
-    One job answers `{"job"}`; `urls`, or a `url` that is a playlist expanded with `playlist: true`,
-    answer `{"jobs"}`.
+    One job answers `{"job"}`; `urls`, `upload_ids`, or a `url` that is a playlist expanded with
+    `playlist: true`, answer `{"jobs"}`, which share a `batch_id` when there are several.
     """
-    payload, upload = _parse_process_request()
-    brands = _brand_ids(payload.brands)
-    if upload is None and (payload.url or payload.urls):
-        urls = payload.urls or [payload.url]
-        ids = _link_jobs(
-            urls, "render", brands, payload.preset, payload.playlist, payload.fit, payload.webhook_url
-        )
-        return _job_response(ids[0], 202) if payload.url and len(ids) == 1 else _jobs_response(ids)
+    submission = _parse_process_request()
+    selection = submission.selection
+    brands, formats = submission.brands, selection.output_formats()
+    if submission.library_item:
+        return _job_response(_brand_again(submission.library_item, brands, selection), 202)
+    window = runtime().settings.repost_window_days
+    sources = [("upload", u.filename, u.path, u.source_id) for u in submission.uploads]
+    with runtime().db.session() as session:  # a link sent before keeps its item (and its fingerprint)
+        sources += [("url", url, None, source_for_link(session, url).id) for url in submission.urls]
+        new = [
+            NewJob.rendering(kind, name, path, brands, formats, webhook_url=selection.webhook_url,
+                             source_id=source_id, warnings=warnings_for(session, source_id, window))
+            for kind, name, path, source_id in sources
+        ]  # fmt: skip
     _require_disk()
-    if upload is None and payload.source_id:
-        return _job_response(_brand_again(payload.source_id, brands, payload), 202)
-    if upload is None:
-        with runtime().db.session() as session:
-            upload = session.get(Upload, payload.upload_id)
-        if upload is None or not runtime().storage.exists(upload.path):
-            message = f"no upload {payload.upload_id!r} (expired or never made)"
-            raise ApiError(404, "upload_not_found", message)
+    ids = _submit(new)  # several sources: one batch
+    return _job_response(ids[0], 202) if submission.single and len(ids) == 1 else _jobs_response(ids)
+
+
+def _stored_upload(upload_id: str) -> Upload:
     with runtime().db.session() as session:
-        warnings = warnings_for(session, upload.source_id, runtime().settings.repost_window_days)
-    [job_id] = _submit([
-        NewJob("render", "upload", upload.filename, upload.path, brands, payload.preset, payload.fit,
-               webhook_url=payload.webhook_url, source_id=upload.source_id, warnings=warnings)
-    ])  # fmt: skip
-    return _job_response(job_id, 202)
+        upload = session.get(Upload, upload_id)
+    if upload is None or not runtime().storage.exists(upload.path):
+        raise ApiError(404, "upload_not_found", f"no upload {upload_id!r} (expired or never made)")
+    return upload
+
+
+@bp.post("/plans")
+@documented({200: PlanAnswer}, body=PlanRequest, tag="videos", errors={404: "no such upload"})
+def plan_outputs():
+    """What a submission (the same body) would make: every source x brand x format, with sizes, and the
+    count; nothing is stored or rendered. `files` counts files still to be uploaded as sources."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send JSON (Content-Type: application/json)")
+    payload = PlanRequest.model_validate(request.get_json())
+    brands = _brand_ids(payload.brands)
+    formats = payload.output_formats()
+    max_short_side = runtime().settings.engine_options().max_short_side
+    sources: list[tuple[str, tuple[int, int] | None]] = []
+    for upload_id in payload.upload_list():
+        upload = _stored_upload(upload_id)
+        sources.append((upload.filename, (upload.media["width"], upload.media["height"])))
+    sources += [(name, None) for name in payload.files]
+    sources += [(url, None) for url in _checked_links(payload.url_list(), payload.playlist)]
+    outputs = []
+    for name, source_size in sources:
+        for item in formats:
+            width, height = output_size(item.preset, source_size, max_short_side) or (None, None)
+            outputs += [
+                {"source": name, "brand": brand, "format": item.preset, "fit": item.fit, "width": width,
+                 "height": height}
+                for brand in brands
+            ]  # fmt: skip
+    count = len(sources) * len(brands) * len(formats)
+    plan = {"sources": len(sources), "brands": len(brands), "formats": len(formats), "count": count}
+    return PlanAnswer(plan={**plan, "outputs": outputs}).answer()
 
 
 def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -> str:
@@ -319,8 +421,9 @@ def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -
         warnings = warnings_for(session, source.id, rt.settings.repost_window_days)
         path = source.path
     [job_id] = _submit([
-        NewJob("render", "library", name, path, brands, selection.preset, selection.fit,
-               webhook_url=selection.webhook_url, source_id=source_id, source_meta=meta, warnings=warnings)
+        NewJob.rendering("library", name, path, brands, selection.output_formats(),
+                         webhook_url=selection.webhook_url, source_id=source_id, source_meta=meta,
+                         warnings=warnings)
     ])  # fmt: skip
     return job_id
 
@@ -509,11 +612,6 @@ def send_output(filename: str, *, inline: bool) -> Response:
     )  # fmt: skip
 
 
-def post_text_name(output_name: str) -> str:
-    """The post text's file beside an output in a ZIP: `clip-1a2b_brand.txt`."""
-    return str(Path(output_name).with_suffix(".txt"))
-
-
 class _ChunkSink:
     """A write-only file that zipfile streams into; the response generator drains it."""
 
@@ -537,6 +635,11 @@ class _ChunkSink:
         yield from chunks
 
 
+def post_text_name(output_name: str) -> str:
+    """The post text's file beside an output in a ZIP: `clip-1a2b_brand.txt`."""
+    return str(Path(output_name).with_suffix(".txt"))
+
+
 @bp.get("/jobs/<job_id>/archive")
 @documented(
     {200: Content("application/zip", "every output of the job, streamed")},
@@ -552,10 +655,19 @@ def archive(job_id: str):
         # named like the job's outputs (portal.jobs.tasks): the source's stem and the job's short id
         source = job.source_name if job.source_kind != "url" else job.source_path or job.source_name
         zip_name = f"{job_stem(Path(source).stem, job.id)}.zip"
+    return _zip_response(files, zip_name, f"job {job_id} has no outputs to download")
+
+
+def _zip_response(
+    files: list[tuple[str, str, str | None]], download_name: str, empty_message: str
+) -> Response:
+    """The stored files (name in the ZIP, storage ref, post text) that still exist, in one ZIP streamed as
+    it is written (no copy on disk), each post text beside its output; 409 if none is left."""
+    rt = runtime()
     # each member dated as its output file was written (a bare ZipInfo would say 1 January 1980)
     members = [(name, ref, rt.storage.modified(ref), text) for name, ref, text in files]
     if not any(modified for _, _, modified, _ in members):
-        raise ApiError(409, "no_outputs", f"job {job_id} has no outputs to download")
+        raise ApiError(409, "no_outputs", empty_message)
 
     def generate() -> Iterator[bytes]:
         sink = _ChunkSink()
@@ -575,8 +687,73 @@ def archive(job_id: str):
         yield from sink.drain()
 
     response = Response(stream_with_context(generate()), mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="{zip_name}"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
     return response
+
+
+def _batch_jobs(session, batch_id: str) -> list[Job]:
+    jobs = session.scalars(select(Job).where(Job.batch_id == batch_id).order_by(Job.created_at, Job.id)).all()
+    if not jobs:
+        raise ApiError(404, "batch_not_found", f"no batch {batch_id!r}")
+    return list(jobs)
+
+
+def batch_archive_name(batch_id: str) -> str:
+    """The batch ZIP's file name, which its signed link signs (never an output's name: those are .mp4)."""
+    return f"batch-{batch_id}.zip"
+
+
+def source_folder(job: Job) -> str:
+    """A job's folder in its batch's ZIP: its source's title or name, and the job's tag (unique)."""
+    name = (job.source_meta or {}).get("title") or Path(job.source_name).stem
+    return f"{safe_stem(name)[:STEM_SOURCE_CHARS]}-{job.id[:JOB_TAG_LENGTH]}"
+
+
+@bp.get("/batches/<batch_id>")
+@documented({200: BatchAnswer}, errors={404: "no such batch"}, tag="jobs")
+def get_batch(batch_id: str):
+    """The jobs of one submission of several sources, their outputs' count and the batch ZIP's signed link."""
+    with runtime().db.session() as session:
+        jobs = _batch_jobs(session, batch_id)
+        query = urlencode(link_signer().query(batch_archive_name(batch_id)))
+        archive_url = f"{BATCH_PATH.format(batch_id)}?{query}"
+        return BatchAnswer(
+            batch={
+                "id": batch_id,
+                "jobs": [describe_job(job, signed_download_url) for job in jobs],
+                "outputs": sum(len(job.outputs) for job in jobs),
+                "archive_url": archive_url,
+            }
+        ).answer()
+
+
+BATCH_PATH = "/api/batches/{}/archive"
+
+
+@bp.get("/batches/<batch_id>/archive")
+@documented(
+    {200: Content("application/zip", "every output of every job of the batch, a folder per source")},
+    errors={403: "a signed link that was changed or has expired", 404: "no such batch",
+            409: "no job of the batch has outputs"},
+    tag="jobs",
+)  # fmt: skip
+def batch_archive(batch_id: str):
+    """Every output of every job of a batch in one ZIP, a folder per source; with the key or as the
+    batch's signed link (`archive_url`)."""
+    if is_signed(request.args):
+        link_signer().check(batch_archive_name(batch_id), request.args)
+    rt = runtime()
+    with rt.db.session() as session:
+        files = [
+            (
+                f"{source_folder(job)}/{output.filename}",
+                rt.storage.ref(OUTPUTS, output.filename),
+                output.post_text,
+            )
+            for job in _batch_jobs(session, batch_id)
+            for output in job.outputs
+        ]
+    return _zip_response(files, batch_archive_name(batch_id), f"batch {batch_id} has no outputs yet")
 
 
 @bp.get("/brands")

@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from portal.brand_loader import Brand
 from portal.brands.v3_import import V3Settings
 from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName
-from portal.media.options import DEFAULT_FIT, Fit
+from portal.media.options import DEFAULT_FIT, PRESETS, Fit, OutputFormat
+from portal.media.plan import as_formats
 
 
 class AnswerShapeError(Exception):
@@ -70,6 +71,81 @@ class WebhookRequest(BaseModel):
         max_length=2048,
         description="POSTed a signed {event, job} when the job ends; needs WTF_WEBHOOK_SECRET on the server",
     )
+
+
+class FormatIn(BaseModel):
+    """One format: a preset and, if not the submission's `fit`, its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: PresetName
+    fit: Fit | None = Field(default=None, description="null: the submission's `fit`")
+
+
+class FormatChoice(BaseModel):
+    """What formats a submission asks for: one `preset` (and `fit`), or `formats` (DESIGN 4.10)."""
+
+    preset: PresetName = "source"
+    fit: Fit = Field(default=DEFAULT_FIT, description="how another shape fills a format without its own fit")
+    formats: list[PresetName | FormatIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(PRESETS),
+        description='several formats, each brand made in each: ["vertical", {"preset": "square", "fit": '
+        '"crop"}]; outputs are then named <stem>_<brand>_<preset>.mp4',
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> FormatChoice:
+        if self.formats is not None and "preset" in self.model_fields_set:
+            raise ValueError("give 'formats' or 'preset', not both")
+        self.output_formats()  # a preset twice with two fits is refused here
+        return self
+
+    def output_formats(self) -> list[OutputFormat]:
+        if self.formats is None:
+            return [OutputFormat(self.preset, self.fit)]
+        chosen = [
+            OutputFormat(item, self.fit)
+            if isinstance(item, str)
+            else OutputFormat(item.preset, item.fit or self.fit)
+            for item in self.formats
+        ]
+        return list(as_formats(chosen))
+
+
+class BatchOut(BaseModel):
+    """The jobs of one submission of several sources (DESIGN 4.10)."""
+
+    id: str
+    jobs: list[JobOut]
+    outputs: int = Field(description="outputs made so far, every job's")
+    archive_url: str = Field(description="every output in one ZIP, a folder per source; a signed link")
+
+
+class BatchAnswer(Answer):
+    batch: BatchOut
+
+
+class PlannedOutput(BaseModel):
+    source: str = Field(description="the link, or the upload's (or file's) name")
+    brand: str
+    format: PresetName
+    fit: Fit
+    width: int | None = Field(description="null: preset `source` of a link not downloaded yet")
+    height: int | None
+
+
+class PlanOut(BaseModel):
+    sources: int
+    brands: int
+    formats: int
+    count: int = Field(description="sources x brands x formats: the outputs the submission would make")
+    outputs: list[PlannedOutput]
+
+
+class PlanAnswer(Answer):
+    plan: PlanOut
 
 
 class StatusAnswer(Answer):
@@ -180,16 +256,15 @@ class BrandsAnswer(Answer):
 # --- v3's routes (DESIGN 4.8): v3's field names and shapes ------------------------------------------
 
 
-class V3ProcessBrandsRequest(V3Settings, WebhookRequest):
-    """v3's process_brands: a link or a server file, v3 brand names, and this render's v3 settings."""
+class V3ProcessBrandsRequest(V3Settings, WebhookRequest, FormatChoice):
+    """v3's process_brands: a link or a server file, v3 brand names, and this render's v3 settings;
+    `formats` (optional, not v3's) makes every brand in each of them."""
 
     model_config = ConfigDict(extra="ignore")
 
     url: str | None = Field(default=None, description="a link to brand (or give source_path)")
     source_path: str | None = Field(default=None, description="the filename of a fetch result or an upload")
     brands: list[str] | str = Field(description="v3 brand names, any case")
-    preset: PresetName = "source"
-    fit: Fit = DEFAULT_FIT
 
 
 class V3FetchRequest(WebhookRequest):
@@ -203,6 +278,7 @@ class V3FetchRequest(WebhookRequest):
 
 class V3Output(BaseModel):
     brand: str
+    format: PresetName = Field(description="the preset it was made in (not v3's: v3 made one format)")
     filename: str
     download_url: str = Field(description="a signed link: works without the key until it expires")
 

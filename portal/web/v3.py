@@ -31,7 +31,7 @@ from portal.jobs.status import FINISHED, JobStatus
 from portal.jobs.webhooks import check_target
 from portal.storage.objects import OUTPUTS, UPLOADS
 from portal.web import debug, events
-from portal.web.api import _link_jobs, _require_disk, _submit
+from portal.web.api import _require_disk, _submit, fetch_jobs
 from portal.web.auth import require_api_auth
 from portal.web.errors import ApiError, use_error_shape, validation_message
 from portal.web.links import signed_download_url
@@ -310,8 +310,8 @@ def _new_render_job(
         check_url(source, DownloadOptions.from_settings(runtime().settings).allow_private_urls)
     else:
         kind, (name, path) = "upload", _server_file(source)
-    return NewJob(
-        "render", kind, name, path, brand_ids, checked.preset, checked.fit,
+    return NewJob.rendering(
+        kind, name, path, brand_ids, checked.output_formats(),
         v3_settings=settings or None, webhook_url=checked.webhook_url,
     )  # fmt: skip
 
@@ -360,10 +360,14 @@ def _process_result(jobs: list[Job]) -> tuple[dict, int]:
     if job.status != JobStatus.COMPLETED:
         return _job_failure(job)
     outputs = [
-        {"brand": o.brand, "filename": o.filename, "download_url": signed_download_url(o.filename)}
+        {"brand": o.brand, "format": o.preset or job.preset, "filename": o.filename,
+         "download_url": signed_download_url(o.filename)}
         for o in job.outputs
-    ]
-    message = f"Successfully processed video for {len(outputs)} brands"
+    ]  # fmt: skip
+    formats = len(job.output_formats())
+    message = f"Successfully processed video for {len(job.brands)} brands" + (
+        f" in {formats} formats" if formats > 1 else ""
+    )
     return V3ProcessAnswer(success=True, message=message, outputs=outputs, job_id=job.id).answer(), 200
 
 
@@ -398,7 +402,7 @@ def fetch():
         raise ApiError(400, "too_many_urls", f"at most {FETCH_MAX_URLS} URLs at a time")
     payload = _request(V3FetchRequest, data)
     check_target(payload.webhook_url, runtime().settings)
-    ids = _link_jobs(urls, "fetch", [], "source", payload.playlist, webhook_url=payload.webhook_url)
+    ids = fetch_jobs(urls, payload.playlist, webhook_url=payload.webhook_url)
     return _answer(ids, _fetch_result, many=True)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -39,10 +41,11 @@ def test_wrong_key_is_refused_then_sign_in_and_out(page) -> None:
 def test_upload_two_brands_watch_progress_play_and_download(page, service: Server, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "holiday.mp4", width=640, height=1136, duration=6)
     sign_in(page)
-    page.get_by_label("Video file").set_input_files(str(clip))
+    page.get_by_label("Video files").set_input_files(str(clip))
     page.get_by_label("WatchTheFall").check()
     page.get_by_label("FallClips").check()
-    page.get_by_label("Format").select_option("vertical")
+    page.get_by_label("Source", exact=True).uncheck()
+    page.get_by_label("Vertical", exact=True).check()
     page.get_by_role("button", name="Brand it").click()
 
     page.get_by_role("progressbar").first.wait_for()
@@ -107,10 +110,41 @@ def test_refused_link_shows_a_readable_message(page) -> None:
     page.problems.clear()  # the 422 is the point
 
 
+def test_two_files_two_brands_two_formats_count_then_one_batch_with_its_zip(
+    page, service: Server, tmp_path: Path
+) -> None:
+    clips = [make_clip(tmp_path / f"part{n}.mp4", width=320, height=180) for n in (1, 2)]
+    sign_in(page)
+    count = page.locator("#plan-count")
+    page.get_by_label("FallClips").check()
+    count.filter(has_text="0 sources x 1 brand x 1 format = 0 outputs").wait_for()
+    page.get_by_label("Video files").set_input_files([str(clip) for clip in clips])
+    page.get_by_label("DailyFails").check()
+    page.get_by_label("Source", exact=True).uncheck()
+    page.get_by_label("Square", exact=True).check()
+    page.get_by_label("Landscape", exact=True).check()
+    count.filter(has_text="2 sources x 2 brands x 2 formats = 8 outputs").wait_for()
+    page.get_by_role("button", name="Brand it").click()
+
+    batch = page.locator("li.batch")
+    batch.locator("li.job").nth(1).wait_for()
+    assert batch.count() == 1 and batch.locator("li.job").count() == 2  # one row for the submission
+    batch.locator("li.job.completed").nth(1).wait_for(timeout=300_000)
+    batch.get_by_text("Batch of 2 sources · 2 done").wait_for()
+    assert batch.locator("video").count() == 8
+    href = batch.get_by_role("link", name="Download the batch (ZIP)").get_attribute("href")
+    response = requests.get(service.url + href, headers={"X-Portal-Key": KEY}, timeout=60)
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.content)) as bundle:
+        names = bundle.namelist()
+    assert len(names) == 8 and {name.split("/")[0].split("-")[0] for name in names} == {"part1", "part2"}
+    assert {name.rsplit("_", 1)[1] for name in names} == {"square.mp4", "landscape.mp4"}
+
+
 def test_cancel_a_running_job(page, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "long.mp4", width=640, height=1136, duration=30)
     sign_in(page)
-    page.get_by_label("Video file").set_input_files(str(clip))
+    page.get_by_label("Video files").set_input_files(str(clip))
     page.get_by_label("WatchTheFall").check()
     page.get_by_label("FallClips").check()
     page.get_by_label("DailyFails").check()

@@ -46,6 +46,7 @@ def test_render_two_brands_json(clip: Path, tmp_path: Path) -> None:
         assert set(output) == {
             "source",
             "brand",
+            "format",
             "path",
             "width",
             "height",
@@ -75,6 +76,32 @@ def test_fit_crop_fills_the_portrait_canvas(tmp_path: Path) -> None:
     assert read_back(Path(output["path"])) == ("h264", 1080, 1350, True)
     bad = wtf_portal("render", str(landscape), "--brand", "watchthefall", "--fit", "stretch")
     assert bad.returncode == 2 and len(error_lines(bad.stderr)) == 1 and "stretch" in bad.stderr
+
+
+def test_repeated_preset_gives_every_format_never_an_overwrite(clip: Path, tmp_path: Path) -> None:
+    small = {"WTF_MAX_SHORT_SIDE": "240"}
+    result = wtf_portal("render", str(clip), "--brand", "watchthefall", "--brand", "fallclips",
+                        "--preset", "vertical", "--preset", "square", "--fit", "square=crop",
+                        "--out", str(tmp_path), "--json", env=small)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    outputs = json.loads(result.stdout)["outputs"]
+    assert sorted((o["brand"], o["format"]) for o in outputs) == [
+        ("fallclips", "square"), ("fallclips", "vertical"),
+        ("watchthefall", "square"), ("watchthefall", "vertical"),
+    ]  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "clip_fallclips_square.mp4", "clip_fallclips_vertical.mp4",
+        "clip_watchthefall_square.mp4", "clip_watchthefall_vertical.mp4",
+    ]  # fmt: skip
+    for output in outputs:
+        size = {"vertical": (240, 426), "square": (240, 240)}[output["format"]]
+        assert read_back(Path(output["path"])) == ("h264", *size, True)
+    bad = wtf_portal(
+        "render", str(clip), "--brand", "fallclips", "--preset", "vertical", "--fit", "square=crop"
+    )
+    assert (
+        bad.returncode == 2 and len(error_lines(bad.stderr)) == 1 and "'square' is not one of" in bad.stderr
+    )
 
 
 def test_bad_sources_fail_one_line_each_good_ones_still_render(clip: Path, tmp_path: Path) -> None:

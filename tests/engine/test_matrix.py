@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from portal.media.ffmpeg import run_ffmpeg, usable_ffmpeg
+from portal.media.loudness import parse_summary
 from portal.media.options import EngineOptions, OutputFormat
 from portal.media.overlays import measure_art
-from portal.media.plan import PlanError, brand_arts, canvas_size, plan_render
+from portal.media.plan import PlanError, brand_arts, canvas_size, output_loudness_args, plan_render
 from portal.media.probe import probe_media
 from portal.video_processor import render_source
 from tests.engine.conftest import LOGO_RGB, make_brands
@@ -22,8 +24,6 @@ SMALL = EngineOptions(x264_preset="superfast", max_short_side=180)  # 180x320, 1
 
 def _logged_ffmpeg(tmp_path: Path) -> tuple[Path, Path]:
     """A wrapper that runs the real FFmpeg and writes each invocation's arguments to a log, one a line."""
-    from portal.media.ffmpeg import usable_ffmpeg
-
     calls = tmp_path / "calls.log"
     wrapper = tmp_path / "ffmpeg"
     wrapper.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {usable_ffmpeg()} "$@"\n')
@@ -60,16 +60,22 @@ def test_four_brands_in_three_formats_come_from_one_ffmpeg_process(logo: Path, t
         assert box == pytest.approx(
             (logo_at.x, logo_at.y, logo_at.x + logo_at.width, logo_at.y + logo_at.height), abs=3
         )
-        # loudness measured inside the render pass, for every output
+        width, height = size  # the brands' logo: top-right, a fifth of this shape's width (or less)
+        assert box[0] > width / 2 and box[3] < height / 2 and box[2] - box[0] <= 0.2 * width + 3
+        # loudness measured inside the render pass, for every output, agrees with the file's
         assert output.loudness is not None
         assert output.loudness.after.integrated_lufs == pytest.approx(-14.0, abs=1.0)
+        tail = run_ffmpeg(usable_ffmpeg(), output_loudness_args(output.path), duration=0, tail_lines=40)
+        in_file = parse_summary("\n".join(tail)).integrated_lufs
+        assert output.loudness.after.integrated_lufs == pytest.approx(in_file, abs=0.5)
 
-    runs = [line for line in calls.read_text().splitlines() if str(clip) in line]
+    lines = calls.read_text().splitlines()
+    runs = [line for line in lines if str(clip) in line]
     renders = [line for line in runs if "-filter_complex" in line]
     assert len(renders) == 1  # one decode of the picture, every output from it
     assert all("-map 0:" in line and "-filter_complex" not in line for line in runs if line not in renders)
-    assert not [line for line in calls.read_text().splitlines() if str(out) in line and "-i" in line.split()
-                and line.split()[line.split().index("-i") + 1].startswith(str(out))]  # fmt: skip
+    inputs = [args[i + 1] for args in map(str.split, lines) for i, arg in enumerate(args) if arg == "-i"]
+    assert not [path for path in inputs if path.startswith(str(out))]  # no FFmpeg reads an output back
 
 
 def test_a_budget_too_small_for_every_encoder_batches_with_one_decode_each(

@@ -220,3 +220,25 @@ def test_waiting_clients_do_not_tie_up_the_server(v3: V3Client, service: Server,
 def _jobs_of(service: Server, source_name: str) -> list[dict]:
     jobs = service.call("GET", "/api/jobs", params={"limit": 100}).json()["jobs"]
     return [job for job in jobs if job["source"]["name"] == source_name]
+
+
+def test_process_brands_takes_an_optional_formats_list(v3: V3Client, service: Server, tmp_path: Path) -> None:
+    clip = tmp_path / "wide.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=1", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip))  # fmt: skip
+    body = {"source_path": service.upload(clip), "brands": ["fallclips"], "formats": ["vertical", "square"]}
+    answer = v3.post("/api/videos/process_brands", body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["message"] == "Successfully processed video for 1 brands in 2 formats"
+    outputs = answer.json()["outputs"]
+    assert sorted(o["format"] for o in outputs) == ["square", "vertical"]
+    for output in outputs:
+        assert output["filename"].endswith(f"_fallclips_{output['format']}.mp4")
+        video = tmp_path / output["filename"]
+        video.write_bytes(V3Client(v3.base, key=None).get(output["download_url"]).content)
+        frame = first_frame(video)
+        assert (frame.width, frame.height) == {"vertical": (1080, 1920), "square": (1080, 1080)}[
+            output["format"]
+        ]
+    both = v3.post("/api/videos/process_brands", {**body, "preset": "square"})
+    assert both.status_code == 400 and both.json()["success"] is False and "formats" in both.json()["error"]
