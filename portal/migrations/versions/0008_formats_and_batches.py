@@ -1,15 +1,15 @@
 """A job may render several formats (a list of presets, each with its fit); each output names its format;
 jobs submitted together (several sources) share a batch id (DESIGN 4.10).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 
 
 def upgrade() -> None:
