@@ -20,9 +20,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("outputs") as batch:
-        batch.drop_column("preset")
+    # plain DROP COLUMN (SQLite 3.35+ too): rebuilding the jobs table in batch mode would delete every
+    # output under its ON DELETE CASCADE
+    op.drop_column("outputs", "preset")
     op.drop_index("ix_jobs_batch_id", "jobs")
-    with op.batch_alter_table("jobs") as batch:
-        batch.drop_column("batch_id")
-        batch.drop_column("formats")
+    op.drop_column("jobs", "batch_id")
+    op.drop_column("jobs", "formats")
