@@ -126,9 +126,10 @@ def test_two_files_two_brands_two_formats_count_then_one_batch_with_its_zip(
     count.filter(has_text="2 sources x 2 brands x 2 formats = 8 outputs").wait_for()
     page.get_by_role("button", name="Brand it").click()
 
-    batch = page.locator("li.batch")
+    batch = page.locator("li.batch", has_text="part1.mp4")  # earlier tests' submissions have rows too
     batch.locator("li.job").nth(1).wait_for()
     assert batch.count() == 1 and batch.locator("li.job").count() == 2  # one row for the submission
+    assert page.locator("li.batch", has_text="part2.mp4").count() == 1  # the same row
     batch.locator("li.job.completed").nth(1).wait_for(timeout=300_000)
     batch.get_by_text("Batch of 2 sources · 2 done").wait_for()
     assert batch.locator("video").count() == 8
