@@ -1,15 +1,15 @@
 """A job may render several formats (a list of presets, each with its fit); each output names its format;
 jobs submitted together (several sources) share a batch id (DESIGN 4.10).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 
 
 def upgrade() -> None:
