@@ -92,7 +92,7 @@ def test_three_sources_four_brands_three_formats_make_36_outputs_in_one_batch(
     assert len(set(names)) == 36
 
     batch = server.call("GET", f"/api/batches/{jobs[0]['batch_id']}").json()["batch"]
-    assert batch["outputs"] == 36 and [job["id"] for job in batch["jobs"]] == [job["id"] for job in jobs]
+    assert batch["outputs"] == 36 and {job["id"] for job in batch["jobs"]} == {job["id"] for job in jobs}
     # the signed link works without the key
     archive = requests.get(f"{server.url}{batch['archive_url']}", timeout=60)
     assert archive.status_code == 200 and archive.headers["Content-Type"] == "application/zip"
