@@ -23,6 +23,7 @@ BENCHMARKS = (
     "freeplan",
     "library",
     "matrix",
+    "captions",
 )
 
 

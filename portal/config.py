@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     )
     # every output scaled so its short side fits (720: v3's outputs, for a slow CPU); unset: full size
     max_short_side: int | None = Field(default=ENGINE_DEFAULTS.max_short_side, ge=240, le=2160)
+    # speech recognition for captions "auto" (DESIGN 4.13): the one engine shipped
+    captions_engine: Literal["pocketsphinx"] = "pocketsphinx"
 
     # limits
     max_upload_mb: int = Field(default=500, ge=1)

@@ -103,6 +103,9 @@ class Job(Base):
     # v3's per-render settings (process_brands' watermark_scale, logo_padding...), applied to the brands'
     # layers when the job renders; the brand config itself is not changed
     v3_settings: Mapped[dict | None] = mapped_column(JSON)
+    # the captions asked for (DESIGN 4.13): the id of an uploaded SRT/WebVTT file, "auto" (recognition),
+    # or null (only a transcript already stored for the job, if any)
+    captions: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -140,8 +143,13 @@ class Output(Base):
     loudness: Mapped[dict | None] = mapped_column(JSON)  # the engine's before/after measurement
     placements: Mapped[list | None] = mapped_column(JSON)  # overlays at position "auto": where, why
     post_text: Mapped[str | None] = mapped_column(Text)  # the brand's post text, filled for this output
+    captions_filename: Mapped[str | None] = mapped_column(String(255))  # its sidecar WebVTT, if any
 
     job: Mapped[Job] = relationship(back_populates="outputs")
+
+    def files(self) -> list[str]:
+        """The stored files that make this output: the video, and its sidecar WebVTT if it has one."""
+        return [self.filename, *([self.captions_filename] if self.captions_filename else [])]
 
 
 class WebhookDelivery(Base):
@@ -216,6 +224,21 @@ class FingerprintBand(Base):
     source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
     band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+
+
+class Transcript(Base):
+    """A clip's transcript: its cues (portal.media.transcript), stored once and edited in place.
+
+    Keyed by the job whose source it transcribes until the library's `sources` table (DESIGN 4.14)
+    exists; every brand and format of that job, and every render of it made later, reads this one row.
+    """
+
+    __tablename__ = "transcripts"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    cues: Mapped[list] = mapped_column(JSON)  # [{"start", "end", "text", "words": [...]}...]
+    origin: Mapped[str] = mapped_column(String(16))  # file | edit | recognition
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
 
 class LogEntry(Base):

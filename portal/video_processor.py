@@ -24,6 +24,7 @@ import av
 
 from portal.brand_loader import Brand
 from portal.media.binary import locate_ffmpeg
+from portal.media.captions import write_font
 from portal.media.errors import EngineError, RenderError, RenderTimeoutError
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
 from portal.media.loudness import (
@@ -58,9 +59,11 @@ from portal.media.plan import (
     plan_render,
     safe_stem,
     source_loudness_args,
+    temp_name,
     wants_loudness,
 )
 from portal.media.probe import MediaInfo, probe_media
+from portal.media.transcript import Cue, to_webvtt
 
 __all__ = [
     "FITS",
@@ -94,6 +97,7 @@ class RenderedOutput:
     preset: str = "source"  # its format
     # one per overlay at position "auto": {"overlay": index, "position", "reason", "scores"}
     placements: tuple[dict, ...] = ()
+    captions: Path | None = None  # the sidecar WebVTT beside it, when the clip has a transcript
 
 
 def render_source(
@@ -108,11 +112,13 @@ def render_source(
     stem: str | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    transcript: Sequence[Cue] = (),
 ) -> list[RenderedOutput]:
     """Render every brand in every format from `source` into `out_dir` (see the module docstring).
 
     `formats` (several presets, each with its fit) replaces `preset` and `fit` when given; with more than
-    one, outputs are named `<stem>_<brand>_<preset>.mp4`.
+    one, outputs are named `<stem>_<brand>_<preset>.mp4`. `transcript`: the clip's cues, burned in by
+    brands with a captions layer and written beside every output as `<output stem>.vtt`.
     """
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
@@ -132,7 +138,7 @@ def render_source(
         plan = plan_render(
             info, brands, wanted, out_dir, safe_stem(stem or source.stem), Path(work),
             measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), fit=fit, loudness=before,
-            makeup_db=makeup, scene=scene, cpus=cpus,
+            makeup_db=makeup, scene=scene, cpus=cpus, transcript=transcript,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
@@ -141,13 +147,15 @@ def render_source(
             rendered = [_verify(output, plan, before) for output in plan.outputs]
             for output in plan.outputs:
                 os.replace(output.temp_path, output.path)
+                if output.sidecar is not None:
+                    _write_sidecar(output.sidecar, transcript)
         except BaseException:
             for output in plan.outputs:
                 output.temp_path.unlink(missing_ok=True)
             raise
     report("rendering", 100.0)
     return [
-        replace(r, path=output.path, placements=_placements(output))
+        replace(r, path=output.path, placements=_placements(output), captions=output.sidecar)
         for r, output in zip(rendered, plan.outputs, strict=True)
     ]
 
@@ -201,6 +209,16 @@ def _draw_overlays(plan: RenderPlan) -> None:
     for overlay in plan.overlays:
         overlay.png.parent.mkdir(parents=True, exist_ok=True)  # a folder per format when there are several
         render_art(overlay.art, overlay.width, overlay.height, overlay.png)
+    for output in plan.outputs:
+        if output.captions is not None:
+            write_font(output.captions.ass.parent)  # libass's fontsdir: the ASS file's folder
+            output.captions.ass.write_text(output.captions.document, encoding="utf-8")
+
+
+def _write_sidecar(path: Path, transcript: Sequence[Cue]) -> None:
+    temp = path.with_name(temp_name(path.name))
+    temp.write_text(to_webvtt(transcript), encoding="utf-8")
+    os.replace(temp, path)
 
 
 def _run_batches(

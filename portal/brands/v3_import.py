@@ -31,6 +31,7 @@ from portal.brand_loader import (
     NEAREST_SHAPES,
     Brand,
     BrandConfig,
+    CaptionsLayer,
     HexColour,
     ImageLayer,
     SafeZoneName,
@@ -99,6 +100,8 @@ def _roles(layers: tuple) -> dict[str, int]:
     the first text layer (indexes into `layers`)."""
     roles: dict[str, int] = {}
     for index, layer in enumerate(layers):
+        if isinstance(layer, CaptionsLayer):
+            continue  # v3 had no captions
         role = "text" if isinstance(layer, TextLayer) else "watermark" if layer.fit == "cover" else "logo"
         roles.setdefault(role, index)
     return roles

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -23,10 +24,13 @@ from portal.brand_loader import Brand, BrandConfig, BrandConfigError, check_bran
 from portal.commands.base import USAGE_ERROR, PortalGroup, UserError, error_line, settings_or_exit
 from portal.commands.service import SERVICE_COMMANDS
 from portal.config import Settings
+from portal.media.binary import locate_ffmpeg
 from portal.media.errors import EngineError
 from portal.media.options import DEFAULT_FIT, FITS, OutputFormat, formats_from_choices
 from portal.media.plan import PlanError, as_formats
-from portal.video_processor import PRESETS, ProgressCallback, render_source, safe_stem
+from portal.media.recognize import recognize
+from portal.media.transcript import Cue, TranscriptError, checked_cues, parse_subtitles
+from portal.video_processor import PRESETS, ProgressCallback, probe_media, render_source, safe_stem
 
 # Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
 STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
@@ -62,6 +66,8 @@ class RenderRun:
     cancel: threading.Event = field(default_factory=threading.Event)
     stems: set[str] = field(default_factory=set)
     stopped_by: signal.Signals | None = None
+    # --captions: a file's cues (checked against each source's length), or "auto" (recognized per source)
+    captions: list[Cue] | Literal["auto"] = field(default_factory=list)
 
     def render(self, source: str, on_progress: ProgressCallback) -> SourceResult:
         if self.stopped_by:
@@ -70,12 +76,13 @@ class RenderRun:
             )
         try:
             path = self.local_path(source, on_progress)
+            transcript = self.transcript(path, on_progress)
             rendered = render_source(
                 path, self.brands, self.out_dir, formats=self.formats,
                 options=self.settings.engine_options(), stem=self.claim_stem(path),
-                on_progress=on_progress, cancel=self.cancel,
+                on_progress=on_progress, cancel=self.cancel, transcript=transcript,
             )  # fmt: skip
-        except EngineError as exc:
+        except (EngineError, TranscriptError) as exc:
             return SourceResult.failure(source, exc.code, str(exc).splitlines()[0])
         except OSError as exc:  # the machine's, not the engine's: e.g. the disk filled up during the rename
             return SourceResult.failure(source, "os_error", str(exc))
@@ -83,10 +90,21 @@ class RenderRun:
             {"source": source, "brand": r.brand, "format": r.preset, "path": str(r.path),
              "width": r.width, "height": r.height, "duration": r.duration,
              "loudness": r.loudness.as_dict() if r.loudness else None,
-             "placements": list(r.placements)}
+             "placements": list(r.placements), "captions": str(r.captions) if r.captions else None}
             for r in rendered
         ]  # fmt: skip
         return SourceResult(source, outputs, None)
+
+    def transcript(self, path: Path, on_progress: ProgressCallback) -> list[Cue]:
+        if self.captions == "auto":
+            options = self.settings.engine_options()
+            return recognize(
+                locate_ffmpeg(options.ffmpeg_path), path, engine=self.settings.captions_engine,
+                glossary=[word for brand in self.brands for word in brand.glossary],
+                on_fraction=lambda fraction: on_progress("recognizing", fraction * 100), cancel=self.cancel,
+                timeout=options.timeout_s,
+            )  # fmt: skip
+        return checked_cues(self.captions, probe_media(path).duration) if self.captions else []
 
     def local_path(self, source: str, on_progress: ProgressCallback) -> Path:
         """A file argument as is; a link downloaded (or reused) by portal.acquire.downloader first."""
@@ -123,6 +141,13 @@ class RenderRun:
                    f"default: {DEFAULT_FIT}.")  # fmt: skip
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="brand_config.json to use.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True)
+@click.option(
+    "--captions",
+    "captions_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE.srt|FILE.vtt",
+    help="Burn these captions in (brands with a captions layer) and write each output's .vtt.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with outputs and errors.")
 def render(
     sources: tuple[str, ...],
@@ -132,9 +157,12 @@ def render(
     fits: tuple[str, ...],
     config_path: Path | None,
     out_dir: Path,
+    captions_file: Path | None,
     as_json: bool,
 ) -> None:
     """Brand each SOURCE (a video file or a link) for every chosen brand."""
+    captions = _read_captions(captions_file) if captions_file else []
+
     if bool(brand_ids) == all_brands:
         raise UserError("choose brands with --brand ID (repeatable) or --all-brands")
     try:
@@ -144,7 +172,7 @@ def render(
     settings = settings_or_exit()
     brands = _select_brands(config_path or settings.brand_config, "all" if all_brands else list(brand_ids))
     _prepare_out_dir(out_dir)
-    run = RenderRun(brands, out_dir, formats, settings)
+    run = RenderRun(brands, out_dir, formats, settings, captions=captions)
     with _stop_on_signals(run), _progress_display(enabled=not as_json) as progress_for:
         results = [run.render(source, progress_for(source)) for source in sources]
     outputs = [output for result in results for output in result.outputs]
@@ -164,6 +192,19 @@ def render(
         sys.exit(128 + run.stopped_by)
     if failed:
         sys.exit(USAGE_ERROR)
+
+
+def _read_captions(path: Path) -> list[Cue] | Literal["auto"]:
+    """The cues of an SRT or WebVTT file ("auto": recognition), or a one-line UserError naming the file
+    and the problem."""
+    if str(path) == "auto":
+        return "auto"
+    try:
+        return parse_subtitles(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"--captions {path}: cannot read it ({exc})") from None
+    except TranscriptError as exc:
+        raise UserError(f"--captions {path}: {exc.message}") from None
 
 
 def _select_brands(config_path: Path, ids: list[str] | str) -> list[Brand]:

@@ -61,6 +61,11 @@ class FormatOut(BaseModel):
     fit: Fit
 
 
+class CaptionsFileOut(BaseModel):
+    filename: str
+    url: str = Field(description="a signed link, like the output's")
+
+
 class OutputOut(BaseModel):
     brand: str
     format: PresetName = Field(description="the preset this output was made in")
@@ -73,6 +78,7 @@ class OutputOut(BaseModel):
     loudness: LoudnessReportOut | None = Field(description="null for outputs without sound")
     placements: list[PlacementOut] = Field(description='one per overlay at position "auto"')
     post_text: str | None = Field(description="the brand's post text filled for this output; null: none set")
+    captions: CaptionsFileOut | None = Field(description="its sidecar WebVTT; null without a transcript")
 
 
 class SourceOut(BaseModel):
@@ -165,6 +171,12 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
             "loudness": output.loudness,
             "placements": output.placements or [],  # where each overlay at position "auto" went, and why
             "post_text": output.post_text,
+            "captions": {
+                "filename": output.captions_filename,
+                "url": output_url(output.captions_filename),
+            }
+            if output.captions_filename
+            else None,
         }
         for output in job.outputs
     ]

@@ -77,6 +77,7 @@ class NewJob:
     warnings: list | None = None  # what the submitter is told (portal.library.sources.warnings_for)
     # several formats (DESIGN 4.10): every brand in each; `preset` and `fit` are then the first one's
     formats: tuple[OutputFormat, ...] | None = None
+    captions: str | None = None  # an uploaded SRT/WebVTT file's id, or "auto" (DESIGN 4.13)
 
     @classmethod
     def rendering(
@@ -103,7 +104,8 @@ def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
             source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
             formats=[{"preset": f.preset, "fit": f.fit} for f in new.formats] if new.formats else None,
             batch_id=batch_id, v3_settings=new.v3_settings, webhook_url=new.webhook_url,
-            source_id=new.source_id, source_meta=new.source_meta, warnings=new.warnings)
+            source_id=new.source_id, source_meta=new.source_meta, warnings=new.warnings,
+            captions=new.captions)
         for new in new_jobs
     ]  # fmt: skip
     with db.session() as session:
@@ -185,7 +187,8 @@ def finish(
                        width=item.width, height=item.height, duration=item.duration,
                        loudness=item.loudness.as_dict() if item.loudness else None,
                        placements=list(getattr(item, "placements", ())),
-                       post_text=(post_texts or {}).get(item.brand))
+                       post_text=(post_texts or {}).get(item.brand),
+                       captions_filename=Path(item.captions).name if item.captions else None)
             )  # fmt: skip
         job.progress = 100.0
         _end(db, session, job, JobStatus.COMPLETED)
@@ -313,7 +316,8 @@ def delete(db: Database, job_id: str, storage: MediaStorage) -> None:
         if job.status not in FINISHED:
             raise JobRunningError(f"job {job.id} is {job.status}; cancel it before deleting it")
         for output in job.outputs:
-            storage.delete(storage.ref(OUTPUTS, output.filename))
+            for name in output.files():
+                storage.delete(storage.ref(OUTPUTS, name))
         session.delete(job)
 
 

@@ -30,6 +30,7 @@ from portal.errors import PortalError, WaitInQueue
 from portal.jobs import state
 from portal.jobs.footprint import python_footprint_mib
 from portal.jobs.maintenance import cleanup
+from portal.jobs.transcripts import AUTO, transcript_for_render
 from portal.jobs.webhooks import start_sender
 from portal.library.post_text import post_text_for
 from portal.library.sources import describe_picture, learn_from_download, warnings_for
@@ -106,11 +107,14 @@ class _JobRun:
                 if job.v3_settings:  # process_brands' settings for this render only
                     brands = [apply_v3_settings(brand, job.v3_settings) for brand in brands]
                 kind, formats, source_kind = job.kind, job.output_formats(), job.source_kind
-                source_name = job.source_name
+                source_name, captions = job.source_name, job.captions
             # links: downloading is 0-30% of a branding job's bar, all of a fetch job's
             self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}
             if source_kind != "url":
                 self.spans["rendering"] = (0, 100)
+            if captions == AUTO:  # recognition takes the first part of what rendering had
+                low, high = self.spans["rendering"]
+                self.spans["recognizing"], self.spans["rendering"] = (low, low + 20), (low + 20, high)
             source = acquire_source(runtime, self.job_id, self._on_progress, self.cancel, scratch)
             # an upload is stored under its id; its outputs are named after the file the user sent (or the
             # library item's title)
@@ -123,14 +127,19 @@ class _JobRun:
                 rendered = [keep_original(source, render_dir, stem)]
             else:
                 options = settings.engine_options(service_mb=runtime.service_mb)
+                transcript = transcript_for_render(
+                    runtime, self.job_id, scratch, source, brands, self._on_progress, self.cancel
+                )
                 rendered = render_source(
                     source, brands, render_dir, formats=formats,
                     options=options, stem=stem,
-                    on_progress=self._on_progress, cancel=self.cancel,
+                    on_progress=self._on_progress, cancel=self.cancel, transcript=transcript,
                 )  # fmt: skip
             # Stored before the job is completed: a reader of a completed job always finds its outputs.
             for output in rendered:
                 runtime.storage.store(Path(output.path), OUTPUTS)
+                if output.captions is not None:
+                    runtime.storage.store(output.captions, OUTPUTS)
             with db.session() as session:
                 meta = session.get(Job, self.job_id).source_meta
             post_texts = {brand.id: post_text_for(brand, meta) for brand in brands}

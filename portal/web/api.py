@@ -35,6 +35,7 @@ from portal.jobs import state
 from portal.jobs.answer import PresetName, describe_job
 from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
+from portal.jobs.transcripts import AUTO, load_transcript, save_transcript
 from portal.jobs.webhooks import check_target
 from portal.library.sources import (
     describe_picture,
@@ -47,6 +48,7 @@ from portal.library.sources import (
 from portal.media.errors import SourceError
 from portal.media.options import DEFAULT_FIT, formats_from_choices
 from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, job_stem, output_size, safe_stem
+from portal.media.transcript import Cue, TranscriptError, cues_from_json, parse_subtitles
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, probe_media, render_preview
@@ -71,11 +73,16 @@ from portal.web.schemas import (
     PreviewQuery,
     SitesAnswer,
     StatusAnswer,
+    TranscriptAnswer,
+    TranscriptRequest,
     UploadAnswer,
     WebhookRequest,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+SUBTITLE_SUFFIXES = (".srt", ".vtt")
+SUBTITLES_KIND = "subtitles"  # an upload's media kind: an SRT/WebVTT file, usable only as captions
+MAX_SUBTITLES_BYTES = 2_000_000
 MAX_SOURCES = 50  # in one submission
 OPEN_ENDPOINTS = {"api.test"}
 SIGNED_ENDPOINTS = {"api.download", "api.batch_archive"}  # a signed link stands in for the key
@@ -105,6 +112,12 @@ class BrandSelection(WebhookRequest, FormatChoice):
     model_config = ConfigDict(extra="forbid")
 
     brands: list[str] | Literal["all"] = Field(min_length=1)
+    captions: str | None = Field(
+        default=None,
+        max_length=32,
+        description="burned in by brands with a captions layer: the id of an uploaded SRT or WebVTT file, or"
+        ' "auto" (speech recognition in the worker)',
+    )
 
 
 class ProcessForm(BaseModel):
@@ -119,6 +132,7 @@ class ProcessForm(BaseModel):
         description="a fit for every format, or PRESET=FIT for one (comma-separated or the field repeated)",
     )
     webhook_url: str | None = None
+    captions: str | None = Field(default=None, description="the id of an uploaded SRT or WebVTT file")
 
 
 SOURCE_FIELDS = ("url", "urls", "upload_id", "upload_ids", "source_id")
@@ -191,13 +205,16 @@ def _save_upload(file_storage) -> Upload:
     rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
     file_storage.save(scratch)
     try:
-        info = probe_media(scratch)
         size = scratch.stat().st_size
-        with rt.db.session() as session:
-            source_id = source_for_upload(session, original, None, info.duration).id
-        describe_picture(
-            rt.db, rt.storage, source_id, scratch, info.duration, rt.settings.ffmpeg_path, keep_file=False
-        )
+        media, source_id = _subtitles_facts(scratch, file_storage.filename), None
+        if media is None:  # a video: a library item, fingerprinted (captions files are not)
+            info = probe_media(scratch)
+            media = {k: v for k, v in info.as_dict().items() if k != "path"}
+            with rt.db.session() as session:
+                source_id = source_for_upload(session, original, None, info.duration).id
+            describe_picture(
+                rt.db, rt.storage, source_id, scratch, info.duration, rt.settings.ffmpeg_path, keep_file=False
+            )
         ref = rt.storage.store(scratch, UPLOADS, name)
     except SourceError as exc:
         # the same error, naming the client's file instead of the server's path
@@ -210,13 +227,39 @@ def _save_upload(file_storage) -> Upload:
         filename=original,
         path=ref,
         size=size,
-        media={k: v for k, v in info.as_dict().items() if k != "path"},
+        media=media,
         source_id=source_id,
     )
     with runtime().db.session() as session:
         session.add(upload)
         session.get(Source, source_id).path = ref
     return upload
+
+
+def _subtitles_facts(path: Path, client_name: str) -> dict | None:
+    """An SRT or WebVTT upload's facts (its cues are read now, so a broken file is refused at once), or
+    None for any other file."""
+    if path.suffix not in SUBTITLE_SUFFIXES:
+        return None
+    if path.stat().st_size > MAX_SUBTITLES_BYTES:
+        raise ApiError(413, "subtitles_too_large", f"{client_name}: larger than {MAX_SUBTITLES_BYTES} bytes")
+    try:
+        cues = parse_subtitles(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise TranscriptError(f"{client_name}: not UTF-8 text") from None
+    except TranscriptError as exc:
+        raise TranscriptError(f"{client_name}: {exc.message}") from None
+    return {"kind": SUBTITLES_KIND, "cues": len(cues)}
+
+
+def _captions_upload(captions: str | None) -> str | None:
+    """The captions a submission asks for, checked: "auto", an uploaded SRT/WebVTT file's id, or None."""
+    if captions is None or captions == AUTO:
+        return captions
+    upload = _stored_upload(captions)
+    if (upload.media or {}).get("kind") != SUBTITLES_KIND:
+        raise ApiError(422, "invalid_captions", f"captions: upload {captions!r} is not an SRT or WebVTT file")
+    return upload.id
 
 
 def _describe_upload(upload: Upload) -> dict:
@@ -251,6 +294,7 @@ def _form_selection() -> BrandSelection:
         fields["preset"] = request.form.get("preset") or "source"
         fields["fit"] = fits[-1] if fits else DEFAULT_FIT
     fields["webhook_url"] = request.form.get("webhook_url") or None
+    fields["captions"] = request.form.get("captions") or None
     return BrandSelection.model_validate(fields)
 
 
@@ -274,6 +318,7 @@ def _parse_process_request() -> Submission:
             selection.brands
         )  # unknown brands and webhooks are refused before the file is stored
         check_target(selection.webhook_url, runtime().settings)
+        _captions_upload(selection.captions)
         return Submission(selection, brands, [_save_upload(request.files.get("file"))], [], single=True)
     if not request.is_json:
         raise ApiError(
@@ -284,7 +329,8 @@ def _parse_process_request() -> Submission:
     if payload.source_id:
         return Submission(payload, brands, [], [], single=True, library_item=payload.source_id)
     check_target(payload.webhook_url, runtime().settings)
-    uploads = [_stored_upload(upload_id) for upload_id in payload.upload_list()]
+    _captions_upload(payload.captions)
+    uploads = [_video_upload(upload_id) for upload_id in payload.upload_list()]
     urls = _checked_links(payload.url_list(), payload.playlist)
     return Submission(payload, brands, uploads, urls, single=bool(payload.url or payload.upload_id))
 
@@ -360,6 +406,7 @@ def process_video():
         sources += [("url", url, None, source_for_link(session, url).id) for url in submission.urls]
         new = [
             NewJob.rendering(kind, name, path, brands, formats, webhook_url=selection.webhook_url,
+                             captions=selection.captions,
                              source_id=source_id, warnings=warnings_for(session, source_id, window))
             for kind, name, path, source_id in sources
         ]  # fmt: skip
@@ -376,6 +423,14 @@ def _stored_upload(upload_id: str) -> Upload:
     return upload
 
 
+def _video_upload(upload_id: str) -> Upload:
+    """A stored upload that is a video (an SRT/WebVTT upload is refused as a source: it is captions)."""
+    upload = _stored_upload(upload_id)
+    if (upload.media or {}).get("kind") == SUBTITLES_KIND:
+        raise ApiError(422, "not_a_video", f"upload {upload_id!r} is subtitles: pass it as 'captions'")
+    return upload
+
+
 @bp.post("/plans")
 @documented({200: PlanAnswer}, body=PlanRequest, tag="videos", errors={404: "no such upload"})
 def plan_outputs():
@@ -389,7 +444,7 @@ def plan_outputs():
     max_short_side = runtime().settings.engine_options().max_short_side
     sources: list[tuple[str, tuple[int, int] | None]] = []
     for upload_id in payload.upload_list():
-        upload = _stored_upload(upload_id)
+        upload = _video_upload(upload_id)
         sources.append((upload.filename, (upload.media["width"], upload.media["height"])))
     sources += [(name, None) for name in payload.files]
     sources += [(url, None) for url in _checked_links(payload.url_list(), payload.playlist)]
@@ -514,6 +569,38 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(created), str(row_id)
     except (ValueError, TypeError):
         raise ApiError(400, "bad_cursor", "the cursor is not one this API gave out") from None
+
+
+def _transcript_answer(job_id: str, cues: list[Cue], origin: str) -> dict:
+    cues_out = [cue.as_dict() for cue in cues]
+    return TranscriptAnswer(transcript={"job_id": job_id, "origin": origin, "cues": cues_out}).answer()
+
+
+@bp.get("/jobs/<job_id>/transcript")
+@documented({200: TranscriptAnswer}, errors={404: "no such job, or it has no transcript"}, tag="jobs")
+def get_transcript(job_id: str):
+    """The job's transcript: timed cues with their words, the one every brand and format burns in."""
+    found = load_transcript(runtime().db, job_id)
+    if found is None:
+        raise ApiError(404, "transcript_not_found", f"job {job_id!r} has no transcript yet")
+    return _transcript_answer(job_id, *found)
+
+
+@bp.put("/jobs/<job_id>/transcript")
+@documented(
+    {200: TranscriptAnswer}, body=TranscriptRequest, tag="jobs",
+    errors={404: "no such job", 409: "a link not downloaded yet (its length is unknown)",
+            422: "a cue out of order, outside the clip or without text (the message names it)"},
+)  # fmt: skip
+def put_transcript(job_id: str):
+    """Replace the job's transcript (an edit): checked against the clip, then used by every later render."""
+    body = TranscriptRequest.model_validate(request.get_json(silent=True) or {})
+    if body.subtitles is not None:
+        cues, origin = parse_subtitles(body.subtitles), "file"
+    else:
+        cues, origin = cues_from_json(body.cues or []), "edit"
+    cues = save_transcript(runtime().db, job_id, cues, origin)
+    return _transcript_answer(job_id, cues, origin)
 
 
 @bp.get("/jobs")
@@ -651,7 +738,11 @@ def archive(job_id: str):
     rt = runtime()
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
-        files = [(o.filename, rt.storage.ref(OUTPUTS, o.filename), o.post_text) for o in job.outputs]
+        files = [
+            (name, rt.storage.ref(OUTPUTS, name), o.post_text if name == o.filename else None)
+            for o in job.outputs
+            for name in o.files()
+        ]
         # named like the job's outputs (portal.jobs.tasks): the source's stem and the job's short id
         source = job.source_name if job.source_kind != "url" else job.source_path or job.source_name
         zip_name = f"{job_stem(Path(source).stem, job.id)}.zip"
@@ -746,12 +837,13 @@ def batch_archive(batch_id: str):
     with rt.db.session() as session:
         files = [
             (
-                f"{source_folder(job)}/{output.filename}",
-                rt.storage.ref(OUTPUTS, output.filename),
-                output.post_text,
+                f"{source_folder(job)}/{name}",
+                rt.storage.ref(OUTPUTS, name),
+                output.post_text if name == output.filename else None,
             )
             for job in _batch_jobs(session, batch_id)
             for output in job.outputs
+            for name in output.files()
         ]
     return _zip_response(files, batch_archive_name(batch_id), f"batch {batch_id} has no outputs yet")
 

@@ -154,10 +154,13 @@ class StatusAnswer(Answer):
 
 
 class UploadOut(BaseModel):
-    id: str = Field(description="pass as upload_id to /api/videos/process")
+    id: str = Field(description="pass as upload_id to /api/videos/process (an SRT/WebVTT file: as captions)")
     filename: str
     size: int
-    media: dict[str, Any] = Field(description="what the probe found: width, height, duration, codecs...")
+    media: dict[str, Any] = Field(
+        description='what the probe found: width, height, duration, codecs...; {"kind": "subtitles", "cues"}'
+        " for an SRT or WebVTT file"
+    )
     source_id: str | None = Field(description="its library item (GET /api/sources/ID)")
 
 
@@ -183,6 +186,46 @@ class CookieFileOut(BaseModel):
     )
     signin_asked_at: datetime | None
     worked_at: datetime | None
+
+
+class WordOut(BaseModel):
+    text: str
+    start: float
+    end: float
+
+
+class CueOut(BaseModel):
+    start: float = Field(description="seconds from the clip's start")
+    end: float
+    text: str
+    words: list[WordOut] = Field(description="each word's timing: the recognizer's, or spread over the cue")
+
+
+class TranscriptOut(BaseModel):
+    job_id: str
+    origin: Literal["file", "edit", "recognition"]
+    cues: list[CueOut]
+
+
+class TranscriptAnswer(Answer):
+    transcript: TranscriptOut
+
+
+class TranscriptRequest(BaseModel):
+    """A job's new transcript: its `cues`, or an SRT or WebVTT document as `subtitles` (one of the two)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cues: list[dict[str, Any]] | None = Field(
+        default=None, max_length=10_000, description="[{start, end, text, words?}] in seconds, in order"
+    )
+    subtitles: str | None = Field(default=None, max_length=2_000_000, description="SRT or WebVTT text")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> TranscriptRequest:
+        if (self.cues is None) == (self.subtitles is None):
+            raise ValueError("give exactly one of 'cues' or 'subtitles'")
+        return self
 
 
 class CookiesOut(BaseModel):

@@ -53,7 +53,9 @@ def test_render_two_brands_json(clip: Path, tmp_path: Path) -> None:
             "duration",
             "loudness",
             "placements",
+            "captions",
         }
+        assert output["captions"] is None  # no --captions: no sidecar
         assert output["placements"] == []  # no layer at position "auto"
         assert output["source"] == str(clip)
         loudness = output["loudness"]  # the tone, brought to WTF_LOUDNESS_LUFS' default
