@@ -232,7 +232,8 @@ def _save_upload(file_storage) -> Upload:
     )
     with runtime().db.session() as session:
         session.add(upload)
-        session.get(Source, source_id).path = ref
+        if source_id is not None:  # a video's library item reads the stored file
+            session.get(Source, source_id).path = ref
     return upload
 
 
