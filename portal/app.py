@@ -17,6 +17,7 @@ from portal.logging_setup import configure_logging, init_request_ids
 from portal.runtime import Runtime
 from portal.web import api, dashboard, debug, events, health, openapi, sources, v3
 from portal.web.errors import register_error_handlers
+from portal.web.headers import init_security_headers
 from portal.web.health import init_metrics
 from portal.web.limits import init_request_limits
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     init_request_limits(app, settings.trusted_proxies)
     init_request_ids(app)
+    init_security_headers(app, rt.storage.presigned_origin())
     register_error_handlers(app)
     init_metrics(app, rt)
     for blueprint in (api.bp, sources.bp, events.bp, debug.bp, health.bp, dashboard.bp, v3.bp, openapi.bp):

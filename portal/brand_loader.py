@@ -14,7 +14,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -32,19 +32,24 @@ from portal.errors import PortalError
 from portal.media.options import LOUDNESS_LUFS_RANGE, FixedPosition, Position
 from portal.media.safezone import SafeZone, SafeZoneName, project_zone
 
-Shape = Literal["vertical", "square", "landscape"]
-SHAPES: tuple[Shape, ...] = ("vertical", "square", "landscape")
-# When a layer has no image for the output's shape, the nearest shape's image is used, in this order.
+Shape = Literal["vertical", "portrait", "square", "landscape"]
+SHAPES: tuple[Shape, ...] = ("vertical", "portrait", "square", "landscape")
+# When a layer has nothing for the output's shape (an image, a placement), the nearest shape's is used, in
+# this order (a config written before `portrait` existed draws a 4:5 output as it always did: vertical).
 NEAREST_SHAPES: dict[Shape, tuple[Shape, ...]] = {
-    "vertical": ("vertical", "square", "landscape"),
-    "square": ("square", "vertical", "landscape"),
-    "landscape": ("landscape", "square", "vertical"),
+    "vertical": ("vertical", "portrait", "square", "landscape"),
+    "portrait": ("portrait", "vertical", "square", "landscape"),
+    "square": ("square", "portrait", "vertical", "landscape"),
+    "landscape": ("landscape", "square", "portrait", "vertical"),
 }
+# Taller than wide: `portrait` (4:5, 3:4) from this width/height up, `vertical` (9:16, 2:3) below it (the
+# geometric middle of 9:16 and 4:5).
+PORTRAIT_MIN_ASPECT = ((9 / 16) * (4 / 5)) ** 0.5
 
+T = TypeVar("T")
 BRAND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-# A logo bigger than this is a mistake (a camera photo, a print file), not a watermark.
-MAX_ASSET_PIXELS = 4096 * 4096
-MAX_ASSET_BYTES = 10 * 1024 * 1024
+# BRAND_ID in words, as the dashboard's form and a refused id say it.
+BRAND_ID_RULE = "letters, digits, - and _, starting with a letter or digit, up to 64 characters"
 
 
 def _hex_colour(value: str) -> str:
@@ -60,8 +65,72 @@ GlossaryWord = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^\S+$
 
 
 def output_shape(width: int, height: int) -> Shape:
-    """vertical (h > w), square, or landscape (w > h), as DESIGN 4.2 names an output's shape."""
-    return "vertical" if height > width else "landscape" if width > height else "square"
+    """The shape an output of this size has (DESIGN 4.2, 4.10): landscape (w > h), square, portrait (a
+    little taller than wide, e.g. 4:5) or vertical (e.g. 9:16)."""
+    if width > height:
+        return "landscape"
+    if width == height:
+        return "square"
+    return "portrait" if width / height >= PORTRAIT_MIN_ASPECT else "vertical"
+
+
+class ByShape(BaseModel, Generic[T]):
+    """One value per output shape (an image, a position, a width...); a missing shape uses the nearest one
+    (NEAREST_SHAPES)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vertical: T | None = None
+    portrait: T | None = None
+    square: T | None = None
+    landscape: T | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> ByShape:
+        if not self.values():
+            raise ValueError(f"give a value for at least one of {', '.join(SHAPES)}")
+        return self
+
+    def values(self) -> list[T]:
+        return [value for shape in SHAPES if (value := getattr(self, shape)) is not None]
+
+    def for_shape(self, shape: Shape) -> T:
+        return next(value for s in NEAREST_SHAPES[shape] if (value := getattr(self, s)) is not None)
+
+
+def for_shape(value: T | ByShape[T], shape: Shape) -> T:
+    """A setting's value on an output of this shape: the value, or its per-shape value (nearest shape)."""
+    return value.for_shape(shape) if isinstance(value, ByShape) else value
+
+
+def every_shape(value: T | ByShape[T]) -> list[T]:
+    """Every value a setting takes on some shape."""
+    return value.values() if isinstance(value, ByShape) else [value]
+
+
+class Spot(BaseModel):
+    """A free position: the layer's centre as fractions of the output frame (x from the left, y from the
+    top), as DESIGN 4.12's adjustments give it. The engine moves the layer inside the safe rectangle if the
+    spot would put part of it in a UI area; the margin does not apply (the user put it there)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    x: Fraction01
+    y: Fraction01
+
+
+def _placement_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "Anchor"
+    if isinstance(value, Spot) or (isinstance(value, dict) and ("x" in value or "y" in value)):
+        return "Spot"
+    return "ByShape"
+
+
+# One of the nine anchors or auto, or a free spot. Tags are capitalised so error paths leave them out.
+Placement = Annotated[
+    Annotated[Position, Tag("Anchor")] | Annotated[Spot, Tag("Spot")], Discriminator(_placement_kind)
+]
 
 
 class Placeable(BaseModel):
@@ -74,9 +143,26 @@ class Placeable(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _auto_fallback(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("position") == "auto" and data.get("fallback") is None:
+        if isinstance(data, dict) and data.get("fallback") is None and _is_auto(data.get("position")):
             return {**data, "fallback": cls.model_fields["position"].default}
         return data
+
+    def placement(self, shape: Shape) -> tuple[Placement, float | None, float | None, float]:
+        """(position, width, size, margin) on an output of this shape (each may be set per shape)."""
+        width, size = getattr(self, "width", None), getattr(self, "size", None)
+        return (
+            for_shape(self.position, shape),  # type: ignore[attr-defined]
+            None if width is None else for_shape(width, shape),
+            None if size is None else for_shape(size, shape),
+            for_shape(self.margin, shape),  # type: ignore[attr-defined]
+        )
+
+
+def _is_auto(position: Any) -> bool:
+    """Whether a position as written (a name, a spot, or one per shape) is "auto" on some shape."""
+    if isinstance(position, dict):
+        return any(value == "auto" for value in position.values())
+    return position == "auto"
 
 
 class LogoSpec(Placeable):
@@ -109,26 +195,21 @@ class WatermarkSpec(Placeable):
         return self
 
 
-class ShapeImages(BaseModel):
+class ShapeImages(ByShape[Path]):
     """One image per output shape; a missing shape uses the nearest one (NEAREST_SHAPES)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    vertical: Path | None = None
-    square: Path | None = None
-    landscape: Path | None = None
-
-    @model_validator(mode="after")
-    def _at_least_one(self) -> ShapeImages:
-        if not self.paths():
-            raise ValueError("give an image for at least one of vertical, square, landscape")
-        return self
-
     def paths(self) -> list[Path]:
-        return [path for shape in SHAPES if (path := getattr(self, shape)) is not None]
+        return self.values()
 
-    def for_shape(self, shape: Shape) -> Path:
-        return next(path for s in NEAREST_SHAPES[shape] if (path := getattr(self, s)) is not None)
+
+# Placement settings a version-2 layer may give once, or per output shape (DESIGN 4.10).
+LayerPlacement = Annotated[
+    Annotated[Position, Tag("Anchor")] | Annotated[Spot, Tag("Spot")]
+    | Annotated[ByShape[Placement], Tag("ByShape")],
+    Discriminator(_placement_kind),
+]  # fmt: skip
+LayerWidth = Annotated[float, Field(gt=0, le=1)]
+LayerMargin = Margin | ByShape[Margin]
 
 
 class ImageLayer(Placeable):
@@ -145,10 +226,10 @@ class ImageLayer(Placeable):
     fit: Literal["cover"] | None = None
     scale: float = Field(default=1.0, gt=0, le=4)  # cover only: >1 crops a padded PNG's empty border
     opacity: Fraction01 = 1.0
-    position: Position = "bottom-right"
-    width: float | None = Field(default=None, gt=0, le=1)
-    size: float | None = Field(default=None, gt=0, le=1)
-    margin: Margin = 0.03
+    position: LayerPlacement = "bottom-right"
+    width: LayerWidth | ByShape[LayerWidth] | None = None
+    size: LayerWidth | ByShape[LayerWidth] | None = None
+    margin: LayerMargin = 0.03
     key_color: HexColour | None = None
     key_tolerance: float = Field(default=0.1, gt=0, le=1)
     enabled: bool = True
@@ -194,17 +275,20 @@ class TextBox(BaseModel):
     opacity: Fraction01 = 0.6
 
 
+TextSize = Annotated[float, Field(gt=0, le=0.5)]
+
+
 class TextLayer(Placeable):
     """A line of text, `size` tall (fraction of the output height), drawn with the bundled font."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     text: str = Field(min_length=1, max_length=120)
-    position: Position = "bottom"
-    size: float = Field(default=0.035, gt=0, le=0.5)
+    position: LayerPlacement = "bottom"
+    size: TextSize | ByShape[TextSize] = 0.035
     color: HexColour = "#FFFFFF"
     opacity: Fraction01 = 1.0
-    margin: Margin = 0.03
+    margin: LayerMargin = 0.03
     box: TextBox | None = None
     enabled: bool = True
 
@@ -360,6 +444,21 @@ class Brand(BaseModel):
         ]
 
 
+# A new brand starts as version 1's defaults would draw it: its logo top-right, its handle bottom-left, inside
+# the union of the platforms' safe zones. They never overlap, on any shape, in any zone
+# (tests/brands/test_starter_brand.py).
+STARTER_SAFE_ZONE: SafeZoneName = "all"
+
+
+def starter_layers(logo: str, handle: str) -> list[dict]:
+    """The layers a new brand starts with (brand_config.json's shape): `logo` image and `handle` text."""
+    logo_spec, mark = LogoSpec.model_fields, WatermarkSpec.model_fields
+    return [
+        {"image": logo, **{key: logo_spec[key].default for key in ("position", "width", "margin")}},
+        {"text": handle, **{key: mark[key].default for key in ("position", "size", "margin")}},
+    ]
+
+
 class BrandConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -458,8 +557,27 @@ def map_asset_paths(brand: dict, convert: Callable[[str], str]) -> dict:
     return brand
 
 
-def parse_brand_config(data: object, base_dir: Path, source: str = "brand config") -> BrandConfig:
-    """Validate a decoded config; relative asset paths are resolved against `base_dir`."""
+def inside_folder(folder: Path, path: str | Path) -> Path:
+    """`path` (relative to `folder`, or absolute) resolved, links followed; BrandConfigError if it lands
+    outside `folder`. The message is the same whether or not such a file exists: it tells nothing of it."""
+    resolved = (folder / path).resolve()
+    if not resolved.is_relative_to(folder.resolve()):
+        raise BrandConfigError(f"{str(path)[:200]!r}: an asset path must stay inside its brands folder")
+    return resolved
+
+
+def _asset(base_dir: Path, path: str, confined: bool) -> str:
+    return str(inside_folder(base_dir, path) if confined else base_dir / path)
+
+
+def parse_brand_config(
+    data: object, base_dir: Path, source: str = "brand config", confined: bool = False
+) -> BrandConfig:
+    """Validate a decoded config; relative asset paths are resolved against `base_dir`.
+
+    `confined`: every asset path must stay inside `base_dir` (a config that came from a bucket or a client,
+    not the operator's own file, which may name files anywhere on its machine).
+    """
     if not isinstance(data, dict) or not isinstance(data.get("brands"), dict):
         raise BrandConfigError(f"{source}: expected an object with a 'brands' object")
     version = data.get("version", 1)
@@ -471,7 +589,10 @@ def parse_brand_config(data: object, base_dir: Path, source: str = "brand config
             if field in raw and version == 1:
                 verb = "need" if field.endswith("s") else "needs"
                 raise BrandConfigError(f'{source}: brand {brand_id!r}: {field} {verb} "version": 2')
-        brands[brand_id] = {**map_asset_paths(raw, lambda path: str(base_dir / path)), "id": brand_id}
+        brands[brand_id] = {
+            **map_asset_paths(raw, lambda path: _asset(base_dir, path, confined)),
+            "id": brand_id,
+        }
     try:
         return BrandConfig.model_validate({"version": version, "brands": brands})
     except ValidationError as exc:
@@ -490,14 +611,14 @@ def read_json_file(path: Path, what: str) -> object:
         raise ValueError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
 
 
-def load_brand_config(path: Path | str) -> BrandConfig:
-    """Read, parse and validate a brand_config.json file."""
+def load_brand_config(path: Path | str, confined: bool = False) -> BrandConfig:
+    """Read, parse and validate a brand_config.json file (`confined`: see `parse_brand_config`)."""
     path = Path(path)
     try:
         data = read_json_file(path, "brand config")
     except ValueError as exc:
         raise BrandConfigError(str(exc)) from None
-    config = parse_brand_config(data, path.resolve().parent, str(path))
+    config = parse_brand_config(data, path.resolve().parent, str(path), confined)
     return config.model_copy(update={"source": path})
 
 
@@ -530,18 +651,22 @@ def asset_problem(path: Path, formats: tuple[str, ...] = ()) -> str | None:
     such as ("PNG",)), or None if it can."""
     from PIL import Image, UnidentifiedImageError
 
+    from portal.media.images import MAX_IMAGE_BYTES, TOO_LARGE, image_problem
+
     if not path.is_file():
         return "file not found"
-    if path.stat().st_size > MAX_ASSET_BYTES:
-        return "larger than 10 MB"
+    if path.stat().st_size > MAX_IMAGE_BYTES:
+        return f"larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB"
     try:
         with Image.open(path) as image:
-            if image.width * image.height > MAX_ASSET_PIXELS:
-                return f"{image.width}x{image.height} is too large"
+            if problem := image_problem(image.size, "logo"):
+                return problem
             if formats and image.format not in formats:
                 return f"a {image.format} image, not {' or '.join(formats)}"
             image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:
+        return TOO_LARGE
+    except (UnidentifiedImageError, OSError) as exc:
         return f"not a readable image ({exc})"
     return None
 

@@ -17,7 +17,14 @@ from typing import Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from portal.media.options import ENGINE_DEFAULTS, LOUDNESS_LUFS_RANGE, EngineOptions, X264Preset
+from portal.media.options import (
+    ENGINE_DEFAULTS,
+    LOUDNESS_LUFS_RANGE,
+    SOURCE_LIMITS,
+    EngineOptions,
+    SourceLimits,
+    X264Preset,
+)
 
 MIN_KEY_CHARS = 8  # of a portal key
 
@@ -66,7 +73,10 @@ class Settings(BaseSettings):
     # limits
     max_upload_mb: int = Field(default=500, ge=1)
     max_download_mb: int = Field(default=500, ge=1)
-    max_duration_s: int = Field(default=600, ge=1)
+    max_duration_s: int = Field(default=SOURCE_LIMITS.max_duration_s, ge=1)
+    # reading a source (probe) runs in a child process with this much address space and CPU time
+    probe_memory_mb: int = Field(default=SOURCE_LIMITS.memory_mb, ge=256)
+    probe_timeout_s: int = Field(default=SOURCE_LIMITS.timeout_s, ge=5)
     playlist_limit: int = Field(default=10, ge=1, le=500)
     min_free_disk_mb: int = Field(default=1024, ge=0)
 
@@ -101,6 +111,10 @@ class Settings(BaseSettings):
     embedded_in_web_worker: bool = False
     heartbeat_stale_s: int = Field(default=30, ge=2)  # a rendering job silent this long is requeued
     max_attempts: int = Field(default=3, ge=1, le=20)
+    # a queued job that no queue message carries for this long is put back on the queue (by any worker)
+    sweep_queued_after_s: int = Field(default=60, ge=1)
+    # how long a worker keeps trying an unreachable database, queue or bucket before the attempt fails
+    outage_wait_s: int = Field(default=600, ge=1)
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     log_format: Literal["json", "text"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -258,6 +272,16 @@ class Settings(BaseSettings):
             loudness_lufs=self.loudness_lufs,
             service_mb=service_mb,
             max_short_side=self.max_short_side,
+            source_limits=self.source_limits,
+        )
+
+    @property
+    def source_limits(self) -> SourceLimits:
+        """What reading one source may cost and declare (uploads, links and renders alike)."""
+        return SourceLimits(
+            max_duration_s=self.max_duration_s,
+            memory_mb=self.probe_memory_mb,
+            timeout_s=self.probe_timeout_s,
         )
 
     def ensure_dirs(self) -> None:

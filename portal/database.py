@@ -34,12 +34,19 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 from portal.config import Settings
+from portal.errors import DatabaseUnavailableError
 from portal.media.options import DEFAULT_FIT, OutputFormat
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# A server that is down or unreachable: the driver's connection errors, and a pool with no connection to
+# give. What the session turns into the taxonomy's `database_unavailable` (transient).
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+CONNECT_TIMEOUT_S = 5  # a PostgreSQL that does not answer fails the request instead of hanging it
 
 
 STAGE_LENGTH = 200  # a job's stage: long enough to say why it waits and until when
@@ -104,10 +111,12 @@ class Job(Base):
     # layers when the job renders; the brand config itself is not changed
     v3_settings: Mapped[dict | None] = mapped_column(JSON)
     # the captions asked for (DESIGN 4.13): the id of an uploaded SRT/WebVTT file, "auto" (recognition),
-    # or null (only a transcript already stored for the job, if any)
+    # "platform" (the site's subtitles), or null (the source's transcript if any, else portal.jobs.transcripts
+    # picks one when a brand draws captions)
     captions: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
+    # running: the run's last heartbeat; queued: when it was last put on the queue (the sweeper's clock)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
@@ -119,6 +128,11 @@ class Job(Base):
         if self.formats:
             return [OutputFormat(item["preset"], item.get("fit", DEFAULT_FIT)) for item in self.formats]
         return [OutputFormat(self.preset, self.fit)]  # type: ignore[arg-type]
+
+    def format_of(self, output: Output) -> OutputFormat:
+        """The format one of its outputs was made in."""
+        preset = output.preset or self.preset
+        return next(item for item in self.output_formats() if item.preset == preset)
 
     outputs: Mapped[list[Output]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="Output.id"
@@ -143,13 +157,42 @@ class Output(Base):
     loudness: Mapped[dict | None] = mapped_column(JSON)  # the engine's before/after measurement
     placements: Mapped[list | None] = mapped_column(JSON)  # overlays at position "auto": where, why
     post_text: Mapped[str | None] = mapped_column(Text)  # the brand's post text, filled for this output
+    cover_filename: Mapped[str | None] = mapped_column(String(255))  # its JPEG cover (null before 0010)
+    cover_at: Mapped[float | None] = mapped_column(Float)  # the cover's time in seconds
     captions_filename: Mapped[str | None] = mapped_column(String(255))  # its sidecar WebVTT, if any
+    # a portal.jobs.status.ReviewState (DESIGN 4.12)
+    review: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # every version once it was rendered again (DESIGN 4.12), oldest first, the last the current one:
+    # [{"version", "filename", "cover_filename", "captions_filename", "requested_by", "overrides",
+    # "created_at"}]; null: one
+    versions: Mapped[list | None] = mapped_column(JSON)
+    # a re-render asked for and not done: {"status": queued|rendering|failed, "progress", "error",
+    # "requested_by", "overrides"}; null when none
+    rerender: Mapped[dict | None] = mapped_column(JSON)
+
+    def version_list(self) -> list[dict]:
+        """Its versions, oldest first (one made by the job itself until it is rendered again)."""
+        first = {"version": 1, "filename": self.filename, "cover_filename": self.cover_filename,
+                 "captions_filename": self.captions_filename, "requested_by": None, "overrides": None,
+                 "created_at": None}  # fmt: skip
+        return list(self.versions or [first])
+
+    def current_names(self) -> list[str]:
+        """The current version's files: the video, then its cover and its sidecar WebVTT where it has them."""
+        return [self.filename, *(name for name in (self.cover_filename, self.captions_filename) if name)]
+
+    def stored_names(self) -> list[str]:
+        """Every file of this output in the outputs folder, each version's video, cover and sidecar (all
+        are kept until the job is deleted)."""
+        return [
+            name
+            for version in self.version_list()
+            for name in (version["filename"], version["cover_filename"], version.get("captions_filename"))
+            if name
+        ]
 
     job: Mapped[Job] = relationship(back_populates="outputs")
-
-    def files(self) -> list[str]:
-        """The stored files that make this output: the video, and its sidecar WebVTT if it has one."""
-        return [self.filename, *([self.captions_filename] if self.captions_filename else [])]
 
 
 class WebhookDelivery(Base):
@@ -226,21 +269,6 @@ class FingerprintBand(Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
-class Transcript(Base):
-    """A clip's transcript: its cues (portal.media.transcript), stored once and edited in place.
-
-    Keyed by the job whose source it transcribes until the library's `sources` table (DESIGN 4.14)
-    exists; every brand and format of that job, and every render of it made later, reads this one row.
-    """
-
-    __tablename__ = "transcripts"
-
-    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
-    cues: Mapped[list] = mapped_column(JSON)  # [{"start", "end", "text", "words": [...]}...]
-    origin: Mapped[str] = mapped_column(String(16))  # file | edit | recognition
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
-
-
 class LogEntry(Base):
     """The seed's log table: job events with time, level, job id and message."""
 
@@ -312,16 +340,25 @@ class Database:
         self.settings = settings
         # psycopg 3 is the driver we ship; SQLAlchemy 2.0 would otherwise look for psycopg2
         self.url = settings.effective_database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        postgres = self.url.startswith("postgresql")
+        self.engine: Engine = create_engine(
+            self.url,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S} if postgres else {},
+        )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
-        with self.sessions() as session, session.begin():
-            yield session
+        """A session that commits on success and rolls back on error; a database that cannot be reached
+        raises `DatabaseUnavailableError`."""
+        try:
+            with self.sessions() as session, session.begin():
+                yield session
+        except UNREACHABLE as exc:
+            raise DatabaseUnavailableError(f"the database is unreachable: {_first_line(exc)}") from exc
 
     def upgrade(self) -> None:
         """Apply Alembic migrations up to head; concurrent starters wait for each other."""
@@ -354,6 +391,11 @@ class Database:
     def log(self, level: str, message: str, job_id: str | None = None) -> None:
         with self.session() as session:
             session.add(LogEntry(level=level, job_id=job_id, message=message[:4000]))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -17,6 +17,7 @@ class PortalError(Exception):
     code = "internal_error"
     status = 500
     transient = False
+    retry_after_s: int | None = None  # sent as Retry-After: when trying again may work
 
     @property
     def message(self) -> str:
@@ -25,11 +26,35 @@ class PortalError(Exception):
         return text.splitlines()[0] if text.strip() else type(self).__name__
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Whether running the same work again could succeed: the one rule the worker's retries follow."""
+    return isinstance(exc, PortalError) and exc.transient
+
+
+class DependencyUnavailableError(PortalError):
+    """A service the portal depends on (database, queue, bucket) cannot be reached or does not answer.
+
+    Never the job's fault: a worker waits and tries again; the web answers 503 with Retry-After."""
+
+    code = "dependency_unavailable"
+    status = 503
+    transient = True
+    retry_after_s = 10  # what the web tells clients to wait before trying again
+
+
+class DatabaseUnavailableError(DependencyUnavailableError):
+    code = "database_unavailable"
+
+
+class QueueUnavailableError(DependencyUnavailableError):
+    code = "queue_unavailable"
+
+
 class WaitInQueue(PortalError):
-    """A job cannot start yet for a reason outside it (a paused site, say): it goes back to `queued` with
-    `stage` saying why and until when, is looked at again after `retry_after_s`, and no attempt is
-    counted. Raised by whatever finds the reason before the run has written anything; `portal.jobs.tasks`
-    does the rest (`portal.jobs.state.wait_in_queue`)."""
+    """A job cannot start yet for a reason outside it (a paused site, free disk under the minimum): it
+    goes back to `queued` with `stage` saying why and until when, is looked at again after
+    `retry_after_s`, and no attempt is counted. Raised by whatever finds the reason before the run has
+    written anything; `portal.jobs.tasks` does the rest (`portal.jobs.state.wait_in_queue`)."""
 
     code = "waiting"
     transient = True

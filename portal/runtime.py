@@ -8,27 +8,40 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+import psycopg
+import redis
 from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey
 
 from portal.acquire.cookies import UploadedCookies
 from portal.brands.store import open_brand_store
 from portal.config import Settings
 from portal.database import Database
+from portal.errors import QueueUnavailableError
 from portal.storage.objects import open_storage
 
 if TYPE_CHECKING:
     from huey.api import TaskWrapper
+
+# What each queue backend raises when its server is down or gone: the queue is unavailable, not broken.
+QUEUE_ERRORS = (redis.RedisError, psycopg.Error, sqlite3.Error, OSError)
+# Redis that does not answer fails a call instead of hanging it (the consumer's blocking read waits 1 s
+# for a message, well inside the read timeout).
+REDIS_CONNECT_TIMEOUT_S, REDIS_READ_TIMEOUT_S = 3, 10
 
 
 def make_huey(settings: Settings) -> Huey:
     """SqliteHuey in the data folder by default; RedisHuey or PostgresHuey from WTF_QUEUE_URL."""
     url = settings.effective_queue_url
     if url.startswith(("redis://", "rediss://")):
-        return RedisHuey("wtf-portal", url=url)
+        pool = redis.ConnectionPool.from_url(
+            url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=REDIS_READ_TIMEOUT_S
+        )
+        return RedisHuey("wtf-portal", connection_pool=pool)
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresHuey("wtf-portal", dsn=url)
     path = Path(urlparse(url).path) if url.startswith("sqlite:") else settings.data_dir / "queue.db"
@@ -51,6 +64,7 @@ class Runtime:
         # the engine's memory budget counts it (0 until then: a web process alone renders nothing)
         self.service_mb = 0.0
         self.process_job: TaskWrapper | None = None  # set by portal.jobs.tasks.register_tasks
+        self.rerender_output: TaskWrapper | None = None  # (job id, output number); set there too
 
     def enqueue(self, job_id: str, delay: float | None = None) -> None:
         """Put a job id on the queue (at once, or after `delay` seconds)."""
@@ -58,14 +72,33 @@ class Runtime:
             raise RuntimeError(
                 "no tasks on this runtime: call portal.jobs.tasks.register_tasks(runtime) first"
             )
-        if delay:
-            self.process_job.schedule((job_id,), delay=delay)
-        else:
-            self.process_job(job_id)
+        try:
+            if delay:
+                self.process_job.schedule((job_id,), delay=delay)
+            else:
+                self.process_job(job_id)
+        except QUEUE_ERRORS as exc:
+            raise _unavailable(exc) from exc
 
     def enqueue_all(self, job_ids: list[str]) -> None:
         for job_id in job_ids:
             self.enqueue(job_id)
 
     def queue_depth(self) -> int:
-        return self.huey.pending_count()
+        try:
+            return self.huey.pending_count()
+        except QUEUE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+    def queued_job_ids(self) -> set[str]:
+        """The job ids the queue holds a message for, now or scheduled for later (the sweeper's view)."""
+        try:
+            tasks = [*self.huey.pending(), *self.huey.scheduled()]
+        except QUEUE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+        return {str(task.args[0]) for task in tasks if task.name == "process_job" and task.args}
+
+
+def _unavailable(exc: Exception) -> QueueUnavailableError:
+    text = str(exc).strip().splitlines()
+    return QueueUnavailableError(f"the queue is unreachable: {text[0] if text else type(exc).__name__}")

@@ -25,8 +25,10 @@ import av
 from portal.brand_loader import Brand
 from portal.media.binary import locate_ffmpeg
 from portal.media.captions import write_font
+from portal.media.cover import choose_cover_time, clamp_cover_time, write_cover
 from portal.media.errors import EngineError, RenderError, RenderTimeoutError
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
+from portal.media.layers import LayerOverride
 from portal.media.loudness import (
     MAKEUP_PASSES,
     SUMMARY_LINES,
@@ -71,6 +73,7 @@ __all__ = [
     "EngineOptions",
     "MediaInfo",
     "OutputFormat",
+    "PreviewStill",
     "ProgressCallback",
     "RenderedOutput",
     "ffmpeg_report",
@@ -97,6 +100,8 @@ class RenderedOutput:
     preset: str = "source"  # its format
     # one per overlay at position "auto": {"overlay": index, "position", "reason", "scores"}
     placements: tuple[dict, ...] = ()
+    cover: Path | None = None  # its JPEG cover (DESIGN 4.11), named like it with .jpg
+    cover_at: float | None = None  # the time of the cover, in seconds
     captions: Path | None = None  # the sidecar WebVTT beside it, when the clip has a transcript
 
 
@@ -110,6 +115,8 @@ def render_source(
     formats: Sequence[OutputFormat] | None = None,
     options: EngineOptions = ENGINE_DEFAULTS,
     stem: str | None = None,
+    cover_at: float | None = None,
+    overrides: Sequence[LayerOverride] = (),
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     transcript: Sequence[Cue] = (),
@@ -117,12 +124,14 @@ def render_source(
     """Render every brand in every format from `source` into `out_dir` (see the module docstring).
 
     `formats` (several presets, each with its fit) replaces `preset` and `fit` when given; with more than
-    one, outputs are named `<stem>_<brand>_<preset>.mp4`. `transcript`: the clip's cues, burned in by
-    brands with a captions layer and written beside every output as `<output stem>.vtt`.
+    one, outputs are named `<stem>_<brand>_<preset>.mp4`. Each output gets a cover at `cover_at` seconds,
+    or at the engine's choice (`choose_cover_time`). `overrides`: a review's changes to the layers, for a
+    render of one output (`layers.apply_overrides`). `transcript`: the clip's cues, burned in by brands
+    with a captions layer and written beside every output as `<output stem>.vtt`.
     """
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
-    info = probe_media(source)
+    info = probe_media(source, options.source_limits)
     report = _ProgressReporter(on_progress)
     wanted = formats if formats is not None else preset
     # the cores x264 sees (its default threads, and memory, grow with them), whatever the CPU quota
@@ -133,12 +142,16 @@ def render_source(
         # the render's single pass
         sound = pool.submit(_source_loudness, binary, info, brands, options)
         scene = analyse_scene(info) if needs_scene(brands) else None  # once, for every brand and shape
+        cover_time = (
+            clamp_cover_time(cover_at, info.duration) if cover_at is not None else choose_cover_time(info)
+        )
         before, makeup = sound.result()
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
             info, brands, wanted, out_dir, safe_stem(stem or source.stem), Path(work),
-            measure_art(brand_arts(brands)), options, temp_tag=secrets.token_hex(4), fit=fit, loudness=before,
-            makeup_db=makeup, scene=scene, cpus=cpus, transcript=transcript,
+            measure_art(brand_arts(brands, overrides)), options, temp_tag=secrets.token_hex(4), fit=fit,
+            loudness=before, makeup_db=makeup, scene=scene, cpus=cpus, overrides=overrides,
+            transcript=transcript,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
@@ -146,6 +159,7 @@ def render_source(
             _run_batches(binary, plan, options, report, cancel)
             rendered = [_verify(output, plan, before) for output in plan.outputs]
             for output in plan.outputs:
+                write_cover(output.temp_path, cover_time, output.cover_path)
                 os.replace(output.temp_path, output.path)
                 if output.sidecar is not None:
                     _write_sidecar(output.sidecar, transcript)
@@ -155,7 +169,14 @@ def render_source(
             raise
     report("rendering", 100.0)
     return [
-        replace(r, path=output.path, placements=_placements(output), captions=output.sidecar)
+        replace(
+            r,
+            path=output.path,
+            placements=_placements(output),
+            cover=output.cover_path,
+            cover_at=cover_time,
+            captions=output.sidecar,
+        )
         for r, output in zip(rendered, plan.outputs, strict=True)
     ]
 
@@ -296,20 +317,41 @@ class _ProgressReporter:
             self.callback(stage, percent)
 
 
+@dataclass(frozen=True)
+class PreviewStill:
+    """A preview's JPEG and where the plan put each drawn layer on it (what the brand editor outlines)."""
+
+    jpeg: bytes
+    width: int
+    height: int
+    overlays: tuple[tuple[int, int, int, int], ...]  # (x, y, w, h) of each drawn layer, bottom first
+
+
 def render_preview(
-    brand: Brand, preset: str, options: EngineOptions = ENGINE_DEFAULTS, source: Path | None = None
-) -> bytes:
-    """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the middle
-    frame of `source` (a user's clip), through the same plan as a render."""
+    brand: Brand,
+    preset: str,
+    options: EngineOptions = ENGINE_DEFAULTS,
+    source: Path | None = None,
+    *,
+    at: float | None = None,
+    fit: Fit = DEFAULT_FIT,
+    overrides: Sequence[LayerOverride] = (),
+) -> PreviewStill:
+    """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the frame of
+    `source` (a user's clip) at `at` seconds (its middle by default), through the same plan as a render
+    (the same `fit` and a review's `overrides`)."""
     binary = usable_ffmpeg(options.ffmpeg_path)
-    info = probe_media(source) if source is not None else None
+    info = probe_media(source, options.source_limits) if source is not None else None
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
         still = Path(work) / "preview.jpg"
-        sizes = measure_art(brand_arts([brand]))
-        plan, args = plan_preview(brand, preset, Path(work), sizes, still, info)
+        sizes = measure_art(brand_arts([brand], overrides))
+        plan, args = plan_preview(
+            brand, preset, Path(work), sizes, still, info, at=at, fit=fit, overrides=overrides
+        )
         _draw_overlays(plan)
         run_ffmpeg(binary, args, duration=plan.duration, timeout=PREVIEW_TIMEOUT_S)
-        return still.read_bytes()
+        rects = tuple((o.x, o.y, o.width, o.height) for o in plan.overlays)
+        return PreviewStill(still.read_bytes(), plan.width, plan.height, rects)
 
 
 def ffmpeg_report(options: EngineOptions = ENGINE_DEFAULTS) -> dict:

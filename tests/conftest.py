@@ -66,27 +66,53 @@ def postgres_url() -> Iterator[str]:
 @contextlib.contextmanager
 def running_postgres() -> Iterator[str]:
     """The server behind `postgres_url` (also for benchmarks, which run outside pytest)."""
-    server_bin = postgres_server_bin()
-    require_program("initdb", server_bin is not None and (server_bin / "pg_ctl").exists())
-    require_program("pg_dump", shutil.which("pg_dump") is not None and shutil.which("pg_restore") is not None)
-    home = Path(tempfile.mkdtemp(prefix="wtf-pg-"))
-    home.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres", "postgres")
-    data = home / "data"
-    run = [*_as_postgres_user()]
-    initdb, pg_ctl = str(server_bin / "initdb"), str(server_bin / "pg_ctl")
-    subprocess.run([*run, initdb, "-D", str(data), "-A", "trust", "-U", "wtf", "--no-sync"], check=True,
-                   capture_output=True)  # fmt: skip
-    port = free_port()
-    options = f"-h 127.0.0.1 -p {port} -k {home} -c fsync=off"
-    subprocess.run([*run, pg_ctl, "-D", str(data), "-o", options, "-l", str(home / "log"), "-w", "start"],
-                   check=True, capture_output=True)  # fmt: skip
-    try:
-        yield f"postgresql://wtf@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*run, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+    with PostgresServer.started() as server:
+        yield server.url
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL that a test can stop and start again (same port, same data)."""
+
+    def __init__(self) -> None:
+        server_bin = postgres_server_bin()
+        require_program("initdb", server_bin is not None and (server_bin / "pg_ctl").exists())
+        require_program(
+            "pg_dump", shutil.which("pg_dump") is not None and shutil.which("pg_restore") is not None
+        )
+        self.home = Path(tempfile.mkdtemp(prefix="wtf-pg-"))
+        self.home.chmod(0o755)
+        if os.geteuid() == 0:
+            shutil.chown(self.home, "postgres", "postgres")
+        self.data = self.home / "data"
+        self.pg_ctl = str(server_bin / "pg_ctl")
+        self.port = free_port()
+        subprocess.run([*_as_postgres_user(), str(server_bin / "initdb"), "-D", str(self.data), "-A", "trust",
+                        "-U", "wtf", "--no-sync"], check=True, capture_output=True)  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://wtf@127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.home} -c fsync=off"
+        subprocess.run([*_as_postgres_user(), self.pg_ctl, "-D", str(self.data), "-o", options, "-l",
+                        str(self.home / "log"), "-w", "start"], check=True, capture_output=True)  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast`: clients are disconnected and the server shuts down cleanly; `immediate`: as a crash."""
+        subprocess.run([*_as_postgres_user(), self.pg_ctl, "-D", str(self.data), "-m", mode, "stop"],
+                       capture_output=True)  # fmt: skip
+
+    @classmethod
+    @contextlib.contextmanager
+    def started(cls) -> Iterator[PostgresServer]:
+        server = cls()
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop("immediate")
+            shutil.rmtree(server.home, ignore_errors=True)
 
 
 @pytest.fixture
@@ -99,26 +125,59 @@ def redis_url() -> Iterator[str]:
 @contextlib.contextmanager
 def running_redis() -> Iterator[str]:
     """The server behind `redis_url` (also for benchmarks)."""
-    require_program("redis-server", shutil.which("redis-server") is not None)
-    port = free_port()
-    home = Path(tempfile.mkdtemp(prefix="wtf-redis-"))
-    server = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(home)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
+    with RedisServer.started() as server:
+        yield server.url
+
+
+class RedisServer:
+    """A throwaway redis-server that a test can kill and start again on the same port, keeping its data
+    (`persistent`: an append-only file written on every command) or coming back empty."""
+
+    def __init__(self, persistent: bool = False) -> None:
+        require_program("redis-server", shutil.which("redis-server") is not None)
+        self.persistent = persistent
+        self.port = free_port()
+        self.home = Path(tempfile.mkdtemp(prefix="wtf-redis-"))
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else [
+            "--appendonly", "no"]  # fmt: skip
+        self.process = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", *persistence,
+             "--dir", str(self.home)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        shutil.rmtree(home, ignore_errors=True)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a platform's restart stops it."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    @classmethod
+    @contextlib.contextmanager
+    def started(cls, persistent: bool = False) -> Iterator[RedisServer]:
+        server = cls(persistent)
+        try:
+            server.start()
+            yield server
+        finally:
+            if server.process is not None:
+                server.process.terminate()
+                server.process.wait(timeout=10)
+            shutil.rmtree(server.home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

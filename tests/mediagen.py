@@ -78,3 +78,51 @@ def make_repost(original: Path, change: str, path: Path) -> Path:
     seek, filters = (args, ()) if args[0] == "-ss" else ((), args)
     ffmpeg(*seek, "-i", str(original), *filters, *QUICK_ENCODE, str(path))
     return path
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """(type, offset of the box's payload, end of the box) of each MP4 box between start and end."""
+    while start + 8 <= end:
+        size = int.from_bytes(data[start : start + 4], "big")
+        kind = data[start + 4 : start + 8].decode("latin-1")
+        if size < 8:
+            break
+        yield kind, start + 8, start + size
+        start += size
+
+
+def _find_boxes(data: bytes, kind: str, start: int = 0, end: int | None = None) -> list[int]:
+    """Payload offsets of every box of `kind`, searching inside the containers a sample table lives in."""
+    found = []
+    for name, payload, box_end in _boxes(data, start, len(data) if end is None else end):
+        if name == kind:
+            found.append(payload)
+        if name in ("moov", "trak", "mdia", "minf", "stbl"):
+            found += _find_boxes(data, kind, payload, box_end)
+    return found
+
+
+def make_sample_bomb(path: Path, samples: int = 40_000_000) -> Path:
+    """A one-frame MP4 of a few KB whose sample tables claim `samples` frames: a demuxer that believes
+    it builds an index of `samples` entries (about 24 bytes each) before reading a frame."""
+    make_clip(path, width=64, height=64, duration=0.04, fps=25, audio=False)
+    data = bytearray(path.read_bytes())
+    (stts,) = _find_boxes(data, "stts")  # version+flags, entry count, (count, delta)...
+    data[stts + 8 : stts + 12] = samples.to_bytes(4, "big")
+    (stsc,) = _find_boxes(data, "stsc")  # version+flags, entry count, (first chunk, samples per chunk, id)
+    data[stsc + 12 : stsc + 16] = samples.to_bytes(4, "big")
+    (stsz,) = _find_boxes(data, "stsz")  # version+flags, constant size, sample count
+    data[stsz + 4 : stsz + 8] = (1).to_bytes(4, "big")
+    data[stsz + 8 : stsz + 12] = samples.to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_long_clip(path: Path, hours: float = 10) -> Path:
+    """A tiny MKV of two frames `hours` apart: a real, playable file whose data lasts that long."""
+    frames = path.with_suffix(".frames.mkv")
+    make_clip(frames, width=64, height=64, duration=0.08, fps=25, audio=False)
+    stretch = hours * 3600 / 0.04  # the second frame, 0.04 s in, moves to `hours`
+    ffmpeg("-i", str(frames), "-c", "copy", "-bsf:v", f"setts=ts=TS*{stretch:g}", str(path))
+    frames.unlink()
+    return path

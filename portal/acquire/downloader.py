@@ -49,7 +49,8 @@ from portal.acquire.sites import Route, SiteRules, proxy_label, redact
 from portal.config import Settings
 from portal.errors import PortalError
 from portal.media.binary import locate_ffmpeg
-from portal.media.errors import EngineError, NoVideoStreamError
+from portal.media.errors import EngineError, NoVideoStreamError, SourceLimitError, SourceTooLongError
+from portal.media.options import SOURCE_LIMITS, SourceLimits
 from portal.media.probe import probe_media
 
 log = logging.getLogger("portal.acquire.downloader")
@@ -137,7 +138,7 @@ class DownloadOptions:
     cache_dir: Path
     ffmpeg_path: str | None = None
     max_filesize_mb: int = 500
-    max_duration_s: int = 600
+    source_limits: SourceLimits = SOURCE_LIMITS
     allow_private_urls: bool = False
     # tried in turn while the site asks for a sign-in (portal.acquire.cookies orders a site's pool)
     cookie_files: tuple[Path, ...] = ()
@@ -164,7 +165,7 @@ class DownloadOptions:
             cache_dir=settings.downloads_dir,
             ffmpeg_path=settings.ffmpeg_path,
             max_filesize_mb=settings.max_download_mb,
-            max_duration_s=settings.max_duration_s,
+            source_limits=settings.source_limits,
             allow_private_urls=settings.allow_private_urls,
             cookie_files=cookie_files,
             report_cookies=report_cookies,
@@ -518,10 +519,9 @@ def _check_limits(url: str, info: dict, options: DownloadOptions) -> None:
     if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
         raise UnsupportedLinkError(f"{url}: this is a live stream; only finished videos can be fetched")
     duration = info.get("duration")
-    if duration and duration > options.max_duration_s:
-        raise TooLongError(
-            f"{url}: the video lasts {duration:.0f} s, over the limit of {options.max_duration_s} s"
-        )
+    longest = options.source_limits.max_duration_s
+    if duration and duration > longest:
+        raise TooLongError(f"{url}: the video lasts {duration:.0f} s, over the limit of {longest} s")
     size = info.get("filesize") or info.get("filesize_approx")
     if size and size > options.max_filesize_mb * MB:
         raise TooLargeError(
@@ -529,26 +529,21 @@ def _check_limits(url: str, info: dict, options: DownloadOptions) -> None:
         )
 
 
-def _audio_only(path: Path) -> bool:
+def _audio_only(url: str, path: Path, options: DownloadOptions) -> bool:
+    """One bounded probe of the downloaded file: True if it has sound but no picture. A file over a limit
+    raises, naming the link (direct links declare no duration before downloading); any other problem with
+    the file is left to the render, which reports it naming the file."""
     try:
-        probe_media(path)
+        probe_media(path, options.source_limits)
     except NoVideoStreamError:
         return True
+    except SourceTooLongError as exc:
+        raise TooLongError(f"{url}: {exc.reason}") from None
+    except SourceLimitError as exc:
+        raise SourceLimitError(f"{url}: {exc.reason}") from None
     except EngineError:
-        return False  # another problem with the file: the render reports it, naming the file
+        return False
     return False
-
-
-def _check_duration(url: str, path: Path, options: DownloadOptions) -> None:
-    """Direct links declare no duration before downloading, so the limit is also checked on the file."""
-    try:
-        duration = probe_media(path).duration
-    except EngineError:
-        return  # not a video: the render reports that, with the file's name
-    if duration > options.max_duration_s:
-        raise TooLongError(
-            f"{url}: the video lasts {duration:.0f} s, over the limit of {options.max_duration_s} s"
-        )
 
 
 def _cache_stem(info: dict, url: str) -> str:
@@ -805,9 +800,8 @@ def _download_once(
                 raise DownloadFailedError(
                     f"{url}: no file was downloaded ({'; '.join(list(logger.lines)[-2:])})"
                 )
-            if _audio_only(done[0]):
+            if _audio_only(url, done[0], options):
                 raise _AudioOnlyAnswer(str(safe.get("format_id") or ""))
-            _check_duration(url, done[0], options)
             reused_flag, target = False, _store(options, stem, done[0], safe)
         else:
             reused_flag, target = True, reused

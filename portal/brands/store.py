@@ -53,6 +53,7 @@ from portal.brand_loader import (
     parse_brand_config,
     update_brand_config,
 )
+from portal.media.images import MAX_IMAGE_BYTES
 from portal.storage.objects import MediaStorage, ObjectStorage, StorageError
 
 if TYPE_CHECKING:
@@ -65,6 +66,11 @@ CONFIG_NAME = "brand_config.json"
 BUNDLE_AREA, BUNDLE_NAME = "brands", "brands.tar"
 UPDATE_ATTEMPTS = 10
 RETRY_PAUSE_SECONDS = 0.05
+# The brand bundle's caps: every file is an image or the config (MAX_IMAGE_BYTES each); 50 brands of a few
+# images fit well inside these.
+MB = 1024 * 1024
+MAX_BUNDLE_BYTES = 200 * MB
+MAX_BUNDLE_MEMBERS = 2000
 WORK_PREFIX = "."  # folders being extracted, edited or removed; never a version
 ABANDONED_WORK_SECONDS = 3600  # a work folder this old was left by a killed process
 
@@ -196,7 +202,7 @@ class BucketBrandStore(BrandStore):
                 shutil.copytree(folder, work, copy_function=_link_or_copy)
                 for relative, source in (assets or {}).items():
                     _place(source, work / _inside(relative))
-                changed = change(load_brand_config(work / CONFIG_NAME))
+                changed = change(load_brand_config(work / CONFIG_NAME, confined=True))
                 body = make_bundle(changed, work)
                 etag = self._put(body, IfMatch=read_etag)
             finally:
@@ -260,7 +266,7 @@ class BucketBrandStore(BrandStore):
         """Serve the version `body` (ETag `etag`): extracted once on this machine, held while served."""
         folder, held = self._install(etag, body)
         try:
-            config = load_brand_config(folder / CONFIG_NAME)
+            config = load_brand_config(folder / CONFIG_NAME, confined=True)  # its paths stay in its folder
         except BaseException:
             os.close(held)
             raise
@@ -361,14 +367,36 @@ def make_bundle(config: BrandConfig, base: Path) -> bytes:
 
 
 def extract_bundle(body: bytes, folder: Path, source: str) -> None:
-    """Unpack a bundle into a new folder: regular files under relative paths only."""
-    folder.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-        for item in tar.getmembers():
-            name = PurePosixPath(item.name)
-            if not (item.isfile() or item.isdir()) or name.is_absolute() or ".." in name.parts:
-                raise BrandConfigError(f"{source}: refused {item.name!r} (not a plain file under the config)")
-        tar.extractall(folder, filter="data")
+    """Unpack a bundle into a new folder: regular files under relative paths only, within the size caps.
+
+    The bundle is an uncompressed tar (`make_bundle` writes one), read as such: a compressed one is refused
+    rather than inflated, and no member may claim more than it can hold (sparse members are refused too),
+    so what lands on disk is never more than the bundle's own bytes.
+    """
+    if len(body) > MAX_BUNDLE_BYTES:
+        raise BrandConfigError(f"{source}: the bundle is over the limit of {MAX_BUNDLE_BYTES // MB} MB")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(body), mode="r:") as tar:
+            members = tar.getmembers()
+            _check_members(members, source)
+            folder.mkdir(parents=True)
+            tar.extractall(folder, members=members, filter="data")
+    except tarfile.ReadError:
+        raise BrandConfigError(
+            f"{source}: not an uncompressed tar (a compressed bundle is refused)"
+        ) from None
+
+
+def _check_members(members: list[tarfile.TarInfo], source: str) -> None:
+    if len(members) > MAX_BUNDLE_MEMBERS:
+        raise BrandConfigError(f"{source}: over the limit of {MAX_BUNDLE_MEMBERS} files")
+    for item in members:
+        name = PurePosixPath(item.name)
+        plain = (item.isfile() and not item.issparse()) or item.isdir()
+        if not plain or name.is_absolute() or ".." in name.parts:
+            raise BrandConfigError(f"{source}: refused {item.name!r} (not a plain file under the config)")
+        if item.size > MAX_IMAGE_BYTES:
+            raise BrandConfigError(f"{source}: {item.name!r} is over the limit of {MAX_IMAGE_BYTES // MB} MB")
 
 
 def seed_local_copy(shipped: Path, copy: Path) -> None:

@@ -14,6 +14,7 @@ as proportions of that 720-px width, so the look is the same at our sizes.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sqlite3
@@ -31,6 +32,7 @@ from portal.brand_loader import (
     NEAREST_SHAPES,
     Brand,
     BrandConfig,
+    BrandConfigError,
     CaptionsLayer,
     HexColour,
     ImageLayer,
@@ -41,6 +43,7 @@ from portal.brand_loader import (
     TextLayer,
     asset_problem,
     check_brand_assets,
+    inside_folder,
     load_brand_config,
     read_json_file,
     save_brand_config,
@@ -58,7 +61,13 @@ V3_SAFE_ZONE: SafeZoneName = "none"
 
 
 # v3 stored pixels as integers (and its API int()-ed them); a fraction read back is rounded, not refused
-Pixels = Annotated[int, BeforeValidator(lambda value: round(value) if isinstance(value, float) else value)]
+# v3 sent pixels as floats too; an infinite or NaN one is left for the int check to refuse (round() raises)
+Pixels = Annotated[
+    int,
+    BeforeValidator(
+        lambda value: round(value) if isinstance(value, float) and math.isfinite(value) else value
+    ),
+]
 
 
 class V3Settings(BaseModel):
@@ -364,8 +373,15 @@ class _V3Brand:
         return str(self.v3_dir / V3_DATABASE)
 
     def _stored(self, column: str) -> Path | None:
-        """The database's path in `column`, on this machine (None when the database names none)."""
-        return _stored_path(self.v3_dir, self.row.get(column))
+        """The database's path in `column`, on this machine (None when the database names none); one that
+        leads outside v3's folder skips the brand, saying so whether or not such a file exists."""
+        stored = _stored_path(self.v3_dir, self.row.get(column))
+        if stored is None:
+            return None
+        try:
+            return inside_folder(self.v3_dir, stored)
+        except BrandConfigError as exc:
+            raise _Skip(f"{exc} (named by {self._db_name()}, {column})") from None
 
     @property
     def logo_convention(self) -> Path:

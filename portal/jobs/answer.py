@@ -12,11 +12,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal.database import Job
-from portal.jobs.status import JobStatus
+from portal.jobs.status import JobStatus, ReviewState
 from portal.media.options import Fit
 from portal.media.plan import PRESETS
 
 JobStatusName = Literal[tuple(JobStatus)]  # type: ignore[valid-type]
+ReviewStateName = Literal[tuple(ReviewState)]  # type: ignore[valid-type]
 PresetName = Literal[PRESETS]  # type: ignore[valid-type]
 
 
@@ -66,7 +67,29 @@ class CaptionsFileOut(BaseModel):
     url: str = Field(description="a signed link, like the output's")
 
 
+class VersionOut(BaseModel):
+    """One version of an output: the job's own (1), or one rendered again alone with overrides."""
+
+    version: int
+    url: str = Field(description="a signed link to this version's file")
+    cover_url: str | None
+    requested_by: str | None = Field(description="who asked for it (null: the job itself)")
+    overrides: dict | None = Field(description="what was changed for this output only (null: nothing)")
+    created_at: datetime | None
+
+
+class RerenderOut(BaseModel):
+    """A re-render of the output asked for and not finished (a failed one stays until the next ask)."""
+
+    status: Literal["queued", "rendering", "failed"]
+    progress: float = Field(ge=0, le=100)
+    error: str | None
+    requested_by: str
+    overrides: dict
+
+
 class OutputOut(BaseModel):
+    number: int = Field(description="its place in the job's outputs, from 0: /api/jobs/ID/outputs/NUMBER/...")
     brand: str
     format: PresetName = Field(description="the preset this output was made in")
     filename: str
@@ -78,6 +101,15 @@ class OutputOut(BaseModel):
     loudness: LoudnessReportOut | None = Field(description="null for outputs without sound")
     placements: list[PlacementOut] = Field(description='one per overlay at position "auto"')
     post_text: str | None = Field(description="the brand's post text filled for this output; null: none set")
+    cover_url: str | None = Field(
+        description="its JPEG cover at its size, named like it with .jpg; a signed link (null before covers)"
+    )
+    cover_at: float | None = Field(description="the cover's time in seconds")
+    review: ReviewStateName = Field(description="pending until someone approves or rejects it")
+    reviewed_at: datetime | None
+    version: int = Field(description="the current version: `url` and `cover_url` are its files")
+    versions: list[VersionOut] = Field(description="every version, oldest first; all kept until deletion")
+    rerender: RerenderOut | None
     captions: CaptionsFileOut | None = Field(description="its sidecar WebVTT; null without a transcript")
 
 
@@ -110,7 +142,7 @@ class WebhookDeliveryOut(BaseModel):
     """One webhook POST owed for a job end, and how it went."""
 
     id: str = Field(description="also sent as X-WTF-Delivery, so a receiver can drop a repeat")
-    event: Literal["job.completed", "job.failed", "job.cancelled"]
+    event: Literal["job.completed", "job.failed", "job.cancelled", "output.approved", "output.rerendered"]
     url: str
     status: Literal["pending", "delivered", "failed"]
     attempts: int
@@ -160,6 +192,7 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
     from its file name (a view signs with the app's signer, a worker with the settings' one)."""
     outputs = [
         {
+            "number": number,
             "brand": output.brand,
             "format": output.preset or job.preset,
             "filename": output.filename,
@@ -171,6 +204,23 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
             "loudness": output.loudness,
             "placements": output.placements or [],  # where each overlay at position "auto" went, and why
             "post_text": output.post_text,
+            "cover_url": output_url(output.cover_filename) if output.cover_filename else None,
+            "cover_at": output.cover_at,
+            "review": output.review or ReviewState.PENDING,
+            "reviewed_at": iso(output.reviewed_at),
+            "version": output.version_list()[-1]["version"],
+            "versions": [
+                {
+                    "version": version["version"],
+                    "url": output_url(version["filename"]),
+                    "cover_url": output_url(version["cover_filename"]) if version["cover_filename"] else None,
+                    "requested_by": version["requested_by"],
+                    "overrides": version["overrides"],
+                    "created_at": version["created_at"],
+                }
+                for version in output.version_list()
+            ],
+            "rerender": output.rerender,
             "captions": {
                 "filename": output.captions_filename,
                 "url": output_url(output.captions_filename),
@@ -178,7 +228,7 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
             if output.captions_filename
             else None,
         }
-        for output in job.outputs
+        for number, output in enumerate(job.outputs)
     ]
     return {
         "id": job.id,

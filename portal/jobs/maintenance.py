@@ -291,7 +291,7 @@ def _split_refs(refs: Iterable[str | None]) -> tuple[tuple[Path, ...], tuple[str
 
 
 def _job_record(job: Job, storage: MediaStorage, pinned_sources: set[str]) -> JobRecord:
-    refs = [storage.ref(OUTPUTS, name) for output in job.outputs for name in output.files()]
+    refs = [storage.ref(OUTPUTS, name) for output in job.outputs for name in output.stored_names()]
     paths, objects = _split_refs([*refs, job.source_path])
     pinned = job.source_id in pinned_sources
     return JobRecord(job.id, job.status, job.finished_at or job.created_at, paths, objects, pinned)
@@ -311,7 +311,7 @@ def delete_source(session: Session, source: Source, storage: MediaStorage) -> No
         raise JobRunningError(f"job {running[0]} of this item is still running; cancel it first")
     refs = [source.path, source.cover]
     for job in source.jobs:
-        refs += [storage.ref(OUTPUTS, name) for output in job.outputs for name in output.files()]
+        refs += [storage.ref(OUTPUTS, name) for output in job.outputs for name in output.stored_names()]
         if job.source_path and job.source_kind != "url":  # a link's download cache is retention's to sweep
             refs.append(job.source_path)
     for ref in dict.fromkeys(ref for ref in refs if ref):

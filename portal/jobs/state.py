@@ -9,12 +9,17 @@ workers and the reaper can act on the same job. Functions take a `Database`; the
 caller does, with the ids they return) and know nothing of HTTP. A cancel request is a flag: a queued
 job ends at once, a running one when its worker sees the flag; a job whose cancel was asked for never
 goes back to the queue.
+
+A run holds its job by a lease (`lease_owner`, a token of that run). Everything a run writes goes through
+a conditional write on that token (`fence`, `finish`, `fail`, `wait_in_queue`...), so a run that lost its
+lease (frozen past its heartbeat, then resumed) changes nothing. For a queued job, `heartbeat_at` is when
+it was last put on the queue: the sweeper's clock (`sweep_queued`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,9 +27,10 @@ from pathlib import Path
 from sqlalchemy import case, or_, select, update
 
 from portal.database import STAGE_LENGTH, Database, Job, Output, new_id, utc_now
-from portal.errors import PortalError
-from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus
-from portal.jobs.webhooks import record_job_end
+from portal.errors import PortalError, is_transient
+from portal.jobs.answer import iso
+from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus, ReviewState
+from portal.jobs.webhooks import OUTPUT_APPROVED, OUTPUT_RERENDERED, record_event, record_job_end
 from portal.media.options import DEFAULT_FIT, OutputFormat
 from portal.storage.objects import OUTPUTS, MediaStorage
 
@@ -59,6 +65,13 @@ class SourceGoneError(JobStateError):
     code = "source_gone"
 
 
+class LeaseLostError(PortalError):
+    """This run no longer holds its job (the reaper gave it to another run, or it ended or was deleted
+    while this one was stalled): it must write nothing more."""
+
+    code = "lease_lost"
+
+
 @dataclass(frozen=True)
 class NewJob:
     """What a submission asks for: a render (brands, formats) or a fetch of one source."""
@@ -77,7 +90,7 @@ class NewJob:
     warnings: list | None = None  # what the submitter is told (portal.library.sources.warnings_for)
     # several formats (DESIGN 4.10): every brand in each; `preset` and `fit` are then the first one's
     formats: tuple[OutputFormat, ...] | None = None
-    captions: str | None = None  # an uploaded SRT/WebVTT file's id, or "auto" (DESIGN 4.13)
+    captions: str | None = None  # an uploaded SRT/WebVTT file's id, "auto" or "platform" (DESIGN 4.13)
 
     @classmethod
     def rendering(
@@ -98,8 +111,10 @@ def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
     """
     new_jobs = list(new_jobs)
     batch_id = new_id() if len(new_jobs) > 1 else None
+    now = utc_now()
     rows = [
         Job(id=new_id(), status=JobStatus.QUEUED, progress=0.0, attempts=0, cancel_requested=False,
+            heartbeat_at=now,
             kind=new.kind, source_kind=new.source_kind, source_name=new.source_name,
             source_path=new.source_path, brands=new.brands, preset=new.preset, fit=new.fit,
             formats=[{"preset": f.preset, "fit": f.fit} for f in new.formats] if new.formats else None,
@@ -162,6 +177,49 @@ def progress(
         return not held or bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
+def fence(db: Database, job_id: str, *, holder: str, **values) -> None:
+    """Check, in one conditional write, that `holder` still runs the job (renewing its heartbeat and
+    writing `values` with it); `LeaseLostError` if not. Called before each output is stored and before
+    any other write a run makes, so a run that lost its lease stops before it touches anything."""
+    with db.session() as session:
+        held = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(RUNNING), Job.lease_owner == holder)
+            .values(heartbeat_at=utc_now(), **values)
+        ).rowcount
+    if not held:
+        log.warning("job %s: %s no longer holds it; it writes nothing more", job_id, holder)
+        raise LeaseLostError(f"job {job_id}: this run lost its lease")
+
+
+def sweep_queued(db: Database, older_than_s: float, on_queue: Callable[[], set[str]]) -> list[str]:
+    """Queued jobs that no queue message carries (`on_queue()` lists those that have one, read only when
+    some job has waited that long) and that were put on the queue more than `older_than_s` ago: their
+    message was lost (a queue restarted empty, a worker that took it and could not reach the database) or
+    never sent (the queue was down). Each is claimed by one conditional write (so two sweepers do not
+    both send it) and returned to be enqueued."""
+    cutoff = utc_now() - timedelta(seconds=older_than_s)
+    waiting = or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff)
+    claimed = []
+    with db.session() as session:
+        candidates = session.scalars(
+            select(Job.id).where(Job.status == JobStatus.QUEUED, Job.cancel_requested.is_(False), waiting)
+        ).all()
+        carried = on_queue() if candidates else set()
+        for job_id in candidates:
+            if job_id in carried:
+                continue
+            if session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.QUEUED, waiting)
+                .values(heartbeat_at=utc_now())
+            ).rowcount:
+                claimed.append(job_id)
+    for job_id in claimed:
+        log.warning("job %s: queued with no message on the queue; sent again", job_id)
+    return claimed
+
+
 def cancel_requested(db: Database, job_id: str) -> bool:
     with db.session() as session:
         return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
@@ -188,6 +246,8 @@ def finish(
                        loudness=item.loudness.as_dict() if item.loudness else None,
                        placements=list(getattr(item, "placements", ())),
                        post_text=(post_texts or {}).get(item.brand),
+                       cover_filename=Path(item.cover).name if getattr(item, "cover", None) else None,
+                       cover_at=getattr(item, "cover_at", None),
                        captions_filename=Path(item.captions).name if item.captions else None)
             )  # fmt: skip
         job.progress = 100.0
@@ -218,9 +278,10 @@ def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, ho
         job = _held(session, job_id, holder)
         if job is None:
             return False
-        transient = getattr(exc, "transient", False)
+        transient = is_transient(exc)
         if transient and not job.cancel_requested and job.attempts < max_attempts:
             job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "waiting to retry", None
+            job.heartbeat_at = utc_now()
             job.error, job.error_code = message, code
             outcome = JobStatus.QUEUED
         else:
@@ -236,8 +297,8 @@ def fail(db: Database, job_id: str, exc: BaseException, max_attempts: int, *, ho
 
 def wait_in_queue(db: Database, job_id: str, stage: str, *, holder: str) -> bool:
     """The run gives its job back, unstarted, to wait in `queued` with `stage` saying why and until when
-    (a paused site); the attempt is not counted, and the caller enqueues it for then. False if `holder`
-    no longer held it. A cancel asked meanwhile ends it when a worker next picks it up (`lease`)."""
+    (a paused site, free disk); the attempt is not counted, and the caller enqueues it for then. False
+    if `holder` no longer held it. A cancel asked meanwhile ends it when a worker next picks it up."""
     with db.session() as session:
         job = _held(session, job_id, holder)
         if job is None:
@@ -292,6 +353,113 @@ def cancel(db: Database, job_id: str) -> None:
             _ended(db, session, job)
 
 
+class OutputNotFoundError(PortalError):
+    code = "output_not_found"
+    status = 404
+
+
+def job_output(job: Job, number: int) -> Output:
+    """The job's output `number` (0-based, as listed in the JOB object), or OutputNotFoundError."""
+    if not 0 <= number < len(job.outputs):
+        raise OutputNotFoundError(f"job {job.id} has no output {number} (it has {len(job.outputs)})")
+    return job.outputs[number]
+
+
+def review(db: Database, job_id: str, wanted: ReviewState, number: int | None = None) -> None:
+    """Set the review state of one output of a completed job (`number`), or of all its outputs; an output
+    that becomes approved owes an `output.approved` webhook."""
+    with db.session() as session:
+        job = _get(session, job_id)
+        _completed(job, "reviewed")
+        if number is not None:
+            job_output(job, number)  # that it exists
+        numbers = range(len(job.outputs)) if number is None else [number]
+        changed = []
+        for index in numbers:
+            output = job.outputs[index]
+            if output.review != wanted:
+                output.review, output.reviewed_at = wanted, utc_now()
+                changed.append(index)
+        if wanted == ReviewState.APPROVED:
+            for index in changed:
+                record_event(session, job, db.settings, OUTPUT_APPROVED, index)
+
+
+RERENDER_QUEUED, RERENDER_RUNNING, RERENDER_FAILED = "queued", "rendering", "failed"
+
+
+def _completed(job: Job, doing: str) -> None:
+    if job.status != JobStatus.COMPLETED:
+        raise JobStateError(f"job {job.id} is {job.status}; only a completed job's outputs are {doing}")
+
+
+def request_rerender(db: Database, job_id: str, number: int, overrides: dict, requested_by: str) -> None:
+    """Ask for output `number` of a completed job to be rendered again alone with `overrides` (the caller
+    enqueues it); 409 while one is already queued or rendering."""
+    with db.session() as session:
+        job = _get(session, job_id)
+        _completed(job, "rendered again")
+        output = job_output(job, number)
+        if output.rerender and output.rerender["status"] != RERENDER_FAILED:
+            raise JobStateError(f"output {number} of job {job_id} is already being rendered again")
+        output.rerender = {"status": RERENDER_QUEUED, "progress": 0.0, "error": None,
+                           "requested_by": requested_by, "overrides": overrides}  # fmt: skip
+
+
+def rerender_progress(db: Database, job_id: str, number: int, percent: float) -> dict | None:
+    """Write a re-render's progress; its request (None: the job or the request is gone)."""
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None or number >= len(job.outputs) or not job.outputs[number].rerender:
+            return None
+        output = job.outputs[number]
+        output.rerender = {**output.rerender, "status": RERENDER_RUNNING, "progress": round(percent, 1)}
+        return output.rerender
+
+
+def finish_rerender(
+    db: Database, job_id: str, number: int, rendered, stored_names: tuple[str, str, str | None]
+) -> None:
+    """The new version (a `RenderedOutput`, stored as `stored_names`: video, cover, sidecar WebVTT or None)
+    becomes the output's current one, pending review; the older ones stay listed (and stored) until the job
+    is deleted."""
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None or number >= len(job.outputs):
+            return
+        output = job.outputs[number]
+        request = output.rerender or {}
+        versions = output.version_list()
+        versions.append({
+            "version": versions[-1]["version"] + 1,
+            "filename": stored_names[0], "cover_filename": stored_names[1],
+            "captions_filename": stored_names[2],
+            "requested_by": request.get("requested_by"), "overrides": request.get("overrides"),
+            "created_at": iso(utc_now()),
+        })  # fmt: skip
+        output.versions, output.rerender = versions, None
+        output.filename, output.cover_filename, output.cover_at = (
+            stored_names[0],
+            stored_names[1],
+            rendered.cover_at,
+        )
+        output.captions_filename = stored_names[2]
+        output.size_bytes, output.duration = rendered.size_bytes, rendered.duration
+        output.width, output.height = rendered.width, rendered.height
+        output.loudness = rendered.loudness.as_dict() if rendered.loudness else None
+        output.placements = list(rendered.placements)
+        output.review, output.reviewed_at = ReviewState.PENDING, None
+        record_event(session, job, db.settings, OUTPUT_RERENDERED, number)
+
+
+def fail_rerender(db: Database, job_id: str, number: int, message: str) -> None:
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is not None and number < len(job.outputs) and job.outputs[number].rerender:
+            output = job.outputs[number]
+            output.rerender = {**output.rerender, "status": RERENDER_FAILED, "error": message}
+
+
 def retry(db: Database, job_id: str, storage: MediaStorage) -> None:
     """Make a failed or cancelled job queued again, as new (the caller enqueues it)."""
     with db.session() as session:
@@ -304,8 +472,8 @@ def retry(db: Database, job_id: str, storage: MediaStorage) -> None:
             raise SourceGoneError("the uploaded file has expired; upload it again")
         job.status, job.stage, job.progress = JobStatus.QUEUED, None, 0.0
         job.error = job.error_code = None
-        job.attempts, job.cancel_requested = 0, False
-        job.lease_owner = job.heartbeat_at = job.started_at = job.finished_at = None
+        job.attempts, job.cancel_requested, job.heartbeat_at = 0, False, utc_now()
+        job.lease_owner = job.started_at = job.finished_at = None
         job.outputs.clear()
 
 
@@ -316,7 +484,7 @@ def delete(db: Database, job_id: str, storage: MediaStorage) -> None:
         if job.status not in FINISHED:
             raise JobRunningError(f"job {job.id} is {job.status}; cancel it before deleting it")
         for output in job.outputs:
-            for name in output.files():
+            for name in output.stored_names():
                 storage.delete(storage.ref(OUTPUTS, name))
         session.delete(job)
 
@@ -342,6 +510,7 @@ def reap(db: Database, stale_after_s: float, max_attempts: int) -> list[str]:
                 job.finished_at, job.lease_owner = now, None
             else:
                 job.status, job.stage, job.lease_owner = JobStatus.QUEUED, "requeued", None
+                job.heartbeat_at = now
                 requeued.append(job.id)
             if job.status in FINISHED:
                 _ended(db, session, job)

@@ -23,3 +23,11 @@ FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 # A stage the engine or downloader reports moves the job to the status it belongs to; any other stage
 # (a new one, say) is shown as the stage of the current status.
 STAGE_STATUS = {"downloading": JobStatus.DOWNLOADING, "rendering": JobStatus.RENDERING}
+
+
+class ReviewState(StrEnum):
+    """An output's review state (DESIGN 4.12): every output starts pending."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"

@@ -39,12 +39,16 @@ def link_key(url: str) -> str:
     return hashlib.sha256(url.strip().encode()).hexdigest()
 
 
+def known_link(session: Session, url: str) -> Source | None:
+    """The library item of a link sent before, if any (nothing is made)."""
+    return session.scalars(select(Source).where(Source.link_key == link_key(url)).limit(1)).first()
+
+
 def source_for_link(session: Session, url: str) -> Source:
     """The library item of a link: the one it already has (the same link sent again), or a new one."""
-    key = link_key(url)
-    source = session.scalars(select(Source).where(Source.link_key == key).limit(1)).first()
+    source = known_link(session, url)
     if source is None:
-        source = Source(kind="url", link=url.strip(), link_key=key, pinned=False)
+        source = Source(kind="url", link=url.strip(), link_key=link_key(url), pinned=False)
         session.add(source)
     source.used_at = utc_now()
     session.flush()
@@ -219,7 +223,13 @@ def describe_source(
         "stored": source.path is not None,
         "fingerprinted": source.fingerprint is not None,
         "edits": source.edits,
-        "transcript": source.transcript,
+        "transcript": {
+            "origin": source.transcript["origin"],
+            "cues": len(source.transcript["cues"]),
+            "updated_at": source.transcript.get("updated_at"),
+        }
+        if source.transcript
+        else None,
         "pinned": source.pinned,
         "created_at": _iso(source.created_at),
         "used_at": _iso(last_activity(source)),

@@ -17,6 +17,11 @@ class SourceError(EngineError):
     code = "bad_source"
     status = 415  # an upload that is not a usable video
 
+    @property
+    def reason(self) -> str:
+        """The message without the file it names (for naming the client's file or link instead)."""
+        return self.message.split(": ", 1)[-1]
+
 
 class MissingSourceError(SourceError):
     code = "not_found"
@@ -42,6 +47,28 @@ class UnreadableSourceError(SourceError):
     code = "unreadable"
 
 
+class UnsupportedContainerError(SourceError):
+    """A format that is not a self-contained video file (a playlist, a concat list): it may open others."""
+
+    code = "unsupported_container"
+
+
+class SourceLimitError(SourceError):
+    """The source declares or needs more than a limit allows (duration, size, counts, probe memory or time).
+
+    Never transient: the same file is refused the same way on every try.
+    """
+
+    code = "over_limit"
+    status = 413
+
+
+class SourceTooLongError(SourceLimitError):
+    """Longer than WTF_MAX_DURATION_S, by its header or by its data."""
+
+    code = "too_long"
+
+
 class FFmpegUnavailableError(EngineError):
     """No usable FFmpeg, or one that lacks a filter or encoder the engine needs."""
 
@@ -60,6 +87,14 @@ class RenderError(EngineError):
     def __str__(self) -> str:
         base = super().__str__()
         return f"{base}\n{self.stderr_tail}" if self.stderr_tail else base
+
+
+class DiskFullError(RenderError):
+    """The disk filled up while FFmpeg wrote (ENOSPC): not the source's fault; worth trying again later."""
+
+    code = "disk_full"
+    status = 507
+    transient = True
 
 
 class RenderTimeoutError(RenderError):

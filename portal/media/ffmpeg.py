@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from portal.media.binary import locate_ffmpeg
 from portal.media.errors import (
+    DiskFullError,
     FFmpegUnavailableError,
     RenderCancelledError,
     RenderError,
@@ -33,6 +35,8 @@ REQUIRED_ENCODERS = ("libx264", "aac")
 STDERR_TAIL_LINES = 20
 POLL_SECONDS = 0.1
 PR_SET_PDEATHSIG = 1
+# FFmpeg exits with a negative errno, seen as 256 - errno: ENOSPC is 228 ("No space left on device").
+DISK_FULL_EXIT = 256 - errno.ENOSPC
 
 # (fraction of the run done 0..1); called from the reading thread, at most a few times a second.
 FractionCallback = Callable[[float], None]
@@ -129,6 +133,10 @@ def run_ffmpeg(
     if reason == "timeout":
         raise RenderTimeoutError(f"FFmpeg did not finish within {timeout:g} s", "\n".join(tail))
     if process.returncode != 0:
+        if process.returncode == DISK_FULL_EXIT or any(os.strerror(errno.ENOSPC) in line for line in tail):
+            raise DiskFullError(
+                f"the disk is full: FFmpeg could not write (exit code {process.returncode})", "\n".join(tail)
+            )
         raise RenderError(f"FFmpeg failed with exit code {process.returncode}", "\n".join(tail))
     return list(tail)
 

@@ -69,6 +69,18 @@ MAX_FPS = 60.0  # outputs keep the source's rate up to this
 
 
 @dataclass(frozen=True)
+class SourceLimits:
+    """What reading one source may cost and what it may declare; the defaults are the settings' too."""
+
+    max_duration_s: int = 600  # WTF_MAX_DURATION_S: longer sources are refused (links and uploads alike)
+    memory_mb: int = 512  # WTF_PROBE_MEMORY_MB: the probe child's address space
+    timeout_s: int = 60  # WTF_PROBE_TIMEOUT_S: the probe child's CPU seconds
+
+
+SOURCE_LIMITS = SourceLimits()
+
+
+@dataclass(frozen=True)
 class EngineOptions:
     """How the engine renders; the defaults here are the settings' defaults too."""
 
@@ -82,6 +94,7 @@ class EngineOptions:
     max_short_side: int | None = None  # every output scaled so its short side fits (720: v3's outputs)
     timeout_s: int = 1800  # seconds
     loudness_lufs: float | None = -14.0  # integrated loudness target (EBU R128); None keeps the source's
+    source_limits: SourceLimits = SOURCE_LIMITS  # what reading a source may cost and declare
 
 
 # Loudness targets a setting or a brand may ask for: broadcast (-23) to the loudest streaming norms.

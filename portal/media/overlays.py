@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageColor, ImageFont
 from PIL.ImageDraw import Draw
 
+from portal.media.images import MAX_IMAGE_PIXELS, ImageLimitError, LayerKind, check_image_size, open_image
 from portal.media.layers import TEXT_BOX_PADDING, ArtSizes, OverlayArt
 
 # Pixels within the key tolerance become transparent, then opacity ramps up over this further distance
@@ -41,7 +42,7 @@ def image_size(path: Path) -> tuple[int, int]:
 
 @lru_cache(maxsize=256)
 def _image_size(path: Path, _mtime_ns: int, _size: int) -> tuple[int, int]:
-    with Image.open(path) as image:
+    with open_image(path) as image:
         return image.size
 
 
@@ -50,6 +51,7 @@ def _draw_text(text: str, color: str, outline: bool) -> Image.Image:
     font = ImageFont.load_default(size=TEXT_DRAW_HEIGHT)
     stroke = max(1, round(TEXT_DRAW_HEIGHT * TEXT_STROKE_FRACTION)) if outline else 0
     left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
+    check_image_size((right - left, bottom - top), "text", f"text {text[:40]!r}")  # before it is drawn
     canvas = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
     Draw(canvas).text(
         (-left, -top), text, font=font, fill=color, stroke_width=stroke, stroke_fill=(0, 0, 0, 200)
@@ -75,10 +77,21 @@ def _text_picture(art: OverlayArt) -> Image.Image:
 
 
 def art_size(art: OverlayArt) -> tuple[int, int]:
-    """Natural (width, height) of the art: the image's pixels, or the text as drawn (with its box)."""
-    if art.image is not None:
-        return image_size(art.image)
-    return _text_picture(art).size
+    """Natural (width, height) of the art: the image's pixels, or the text as drawn (with its box).
+
+    An image too thin for its kind of layer (a full-frame cover, a logo) is refused here, before a render.
+    """
+    if art.image is None:
+        return _text_picture(art).size
+    size = image_size(art.image)
+    check_image_size(size, _kind(art), str(art.image))
+    return size
+
+
+def _kind(art: OverlayArt) -> LayerKind:
+    if art.image is None:
+        return "text"
+    return "cover" if art.cover is not None else "logo"
 
 
 def measure_art(arts: Iterable[OverlayArt]) -> ArtSizes:
@@ -89,8 +102,10 @@ def measure_art(arts: Iterable[OverlayArt]) -> ArtSizes:
 def render_art(art: OverlayArt, width: int, height: int, dest: Path) -> Path:
     """Write the art as an RGBA PNG of exactly width x height: scaled (or, for a cover layer, scaled to
     cover the box, centred and cropped), its key colour made transparent, its opacity in the alpha."""
+    if width * height > MAX_IMAGE_PIXELS:  # the plan keeps layers inside the output: this is a plan bug
+        raise ImageLimitError(f"overlay {dest.name}: {width}x{height} is larger than any output")
     if art.image is not None:
-        with Image.open(art.image) as source:
+        with open_image(art.image, _kind(art)) as source:
             picture = source.convert("RGBA")
     else:
         picture = _text_picture(art).copy()
@@ -108,13 +123,21 @@ def render_art(art: OverlayArt, width: int, height: int, dest: Path) -> Path:
 
 
 def _cover(picture: Image.Image, width: int, height: int, scale: float) -> Image.Image:
-    """The picture scaled to cover width x height times `scale` (aspect kept), centred, cropped to it."""
+    """The picture scaled to cover width x height times `scale` (aspect kept), centred, cropped to it.
+
+    Only the part of the picture that lands in the box is scaled, so the scaled picture is never larger
+    than the box (a thin picture covering a frame would otherwise be scaled to gigabytes first).
+    """
     factor = max(width / picture.width, height / picture.height) * scale
-    size = (max(1, round(picture.width * factor)), max(1, round(picture.height * factor)))
-    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-    canvas.paste(
-        picture.resize(size, Image.Resampling.LANCZOS), ((width - size[0]) // 2, (height - size[1]) // 2)
+    size = (
+        min(width, max(1, round(picture.width * factor))),
+        min(height, max(1, round(picture.height * factor))),
     )
+    seen_w, seen_h = size[0] / factor, size[1] / factor  # the visible part, in the picture's pixels
+    left, top = (picture.width - seen_w) / 2, (picture.height - seen_h) / 2
+    visible = picture.resize(size, Image.Resampling.LANCZOS, box=(left, top, left + seen_w, top + seen_h))
+    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    canvas.paste(visible, ((width - size[0]) // 2, (height - size[1]) // 2))
     return canvas
 
 

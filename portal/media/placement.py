@@ -187,11 +187,6 @@ def _grey_frames(info: MediaInfo, samples: int) -> Iterator[np.ndarray]:
     1-4 s, so the samples spread over the clip; a clip with fewer keyframes gives fewer samples. A source
     that stops decoding gives the frames it gave; placement then works with those, or falls back.
     """
-    import numpy as np
-
-    width, height = _analysis_size(info)
-    turns = {0: 0, 90: 1, 180: 2, 270: 3}[info.rotation]
-    coded_size = (height, width) if turns % 2 else (width, height)
     seen: set[int | None] = set()
     try:
         with av.open(str(info.path)) as container:
@@ -206,10 +201,20 @@ def _grey_frames(info: MediaInfo, samples: int) -> Iterator[np.ndarray]:
                 if frame is None or frame.pts in seen:
                     continue
                 seen.add(frame.pts)
-                grey = frame.reformat(width=coded_size[0], height=coded_size[1], format="gray")
-                yield np.ascontiguousarray(np.rot90(grey.to_ndarray(), turns))
+                yield analysis_grey(frame, info)
     except av.error.FFmpegError:
         return
+
+
+def analysis_grey(frame: av.VideoFrame, info: MediaInfo) -> np.ndarray:
+    """A decoded frame of `info`'s source, small and grey, in displayed orientation (what is analysed)."""
+    import numpy as np
+
+    width, height = _analysis_size(info)
+    turns = {0: 0, 90: 1, 180: 2, 270: 3}[info.rotation]
+    coded_size = (height, width) if turns % 2 else (width, height)
+    grey = frame.reformat(width=coded_size[0], height=coded_size[1], format="gray")
+    return np.ascontiguousarray(np.rot90(grey.to_ndarray(), turns))
 
 
 def _cells(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -230,15 +235,19 @@ def _text_cells(grey: np.ndarray, rows: int, cols: int) -> np.ndarray:
 def _face_cells(grey: np.ndarray, rows: int, cols: int) -> np.ndarray:
     import numpy as np
 
-    # no histogram equalisation: on a clip that is mostly flat it stretches noise and hides the face
-    found = _face_detector().detectMultiScale(
-        grey, scaleFactor=1.1, minNeighbors=5, minSize=(FACE_MIN_PX, FACE_MIN_PX)
-    )
     mask = np.zeros(grey.shape, np.float32)
-    for x, y, w, h in found:
+    for x, y, w, h in face_boxes(grey):
         pad_x, pad_y = round(w * FACE_PAD), round(h * FACE_PAD)
         mask[max(0, y - pad_y) : y + h + pad_y, max(0, x - pad_x) : x + w + pad_x] = 1
     return (_cells(mask, rows, cols) > 0).astype(np.float32)
+
+
+def face_boxes(grey: np.ndarray) -> Sequence[tuple[int, int, int, int]]:
+    """The faces in a grey analysis frame (`analysis_grey`): x, y, width, height in its pixels."""
+    # no histogram equalisation: on a clip that is mostly flat it stretches noise and hides the face
+    return _face_detector().detectMultiScale(
+        grey, scaleFactor=1.1, minNeighbors=5, minSize=(FACE_MIN_PX, FACE_MIN_PX)
+    )
 
 
 _detectors = threading.local()  # a CascadeClassifier is not safe to share between render threads

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
-from portal.brand_loader import SHAPES, Brand, SafeZone, output_shape
+from portal.brand_loader import SHAPES, Brand, Placement, SafeZone, Spot, output_shape
 from portal.media.captions import ass_document
 from portal.media.errors import EngineError
-from portal.media.layers import ArtSizes, Layer, OverlayArt, brand_layers
+from portal.media.layers import ArtSizes, Layer, LayerOverride, OverlayArt, apply_overrides, brand_layers
 from portal.media.loudness import GainPlan, Loudness, plan_gain
 from portal.media.options import (
     DEFAULT_FIT,
@@ -31,7 +31,6 @@ from portal.media.options import (
     EngineOptions,
     Fit,
     OutputFormat,
-    Position,
 )
 from portal.media.placement import AutoPlacement, Rect, SceneMaps, anchor, choose_position
 from portal.media.probe import MediaInfo
@@ -133,6 +132,12 @@ def output_name(stem: str, brand: str, suffix: str = ".mp4", preset: str | None 
     return f"{stem}_{brand}{'_' + preset if preset else ''}{suffix}"
 
 
+def version_name(final_name: str, version: int) -> str:
+    """The name of a later version of an output (rendered again alone, DESIGN 4.12): `<name>_v<n>.mp4`."""
+    final = Path(final_name)
+    return f"{final.stem}_v{version}{final.suffix}"
+
+
 def temp_name(final_name: str, run_tag: str = "") -> str:
     """Where `final_name` is written until it is complete: hidden, `.part`, unique to one run if tagged."""
     final = Path(final_name)
@@ -166,6 +171,11 @@ class OutputPlan:
     loudness_log: Path | None
     captions: CaptionsPlan | None = None  # the transcript burned in, when the brand has a captions layer
     sidecar: Path | None = None  # the transcript as WebVTT beside the output, when there is one
+
+    @property
+    def cover_path(self) -> Path:
+        """Its cover (DESIGN 4.11): named like the output, with `.jpg`."""
+        return self.path.with_suffix(".jpg")
 
 
 @dataclass(frozen=True)
@@ -261,30 +271,55 @@ def _even(value: float) -> int:
 def place(
     aspect: float,
     width_px: float,
-    position: Position,
+    position: Placement,
     margin: float,
     zone: SafeZone,
     canvas: tuple[int, int],
 ) -> tuple[int, int, int, int]:
-    """(x, y, w, h) of an overlay of the wanted width, inside the safe rectangle less the margin.
+    """(x, y, w, h) of an overlay of the wanted width at an anchor inside the safe rectangle less the
+    margin, or centred on a free spot and moved inside the safe rectangle (a spot takes no margin).
 
     If it cannot fit at that width it is scaled down until it does, never pushed into a UI area.
     """
     cw, ch = canvas
-    gap = margin * cw
+    gap = 0.0 if isinstance(position, Spot) else margin * cw
     left, right = zone.left * cw + gap, cw - zone.right * cw - gap
     top, bottom = zone.top * ch + gap, ch - zone.bottom * ch - gap
     box_w, box_h = max(2.0, right - left), max(2.0, bottom - top)
     w = min(width_px, box_w, box_h * aspect)
     h = w / aspect
     w_px, h_px = max(2, math.floor(w / 2) * 2), max(2, math.floor(h / 2) * 2)
-    horizontal, vertical = anchor(position)
-    x = left + (box_w - w_px) * horizontal
-    y = top + (box_h - h_px) * vertical
+    if isinstance(position, Spot):
+        # the nearest even pixel to the centred spot, unless that leaves the box
+        x = max(
+            math.ceil(left / 2) * 2, round(min(max(left, position.x * cw - w_px / 2), right - w_px) / 2) * 2
+        )
+        y = max(
+            math.ceil(top / 2) * 2, round(min(max(top, position.y * ch - h_px / 2), bottom - h_px) / 2) * 2
+        )
+    else:
+        horizontal, vertical = anchor(position)
+        x = left + (box_w - w_px) * horizontal
+        y = top + (box_h - h_px) * vertical
     # Round inward so the rectangle stays inside the box after snapping to even (chroma) positions.
     x_px = min(math.ceil(x / 2) * 2, math.floor((right - w_px) / 2) * 2)
     y_px = min(math.ceil(y / 2) * 2, math.floor((bottom - h_px) / 2) * 2)
     return max(0, x_px), max(0, y_px), w_px, h_px
+
+
+def place_at(
+    aspect: float, width_px: float, centre: tuple[float, float], canvas: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of an overlay of the wanted width centred at `centre` (fractions of the canvas), moved
+    only as far as keeps it whole on the canvas (a reviewer chose the spot: the safe zone is theirs to judge).
+    """
+    cw, ch = canvas
+    w = min(width_px, cw, ch * aspect)
+    w_px = max(2, math.floor(w / 2) * 2)
+    h_px = max(2, math.floor(w_px / aspect / 2) * 2)
+    x = min(max(0.0, centre[0] * cw - w_px / 2), cw - w_px)
+    y = min(max(0.0, centre[1] * ch - h_px / 2), ch - h_px)
+    return math.floor(x / 2) * 2, math.floor(y / 2) * 2, w_px, h_px
 
 
 def place_layers(
@@ -316,7 +351,9 @@ def place_layers(
         # a height fraction (text handles) is expressed as a width for `place`
         width_px = layer.width * cw if layer.width is not None else (layer.height or 0) * ch * aspect
         auto = None
-        if layer.position == "auto":
+        if layer.centre is not None:
+            x, y, w, h = place_at(aspect, width_px, layer.centre, canvas)
+        elif layer.position == "auto":
             candidates = {p: place(aspect, width_px, p, layer.margin, zone, canvas) for p in FIXED_POSITIONS}
             if layer.fallback is None:
                 raise PlanError(f"overlay {layer.art} is placed automatically but has no fallback position")
@@ -336,16 +373,22 @@ def brand_overlays(
     art_sizes: ArtSizes,
     scene: SceneMaps | None = None,
     picture: Rect | None = None,
+    overrides: Sequence[LayerOverride] = (),
 ) -> tuple[PlacedOverlay, ...]:
-    """The brand's layers placed on this canvas, inside its safe zone."""
+    """The brand's layers placed on this canvas, inside its safe zone, with a review's `overrides`."""
     zone = brand.safe_zone_for(*canvas)
-    layers = brand_layers(brand, output_shape(*canvas))
+    layers = apply_overrides(brand_layers(brand, output_shape(*canvas)), overrides)
     return place_layers(layers, zone, canvas, art_sizes, work_dir / brand.id, scene, picture)
 
 
 def needs_scene(brands: Sequence[Brand]) -> bool:
     """Whether any brand has a layer at position "auto" (the facade then analyses the source once)."""
-    return any(layer.position == "auto" for brand in brands for layer in brand_layers(brand, "vertical"))
+    return any(
+        layer.position == "auto"
+        for brand in brands
+        for shape in SHAPES
+        for layer in brand_layers(brand, shape)
+    )
 
 
 def picture_rect(info: MediaInfo, canvas: tuple[int, int], fit: Fit) -> Rect:
@@ -360,9 +403,15 @@ def _fitted(info: MediaInfo, canvas: tuple[int, int], fit: Fit) -> tuple[int, in
     return (_fit_inside if fit == "blur" else _cover)(info.width, info.height, canvas)
 
 
-def brand_arts(brands: Sequence[Brand]) -> list[OverlayArt]:
-    """Every art the brands can draw, on an output of any shape: what the facade measures before planning."""
-    return [layer.art for brand in brands for shape in SHAPES for layer in brand_layers(brand, shape)]
+def brand_arts(brands: Sequence[Brand], overrides: Sequence[LayerOverride] = ()) -> list[OverlayArt]:
+    """Every art the brands can draw, on an output of any shape (with a review's `overrides`): what the
+    facade measures before planning."""
+    return [
+        layer.art
+        for brand in brands
+        for shape in SHAPES
+        for layer in apply_overrides(brand_layers(brand, shape), overrides)
+    ]
 
 
 def normalize_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT_FIT) -> list[str]:
@@ -675,6 +724,7 @@ def plan_render(
     makeup_db: Mapping[float, float] | None = None,
     scene: SceneMaps | None = None,
     cpus: int = REFERENCE_CPUS,
+    overrides: Sequence[LayerOverride] = (),
     transcript: Sequence[Cue] = (),
 ) -> RenderPlan:
     """Everything FFmpeg must do to make every brand in every format from `info`'s source.
@@ -689,7 +739,9 @@ def plan_render(
     same job (a re-queued job whose first worker is still alive) never write into each other's files.
     `scene` (the source's `analyse_scene`) places the layers at position "auto"; without it they take
     their fallback position. `cpus`: the cores x264 sees (its default thread count, and so its memory,
-    grows with them).
+    grows with them). `overrides`: a review's changes to the layers (`layers.apply_overrides`), for a
+    render of one output (every brand gets them). `transcript`: the clip's cues, burned in by brands with a
+    captions layer and written beside every output as WebVTT.
     """
     if not brands:
         raise PlanError("no brands to render")
@@ -705,7 +757,7 @@ def plan_render(
         for brand in brands:
             final = output_name(stem, brand.id, preset=preset if named_by_format else None)
             art_dir = work_dir / preset if named_by_format else work_dir
-            overlays = brand_overlays(brand, canvas, art_dir, art_sizes, scene, picture)
+            overlays = brand_overlays(brand, canvas, art_dir, art_sizes, scene, picture, overrides)
             target = loudness_target(brand, options)
             gain = plan_gain(loudness, target, makeup.get(target, 0.0))
             measured = work_dir / f"{Path(final).stem}.r128" if loudness and info.has_audio else None
@@ -913,17 +965,22 @@ def plan_preview(
     art_sizes: ArtSizes,
     dest: Path,
     source: MediaInfo | None = None,
+    *,
+    at: float | None = None,
+    fit: Fit = DEFAULT_FIT,
+    overrides: Sequence[LayerOverride] = (),
 ) -> tuple[RenderPlan, tuple[str, ...]]:
     """The plan of a one-frame render of the brand at the preset's size, and the args writing it as JPEG.
 
-    The frame is generated (a gradient), or the middle frame of `source`, a user's clip, which then goes
-    through the same normalization (fit and fill) as its render would.
+    The frame is generated (a gradient), or the frame of `source` (a user's clip) at `at` seconds (default:
+    its middle), which then goes through the same normalization (`fit` and fill) and the same layers (with a
+    review's `overrides`) as its render would.
     """
     if preset not in PRESETS:
         raise PlanError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     if source is not None:
         frame = replace(source, has_audio=False, audio_index=None)  # a still: its sound is not mapped
-        inputs = ["-ss", f"{source.duration / 2:.3f}", "-i", str(source.path)]
+        inputs = ["-ss", f"{source.duration / 2 if at is None else at:.3f}", "-i", str(source.path)]
     else:
         width, height = PRESET_CANVAS.get(preset, PREVIEW_SOURCE_CANVAS)
         frame = replace(PREVIEW_INFO, width=width, height=height, coded_width=width, coded_height=height)
@@ -931,7 +988,10 @@ def plan_preview(
             f"gradients=s={width}x{height}:c0=0x1d2b53:c1=0x7e2553:x0=0:y0=0:x1={width}:y1={height}:d=1"
         )
         inputs = ["-f", "lavfi", "-i", gradient]
-    plan = plan_render(frame, [brand], preset, work_dir, "preview", work_dir, art_sizes, input_args=inputs)
+    plan = plan_render(
+        frame, [brand], preset, work_dir, "preview", work_dir, art_sizes, input_args=inputs, fit=fit,
+        overrides=overrides,
+    )  # fmt: skip
     batch = plan.batches[0]
     args = (
         *PROGRESS_HEAD, *batch.inputs, "-filter_complex", batch.filter_graph,

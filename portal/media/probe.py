@@ -1,8 +1,20 @@
-"""What a source really is, read in-process with PyAV: displayed size, rate, duration, depth, HDR, audio."""
+"""What a source really is, read with PyAV: displayed size, rate, duration, depth, HDR, audio.
+
+A source is untrusted: a few KB can declare tens of millions of samples, and the demuxer builds its index
+from what is declared. So `probe_media` reads it in a child Python with an address-space and CPU limit
+(`SourceLimits`), waiting for it without blocking (under gevent the wait yields to other clients), and
+refuses what it declares beyond the limits before a frame is decoded. Only self-contained containers are
+opened: a playlist or concat list (which opens further files) is refused before its demuxer runs.
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import resource
+import subprocess
+import sys
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,10 +27,50 @@ from portal.media.errors import (
     MissingSourceError,
     NotMediaError,
     NoVideoStreamError,
+    SourceError,
+    SourceLimitError,
+    SourceTooLongError,
     StillImageError,
     UnreadableSourceError,
+    UnsupportedContainerError,
 )
-from portal.media.options import MAX_FPS
+from portal.media.options import MAX_FPS, SOURCE_LIMITS, SourceLimits
+
+# Demuxers a source may be read with (PyAV's names; a name matches any of a demuxer's aliases): files that
+# hold their own media. Not hls, dash, concat, image2 sequences or any other that opens further files.
+# Audio-only and picture formats are here so they are refused for what they are (no video, a still).
+ALLOWED_DEMUXERS = (
+    "mov",  # mov, mp4, m4a, 3gp, 3g2, mj2
+    "matroska",  # matroska, webm
+    "avi",
+    "flv",
+    "mpegts",
+    "mpeg",
+    "ogg",
+    "asf",
+    "gif",
+    "mp3",
+    "wav",
+    "aac",
+    "flac",
+    "png_pipe",
+    "jpeg_pipe",
+    "webp_pipe",
+    "bmp_pipe",
+    "tiff_pipe",
+)
+_OPEN_OPTIONS = {
+    "format_whitelist": ",".join(ALLOWED_DEMUXERS),
+    "protocol_whitelist": "file",  # no network or other protocols from inside a file
+}
+# What a real video can declare (fixed: beyond these no camera or platform produces, and the demuxer's
+# index and the decoder's buffers grow with them).
+MAX_SOURCE_SIDE = 8192
+MAX_SOURCE_PIXELS = 8192 * 4320  # 8K
+MAX_DECLARED_FPS = 1000  # frames a second the header may claim (slow-motion phones record 960)
+MAX_AUDIO_CHANNELS = 16
+MAX_AUDIO_SAMPLE_RATE = 384_000
+PROBE_EXIT_GRACE_S = 5  # wall time a probe child gets beyond its CPU limit before it is killed
 
 # AVColorTransferCharacteristic values that mean HDR.
 TRC_PQ = 16  # SMPTE ST 2084
@@ -94,21 +146,152 @@ class MediaInfo:
         return data
 
 
-def probe_media(path: Path | str) -> MediaInfo:
-    """Read a source's facts; raise a typed SourceError naming the file and the reason."""
+def probe_media(path: Path | str, limits: SourceLimits = SOURCE_LIMITS) -> MediaInfo:
+    """Read a source's facts in a bounded child process; raise a typed SourceError naming the file and the
+    reason (SourceLimitError, never retried, for what is over a limit)."""
     path = Path(path)
     if not path.is_file():
         raise MissingSourceError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise EmptySourceError(f"{path}: the file is empty")
+    command = [sys.executable, "-m", __name__, str(path), json.dumps(asdict(limits))]
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+    }
     try:
-        container = av.open(str(path))
+        # subprocess is cooperative under gevent's monkey-patching: the web's other clients keep running
+        done = subprocess.run(
+            command, capture_output=True, env=env, timeout=limits.timeout_s + PROBE_EXIT_GRACE_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise _over_time(path, limits) from None
+    return _answer(path, limits, done)
+
+
+def _over_time(path: Path, limits: SourceLimits) -> SourceLimitError:
+    return SourceLimitError(
+        f"{path}: takes more than {limits.timeout_s} s to read (the limit WTF_PROBE_TIMEOUT_S)"
+    )
+
+
+def _answer(path: Path, limits: SourceLimits, done: subprocess.CompletedProcess) -> MediaInfo:
+    """The child's JSON line: the facts, or the error it raised; a child killed by a limit is over it."""
+    try:
+        answer = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        answer = None
+    if answer is None:
+        if done.returncode < 0 or b"MemoryError" in done.stderr:  # killed: SIGXCPU, SIGKILL, SIGSEGV...
+            raise SourceLimitError(
+                f"{path}: takes too long or too much memory to read (limits WTF_PROBE_MEMORY_MB="
+                f"{limits.memory_mb}, WTF_PROBE_TIMEOUT_S={limits.timeout_s})"
+            )
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise UnreadableSourceError(f"{path}: cannot be read (the media reader failed: {last[:300]})")
+    if "error" in answer:
+        error_class = _SOURCE_ERRORS.get(answer["error"], UnreadableSourceError)
+        raise error_class(answer["message"])
+    answer["path"] = Path(answer["path"])
+    answer["sar"] = Fraction(answer["sar"].replace(":", "/"))
+    return MediaInfo(**answer)
+
+
+_SOURCE_ERRORS: dict[str, type[SourceError]] = {
+    error.__name__: error
+    for error in (
+        MissingSourceError,
+        EmptySourceError,
+        NotMediaError,
+        StillImageError,
+        NoVideoStreamError,
+        UnreadableSourceError,
+        UnsupportedContainerError,
+        SourceLimitError,
+        SourceTooLongError,
+    )
+}
+
+
+def _probe_child(path: Path, limits: SourceLimits) -> dict:
+    """Runs in the child, under its limits: the facts as a dict, or the error it raised."""
+    memory = limits.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.timeout_s, limits.timeout_s + 1))
+    try:
+        return read_media(path, limits).as_dict()
+    except SourceError as exc:
+        return {"error": type(exc).__name__, "message": str(exc)}
+    except MemoryError:
+        return {
+            "error": SourceLimitError.__name__,
+            "message": f"{path}: needs more than {limits.memory_mb} MB to read (WTF_PROBE_MEMORY_MB)",
+        }
+
+
+def read_media(path: Path, limits: SourceLimits = SOURCE_LIMITS) -> MediaInfo:
+    """The facts, read in this process: only the probe child calls it (it has no memory bound of its own)."""
+    try:
+        container = av.open(str(path), options=_OPEN_OPTIONS)
+    except av.error.ArgumentError:  # the demuxer found is not on the allow-list
+        raise UnsupportedContainerError(
+            f"{path}: is not a self-contained video file (playlists, concat lists and image sequences are "
+            f"refused; send an MP4, MOV, MKV, WebM, AVI, FLV, MPEG-TS or similar)"
+        ) from None
     except av.error.InvalidDataError:
         raise NotMediaError(f"{path}: not a video file (unrecognised or truncated data)") from None
+    except (av.error.MemoryError, MemoryError):
+        raise MemoryError from None
     except (av.error.FFmpegError, OSError) as exc:
         raise UnreadableSourceError(f"{path}: cannot be read ({exc})") from None
     with container:
-        return _inspect(path, container)
+        _check_declared(path, container, limits)
+        info = _inspect(path, container)
+    if info.duration > limits.max_duration_s:
+        raise _too_long(path, info.duration, limits)
+    return info
+
+
+def _too_long(path: Path, duration: float, limits: SourceLimits) -> SourceTooLongError:
+    return SourceTooLongError(
+        f"{path}: the video lasts {duration:.0f} s, over the limit of {limits.max_duration_s} s "
+        "(WTF_MAX_DURATION_S)"
+    )
+
+
+def _check_declared(path: Path, container: av.container.InputContainer, limits: SourceLimits) -> None:
+    """Refuse what the header claims beyond any real video, before anything is decoded.
+
+    The duration is checked after reading (`read_media`): a container's span is not its content's when
+    its streams run on different clocks (an Instagram stream stamped with the epoch).
+    """
+    for stream in container.streams:
+        codec = stream.codec_context
+        counted = int(stream.frames or 0)
+        if stream.type == "video":
+            width, height = int(codec.width or 0), int(codec.height or 0)
+            if max(width, height) > MAX_SOURCE_SIDE or width * height > MAX_SOURCE_PIXELS:
+                raise SourceLimitError(
+                    f"{path}: declares a {width}x{height} picture, over the limit of {MAX_SOURCE_SIDE} px "
+                    f"a side and {MAX_SOURCE_PIXELS} pixels"
+                )
+            most = limits.max_duration_s * MAX_DECLARED_FPS
+        elif stream.type == "audio":
+            channels, rate = int(codec.channels or 0), int(codec.sample_rate or 0)
+            if channels > MAX_AUDIO_CHANNELS or rate > MAX_AUDIO_SAMPLE_RATE:
+                raise SourceLimitError(
+                    f"{path}: declares {channels} audio channels at {rate} Hz, over the limit of "
+                    f"{MAX_AUDIO_CHANNELS} channels and {MAX_AUDIO_SAMPLE_RATE} Hz"
+                )
+            most = limits.max_duration_s * max(rate, 1)  # uncompressed audio: a frame per sample at most
+        else:
+            continue
+        if counted > most:
+            raise SourceLimitError(
+                f"{path}: its {stream.type} track declares {counted} frames, more than "
+                f"{limits.max_duration_s} s (WTF_MAX_DURATION_S) can hold ({most})"
+            )
 
 
 def _inspect(path: Path, container: av.container.InputContainer) -> MediaInfo:
@@ -213,6 +396,7 @@ def _first_frames(
     path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream, count: int
 ) -> list[av.VideoFrame]:
     frames = []
+    stream.codec_context.thread_count = 1  # one frame is wanted: no per-core decoder threads and buffers
     try:
         for frame in container.decode(stream):
             frames.append(frame)
@@ -297,3 +481,13 @@ def _frame_rate(stream: av.video.stream.VideoStream, duration: float) -> tuple[f
     if not math.isfinite(rate) or rate <= 0:
         rate = 30.0
     return round(rate, 3), vfr
+
+
+def _main() -> None:
+    """The probe child: `python -m portal.media.probe PATH LIMITS_JSON`; one JSON line on stdout."""
+    path, limits = Path(sys.argv[1]), SourceLimits(**json.loads(sys.argv[2]))
+    print(json.dumps(_probe_child(path, limits)))
+
+
+if __name__ == "__main__":
+    _main()

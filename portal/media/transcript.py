@@ -119,6 +119,20 @@ def checked_cues(cues: Iterable[Cue], duration: float) -> list[Cue]:
     return checked
 
 
+def fitted_cues(cues: Iterable[Cue], duration: float) -> list[Cue]:
+    """Machine-made cues (a site's subtitles) fitted to the clip as downloaded: in time order, empty ones
+    dropped, those past its end dropped and the last one cut at the end (a site's captions may run on a
+    little past the file it serves). A person's file or edit is checked instead (`checked_cues`)."""
+    fitted = []
+    for cue in sorted(cues, key=lambda cue: cue.start):
+        end = min(cue.end, duration)
+        if not cue.text.strip() or end <= cue.start:
+            continue
+        words = tuple(Word(w.text, min(w.start, end), min(w.end, end)) for w in cue.words)
+        fitted.append(Cue(cue.start, end, cue.text, words))
+    return fitted
+
+
 def cues_from_json(items: list[dict]) -> list[Cue]:
     """Cues as the API and the database hold them; words are spread over the cue when not given."""
     cues = []

@@ -21,9 +21,33 @@ async function api(method, path, body) {
   const data = type.includes("json") ? await response.json() : null;
   if (!response.ok) {
     const message = data && data.error ? data.error.message : `The server answered ${response.status}.`;
-    throw new Error(message);
+    const error = new Error(message);
+    error.outage = response.status === 503;  // the banner says so, and goes when the service is back
+    if (error.outage) showOutage(message, Number(response.headers.get("Retry-After")) || 10);
+    throw error;
   }
   return data;
+}
+
+// A 503 means a database, queue or bucket is down for a while: a banner says so and the page checks
+// again (every Retry-After seconds) until the service answers, then hides it and reloads the job list.
+let outageTimer = null;
+
+function showOutage(message, retryAfter) {
+  const banner = document.getElementById("outage");
+  banner.textContent = `${message} The page tries again by itself.`;
+  banner.hidden = false;
+  clearTimeout(outageTimer);
+  outageTimer = setTimeout(async () => {
+    outageTimer = null;
+    try {
+      await api("GET", "/api/jobs?limit=1");
+    } catch (error) {
+      return;  // still down: api() showed the banner again and set the next check
+    }
+    banner.hidden = true;
+    if (document.getElementById("jobs")) loadJobs(true).catch(() => {});
+  }, retryAfter * 1000);
 }
 
 function el(tag, attributes = {}, ...children) {
@@ -111,8 +135,10 @@ function formatNames(job) {
 function renderJob(job) {
   const item = document.getElementById(`job-${job.id}`) || slotFor(job, false);
   const fresh = el("li", { id: `job-${job.id}`, class: `job ${job.status}`, "data-status": job.status });
+  const adjuster = item.querySelector(".adjuster");  // an editor open on this job stays open
   item.replaceWith(fresh);
   renderJobInto(fresh, job);
+  if (adjuster && job.status === STATUS.COMPLETED) fresh.append(adjuster);
   if (job.batch_id) updateBatch(job.batch_id);
 }
 
@@ -128,7 +154,9 @@ function renderJobInto(item, job) {
   if (!TERMINAL.includes(job.status)) {
     const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `Progress of ${title}`,
       "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(job.progress)) });
-    bar.append(el("span", { style: `width:${job.progress}%` }));
+    const fill = el("span");
+    fill.style.width = `${job.progress}%`;  // CSSOM, not a style attribute: the page's CSP allows only this
+    bar.append(fill);
     item.append(bar);
     const cancel = el("button", { type: "button", class: "secondary", text: "Cancel" });
     cancel.addEventListener("click", () => api("POST", `/api/jobs/${job.id}/cancel`).then((d) => renderJob(d.job)).catch((e) => alert(e.message)));
@@ -143,16 +171,17 @@ function renderJobInto(item, job) {
   }
   if (job.status === STATUS.FAILED && job.kind === "render" && job.source.kind === "url") offerUpload(item, job, title);
   if (job.status === STATUS.COMPLETED) {
-    const outputs = el("div", { class: "outputs" });
-    for (const output of job.outputs) {
-      outputs.append(el("figure", { class: "output" },
-        el("video", { controls: "", preload: "metadata", playsinline: "", src: output.url }),
-        el("figcaption", {},
-          el("span", { text: `${output.brand} · ${job.formats.length > 1 ? output.format + " · " : ""}${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
-          el("a", { href: output.url, download: output.filename, text: "Download" }),
-          output.post_text ? postText(output.post_text, output.brand) : "")));
+    // the review grid: this source's outputs grouped by brand, one card (its cover) per format
+    for (const brand of [...new Set(job.outputs.map((output) => output.brand))]) {
+      const outputs = el("div", { class: "outputs" });
+      for (const output of job.outputs.filter((o) => o.brand === brand)) outputs.append(outputCard(item, job, output));
+      item.append(el("section", { class: "output-group", "aria-label": `${brand} outputs` },
+        el("h4", { text: brand }), outputs));
     }
-    item.append(outputs);
+    followRerenders(job);
+    if (job.outputs.some((output) => output.review !== "approved")) {
+      item.append(reviewButton("Approve all", `/api/jobs/${job.id}/review`, "approved", "secondary"));
+    }
     if (job.outputs.length) item.append(el("a", { class: "button secondary", href: `/api/jobs/${job.id}/archive`, text: "Download all (ZIP)" }));
   }
   renderWebhooks(item, job);
@@ -237,6 +266,148 @@ async function uploadCookies(event) {
   }
 }
 
+// Review (docs/DASHBOARD.md): each output is pending, approved or rejected; the answer redraws the job.
+function reviewButton(label, path, state, cls) {
+  const button = el("button", { type: "button", class: cls, text: label });
+  button.addEventListener("click", () => api("POST", path, { state }).then((d) => renderJob(d.job)).catch((e) => alert(e.message)));
+  return button;
+}
+
+function reviewControls(item, job, output) {
+  const path = `/api/jobs/${job.id}/outputs/${output.number}/review`;
+  const adjust = el("button", { type: "button", class: "secondary", text: "Adjust" });
+  adjust.addEventListener("click", () => openAdjuster(item, job, output));
+  return el("div", { class: "review" },
+    el("span", { class: "review-state", text: output.review }),
+    ...(output.review === "approved" ? [] : [reviewButton("Approve", path, "approved", "")]),
+    ...(output.review === "rejected" ? [] : [reviewButton("Reject", path, "rejected", "secondary")]),
+    adjust);
+}
+
+function outputCard(item, job, output) {
+  const label = `${output.brand} · ${output.format}`;
+  const card = el("figure", { class: `output review-${output.review}`, "data-number": String(output.number), "aria-label": label },
+    el("video", { controls: "", preload: "metadata", playsinline: "", src: output.url, ...(output.cover_url ? { poster: output.cover_url } : {}) }),
+    el("figcaption", {},
+      el("span", { text: `${label}${output.version > 1 ? " · v" + output.version : ""} · ${output.width}×${output.height} · ${output.duration.toFixed(1)} s · ${size(output.size_bytes)}` }),
+      el("a", { href: output.url, download: output.filename, text: "Download" }),
+      output.post_text ? postText(output.post_text, label) : "",
+      reviewControls(item, job, output)));
+  const again = output.rerender;
+  if (again && again.status === "failed") {
+    card.append(el("p", { class: "error", role: "alert", text: `Rendering again failed: ${again.error}` }));
+  } else if (again) {
+    const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `Rendering ${label} again`,
+      "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(again.progress)) });
+    const fill = el("span");
+    fill.style.width = `${again.progress}%`;  // CSSOM, not a style attribute: the page's CSP allows only this
+    bar.append(fill);
+    card.append(el("p", { class: "meta", text: again.status === "queued" ? "Queued to render again" : "Rendering again…" }), bar);
+  }
+  return card;
+}
+
+// While an output of a job is being rendered again, the job is fetched every second (its card's bar).
+const rerenderPolls = new Map();
+function followRerenders(job) {
+  clearTimeout(rerenderPolls.get(job.id));
+  if (!job.outputs.some((output) => output.rerender && output.rerender.status !== "failed")) return;
+  rerenderPolls.set(job.id, setTimeout(() => api("GET", `/api/jobs/${job.id}`).then((d) => renderJob(d.job)).catch(() => followRerenders(job)), 1000));
+}
+
+// Adjust (docs/DASHBOARD.md): the output's frame with its layers outlined; drag a layer (mouse or finger)
+// or its corner to resize it; each change asks the engine for a new still (the same plan as the render),
+// and "Render this one again" renders this output alone with the changes.
+function openAdjuster(item, job, output) {
+  const open = item.querySelector(".adjuster");
+  if (open) open.remove();
+  const overrides = new Map();  // layer index -> {index, x, y, width}
+  const label = `${output.brand} · ${output.format}`;
+  const still = el("img", { class: "still", alt: `The engine's still of ${label}` });
+  const stage = el("div", { class: "stage" }, still);
+  const status = el("p", { class: "meta", role: "status" });
+  const renderAgain = el("button", { type: "button", text: "Render this one again" });
+  const close = el("button", { type: "button", class: "secondary", text: "Close" });
+  const panel = el("section", { class: "adjuster", "aria-label": `Adjust ${label}` },
+    el("h4", { text: `Adjust ${label}` }), stage, status, el("div", { class: "review" }, renderAgain, close));
+  item.append(panel);
+  panel.scrollIntoView({ block: "nearest" });
+  close.addEventListener("click", () => panel.remove());
+  renderAgain.addEventListener("click", () => {
+    renderAgain.disabled = true;
+    api("POST", `/api/jobs/${job.id}/outputs/${output.number}/render`, { layers: [...overrides.values()] })
+      .then((d) => { panel.remove(); renderJob(d.job); })
+      .catch((e) => { renderAgain.disabled = false; showMessage(status, e.message); });
+  });
+
+  let busy = false, again = false, timer = null, shown = 0;
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    showMessage(status, "Updating the still…");
+    try {
+      const data = await api("POST", `/api/jobs/${job.id}/outputs/${output.number}/still`, { layers: [...overrides.values()] });
+      still.src = data.still;
+      stage.style.aspectRatio = `${data.width} / ${data.height}`;
+      drawBoxes(data.layers);
+      stage.dataset.stills = String(++shown);
+      showMessage(status, "");
+    } catch (e) {
+      showMessage(status, e.message);
+    } finally {
+      busy = false;
+      if (again) { again = false; refresh(); }
+    }
+  }
+  const changed = () => { clearTimeout(timer); timer = setTimeout(refresh, 150); };
+
+  function drawBoxes(layers) {
+    stage.querySelectorAll(".layer-box").forEach((box) => box.remove());
+    for (const layer of layers.filter((l) => !l.full_frame)) {
+      const name = layer.text ? `Layer ${layer.index}: “${layer.text}”` : `Layer ${layer.index}: image`;
+      const box = el("div", { class: "layer-box", "aria-label": name, title: name, "data-index": String(layer.index) },
+        el("span", { class: "resize", "aria-label": `Resize layer ${layer.index}` }));
+      place(box, layer.x, layer.y, layer.width, layer.height);
+      box.addEventListener("pointerdown", (event) => startGesture(event, box, layer));
+      stage.append(box);
+    }
+  }
+  function place(box, x, y, w, h) {
+    Object.assign(box.dataset, { x, y, w, h });
+    Object.assign(box.style, { left: `${x * 100}%`, top: `${y * 100}%`, width: `${w * 100}%`, height: `${h * 100}%` });
+  }
+  function startGesture(event, box, layer) {
+    event.preventDefault();
+    const resizing = event.target.classList.contains("resize");
+    const rect = stage.getBoundingClientRect();
+    const start = { px: event.clientX, py: event.clientY, x: +box.dataset.x, y: +box.dataset.y, w: +box.dataset.w, h: +box.dataset.h };
+    box.setPointerCapture(event.pointerId);
+    const move = (e) => {
+      const dx = (e.clientX - start.px) / rect.width, dy = (e.clientY - start.py) / rect.height;
+      if (resizing) {
+        const w = Math.min(1, Math.max(0.02, start.w + dx));
+        place(box, start.x, start.y, w, start.h * (w / start.w));
+      } else {
+        place(box, Math.min(1 - start.w, Math.max(0, start.x + dx)), Math.min(1 - start.h, Math.max(0, start.y + dy)), start.w, start.h);
+      }
+    };
+    const end = () => {
+      box.removeEventListener("pointermove", move);
+      box.removeEventListener("pointerup", end);
+      box.removeEventListener("pointercancel", end);
+      const x = +box.dataset.x, y = +box.dataset.y, w = +box.dataset.w, h = +box.dataset.h;
+      const round = (v) => Math.round(v * 10000) / 10000;
+      overrides.set(layer.index, { ...(overrides.get(layer.index) || {}), index: layer.index,
+        x: round(x + w / 2), y: round(y + h / 2), ...(resizing ? { width: round(w) } : {}) });
+      changed();
+    };
+    box.addEventListener("pointermove", move);
+    box.addEventListener("pointerup", end);
+    box.addEventListener("pointercancel", end);
+  }
+  refresh();
+}
+
 // A job's webhook deliveries (docs/API.md): how each went, refreshed while one is still being tried.
 const webhookRefresh = new Map();
 
@@ -298,7 +469,15 @@ function openStream() {
     const item = document.getElementById(`job-${id}`);
     if (item) item.remove();
   });
-  // On a network error the browser reconnects by itself; a stream that ended was closed by unfollow.
+  // On a network error the browser reconnects by itself; a stream that ended was closed by unfollow. An
+  // error answer (a 503 while the database is down) closes it for good: open it again a little later.
+  stream.onerror = () => {
+    if (stream.readyState !== EventSource.CLOSED) return;
+    stream = null;
+    streamJobs = "";
+    clearTimeout(reopenTimer);
+    reopenTimer = setTimeout(openStream, 10000);
+  };
 }
 
 async function showState(state) {
@@ -411,6 +590,7 @@ function showPlan(form) {
       const { plan } = await api("POST", "/api/plans", request);
       line.textContent = `${plural(plan.sources, "source")} x ${plural(plan.brands, "brand")} x ` +
         `${plural(plan.formats, "format")} = ${plural(plan.count, "output")}`;
+      renderWarnings(line, plan.warnings);
     } catch (error) {
       line.textContent = error.message;
     }
@@ -541,18 +721,25 @@ function setupLibrary() {
 
 // ---- brands: the layer editor -------------------------------------------------------------------
 // Each form keeps the brand as saved (brand_config.json's shape) and edits it in place: what the form does
-// not show is posted back untouched. New images are sent as files named by "upload:<field>" markers.
+// not show is posted back untouched. New images are uploaded (and cleaned) by POST /api/brands/<id>/assets
+// and named "asset:<name>" in the layer. Placement (position, width/size, margin) given once applies to every
+// shape; dragging a layer on a shape gives that shape its own, and from then on the controls edit the shape
+// shown (DESIGN 4.10).
 
-const SHAPES = ["vertical", "square", "landscape"];
+const FACTS = JSON.parse(document.getElementById("editor-facts")?.textContent || '{"shapes": []}');
+const SHAPES = FACTS.shapes;
 // The sliders' ranges (the config's limits are the server's to check); defaults come from the page.
+// Fractions are shown as percentages of what they measure.
 const SLIDERS = {
-  width: { label: "Width", min: 0.02, max: 1, step: 0.01 },
-  margin: { label: "Margin", min: 0, max: 0.2, step: 0.005 },
-  opacity: { label: "Opacity", min: 0, max: 1, step: 0.05 },
-  scale: { label: "Scale", min: 0.5, max: 2, step: 0.01 },
-  size: { label: "Text size", min: 0.01, max: 0.2, step: 0.0025 },
-  key_tolerance: { label: "Key tolerance", min: 0.01, max: 0.5, step: 0.01 },
+  width: { label: "Width", unit: "% of the frame's width", min: 0.02, max: 1, step: 0.005 },
+  margin: { label: "Margin", unit: "% of the frame's width", min: 0, max: 0.2, step: 0.005 },
+  opacity: { label: "Opacity", unit: "%", min: 0, max: 1, step: 0.05 },
+  scale: { label: "Scale", unit: "% of the frame", min: 0.5, max: 2, step: 0.01 },
+  size: { label: "Text size", unit: "% of the frame's height", min: 0.005, max: 0.2, step: 0.0025 },
+  key_tolerance: { label: "Key tolerance", unit: "%", min: 0.01, max: 0.5, step: 0.01 },
 };
+const PLACEMENT = ["position", "width", "size", "margin"];
+const SNAP_PX = 12;  // on screen: closer than this to a safe-zone edge or an anchor, a dragged layer snaps
 const LAYER_DEFAULTS = JSON.parse(document.getElementById("layer-defaults")?.textContent || "{}");
 
 function brandId(form) {
@@ -564,8 +751,37 @@ function labelled(text, control, ...after) {
   return el("label", {}, `${text} `, control, ...after);
 }
 
-function valueOf(layer, key, kind) {
-  return layer[key] ?? LAYER_DEFAULTS[kind][key];
+function percent(fraction) {
+  return `${(fraction * 100).toFixed(1).replace(/\.0$/, "")} %`;
+}
+
+const isSpot = (value) => value !== null && typeof value === "object" && "x" in value;
+const isPerShape = (value) => value !== null && typeof value === "object" && !isSpot(value);
+
+// A setting's value on a shape: the value, or its per-shape value (the nearest shape's when missing).
+function atShape(value, shape) {
+  if (!isPerShape(value)) return value;
+  const nearest = FACTS.nearest[shape].find((s) => value[s] !== undefined && value[s] !== null);
+  return value[nearest];
+}
+
+function valueOf(layer, key, kind, shape) {
+  const value = atShape(layer[key], shape);
+  return value ?? LAYER_DEFAULTS[kind][key];
+}
+
+// Set a placement setting for one shape; the other shapes keep what they had. One value for all shapes
+// is written once.
+function setAtShape(layer, key, kind, shape, value) {
+  const before = layer[key] ?? LAYER_DEFAULTS[kind][key];
+  const perShape = Object.fromEntries(SHAPES.map((s) => [s, atShape(before, s)]));
+  perShape[shape] = value;
+  const same = SHAPES.every((s) => JSON.stringify(perShape[s]) === JSON.stringify(value));
+  layer[key] = same ? value : perShape;
+}
+
+function sizedBy(layer, kind) {
+  return kind === "text" || layer.size !== undefined ? "size" : "width";
 }
 
 class LayerEditor {
@@ -574,11 +790,12 @@ class LayerEditor {
     this.brand = JSON.parse(form.querySelector(".brand-json").textContent);
     this.brand.layers = this.brand.layers || [];
     this.positions = JSON.parse(form.dataset.positions);
-    this.files = new Map();
-    this.uploads = 0;
+    this.sources = new Map();  // layer -> {file, shape, clean} of its last upload: to clean again or undo
     this.container = form.querySelector(".layers");
     this.render();
   }
+
+  get shape() { return this.form.preset.value; }
 
   changed() { this.form.dispatchEvent(new Event("input", { bubbles: true })); }
 
@@ -594,21 +811,38 @@ class LayerEditor {
     const remove = el("button", { type: "button", class: "danger", text: "Remove layer" });
     remove.addEventListener("click", () => { this.brand.layers.splice(index, 1); this.render(); this.changed(); });
     const controls = kind === "text" ? this.textControls(layer) : this.imageControls(layer);
-    return el("fieldset", { class: "layer" }, el("legend", { text: `Layer ${index + 1}: ${title}` }),
-      el("div", { class: "grid" }, ...controls), remove);
+    const parts = [el("legend", { text: `Layer ${index + 1}: ${title}` })];
+    if (kind === "image") parts.push(this.cleanup(layer));
+    parts.push(el("div", { class: "grid" }, ...controls));
+    if (layer.fit !== "cover") {
+      parts.push(el("p", { class: "hint readout", "data-layer": String(index) }));
+      const every = el("button", { type: "button", class: "secondary", text: "Use this shape's placement on every shape" });
+      every.addEventListener("click", () => {
+        for (const key of PLACEMENT) if (layer[key] !== undefined) layer[key] = atShape(layer[key], this.shape);
+        this.render(); this.changed();
+      });
+      parts.push(every);
+    }
+    parts.push(remove);
+    return el("fieldset", { class: "layer", "data-layer": String(index) }, ...parts);
   }
 
   slider(layer, key, kind) {
     const spec = SLIDERS[key];
-    const value = valueOf(layer, key, kind);
-    const shown = el("output", { text: String(value) });
+    const placement = PLACEMENT.includes(key);
+    const value = placement ? valueOf(layer, key, kind, this.shape) : (layer[key] ?? LAYER_DEFAULTS[kind][key]);
+    const shown = el("output", { text: percent(value) });
     const input = el("input", { type: "range", min: spec.min, max: spec.max, step: spec.step, value, name: key });
     input.addEventListener("input", () => {
-      layer[key] = Number(input.value);
+      const number = Number(input.value);
+      // one value for every shape stays one; once a shape has its own, the slider sets the shape shown
+      if (placement && isPerShape(layer[key])) setAtShape(layer, key, kind, this.shape, number);
+      else layer[key] = number;
       if (key === "width") delete layer.size;  // a logo is sized by one of the two
-      shown.textContent = input.value;
+      shown.textContent = percent(number);
     });
-    return labelled(spec.label, input, shown);
+    const where = !placement ? "" : isPerShape(layer[key]) ? ` (${this.shape})` : " (every shape)";
+    return labelled(`${spec.label}${where}`, input, shown, el("span", { class: "unit", text: ` ${spec.unit.replace(/^% ?/, "")}` }));
   }
 
   select(text, options, value, onChange) {
@@ -632,44 +866,94 @@ class LayerEditor {
   }
 
   position(layer, kind) {
-    return this.select("Position", this.positions.map((p) => [p, p]), valueOf(layer, "position", kind),
-      (value) => { layer.position = value; });
+    const value = valueOf(layer, "position", kind, this.shape);
+    const options = this.positions.map((p) => [p, p]);
+    if (isSpot(value)) options.push(["spot", `where you dragged it (${percent(value.x)} across, ${percent(value.y)} down)`]);
+    const perShape = isPerShape(layer.position);
+    return this.select(`Position (${perShape ? this.shape : "every shape"})`, options, isSpot(value) ? "spot" : value, (chosen) => {
+      if (chosen === "spot") return;
+      if (perShape) setAtShape(layer, "position", kind, this.shape, chosen); else layer.position = chosen;
+      this.render();
+    });
+  }
+
+  // `target`: the shape the image is for ("any": every shape); options: {clean, cut} for the server.
+  async upload(layer, target, file, options) {
+    const id = brandId(this.form);
+    if (!id) throw new Error("Give the brand an id first.");
+    const body = new FormData();
+    body.append("file", file);
+    body.append("shape", options.cut);
+    body.append("clean", options.clean ? "true" : "false");
+    const { asset } = await api("POST", `/api/brands/${encodeURIComponent(id)}/assets`, body);
+    const mark = `asset:${asset.name}`;
+    if (target === "any") layer.image = mark;
+    else {
+      // one image for every shape until now: it stays the image of the shapes not given their own
+      const shapes = typeof layer.image === "string" && layer.image
+        ? Object.fromEntries(SHAPES.map((s) => [s, layer.image])) : { ...(layer.image || {}) };
+      layer.image = { ...shapes, [target]: mark };
+    }
+    this.sources.set(layer, { file, target, clean: options.clean, cut: options.cut, asset });
+    this.render();
+    this.changed();
   }
 
   imageFile(layer, shape) {
     const current = typeof layer.image === "string" ? (shape === "any" ? layer.image : "") : (layer.image[shape] || "");
-    const input = el("input", { type: "file", accept: "image/png,image/jpeg,image/webp" });
-    input.addEventListener("change", () => {
+    const input = el("input", { type: "file", accept: "image/png,image/jpeg,image/webp,image/svg+xml" });
+    const problem = el("span", { class: "error" });  // an alert once it has something to say
+    input.addEventListener("change", async () => {
       const file = input.files[0];
       if (!file) return;
-      const field = `image-${++this.uploads}`;
-      this.files.set(field, file);
-      const mark = `upload:${field}`;
-      if (shape === "any") layer.image = mark;
-      else {
-        // one image for every shape until now: it stays the image of the shapes not given their own
-        const shapes = typeof layer.image === "string" && layer.image
-          ? Object.fromEntries(SHAPES.map((s) => [s, layer.image])) : { ...(layer.image || {}) };
-        layer.image = { ...shapes, [shape]: mark };
-      }
+      problem.textContent = "";
+      problem.removeAttribute("role");
+      // a full-frame image is framed as drawn: it is kept as sent (checked, stored as PNG), not trimmed
+      const clean = layer.fit !== "cover";
+      try { await this.upload(layer, shape, file, { clean, cut: "original" }); }
+      catch (e) { problem.setAttribute("role", "alert"); problem.textContent = e.message; input.value = ""; }
     });
     const label = shape === "any" ? "Image (every shape)" : `Image for ${shape} outputs`;
-    const name = current.startsWith("upload:") ? "new file" : current.split("/").pop();
-    return labelled(label, input, el("span", { class: "hint", text: name ? ` now: ${name}` : "" }));
+    const name = current.startsWith("asset:") ? "new image" : current.split("/").pop();
+    return labelled(label, input, el("span", { class: "hint", text: name ? ` now: ${name}` : "" }), problem);
+  }
+
+  // Before and after the clean-up of the layer's last upload, with undo (keep it as sent) and a shape.
+  cleanup(layer) {
+    const source = this.sources.get(layer);
+    if (!source) return el("div", { class: "cleanup", hidden: "" });
+    const before = el("img", { alt: "As uploaded", src: URL.createObjectURL(source.file) });
+    const after = el("img", { alt: source.clean ? "Cleaned" : "As uploaded, kept", src: source.asset.url });
+    const changes = source.clean ? (source.asset.changes.join("; ") || "nothing needed cleaning") : "kept as sent";
+    const again = (options) => async () => {
+      try { await this.upload(layer, source.target, source.file, { clean: source.clean, cut: source.cut, ...options }); }
+      catch (e) { showMessage(this.form.querySelector(":scope > p.error"), e.message); }
+    };
+    const undo = el("button", { type: "button", class: "secondary", text: source.clean ? "Undo clean-up" : "Clean it up" });
+    undo.addEventListener("click", again({ clean: !source.clean }));
+    const shape = this.select("Cut to", FACTS.asset_shapes.map((s) => [s, s === "original" ? "as uploaded" : s]),
+      source.cut, (value) => again({ cut: value, clean: true })());
+    return el("div", { class: "cleanup" },
+      el("figure", {}, before, el("figcaption", { text: `Before (${source.asset.original.width}×${source.asset.original.height} ${source.asset.original.format})` })),
+      el("figure", {}, after, el("figcaption", { text: `After (${source.asset.width}×${source.asset.height} PNG): ${changes}` })),
+      el("div", {}, undo, source.clean ? shape : ""));
   }
 
   imageControls(layer) {
     const controls = [
       this.select("Fit", [["", "placed (inside the safe zone)"], ["cover", "full frame (covers the picture)"]],
         layer.fit || "", (value) => {
-          if (value) { layer.fit = value; for (const k of ["position", "width", "size", "margin"]) delete layer[k]; }
+          if (value) { layer.fit = value; for (const k of PLACEMENT) delete layer[k]; }
           else { delete layer.fit; delete layer.scale; }
           this.render();
         }),
       ...["any", ...SHAPES].map((shape) => this.imageFile(layer, shape)),
     ];
     if (layer.fit === "cover") controls.push(this.slider(layer, "scale", "image"));
-    else controls.push(this.position(layer, "image"), this.slider(layer, "width", "image"), this.slider(layer, "margin", "image"));
+    else {
+      controls.push(this.position(layer, "image"), this.slider(layer, sizedBy(layer, "image"), "image"));
+      if (!isSpot(valueOf(layer, "position", "image", this.shape))) controls.push(this.slider(layer, "margin", "image"));
+    }
     controls.push(this.slider(layer, "opacity", "image"));
     controls.push(this.toggle("Key out a colour", Boolean(layer.key_color), (on) => {
       if (on) layer.key_color = "#000000"; else { delete layer.key_color; delete layer.key_tolerance; }
@@ -685,11 +969,12 @@ class LayerEditor {
     const text = el("input", { value: layer.text, name: "text" });
     text.addEventListener("input", () => { layer.text = text.value; });
     const controls = [labelled("Text", text), this.position(layer, "text"), this.slider(layer, "size", "text"),
-      this.colour("Text colour", valueOf(layer, "color", "text"), (value) => { layer.color = value; }),
-      this.slider(layer, "opacity", "text"), this.slider(layer, "margin", "text"),
-      this.toggle("Box behind the text", Boolean(layer.box), (on) => {
-        if (on) layer.box = { ...LAYER_DEFAULTS.box }; else delete layer.box;
-      })];
+      this.colour("Text colour", layer.color ?? LAYER_DEFAULTS.text.color, (value) => { layer.color = value; }),
+      this.slider(layer, "opacity", "text")];
+    if (!isSpot(valueOf(layer, "position", "text", this.shape))) controls.push(this.slider(layer, "margin", "text"));
+    controls.push(this.toggle("Box behind the text", Boolean(layer.box), (on) => {
+      if (on) layer.box = { ...LAYER_DEFAULTS.box }; else delete layer.box;
+    }));
     if (layer.box) {
       const box = layer.box;
       const opacity = el("input", { type: "range", min: 0, max: 1, step: 0.05, value: box.opacity ?? LAYER_DEFAULTS.box.opacity });
@@ -701,14 +986,172 @@ class LayerEditor {
     return controls;
   }
 
-  payload() {
+  // An image layer still waiting for its image is not drawn in a preview (and cannot be saved).
+  missingImage() {
+    return this.brand.layers.findIndex((layer) => "image" in layer && !layer.image);
+  }
+
+  brandJson(forPreview) {
+    let layers = this.brand.layers;
+    if (forPreview) layers = layers.map((layer) => ("image" in layer && !layer.image ? { text: "-", enabled: false } : layer));
+    return { ...this.brand, layers, name: this.form.name.value.trim() || brandId(this.form) || "new", safe_zone: this.form.safe_zone.value };
+  }
+
+  payload(forPreview = false) {
     const body = new FormData();
-    const brand = { ...this.brand, name: this.form.name.value.trim(), safe_zone: this.form.safe_zone.value };
-    body.append("brand", JSON.stringify(brand));
-    for (const [field, file] of this.files) body.append(field, file);
-    body.append("preset", this.form.preset.value);
+    body.append("brand", JSON.stringify(this.brandJson(forPreview)));
+    body.append("preset", this.shape);
     body.append("frame", document.getElementById("preview-frame")?.value || "");
     return body;
+  }
+}
+
+// ---- brands: placing layers by dragging on the engine's own still --------------------------------
+
+class PlacementStage {
+  constructor(form, editor) {
+    this.form = form;
+    this.editor = editor;
+    this.figure = form.querySelector(".live-preview");
+    this.image = this.figure.querySelector("img");
+    this.shade = this.figure.querySelector(".zone-shade");
+    this.boxes = this.figure.querySelector(".boxes");
+    this.layout = null;
+  }
+
+  // The still and the plan's rectangles, as the preview answered them.
+  show(blob, layout) {
+    if (this.image.src.startsWith("blob:")) URL.revokeObjectURL(this.image.src);
+    this.image.src = URL.createObjectURL(blob);
+    this.layout = layout;
+    this.figure.hidden = false;
+    const { width: W, height: H, zone } = layout;
+    this.shade.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    this.shade.setAttribute("preserveAspectRatio", "none");
+    const rect = (x, y, w, h) => { const r = document.createElementNS("http://www.w3.org/2000/svg", "rect"); for (const [k, v] of Object.entries({ x, y, width: w, height: h })) r.setAttribute(k, v); return r; };
+    const [top, bottom, left, right] = [zone.top * H, zone.bottom * H, zone.left * W, zone.right * W];
+    this.shade.replaceChildren(rect(0, 0, W, top), rect(0, H - bottom, W, bottom),
+      rect(0, top, left, H - top - bottom), rect(W - right, top, right, H - top - bottom));
+    this.boxes.replaceChildren(...layout.layers
+      .filter((placed) => this.editor.brand.layers[placed.index]?.fit !== "cover")
+      .map((placed) => this.box(placed)));
+    this.readouts();
+  }
+
+  box(placed) {
+    const node = el("div", { class: "layer-box", "data-layer": String(placed.index), tabindex: "0",
+      "aria-label": `Layer ${placed.index + 1}: drag to move, pull the corner to resize` });
+    const handle = el("div", { class: "resize", "aria-hidden": "true" });
+    node.append(handle);
+    this.place(node, placed);
+    node.addEventListener("pointerdown", (event) => this.drag(event, node, placed, event.target === handle));
+    return node;
+  }
+
+  place(node, r) {
+    const { width: W, height: H } = this.layout;
+    Object.assign(node.style, { left: `${(r.x / W) * 100}%`, top: `${(r.y / H) * 100}%`, width: `${(r.width / W) * 100}%`, height: `${(r.height / H) * 100}%` });
+    Object.assign(node.dataset, { x: r.x, y: r.y, w: r.width, h: r.height });
+  }
+
+  safeBox() {
+    const { width: W, height: H, zone } = this.layout;
+    return { left: zone.left * W, right: W - zone.right * W, top: zone.top * H, bottom: H - zone.bottom * H };
+  }
+
+  // Where a rectangle of this size would sit at each of the nine anchors (as the engine places them).
+  anchors(w, h, margin) {
+    const { width: W } = this.layout;
+    const safe = this.safeBox();
+    const gap = margin * W;
+    const [l, r, t, b] = [safe.left + gap, safe.right - gap, safe.top + gap, safe.bottom - gap];
+    const spots = {};
+    for (const name of this.editor.positions) {
+      if (name === "auto") continue;
+      const hx = name.endsWith("left") ? 0 : name.endsWith("right") ? 1 : 0.5;
+      const vy = name.startsWith("top") ? 0 : name.startsWith("bottom") ? 1 : 0.5;
+      spots[name] = { x: l + (r - l - w) * hx, y: t + (b - t - h) * vy };
+    }
+    return spots;
+  }
+
+  drag(event, node, placed, resizing) {
+    event.preventDefault();
+    node.setPointerCapture(event.pointerId);
+    const scale = this.layout.width / this.image.getBoundingClientRect().width;  // frame px per screen px
+    const snap = SNAP_PX * scale;
+    const start = { px: event.clientX, py: event.clientY, x: placed.x, y: placed.y, w: placed.width, h: placed.height };
+    const layer = this.editor.brand.layers[placed.index];
+    const kind = "text" in layer ? "text" : "image";
+    const margin = valueOf(layer, "margin", kind, this.editor.shape);
+    const safe = this.safeBox();
+    let current = { ...placed };
+    let anchored = null;
+    const move = (e) => {
+      const dx = (e.clientX - start.px) * scale;
+      const dy = (e.clientY - start.py) * scale;
+      let { x, y, w, h } = start;
+      if (resizing) {
+        w = Math.max(8, Math.min(start.w + dx, safe.right - x));
+        h = (w * start.h) / start.w;
+      } else { x += dx; y += dy; }
+      anchored = null;
+      if (!resizing) {
+        const hit = Object.entries(this.anchors(w, h, margin)).find(([, a]) => Math.abs(a.x - x) < snap && Math.abs(a.y - y) < snap);
+        if (hit) { anchored = hit[0]; ({ x, y } = hit[1]); }
+        else {
+          // the safe zone's edges and its middle lines
+          for (const [edge, at] of [[safe.left, x], [safe.right - w, x], [(safe.left + safe.right - w) / 2, x]]) if (Math.abs(edge - at) < snap) x = edge;
+          for (const [edge, at] of [[safe.top, y], [safe.bottom - h, y], [(safe.top + safe.bottom - h) / 2, y]]) if (Math.abs(edge - at) < snap) y = edge;
+          x = Math.min(Math.max(x, safe.left), safe.right - w);
+          y = Math.min(Math.max(y, safe.top), safe.bottom - h);
+        }
+      }
+      current = { index: placed.index, x, y, width: w, height: h };
+      node.classList.toggle("snapped", Boolean(anchored));
+      this.place(node, current);
+    };
+    const end = () => {
+      node.removeEventListener("pointermove", move);
+      node.removeEventListener("pointerup", end);
+      node.removeEventListener("pointercancel", end);
+      this.commit(layer, kind, current, anchored, resizing);
+    };
+    node.addEventListener("pointermove", move);
+    node.addEventListener("pointerup", end);
+    node.addEventListener("pointercancel", end);
+  }
+
+  // The dragged rectangle into the layer's settings for the shape shown: an anchor's name when it snapped
+  // to one, else a free spot (its centre); a resize sets the width (or the text's height).
+  commit(layer, kind, r, anchored, resized) {
+    const { width: W, height: H } = this.layout;
+    const shape = this.editor.shape;
+    const round = (v) => Math.round(v * 10000) / 10000;
+    if (resized) {
+      const by = sizedBy(layer, kind);
+      const boxed = kind === "text" && layer.box ? 1 + 2 * FACTS.text_box_padding : 1;
+      setAtShape(layer, by, kind, shape, by === "width" ? round(r.width / W) : round(r.height / H / boxed));
+    }
+    const position = valueOf(layer, "position", kind, shape);
+    if (anchored) setAtShape(layer, "position", kind, shape, anchored);
+    else if (!resized || isSpot(position)) {
+      setAtShape(layer, "position", kind, shape, { x: round((r.x + r.width / 2) / W), y: round((r.y + r.height / 2) / H) });
+    }
+    this.editor.render();
+    this.editor.changed();
+  }
+
+  // Each layer's placement on this shape, in words with units.
+  readouts() {
+    const { width: W, height: H } = this.layout;
+    for (const placed of this.layout.layers) {
+      const node = this.form.querySelector(`.readout[data-layer="${placed.index}"]`);
+      if (!node) continue;
+      node.textContent = `On ${this.editor.shape}: centre at ${percent((placed.x + placed.width / 2) / W)} of the width, `
+        + `${percent((placed.y + placed.height / 2) / H)} of the height; ${percent(placed.width / W)} of the width wide, `
+        + `${percent(placed.height / H)} of the height tall (${placed.width}×${placed.height} px of ${W}×${H}).`;
+    }
   }
 }
 
@@ -723,40 +1166,52 @@ async function postBrand(path, body) {
 
 function setupBrandForm(form) {
   const editor = new LayerEditor(form);
-  const error = form.querySelector(".error");
-  const figure = form.querySelector(".live-preview");
+  const stage = new PlacementStage(form, editor);
+  const error = form.querySelector(":scope > p.error");
   let latest = 0;  // previews can finish out of order: only the newest request's picture is shown
+  let shownBy = null;  // a preview clears its own message, never a save's
+  const say = (text, by) => { shownBy = text ? by : null; showMessage(error, text); };
   const preview = async () => {
-    showMessage(error, "");
+    if (shownBy === "preview") say("");
     const id = brandId(form);
-    if (!id) return showMessage(error, "Give the brand an id first.");
+    if (!id) return say("Give the brand an id first.", "preview");
     const request = ++latest;
     try {
-      const response = await postBrand(`/brands/${encodeURIComponent(id)}/preview`, editor.payload());
+      const response = await postBrand(`/brands/${encodeURIComponent(id)}/preview`, editor.payload(true));
       if (request !== latest) return;
-      const image = figure.querySelector("img");
-      if (image.src.startsWith("blob:")) URL.revokeObjectURL(image.src);
-      image.src = URL.createObjectURL(await response.blob());
-      figure.hidden = false;
-    } catch (e) { showMessage(error, e.message); }
+      stage.show(await response.blob(), JSON.parse(response.headers.get("X-Brand-Layout")));
+    } catch (e) { if (request === latest) say(e.message, "preview"); }
   };
   form.previewNow = preview;
   // the browser's own words for a pattern are "Please match the requested format": say what is allowed
   const idInput = form.querySelector('input[name="id"][pattern]');
   if (idInput) idInput.addEventListener("input", () => idInput.setCustomValidity(idInput.validity.patternMismatch ? idInput.title : ""));
   let timer = null;
-  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(preview, 600); });
+  // the engine's still follows each change: a short pause lets a slider's run of events become one
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(preview, 150); });
+  form.preset.addEventListener("input", () => editor.render());  // the placement shown is the shape's
   form.querySelector('[data-action="preview"]').addEventListener("click", preview);
   form.querySelector('[data-action="add-image"]').addEventListener("click", () => editor.add({ image: "" }));
   form.querySelector('[data-action="add-text"]').addEventListener("click", () => editor.add({ text: "@handle" }));
+  if (form.id) {  // a new brand: its handle follows the id until it is edited
+    let handle = editor.brand.layers.find((layer) => "text" in layer);
+    let auto = handle ? handle.text : null;
+    form.id.addEventListener("input", () => {
+      if (handle && handle.text === auto) { handle.text = auto = `@${form.id.value.trim()}`; editor.render(); }
+    });
+  }
+  const details = form.closest("details");
+  if (details) details.addEventListener("toggle", () => { if (details.open && !stage.layout) preview(); });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    showMessage(error, "");
+    say("");
     const id = brandId(form);
+    const missing = editor.missingImage();
+    if (missing >= 0) return say(`Layer ${missing + 1} has no image yet: choose your logo, or remove the layer.`, "save");
     try {
       await postBrand(`/brands/${encodeURIComponent(id)}`, editor.payload());
       window.location.reload();
-    } catch (e) { showMessage(error, e.message); }
+    } catch (e) { say(e.message, "save"); }
   });
   const remove = form.querySelector('[data-action="delete"]');
   if (remove) remove.addEventListener("click", async () => {
@@ -795,12 +1250,14 @@ document.addEventListener("DOMContentLoaded", () => {
     jobForm.addEventListener("change", () => showPlan(jobForm));
     jobForm.urls.addEventListener("input", () => showPlan(jobForm));
     showPlan(jobForm);
-    document.getElementById("status-filter").addEventListener("change", () => loadJobs(true));
-    document.getElementById("more").addEventListener("click", () => loadJobs(false));
-    loadJobs(true).catch((e) => showMessage(document.getElementById("form-message"), e.message));
+    const listFailed = (e) => { if (!e.outage) showMessage(document.getElementById("form-message"), e.message); };
+    document.getElementById("status-filter").addEventListener("change", () => loadJobs(true).catch(listFailed));
+    document.getElementById("more").addEventListener("click", () => loadJobs(false).catch(listFailed));
+    loadJobs(true).catch(listFailed);
     document.getElementById("cookies-form").addEventListener("submit", uploadCookies);
-    loadCookies().catch((e) => showMessage(document.getElementById("cookies-message"), e.message));
-    loadSites().catch((e) => showMessage(document.getElementById("cookies-message"), e.message));
+    const cookiesFailed = (e) => { if (!e.outage) showMessage(document.getElementById("cookies-message"), e.message); };
+    loadCookies().catch(cookiesFailed);
+    loadSites().catch(cookiesFailed);
     setInterval(() => loadSites().catch(() => {}), 15000);  // a site pauses and recovers while the page is open
   }
   document.querySelectorAll(".brand-form").forEach(setupBrandForm);

@@ -25,6 +25,7 @@ DOWNLOAD_PATH = "/api/videos/download/"
 EXPIRES, SIGNATURE = "expires", "signature"
 # Expiry is rounded up to the minute, so links made within the same minute are the same URL (cacheable).
 ROUND_SECONDS = 60
+MAX_EXPIRES_DIGITS = 12  # Unix seconds until the year 33658
 
 
 class LinkRefusedError(PortalError):
@@ -65,7 +66,9 @@ class LinkSigner:
     def check(self, filename: str, args: Mapping[str, str], now: float | None = None) -> None:
         """Raise a `LinkRefusedError` unless `args` carry a valid, unexpired signature for `filename`."""
         expires_text, signature = args.get(EXPIRES, ""), args.get(SIGNATURE, "")
-        if not expires_text.isdigit() or not self._signer().verify_signature(
+        # ASCII digits only (superscripts are digits to str.isdigit, not to int), and a sane number of them
+        plain = expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= MAX_EXPIRES_DIGITS
+        if not plain or not self._signer().verify_signature(
             self._message(filename, int(expires_text)), signature.encode()
         ):
             raise BadSignatureError("this link was changed or signed with another key; ask for a new one")

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, ClassVar
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
-from portal.errors import PortalError
+from portal.errors import DependencyUnavailableError
 
 if TYPE_CHECKING:
     from portal.config import Settings
@@ -49,18 +49,21 @@ PRESIGN_SECONDS = 3600
 MULTIPART_BYTES = 16 * 1_048_576
 TRANSFER_THREADS = 4
 DESCRIBE_LIMIT = 10_000  # /api/debug/storage counts at most this many objects per area
+# Every request is bounded: a store that accepts connections but never answers fails within
+# (connect + read timeout) x attempts, and the worker's own patience (portal.jobs.outages) takes over.
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S, REQUEST_ATTEMPTS = 3, 20, 3
+# /readyz's look at the bucket: one try, short timeouts, so the probe answers within the platform's.
+PROBE_TIMEOUT_S = 2
 # A conditional write lost to another writer. 412: the object changed since the ETag given (or exists, for
 # If-None-Match: *); 409: S3's answer to two conditional writes at the same moment; 404: If-Match on an
 # object deleted since.
 WRITE_CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409", "404")
 
 
-class StorageError(PortalError):
+class StorageError(DependencyUnavailableError):
     """Object storage is unreachable or refused a request; worth retrying later."""
 
     code = "storage_unavailable"
-    status = 503
-    transient = True
 
 
 class StoredFileMissingError(StorageError):
@@ -69,6 +72,7 @@ class StoredFileMissingError(StorageError):
     code = "stored_file_missing"
     status = 404
     transient = False
+    retry_after_s = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,11 @@ class MediaStorage(ABC):
     ) -> str | None:
         """A URL that serves the file without the portal, or None when the web serves it itself."""
 
+    def presigned_origin(self) -> str | None:
+        """Where presigned URLs point (scheme://host[:port]), which browsers must be let load media from;
+        None when the web serves the files itself."""
+        return None
+
     @abstractmethod
     def list(self, area: str) -> Iterator[StoredObject]: ...
 
@@ -146,7 +155,9 @@ class MediaStorage(ABC):
         """`{"ok": bool, ...}` for /readyz: can this process store and read media now?"""
 
     def render_dir(self, scratch: Path) -> Path:
-        """Where the engine writes a job's outputs before `store` publishes them."""
+        """Where the engine writes a job's outputs before `store` publishes them: the run's own scratch
+        folder, so nothing reaches outputs/ but through `store`, which the run calls only while it
+        holds its job (a rename in the data folder, an upload to a bucket)."""
         return scratch
 
     def abort_stale_uploads(self, older_than: datetime) -> int:
@@ -168,10 +179,6 @@ class LocalStorage(MediaStorage):
 
     def ref(self, area: str, name: str) -> str:
         return str(self._folder(area) / check_name(name))
-
-    def render_dir(self, scratch: Path) -> Path:
-        # Outputs are rendered in place: the engine writes a temp name and renames it (DESIGN 4.4).
-        return self.settings.outputs_dir
 
     def store(self, path: Path, area: str, name: str | None = None) -> str:
         target = Path(self.ref(area, name or path.name))
@@ -259,12 +266,22 @@ class ObjectStorage(MediaStorage):
         self.prefix = parsed.path.strip("/")
         # Path-style addressing works with every S3-compatible store (MinIO and a compose host name
         # need it); AWS still serves it.
-        # A short connect timeout: /readyz must answer inside the platform's probe timeout.
         config = Config(
-            signature_version="s3v4", s3={"addressing_style": "path"}, connect_timeout=3,
-            retries={"mode": "standard", "max_attempts": 3},
+            signature_version="s3v4", s3={"addressing_style": "path"}, connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=READ_TIMEOUT_S, retries={"mode": "standard", "total_max_attempts": REQUEST_ATTEMPTS},
         )  # fmt: skip
         self.client = boto3.client("s3", config=config)
+        probe = config.merge(
+            Config(connect_timeout=PROBE_TIMEOUT_S, read_timeout=PROBE_TIMEOUT_S,
+                   retries={"mode": "standard", "total_max_attempts": 1})
+        )  # fmt: skip
+        self.probe = boto3.client("s3", config=probe)
+        # Outputs are written one try per call: a worker checks that it still holds its job before each
+        # try (portal.jobs.tasks), so a run frozen mid-upload and resumed past its lease cannot finish
+        # the upload by a retry made behind that check.
+        self.output_writer = boto3.client(
+            "s3", config=config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        )
         # Browsers may reach the store under another name than the servers do (MinIO inside compose).
         public = settings.storage_public_url
         self.signer = boto3.client("s3", config=config, endpoint_url=public) if public else self.client
@@ -301,8 +318,9 @@ class ObjectStorage(MediaStorage):
         name = name or path.name
         key = self.key(area, name)
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        client = self.output_writer if area == OUTPUTS else self.client
         try:
-            self.client.upload_file(
+            client.upload_file(
                 str(path), self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=self.transfer
             )
         except self.client_errors as exc:
@@ -377,6 +395,10 @@ class ObjectStorage(MediaStorage):
             return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
         except self.client_errors as exc:
             raise self.failure(f"signing {filename}", exc) from None
+
+    def presigned_origin(self) -> str | None:
+        parts = urlsplit(self.presigned_url(self.ref(OUTPUTS, "origin"), "origin"))  # signed here, not sent
+        return f"{parts.scheme}://{parts.netloc}"
 
     def list(self, area: str) -> Iterator[StoredObject]:
         prefix = "/".join(part for part in (self.prefix, area) if part) + "/"
@@ -455,7 +477,7 @@ class ObjectStorage(MediaStorage):
     def check(self) -> dict:
         where = {"bucket": self.bucket, "prefix": self.prefix, "endpoint": self.client.meta.endpoint_url}
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            self.probe.head_bucket(Bucket=self.bucket)
         except self.client_errors as exc:
             return {"ok": False, **where, "error": str(exc).splitlines()[0]}
         return {"ok": True, **where}

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
+import secrets
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,35 +32,43 @@ from werkzeug.utils import secure_filename
 from portal import __version__
 from portal.acquire import sites
 from portal.acquire.downloader import DownloadOptions, check_url, expand_playlist
-from portal.brand_loader import Brand, UnknownBrandError
+from portal.brand_loader import BRAND_ID_RULE, Brand, UnknownBrandError, output_shape
+from portal.brands.assets import ASSET_SHAPES, clean_image
+from portal.brands.v3_import import apply_v3_settings
 from portal.database import Job, Source, Upload, new_id, utc_now
+from portal.errors import QueueUnavailableError
 from portal.jobs import state
 from portal.jobs.answer import PresetName, describe_job
 from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
-from portal.jobs.transcripts import AUTO, load_transcript, save_transcript
+from portal.jobs.status import ReviewState
+from portal.jobs.transcripts import AUTO, PLATFORM
 from portal.jobs.webhooks import check_target
 from portal.library.sources import (
     describe_picture,
     get_source,
+    known_link,
     source_for_link,
     source_for_upload,
     source_meta,
     warnings_for,
 )
 from portal.media.errors import SourceError
-from portal.media.options import DEFAULT_FIT, formats_from_choices
+from portal.media.layers import LayerOverride, apply_overrides, brand_layers
+from portal.media.options import DEFAULT_FIT, OutputFormat, formats_from_choices
 from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, job_stem, output_size, safe_stem
-from portal.media.transcript import Cue, TranscriptError, cues_from_json, parse_subtitles
+from portal.media.transcript import TranscriptError, parse_subtitles
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
-from portal.video_processor import PRESETS, probe_media, render_preview
-from portal.web.auth import require_api_auth
+from portal.video_processor import PRESETS, PreviewStill, probe_media, render_preview
+from portal.web.auth import requester, require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.links import link_signer, signed_download_url
 from portal.web.openapi import Content, documented
 from portal.web.runtime import runtime
 from portal.web.schemas import (
+    AssetAnswer,
+    AssetForm,
     BatchAnswer,
     BrandsAnswer,
     CookiesAnswer,
@@ -71,14 +82,17 @@ from portal.web.schemas import (
     JobsAnswer,
     PlanAnswer,
     PreviewQuery,
+    RenderRequest,
+    ReviewRequest,
     SitesAnswer,
     StatusAnswer,
-    TranscriptAnswer,
-    TranscriptRequest,
+    StillAnswer,
+    StillRequest,
     UploadAnswer,
     WebhookRequest,
 )
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 SUBTITLE_SUFFIXES = (".srt", ".vtt")
 SUBTITLES_KIND = "subtitles"  # an upload's media kind: an SRT/WebVTT file, usable only as captions
@@ -115,8 +129,9 @@ class BrandSelection(WebhookRequest, FormatChoice):
     captions: str | None = Field(
         default=None,
         max_length=32,
-        description="burned in by brands with a captions layer: the id of an uploaded SRT or WebVTT file, or"
-        ' "auto" (speech recognition in the worker)',
+        description="what brands with a captions layer burn in: the id of an uploaded SRT or WebVTT file,"
+        ' "auto" (speech recognition in the worker) or "platform" (the link\'s subtitles); unset: the library'
+        " item's transcript if it has one, else the link's subtitles if it has them, else recognition",
     )
 
 
@@ -132,7 +147,7 @@ class ProcessForm(BaseModel):
         description="a fit for every format, or PRESET=FIT for one (comma-separated or the field repeated)",
     )
     webhook_url: str | None = None
-    captions: str | None = Field(default=None, description="the id of an uploaded SRT or WebVTT file")
+    captions: str | None = Field(default=None, description='an uploaded SRT or WebVTT file\'s id, or "auto"')
 
 
 SOURCE_FIELDS = ("url", "urls", "upload_id", "upload_ids", "source_id")
@@ -208,7 +223,7 @@ def _save_upload(file_storage) -> Upload:
         size = scratch.stat().st_size
         media, source_id = _subtitles_facts(scratch, file_storage.filename), None
         if media is None:  # a video: a library item, fingerprinted (captions files are not)
-            info = probe_media(scratch)
+            info = probe_media(scratch, rt.settings.source_limits)
             media = {k: v for k, v in info.as_dict().items() if k != "path"}
             with rt.db.session() as session:
                 source_id = source_for_upload(session, original, None, info.duration).id
@@ -218,8 +233,7 @@ def _save_upload(file_storage) -> Upload:
         ref = rt.storage.store(scratch, UPLOADS, name)
     except SourceError as exc:
         # the same error, naming the client's file instead of the server's path
-        reason = str(exc).split(": ", 1)[-1]
-        raise type(exc)(f"{file_storage.filename}: {reason}") from None
+        raise type(exc)(f"{file_storage.filename}: {exc.reason}") from None
     finally:
         scratch.unlink(missing_ok=True)
     upload = Upload(
@@ -253,14 +267,19 @@ def _subtitles_facts(path: Path, client_name: str) -> dict | None:
     return {"kind": SUBTITLES_KIND, "cues": len(cues)}
 
 
-def _captions_upload(captions: str | None) -> str | None:
-    """The captions a submission asks for, checked: "auto", an uploaded SRT/WebVTT file's id, or None."""
+def _checked_captions(captions: str | None, uploads: bool) -> None:
+    """The captions a submission asks for, checked: "auto", "platform" (links and library items only:
+    an uploaded file has no site), an uploaded SRT/WebVTT file's id, or None."""
     if captions is None or captions == AUTO:
-        return captions
+        return
+    if captions == PLATFORM:
+        if uploads:
+            message = 'captions: "platform" takes a link\'s subtitles; an uploaded video has none'
+            raise ApiError(422, "invalid_captions", message + ' (send an SRT or WebVTT file, or "auto")')
+        return
     upload = _stored_upload(captions)
     if (upload.media or {}).get("kind") != SUBTITLES_KIND:
         raise ApiError(422, "invalid_captions", f"captions: upload {captions!r} is not an SRT or WebVTT file")
-    return upload.id
 
 
 def _describe_upload(upload: Upload) -> dict:
@@ -319,7 +338,7 @@ def _parse_process_request() -> Submission:
             selection.brands
         )  # unknown brands and webhooks are refused before the file is stored
         check_target(selection.webhook_url, runtime().settings)
-        _captions_upload(selection.captions)
+        _checked_captions(selection.captions, uploads=True)
         return Submission(selection, brands, [_save_upload(request.files.get("file"))], [], single=True)
     if not request.is_json:
         raise ApiError(
@@ -327,20 +346,31 @@ def _parse_process_request() -> Submission:
         )
     payload = ProcessRequest.model_validate(request.get_json())
     brands = _brand_ids(payload.brands)
+    _checked_captions(payload.captions, uploads=bool(payload.upload_list()))
     if payload.source_id:
         return Submission(payload, brands, [], [], single=True, library_item=payload.source_id)
     check_target(payload.webhook_url, runtime().settings)
-    _captions_upload(payload.captions)
     uploads = [_video_upload(upload_id) for upload_id in payload.upload_list()]
     urls = _checked_links(payload.url_list(), payload.playlist)
     return Submission(payload, brands, uploads, urls, single=bool(payload.url or payload.upload_id))
 
 
 def _submit(new_jobs: list[NewJob]) -> list[str]:
-    rt = runtime()
-    ids = state.submit(rt.db, new_jobs)
-    rt.enqueue_all(ids)
+    """Record the jobs (the truth: a database that is down answers 503), then put them on the queue."""
+    ids = state.submit(runtime().db, new_jobs)
+    _enqueue(ids)
     return ids
+
+
+def _enqueue(job_ids: list[str]) -> None:
+    """A queue that is down does not lose recorded jobs: the workers' sweeper sends them once it is back
+    (WTF_SWEEP_QUEUED_AFTER_S), so the submission is still accepted (202)."""
+    try:
+        runtime().enqueue_all(job_ids)
+    except QueueUnavailableError as exc:
+        log.warning(
+            "%d jobs recorded but not enqueued (%s); the sweeper sends them", len(job_ids), exc.message
+        )
 
 
 def _checked_links(urls: list[str], expand: bool) -> list[str]:
@@ -444,11 +474,21 @@ def plan_outputs():
     formats = payload.output_formats()
     max_short_side = runtime().settings.engine_options().max_short_side
     sources: list[tuple[str, tuple[int, int] | None]] = []
+    known = [payload.source_id]  # the library items of these clips, where they have one yet
     for upload_id in payload.upload_list():
         upload = _video_upload(upload_id)
         sources.append((upload.filename, (upload.media["width"], upload.media["height"])))
+        known.append(upload.source_id)
     sources += [(name, None) for name in payload.files]
-    sources += [(url, None) for url in _checked_links(payload.url_list(), payload.playlist)]
+    urls = _checked_links(payload.url_list(), payload.playlist)
+    sources += [(url, None) for url in urls]
+    window = runtime().settings.repost_window_days
+    with runtime().db.session() as session:
+        if payload.source_id:  # brand again: the item is the source
+            library_item = get_source(session, payload.source_id)
+            sources.append((library_item.title or library_item.filename or "clip", None))
+        known += [getattr(known_link(session, url), "id", None) for url in urls]  # links sent before
+        warnings = [warning for source_id in known for warning in warnings_for(session, source_id, window)]
     outputs = []
     for name, source_size in sources:
         for item in formats:
@@ -460,7 +500,7 @@ def plan_outputs():
             ]  # fmt: skip
     count = len(sources) * len(brands) * len(formats)
     plan = {"sources": len(sources), "brands": len(brands), "formats": len(formats), "count": count}
-    return PlanAnswer(plan={**plan, "outputs": outputs}).answer()
+    return PlanAnswer(plan={**plan, "outputs": outputs, "warnings": warnings}).answer()
 
 
 def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -> str:
@@ -479,7 +519,7 @@ def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -
     [job_id] = _submit([
         NewJob.rendering("library", name, path, brands, selection.output_formats(),
                          webhook_url=selection.webhook_url, source_id=source_id, source_meta=meta,
-                         warnings=warnings)
+                         warnings=warnings, captions=selection.captions)
     ])  # fmt: skip
     return job_id
 
@@ -572,38 +612,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ApiError(400, "bad_cursor", "the cursor is not one this API gave out") from None
 
 
-def _transcript_answer(job_id: str, cues: list[Cue], origin: str) -> dict:
-    cues_out = [cue.as_dict() for cue in cues]
-    return TranscriptAnswer(transcript={"job_id": job_id, "origin": origin, "cues": cues_out}).answer()
-
-
-@bp.get("/jobs/<job_id>/transcript")
-@documented({200: TranscriptAnswer}, errors={404: "no such job, or it has no transcript"}, tag="jobs")
-def get_transcript(job_id: str):
-    """The job's transcript: timed cues with their words, the one every brand and format burns in."""
-    found = load_transcript(runtime().db, job_id)
-    if found is None:
-        raise ApiError(404, "transcript_not_found", f"job {job_id!r} has no transcript yet")
-    return _transcript_answer(job_id, *found)
-
-
-@bp.put("/jobs/<job_id>/transcript")
-@documented(
-    {200: TranscriptAnswer}, body=TranscriptRequest, tag="jobs",
-    errors={404: "no such job", 409: "a link not downloaded yet (its length is unknown)",
-            422: "a cue out of order, outside the clip or without text (the message names it)"},
-)  # fmt: skip
-def put_transcript(job_id: str):
-    """Replace the job's transcript (an edit): checked against the clip, then used by every later render."""
-    body = TranscriptRequest.model_validate(request.get_json(silent=True) or {})
-    if body.subtitles is not None:
-        cues, origin = parse_subtitles(body.subtitles), "file"
-    else:
-        cues, origin = cues_from_json(body.cues or []), "edit"
-    cues = save_transcript(runtime().db, job_id, cues, origin)
-    return _transcript_answer(job_id, cues, origin)
-
-
 @bp.get("/jobs")
 @documented({200: JobPage}, query=JobListQuery, errors={400: "a bad status, limit or cursor"}, tag="jobs")
 def list_jobs():
@@ -647,8 +655,110 @@ def retry_job(job_id: str):
     """Run a failed or cancelled job again."""
     rt = runtime()
     state.retry(rt.db, job_id, rt.storage)
-    rt.enqueue(job_id)
+    _enqueue([job_id])
     return _job_response(job_id, 202)
+
+
+@bp.post("/jobs/<job_id>/review")
+@documented(
+    {200: JobAnswer}, body=ReviewRequest,
+    errors={404: "no such job", 409: "the job is not completed", 422: "not pending, approved or rejected"},
+    tag="review",
+)  # fmt: skip
+def review_job(job_id: str):
+    """Approve (or reject, or set back to pending) every output of a completed job at once."""
+    wanted = ReviewRequest.model_validate(request.get_json())
+    state.review(runtime().db, job_id, ReviewState(wanted.state))
+    return _job_response(job_id)
+
+
+@bp.post("/jobs/<job_id>/outputs/<int:number>/review")
+@documented(
+    {200: JobAnswer}, body=ReviewRequest,
+    errors={404: "no such job or output", 409: "the job is not completed", 422: "not a review state"},
+    tag="review",
+)  # fmt: skip
+def review_output(job_id: str, number: int):
+    """Approve, reject or set back to pending one output (its `number` in the JOB object's outputs)."""
+    wanted = ReviewRequest.model_validate(request.get_json())
+    state.review(runtime().db, job_id, ReviewState(wanted.state), number)
+    return _job_response(job_id)
+
+
+def _output_brand(job_id: str, number: int) -> tuple[Brand, OutputFormat]:
+    """The brand (as configured now, with the job's v3 settings) and format of output `number`."""
+    with runtime().db.session() as session:
+        job = _job_or_404(session, job_id)
+        output = state.job_output(job, number)
+        brand = runtime().brands.current().find(output.brand)
+        if job.v3_settings:
+            brand = apply_v3_settings(brand, job.v3_settings)
+        return brand, job.format_of(output)
+
+
+def _checked_overrides(job_id: str, number: int, wanted: RenderRequest) -> list[LayerOverride]:
+    """The overrides, checked against the layers the output's brand draws (422 naming the field)."""
+    brand, _format = _output_brand(job_id, number)
+    overrides = [LayerOverride(**layer.model_dump()) for layer in wanted.layers]
+    apply_overrides(brand_layers(brand, "vertical"), overrides)  # every shape draws the same layers
+    return overrides
+
+
+@bp.post("/jobs/<job_id>/outputs/<int:number>/render")
+@documented(
+    {202: JobAnswer}, body=RenderRequest,
+    errors={404: "no such job or output", 409: "the job is not completed, or the output is already being "
+            "rendered again", 422: "an override that does not fit (the message names the field)"},
+    tag="review",
+)  # fmt: skip
+def rerender_output(job_id: str, number: int):
+    """Render one output again alone with overrides for it only (its layers, its cover's time): one decode,
+    one encode; a new version (the older kept until the job is deleted); the brand's config untouched."""
+    wanted = RenderRequest.model_validate(request.get_json())
+    _checked_overrides(job_id, number, wanted)
+    rt = runtime()
+    state.request_rerender(rt.db, job_id, number, wanted.stored(), requester())
+    rt.rerender_output(job_id, number)
+    return _job_response(job_id, 202)
+
+
+@bp.post("/jobs/<job_id>/outputs/<int:number>/still")
+@documented(
+    {200: StillAnswer}, body=StillRequest,
+    errors={404: "no such job or output", 409: "the job's source is gone",
+            422: "an override that does not fit (the message names the field)"},
+    tag="review",
+)  # fmt: skip
+def output_still(job_id: str, number: int):
+    """The engine's still of one output at `at` seconds with these overrides: the same plan as its render
+    would use, so what the editor shows is what renders; and where each of its layers went."""
+    wanted = StillRequest.model_validate(request.get_json())
+    overrides = _checked_overrides(job_id, number, wanted)
+    brand, fmt = _output_brand(job_id, number)
+    rt = runtime()
+    with rt.db.session() as session:
+        job = _job_or_404(session, job_id)
+        output = state.job_output(job, number)
+        source_ref, duration = job.source_path or "", output.duration
+        at = wanted.at if wanted.at is not None else (output.cover_at or duration / 2)
+    with tempfile.TemporaryDirectory(prefix="wtf-still-") as work:
+        try:
+            source = rt.storage.local_copy(source_ref, Path(work))
+        except StoredFileMissingError:
+            raise state.SourceGoneError(f"the source of job {job_id} is gone (expired or deleted)") from None
+        still = render_preview(
+            brand, fmt.preset, rt.settings.engine_options(), source, at=min(at, duration), fit=fmt.fit,
+            overrides=overrides,
+        )  # fmt: skip
+    layers = apply_overrides(brand_layers(brand, output_shape(still.width, still.height)), overrides)
+    width, height = still.width, still.height
+    placed = [
+        {"index": index, "x": x / width, "y": y / height, "width": w / width, "height": h / height,
+         "full_frame": layer.full_frame, "text": layer.art.text}
+        for index, ((x, y, w, h), layer) in enumerate(zip(still.overlays, layers, strict=True))
+    ]  # fmt: skip
+    jpeg = "data:image/jpeg;base64," + base64.b64encode(still.jpeg).decode()
+    return StillAnswer(still=jpeg, at=at, width=width, height=height, layers=placed).answer()
 
 
 @bp.delete("/jobs/<job_id>")
@@ -740,9 +850,9 @@ def archive(job_id: str):
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
         files = [
-            (name, rt.storage.ref(OUTPUTS, name), o.post_text if name == o.filename else None)
-            for o in job.outputs
-            for name in o.files()
+            (name, rt.storage.ref(OUTPUTS, name), output.post_text if name == output.filename else None)
+            for output in job.outputs
+            for name in output.current_names()
         ]
         # named like the job's outputs (portal.jobs.tasks): the source's stem and the job's short id
         source = job.source_name if job.source_kind != "url" else job.source_path or job.source_name
@@ -844,7 +954,7 @@ def batch_archive(batch_id: str):
             )
             for job in _batch_jobs(session, batch_id)
             for output in job.outputs
-            for name in output.files()
+            for name in output.current_names()
         ]
     return _zip_response(files, batch_archive_name(batch_id), f"batch {batch_id} has no outputs yet")
 
@@ -879,7 +989,7 @@ def brand_preview(brand_id: str):
     return response.make_conditional(request)
 
 
-def preview_jpeg(brand: Brand, preset: str, source: Path | None = None) -> bytes:
+def preview_still(brand: Brand, preset: str, source: Path | None = None) -> PreviewStill:
     """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip)."""
     if preset not in PRESETS:
         raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
@@ -890,7 +1000,82 @@ def _preview_cache(version: str, brand: Brand, preset: str) -> bytes:
     cache = current_app.extensions.setdefault("preview_cache", {})
     key = (version, preset)
     if key not in cache:
-        cache[key] = preview_jpeg(brand, preset)
+        cache[key] = preview_still(brand, preset).jpeg
         if len(cache) > 64:
             cache.pop(next(iter(cache)))
     return cache[key]
+
+
+def brand_id_for_edit(brand_id: str) -> str:
+    """The id of the existing brand of this name in any case, else `brand_id` if it is a valid new id."""
+    try:
+        return runtime().brands.current().find(brand_id).id
+    except UnknownBrandError:
+        pass
+    try:
+        return Brand.model_validate({"id": brand_id, "name": "x"}).id
+    except ValueError:
+        raise ApiError(422, "invalid_brand", f"brand id: {BRAND_ID_RULE}") from None
+
+
+# Brand images uploaded but not yet saved into a brand wait in uploads/ under this prefix (retention
+# sweeps them like any upload); saving a brand copies the ones it uses into the brand store.
+ASSET_PREFIX = "asset-"
+MAX_ASSET_FORM_BYTES = 11 * 1_048_576  # the image's own limit is the cleaner's; this bounds the read
+
+
+def asset_ref(name: str) -> str:
+    """The stored object of an uploaded brand image; 404 if the name is not one this API gave out."""
+    storage = runtime().storage
+    if not name.startswith(ASSET_PREFIX) or secure_filename(name) != name or not name.endswith(".png"):
+        raise ApiError(404, "unknown_asset", f"no brand image {name!r}")
+    ref = storage.ref(UPLOADS, name)
+    if not storage.exists(ref):
+        raise ApiError(404, "unknown_asset", f"no brand image {name!r} (expired, or never uploaded)")
+    return ref
+
+
+@bp.post("/brands/<brand_id>/assets")
+@documented(
+    {201: AssetAnswer}, form=AssetForm, tag="brands",
+    errors={413: "larger than 10 MB or 4096x4096", 422: "not a PNG, JPEG or WebP, broken, an SVG, a bad id"},
+)  # fmt: skip
+def upload_brand_asset(brand_id: str):
+    """Clean a logo or watermark image (background, edges, shape, size) and store it as PNG."""
+    brand_id = brand_id_for_edit(brand_id)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ApiError(400, "missing_file", "send the image as a multipart field named 'file'")
+    shape = request.form.get("shape") or "original"
+    if shape not in ASSET_SHAPES:
+        raise ApiError(422, "bad_shape", f"shape must be one of {', '.join(ASSET_SHAPES)}")
+    clean = request.form.get("clean", "true").strip().lower()
+    if clean not in ("true", "false", "1", "0"):
+        raise ApiError(422, "bad_clean", "clean must be true or false")
+    cleaned = clean_image(
+        upload.read(MAX_ASSET_FORM_BYTES), upload.filename, clean=clean in ("true", "1"), shape=shape
+    )
+    _require_disk()
+    rt = runtime()
+    stem = Path(secure_filename(upload.filename) or "image").stem[:40] or "image"
+    name = f"{ASSET_PREFIX}{stem}-{secrets.token_hex(6)}.png"
+    rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    scratch = rt.settings.temp_dir / name
+    scratch.write_bytes(cleaned.png)
+    try:
+        rt.storage.store(scratch, UPLOADS, name)
+    finally:
+        scratch.unlink(missing_ok=True)
+    url = f"/api/brands/{brand_id}/assets/{name}"
+    return AssetAnswer(asset={"name": name, "url": url, **cleaned.describe()}).answer(), 201
+
+
+@bp.get("/brands/<brand_id>/assets/<name>")
+@documented({200: Content("image/png", "the stored image")}, errors={404: "no such image"}, tag="brands")
+def brand_asset(brand_id: str, name: str):
+    """An uploaded brand image, as stored (the cleaned PNG)."""
+    with runtime().storage.open(asset_ref(name)) as stored:
+        body = stored.read()
+    response = Response(body, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=3600"  # a name is never reused
+    return response

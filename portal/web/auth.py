@@ -32,6 +32,7 @@ from portal.web.runtime import runtime
 FAILED_ATTEMPTS_ALLOWED = 10
 FAILED_WINDOW_SECONDS = 60.0
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_SESSION_KEY = "csrf_token"
 
 
 class FailedAuthLimiter:
@@ -68,6 +69,12 @@ limiter = FailedAuthLimiter()
 
 def client_id() -> str:
     return request.remote_addr or "unknown"
+
+
+def requester() -> str:
+    """Who is asking, as a job's record shows it: the key's holder (a script) or a dashboard session, and
+    from where (there is one key, so nothing more precise is known)."""
+    return f"{'api key' if presented_key() else 'dashboard'} from {client_id()}"
 
 
 def key_matches(candidate: str | None) -> bool:
@@ -133,11 +140,28 @@ def end_all_sessions() -> None:
 
 
 def start_session() -> None:
-    """Sign this browser in (after the key was checked): a fresh session of the current epoch."""
+    """Sign this browser in (after the key was checked): a fresh session of the current epoch, with its
+    own CSRF token from the start."""
     session.clear()
     session["authenticated"] = True
     session["epoch"] = session_epoch()
+    session[CSRF_SESSION_KEY] = secrets.token_urlsafe(32)
     session.permanent = True
+
+
+def csrf_token() -> str:
+    """This session's CSRF token: drawn at sign-in, or for the sign-in form of a browser not signed in."""
+    if not session.get(CSRF_SESSION_KEY):
+        session[CSRF_SESSION_KEY] = secrets.token_urlsafe(32)
+    return session[CSRF_SESSION_KEY]
+
+
+def csrf_matches(sent: str | None) -> bool:
+    """The session's token was sent back; an empty or missing token (sent or kept) never matches."""
+    expected = session.get(CSRF_SESSION_KEY)
+    if not sent or not isinstance(expected, str) or not expected:
+        return False
+    return hmac.compare_digest(sent.encode(), expected.encode())
 
 
 def session_valid() -> bool:
@@ -168,10 +192,8 @@ def require_api_auth() -> None:
         limiter.record_failure(client)
         raise ApiError(401, "unauthorized", "the portal key is wrong")
     if session_valid():
-        if request.method not in SAFE_METHODS:
-            token = request.headers.get("X-CSRF-Token", "")
-            if not hmac.compare_digest(token.encode(), str(session.get("csrf_token", "")).encode()):
-                raise ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token for a session request")
+        if request.method not in SAFE_METHODS and not csrf_matches(request.headers.get("X-CSRF-Token")):
+            raise ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token for a session request")
         return
     if limiter.retry_after(client):
         raise too_many_attempts(client)

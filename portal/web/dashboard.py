@@ -6,10 +6,10 @@ the session cookie and the session's CSRF token in X-CSRF-Token.
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
-import secrets
+import shutil
+import tempfile
 from functools import wraps
 from pathlib import Path
 
@@ -25,9 +25,12 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
-from werkzeug.utils import secure_filename
 
 from portal.brand_loader import (
+    BRAND_ID_RULE,
+    NEAREST_SHAPES,
+    SHAPES,
+    STARTER_SAFE_ZONE,
     Brand,
     BrandConfig,
     BrandConfigError,
@@ -38,30 +41,40 @@ from portal.brand_loader import (
     UnknownBrandError,
     check_brand_assets,
     config_to_json,
+    inside_folder,
     map_asset_paths,
     parse_brand_config,
+    starter_layers,
 )
+from portal.brands.assets import ASSET_SHAPES
 from portal.brands.store import config_file, new_asset_path
 from portal.database import Job, Upload
 from portal.jobs.status import FINISHED, JobStatus
+from portal.media.layers import TEXT_BOX_PADDING
 from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
-from portal.video_processor import PRESETS
-from portal.web.api import preview_jpeg
-from portal.web.auth import client_id, end_all_sessions, key_matches, limiter, session_valid, start_session
+from portal.video_processor import PRESETS, PreviewStill
+from portal.web.api import ASSET_PREFIX, asset_ref, brand_id_for_edit, preview_still
+from portal.web.auth import (
+    client_id,
+    csrf_matches,
+    csrf_token,
+    end_all_sessions,
+    key_matches,
+    limiter,
+    session_valid,
+    start_session,
+)
 from portal.web.errors import ApiError, page_or_api_shape, use_error_shape
 from portal.web.runtime import runtime
 
 bp = Blueprint("dashboard", __name__)
 use_error_shape(bp, page_or_api_shape)  # a form post gets a readable page; app.js's calls get JSON
-MAX_LOGO_BYTES = 5 * 1_048_576
 # Where a sign-in may send the browser back to: a path of this site made of plain segments. Anything
 # else ("//host", "/\\host", "/%09/host", which browsers read as another site) goes to the home page.
 LOCAL_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+/?|/")
 # What static/app.js knows of job statuses: sent with every page, never spelled out in the script.
 JOB_STATES = {"statuses": {status.name: status.value for status in JobStatus}, "finished": list(FINISHED)}
-# What a brand id may be (brand_loader.BRAND_ID), as the form and the 422 say it.
-BRAND_ID_RULE = "letters, digits, - and _, starting with a letter or digit, up to 64 characters"
 PREVIEW_CLIP_CHOICES = 10  # of each kind (uploads, finished jobs) offered to draw previews on
 # What the layer editor shows for a setting a layer does not give: the config's own defaults.
 LAYER_DEFAULTS = {
@@ -69,12 +82,15 @@ LAYER_DEFAULTS = {
     for kind, model in (("image", ImageLayer), ("text", TextLayer))
 } | {"box": TextBox().model_dump()}
 LAYER_DEFAULTS["image"]["width"] = LogoSpec.model_fields["width"].default  # what a layer without one gets
-
-
-def csrf_token() -> str:
-    if "csrf_token" not in session:
-        session["csrf_token"] = secrets.token_urlsafe(32)
-    return session["csrf_token"]
+# What the editor's placement needs to agree with the engine: the shapes and their nearest ones, how much a
+# text box adds around its text, and the uploaded image's shapes.
+EDITOR_FACTS = {
+    "shapes": list(SHAPES),
+    "nearest": NEAREST_SHAPES,
+    "text_box_padding": TEXT_BOX_PADDING,
+    "asset_shapes": list(ASSET_SHAPES),
+}
+STARTER_HANDLE = "@yourbrand"  # the new brand's handle until its id is typed (then "@<id>")
 
 
 @bp.app_context_processor
@@ -86,8 +102,8 @@ def _template_globals() -> dict:
 
 
 def _check_csrf() -> None:
-    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
-    if not hmac.compare_digest(sent.encode(), csrf_token().encode()):
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
+    if not csrf_matches(sent):
         abort(400, "the form expired; reload the page and try again")
 
 
@@ -196,17 +212,22 @@ def brands():
         editor=editor,
         clips=preview_clips(),
         layer_defaults=LAYER_DEFAULTS,
+        editor_facts=EDITOR_FACTS,
+        shapes=SHAPES,
+        starter={"name": "", "safe_zone": STARTER_SAFE_ZONE, "layers": starter_layers("", STARTER_HANDLE)},
     )
 
 
 # The editor posts the brand as JSON (field "brand", brand_config.json's shape, paths relative to the
 # config's folder) built from the brand as saved plus what the form shows, so a field the form does not
-# show is sent back as it was. A new image is a file field named by the value "upload:<field>".
-UPLOAD_MARK = "upload:"
+# show is sent back as it was. A new image was uploaded (and cleaned) first by POST
+# /api/brands/<id>/assets; the layer names it "asset:<name>".
+ASSET_MARK = "asset:"
 
 
-def _posted_brand() -> tuple[dict, list[Path]]:
-    """The brand the editor posted, each uploaded image staged in temp (the staged files, to clean up)."""
+def _posted_brand() -> tuple[dict, list[Path], Path]:
+    """The brand the editor posted, each uploaded image staged in temp: (brand, staged files, the
+    request's staging folder, to remove when done)."""
     try:
         data = json.loads(request.form.get("brand", ""))
     except json.JSONDecodeError as exc:
@@ -215,34 +236,35 @@ def _posted_brand() -> tuple[dict, list[Path]]:
         raise ApiError(422, "invalid_brand", "field 'brand': expected an object")
     rt = runtime()
     staged: list[Path] = []
+    config = rt.brands.current()
+    # each request stages into its own folder: two previews of the same image run at once (the editor
+    # fires one per change), and the first to finish must not delete the file the other is drawing
+    logo_uploads = rt.settings.temp_dir / "logo-uploads"
+    logo_uploads.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=logo_uploads))
+    known = {str(path) for brand in config.brands.values() for path in brand.asset_paths()}
 
     def stage(value: str) -> str:
-        if not value.startswith(UPLOAD_MARK):
+        if not value.startswith(ASSET_MARK):
+            if value not in known:  # a path the client typed: it must name a file of the brands' folder
+                try:
+                    inside_folder(config_file(config).parent, value)
+                except BrandConfigError as exc:
+                    raise ApiError(422, "invalid_brand", str(exc)) from None
             return value
-        upload = request.files.get(value.removeprefix(UPLOAD_MARK))
-        if upload is None or not upload.filename:
-            raise ApiError(422, "invalid_brand", f"no file was sent for {value!r}")
-        content = upload.read(MAX_LOGO_BYTES + 1)
-        if len(content) > MAX_LOGO_BYTES:
-            raise ApiError(413, "logo_too_large", f"{upload.filename}: larger than 5 MB")
-        name = Path(secure_filename(upload.filename) or "image.png")
-        folder = rt.settings.temp_dir / "logo-uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name.stem[:40]}-{secrets.token_hex(4)}{name.suffix.lower() or '.png'}"
-        path.write_bytes(content)
+        name = value.removeprefix(ASSET_MARK)
+        # named as it will be in the brand's folder: the upload's name without the "asset-" prefix
+        path = folder / name.removeprefix(ASSET_PREFIX)
+        with rt.storage.open(asset_ref(name)) as stored, path.open("wb") as copy:
+            shutil.copyfileobj(stored, copy)
         staged.append(path)
         return str(path)
 
     try:
-        return map_asset_paths(data, stage), staged
+        return map_asset_paths(data, stage), staged, folder
     except ApiError:
-        _discard(staged)
+        shutil.rmtree(folder, ignore_errors=True)
         raise
-
-
-def _discard(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
 
 
 def _edited_config(config: BrandConfig, brand_id: str, brand: dict) -> BrandConfig:
@@ -260,18 +282,6 @@ def _edited_config(config: BrandConfig, brand_id: str, brand: dict) -> BrandConf
     if problems:
         raise ApiError(422, "invalid_image", str(problems[0]))
     return config
-
-
-def _valid_brand_id(brand_id: str) -> str:
-    """The id of the existing brand of this name in any case, else `brand_id` if it is a valid new id."""
-    try:
-        return runtime().brands.current().find(brand_id).id
-    except UnknownBrandError:
-        pass
-    try:
-        return Brand.model_validate({"id": brand_id, "name": "x"}).id
-    except ValueError:
-        raise ApiError(422, "invalid_brand", f"brand id: {BRAND_ID_RULE}") from None
 
 
 def _preview_source(choice: str) -> Path | None:
@@ -307,23 +317,42 @@ def preview_clips() -> list[dict]:
 @signed_in
 def preview(brand_id: str):
     """A preview of the form's (unsaved) brand, made by the engine, on a generated frame or a user's clip."""
-    brand_id = _valid_brand_id(brand_id)
-    brand, staged = _posted_brand()
+    brand_id = brand_id_for_edit(brand_id)
+    brand, _staged, folder = _posted_brand()
     try:
         config = _edited_config(runtime().brands.current(), brand_id, brand)
         source = _preview_source(request.form.get("frame", ""))
-        jpeg = preview_jpeg(config.brands[brand_id], request.form.get("preset", "vertical"), source)
+        edited = config.brands[brand_id]
+        still = preview_still(edited, request.form.get("preset", "vertical"), source)
     finally:
-        _discard(staged)
-    return Response(jpeg, mimetype="image/jpeg")
+        shutil.rmtree(folder, ignore_errors=True)
+    response = Response(still.jpeg, mimetype="image/jpeg")
+    response.headers[LAYOUT_HEADER] = json.dumps(preview_layout(edited, still), separators=(",", ":"))
+    return response
+
+
+# The preview's answer says where the plan put each layer, so the editor outlines exactly what renders.
+LAYOUT_HEADER = "X-Brand-Layout"
+
+
+def preview_layout(brand: Brand, still: PreviewStill) -> dict:
+    """The still's size, the safe zone on it, and each drawn layer's rectangle by its index in the
+    brand's layers (disabled layers draw nothing and have none)."""
+    drawn = [index for index, layer in enumerate(brand.all_layers()) if layer.enabled]
+    rects = [
+        {"index": index, "x": x, "y": y, "width": w, "height": h}
+        for index, (x, y, w, h) in zip(drawn, still.overlays, strict=True)
+    ]
+    zone = brand.safe_zone_for(still.width, still.height)
+    return {"width": still.width, "height": still.height, "zone": zone.model_dump(), "layers": rects}
 
 
 @bp.post("/brands/<brand_id>")
 @signed_in
 def save_brand(brand_id: str):
     """Validate and save a brand (new or edited); takes effect without a restart."""
-    brand_id = _valid_brand_id(brand_id)
-    brand, staged = _posted_brand()
+    brand_id = brand_id_for_edit(brand_id)
+    brand, staged, folder = _posted_brand()
     store = runtime().brands
     try:
         edited = _edited_config(store.current(), brand_id, brand)  # validated before anything is saved
@@ -333,6 +362,12 @@ def save_brand(brand_id: str):
                 f"brand {brand_id!r} has no layers: add an image or a text layer, or every clip would come "
                 "out of it unbranded",
             )  # fmt: skip
+        if not edited.brands[brand_id].drawn_layers():
+            raise ApiError(
+                422, "nothing_drawn",
+                f"brand {brand_id!r} draws nothing: every layer is turned off; turn one on, or every clip "
+                "would come out of it unbranded",
+            )  # fmt: skip
         # the staged images are saved with the config, where the store keeps a brand's new images
         names = {str(path): new_asset_path(brand_id, path.name) for path in staged}
         placed = map_asset_paths(brand, lambda value: names.get(value, value))
@@ -341,7 +376,7 @@ def save_brand(brand_id: str):
             assets={names[str(path)]: path for path in staged},
         )
     finally:
-        _discard(staged)
+        shutil.rmtree(folder, ignore_errors=True)
     return {"brand": json.loads(config.brands[brand_id].model_dump_json())}
 
 

@@ -27,7 +27,7 @@ from flask.wrappers import Response
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from portal.errors import PortalError
+from portal.errors import DependencyUnavailableError, PortalError
 
 log = logging.getLogger(__name__)
 ErrorShape = Callable[[int, str, str], ResponseReturnValue]
@@ -55,10 +55,26 @@ def api_error_shape(status: int, code: str, message: str) -> Response:
 def page_or_api_shape(status: int, code: str, message: str) -> Response:
     """A page with the message for a browser's navigation or form post; the API's JSON for scripts."""
     if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
-        response = current_app.make_response(render_template("error.html", message=message))
+        if code in _outage_codes():  # a dependency is down: a banner that retries, not an error page
+            retry = DependencyUnavailableError.retry_after_s
+            page = render_template("unavailable.html", message=message, retry_after=retry)
+        else:
+            page = render_template("error.html", message=message)
+        response = current_app.make_response(page)
         response.status_code = status
         return response
     return api_error_shape(status, code, message)
+
+
+def _outage_codes() -> set[str]:
+    """The codes of the errors that say a dependency is down (database, queue, bucket)."""
+    found, kinds = set(), [DependencyUnavailableError]
+    while kinds:
+        kind = kinds.pop()
+        if kind.transient:  # not a file that is missing from a reachable store
+            found.add(kind.code)
+        kinds.extend(kind.__subclasses__())
+    return found
 
 
 def use_error_shape(bp: Blueprint, shape: ErrorShape) -> None:
@@ -105,6 +121,8 @@ def register_error_handlers(app: Flask) -> None:
         if exc.status >= 500:  # the service's side, so operators see it (no traceback: raised on purpose)
             log.warning("%s answered %s: %s", request.path, exc.code, exc.message)
         response = error_response(exc.status, exc.code, exc.message)
+        if exc.retry_after_s:  # a dependency that is down, say: the client may try again then
+            response.headers["Retry-After"] = str(exc.retry_after_s)
         response.headers.update(getattr(exc, "headers", {}))
         return response
 

@@ -12,9 +12,11 @@ from sqlalchemy import func, select, text
 
 from portal.acquire.sites import site_health
 from portal.database import Job
-from portal.jobs.maintenance import disk_status
+from portal.errors import DatabaseUnavailableError, DependencyUnavailableError, QueueUnavailableError
+from portal.jobs.maintenance import LowDiskError, disk_status
 from portal.jobs.status import JobStatus
 from portal.runtime import Runtime
+from portal.storage.objects import StorageError
 from portal.web.auth import carries_valid_credentials, require_api_auth
 from portal.web.events import open_streams
 from portal.web.runtime import runtime
@@ -30,26 +32,49 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready for work: database reachable, data folder writable, enough free disk, storage reachable.
+    """Ready for work: database, queue and storage reachable, data folder writable, enough free disk.
 
-    Open to the platform's probes; the details (paths, error texts, free space) only with the key.
+    Each check is bounded by its client's timeouts (database connect, Redis socket, the bucket's one-try
+    probe). A 503 names what is missing (`unavailable`: database_unavailable, queue_unavailable,
+    storage_unavailable, low_disk) with Retry-After. Open to the platform's probes; the details (paths,
+    error texts, free space) only with the key.
     """
     rt = runtime()
-    checks = {}
-    try:
-        with rt.db.session() as session:
-            session.execute(text("SELECT 1"))
-        checks["database"] = {"ok": True}
-    except Exception as exc:
-        checks["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
+    checks = {"database": _check(_ping_database, rt), "queue": _check(lambda rt: rt.queue_depth(), rt)}
     writable = os.access(rt.settings.outputs_dir, os.W_OK) and os.access(rt.settings.uploads_dir, os.W_OK)
     checks["data_dir"] = {"ok": writable, "path": str(rt.settings.data_dir)}
     checks["disk"] = disk_status(rt.settings)
     checks["storage"] = rt.storage.check()  # the bucket, with object storage: no uploads without it
-    ready = all(check["ok"] for check in checks.values())
+    unavailable = [CHECK_CODES[name] for name, check in checks.items() if not check["ok"]]
     if not carries_valid_credentials():
         checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
-    return {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+    body = {"status": "not_ready" if unavailable else "ready", "checks": checks, "unavailable": unavailable}
+    if not unavailable:
+        return body
+    return body, 503, {"Retry-After": str(DependencyUnavailableError.retry_after_s)}
+
+
+# what each failed check means, as the error code the rest of the service uses for it
+CHECK_CODES = {
+    "database": DatabaseUnavailableError.code,
+    "queue": QueueUnavailableError.code,
+    "data_dir": "data_dir_not_writable",
+    "disk": LowDiskError.code,
+    "storage": StorageError.code,
+}
+
+
+def _ping_database(rt: Runtime) -> None:
+    with rt.db.session() as session:
+        session.execute(text("SELECT 1"))
+
+
+def _check(probe, rt: Runtime) -> dict:
+    try:
+        probe(rt)
+    except DependencyUnavailableError as exc:
+        return {"ok": False, "error": exc.message}
+    return {"ok": True}
 
 
 class JobCollector:

@@ -10,8 +10,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from portal.brand_loader import Brand
+from portal.brands.assets import AssetShape
 from portal.brands.v3_import import V3Settings
-from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName
+from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName, RepostWarning, ReviewStateName
 from portal.media.options import DEFAULT_FIT, PRESETS, Fit, OutputFormat
 from portal.media.plan import as_formats
 
@@ -61,6 +62,76 @@ class JobsAnswer(Answer):
 class JobPage(Answer):
     jobs: list[JobOut]
     next: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class ReviewRequest(BaseModel):
+    """An output's (or all of a job's outputs') new review state (DESIGN 4.12)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: ReviewStateName
+
+
+class LayerOverrideIn(BaseModel):
+    """One change to one of the brand's drawn layers, for this output only (DESIGN 4.12)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0, description="which of the brand's drawn layers, counted from 0 in drawing order")
+    x: float | None = Field(
+        default=None, ge=0, le=1, description="the layer's centre, a fraction of the width"
+    )
+    y: float | None = Field(
+        default=None, ge=0, le=1, description="the layer's centre, a fraction of the height"
+    )
+    width: float | None = Field(default=None, gt=0, le=1, description="a fraction of the output's width")
+    opacity: float | None = Field(default=None, ge=0, le=1)
+    text: str | None = Field(default=None, min_length=1, max_length=200, description="text layers only")
+
+    @model_validator(mode="after")
+    def _centre_whole(self) -> LayerOverrideIn:
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give both x and y (the layer's centre) or neither")
+        return self
+
+
+class RenderRequest(BaseModel):
+    """Render one output again alone with overrides for it only; every key optional (DESIGN 4.12)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    layers: list[LayerOverrideIn] = Field(default_factory=list, max_length=20)
+    cover_at: float | None = Field(default=None, ge=0, description="the cover's time in seconds")
+
+    def stored(self) -> dict:
+        """As the output's versions record it (unset fields left out)."""
+        return self.model_dump(exclude_none=True)
+
+
+class StillRequest(RenderRequest):
+    """The engine's still of one output with these overrides, at `at` seconds (default: the cover's time)."""
+
+    at: float | None = Field(default=None, ge=0)
+
+
+class StillLayer(BaseModel):
+    index: int
+    x: float = Field(description="left edge, a fraction of the frame's width")
+    y: float = Field(description="top edge, a fraction of the frame's height")
+    width: float
+    height: float
+    full_frame: bool = Field(description="covers the whole frame (decoration): it cannot be moved")
+    text: str | None = Field(description="a text layer's text; null for images")
+
+
+class StillAnswer(Answer):
+    """The engine's still of one output with overrides (the render's plan) and where each layer went."""
+
+    still: str = Field(description="the JPEG, as a data: URL")
+    at: float
+    width: int
+    height: int
+    layers: list[StillLayer]
 
 
 class WebhookRequest(BaseModel):
@@ -142,6 +213,9 @@ class PlanOut(BaseModel):
     formats: int
     count: int = Field(description="sources x brands x formats: the outputs the submission would make")
     outputs: list[PlannedOutput]
+    warnings: list[RepostWarning] = Field(
+        description="clips of this submission already branded lately (links sent before, uploads, items)"
+    )
 
 
 class PlanAnswer(Answer):
@@ -202,8 +276,12 @@ class CueOut(BaseModel):
 
 
 class TranscriptOut(BaseModel):
-    job_id: str
-    origin: Literal["file", "edit", "recognition"]
+    source_id: str = Field(description="the library item it transcribes: one transcript per item")
+    origin: Literal["file", "edit", "recognition", "platform"] = Field(
+        description="where it came from: an SRT/WebVTT file, an edit, recognition, the site's subtitles"
+    )
+    updated_at: str | None
+    duration: float | None = Field(description="the clip's length: every cue ends inside it")
     cues: list[CueOut]
 
 
@@ -211,14 +289,21 @@ class TranscriptAnswer(Answer):
     transcript: TranscriptOut
 
 
+class CueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(ge=0, description="seconds from the clip's start")
+    end: float = Field(ge=0)
+    text: str = Field(max_length=2_000)
+    words: list[WordOut] | None = Field(default=None, description="optional: spread over the cue by length")
+
+
 class TranscriptRequest(BaseModel):
-    """A job's new transcript: its `cues`, or an SRT or WebVTT document as `subtitles` (one of the two)."""
+    """A new transcript: its `cues`, or an SRT or WebVTT document as `subtitles` (one of the two)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    cues: list[dict[str, Any]] | None = Field(
-        default=None, max_length=10_000, description="[{start, end, text, words?}] in seconds, in order"
-    )
+    cues: list[CueIn] | None = Field(default=None, max_length=10_000, description="in time order")
     subtitles: str | None = Field(default=None, max_length=2_000_000, description="SRT or WebVTT text")
 
     @model_validator(mode="after")
@@ -226,6 +311,12 @@ class TranscriptRequest(BaseModel):
         if (self.cues is None) == (self.subtitles is None):
             raise ValueError("give exactly one of 'cues' or 'subtitles'")
         return self
+
+
+class TranscriptSummary(BaseModel):
+    origin: str
+    cues: int = Field(description="how many cues; GET /api/sources/ID/transcript has them")
+    updated_at: str | None
 
 
 class CookiesOut(BaseModel):
@@ -294,6 +385,31 @@ class PreviewQuery(BaseModel):
 
 class BrandsAnswer(Answer):
     brands: list[Brand]
+
+
+class AssetForm(BaseModel):
+    """A logo or watermark image (PNG, JPEG or WebP) and how to clean it."""
+
+    file: bytes
+    shape: AssetShape = Field(default="original", description="cut the cleaned image to this shape")
+    clean: bool = Field(
+        default=True, description="false: keep the pixels as sent (still checked, stored as PNG)"
+    )
+
+
+class AssetOut(BaseModel):
+    name: str = Field(description="the stored image; a brand layer names it `asset:<name>` when saved")
+    url: str = Field(description="the stored PNG (with the key or the dashboard's session)")
+    width: int
+    height: int
+    size: int = Field(description="bytes of the stored PNG")
+    original: dict[str, Any] = Field(description="format, width, height and bytes as sent")
+    changes: list[str] = Field(description="what the cleaning did, in words")
+    background: str | None = Field(description="the background colour removed, if any")
+
+
+class AssetAnswer(Answer):
+    asset: AssetOut
 
 
 # --- v3's routes (DESIGN 4.8): v3's field names and shapes ------------------------------------------
@@ -436,7 +552,7 @@ class SourceItem(BaseModel):
     stored: bool = Field(description="its file is kept: 'Brand again' (source_id) needs no download")
     fingerprinted: bool
     edits: dict[str, Any] | None = Field(description="edits made on the source (trim, reframe), when made")
-    transcript: dict[str, Any] | None
+    transcript: TranscriptSummary | None = Field(description="its transcript, when it has one")
     pinned: bool
     created_at: str
     used_at: str

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,11 +42,9 @@ def post(client: FlaskClient, path: str, brand: object, **extra) -> object:
 @pytest.mark.parametrize(("brand", "extra", "status", "message"), [
     ("{", {}, 400, "field 'brand': not valid JSON"),
     ([1], {}, 422, "expected an object"),
-    ({"name": "A", "layers": [{"image": "upload:f1"}]}, {}, 422, "no file was sent for 'upload:f1'"),
+    ({"name": "A", "layers": [{"image": "asset:asset-gone.png"}]}, {}, 404, "no brand image 'asset-gone"),
     ({"name": "A", "layers": [{"image": "gone.png"}]}, {}, 422, "gone.png: file not found"),
     ({"name": "A", "layers": [{"text": "@a", "opacity": 2}]}, {}, 422, "layers.0.opacity"),
-    ({"name": "A", "layers": [{"image": "upload:f1"}]}, {"f1": (io.BytesIO(b"not an image"), "x.png")}, 422,
-     "not a readable image"),
     ({"name": "A", "layers": []}, {}, 422, "brand 'newbrand' has no layers: add an image or a text layer"),
     ({"name": "A"}, {}, 422, "brand 'newbrand' has no layers"),
 ])  # fmt: skip
@@ -56,7 +55,7 @@ def test_bad_edits_are_json_errors_and_save_nothing(
     answer = post(client, "/brands/newbrand", brand, **extra)
     assert answer.status_code == status and message in answer.get_json()["error"]["message"]
     assert (tmp_path / "brand_config.json").read_text() == before
-    assert not list((tmp_path / "data").rglob("x-*.png"))  # the staged upload is gone too
+    assert not list((tmp_path / "data" / "temp").rglob("*.png"))  # nothing staged is left
 
 
 def test_a_bad_brand_id_is_refused_saying_what_is_allowed(client: FlaskClient, tmp_path: Path) -> None:
@@ -92,11 +91,16 @@ def test_save_converts_to_layers_and_keeps_unshown_fields(client: FlaskClient, t
     assert '"layers": [{"image": "brands/fallclips/logo.png"' in page  # the editor starts from layers
     Image.new("RGBA", (40, 40), (255, 0, 0, 255)).save(buffer := io.BytesIO(), "PNG")
     buffer.seek(0)
+    asset = client.post(
+        "/api/brands/fallclips/assets", data={"file": (buffer, "wm.png"), "clean": "false"},
+        content_type="multipart/form-data",
+    ).get_json()["asset"]  # fmt: skip
+    shaped = {"vertical": f"asset:{asset['name']}", "square": "brands/fallclips/logo.png"}
     brand = {"name": "FallClips", "safe_zone": "reels", "layers": [
         {"image": "brands/fallclips/logo.png", "size": 0.1, "enabled": False},
-        {"image": {"vertical": "upload:f1", "square": "brands/fallclips/logo.png"}, "fit": "cover"},
+        {"image": shaped, "fit": "cover"},
     ]}  # fmt: skip
-    answer = post(client, "/brands/FallClips", brand, f1=(buffer, "wm.png"))
+    answer = post(client, "/brands/FallClips", brand)
     assert answer.status_code == 200, answer.get_json()
     saved = json.loads((tmp_path / "brand_config.json").read_text())
     assert saved["version"] == 2 and "logo" not in saved["brands"]["fallclips"]
@@ -107,3 +111,24 @@ def test_save_converts_to_layers_and_keeps_unshown_fields(client: FlaskClient, t
     assert (
         saved["brands"]["watchthefall"]["logo"]["path"] == "brands/watchthefall/logo.png"
     )  # others as they were
+
+
+def test_previews_of_one_image_at_once_all_draw_it(client: FlaskClient, tmp_path: Path) -> None:
+    """The editor fires a preview per change, so several can draw the same uploaded image at the same time;
+    one finishing must not take the image from under another (it did: a 500 mid-drag)."""
+    Image.new("RGBA", (60, 60), (255, 0, 0, 255)).save(buffer := io.BytesIO(), "PNG")
+    buffer.seek(0)
+    asset = client.post(
+        "/api/brands/kit/assets", data={"file": (buffer, "logo.png"), "clean": "false"},
+        content_type="multipart/form-data",
+    ).get_json()["asset"]  # fmt: skip
+    brand = json.dumps({"name": "Kit", "layers": [{"image": f"asset:{asset['name']}", "width": 0.2}]})
+    editors = [client, *(signed_in_client(client.application) for _ in range(3))]  # four open tabs
+
+    def previews(editor: FlaskClient) -> list[int]:
+        form = {"brand": brand}
+        return [editor.post("/brands/kit/preview", data=form).status_code for _ in range(3)]
+
+    with ThreadPoolExecutor(len(editors)) as pool:
+        assert list(pool.map(previews, editors)) == [[200] * 3] * len(editors)
+    assert not list((tmp_path / "data" / "temp").rglob("*.png"))  # every request cleaned up after itself

@@ -93,7 +93,7 @@ def test_ids_any_case_lookup_and_unique_ignoring_case(tmp_path: Path) -> None:
     ({"image": "a.png", "scale": 2}, "'scale' is for fit: cover layers"),
     ({"image": "a.png", "width": 0.2, "size": 0.1}, "give 'width' or 'size', not both"),
     ({"image": "a.png", "key_color": "black"}, "layers.0.key_color"),
-    ({"image": {"portrait": "a.png"}}, "layers.0.image"),
+    ({"image": {"round": "a.png"}}, "layers.0.image.round"),
     ({"image": "a.png", "opacity": 1.5}, "layers.0.opacity"),
     ({"text": "@a", "box": {"opacity": -1}}, "layers.0.box.opacity"),
     ({"text": "@a", "position": "middle"}, "layers.0.position"),

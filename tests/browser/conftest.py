@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +71,13 @@ def page(browser, service: Server) -> Iterator:
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def wait_until(page, expression: str, timeout_s: float = 60) -> None:
+    """Wait until a JavaScript expression is true in the page. Playwright's wait_for_function runs its
+    predicate through eval inside the page, which the dashboard's policy (no 'unsafe-eval') refuses;
+    page.evaluate goes through the browser's debugger protocol, which the policy does not cover."""
+    deadline = time.monotonic() + timeout_s  # a bound for a busy machine, not a speed check
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never true within {timeout_s} s: {expression}"
+        page.wait_for_timeout(100)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.browser.conftest import wait_until
 from tests.browser.test_dashboard import sign_in
 from tests.mediagen import ffmpeg
 from tests.web.server import Server
@@ -78,7 +79,7 @@ def test_build_v3s_look_preview_on_own_clip_and_keep_unshown_fields(
     circle = section.locator("fieldset.layer").nth(3)
     circle.get_by_label("Image (every shape)").set_input_files(str(logo))
     circle.get_by_label("Position").select_option("bottom-right")
-    slide(circle.get_by_label("Width"), 0.15)
+    slide(circle.locator("input[name=width]"), 0.15)
     circle.get_by_label("Key out a colour").check()
     circle = section.locator("fieldset.layer").nth(3)  # redrawn with the key's controls
     slide(circle.get_by_label("Key tolerance"), 0.1)
@@ -91,16 +92,16 @@ def test_build_v3s_look_preview_on_own_clip_and_keep_unshown_fields(
 
     # the live preview, drawn by the engine on a frame of the user's own clip
     page.locator("#preview-clip").set_input_files(str(clip))
-    page.wait_for_function("document.getElementById('preview-frame').value.startsWith('upload:')")
-    section.get_by_label("Preview shape").select_option("landscape")
+    wait_until(page, "document.getElementById('preview-frame').value.startsWith('upload:')")
+    section.locator("select[name=preset]").select_option("landscape")
     with page.expect_response(lambda r: r.url.endswith("/brands/layered/preview")) as answer:
         section.get_by_role("button", name="Preview").click()
     assert answer.value.status == 200
-    page.wait_for_function(
-        "document.querySelector('section[data-brand=layered] .live-preview img').naturalWidth === 1920"
+    wait_until(
+        page, "document.querySelector('section[data-brand=layered] .live-preview img').naturalWidth === 1920"
     )
     # the clip's yellow under the 40 % magenta landscape watermark (a generated frame is dark blue-purple)
-    page.wait_for_function(f"(({SAMPLE})([100, 540])).every((v, i) => [v > 200, v > 120, v < 140, true][i])")
+    wait_until(page, f"(({SAMPLE})([100, 540])).every((v, i) => [v > 200, v > 120, v < 140, true][i])")
 
     with page.expect_navigation():
         section.get_by_role("button", name="Save brand").click()

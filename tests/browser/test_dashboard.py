@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser.conftest import ARTIFACTS, screenshot
+from tests.browser.conftest import ARTIFACTS, screenshot, wait_until
 from tests.download.conftest import Site
 from tests.mediagen import make_clip
 from tests.web.server import KEY, Server
@@ -42,8 +42,8 @@ def test_upload_two_brands_watch_progress_play_and_download(page, service: Serve
     clip = make_clip(tmp_path / "holiday.mp4", width=640, height=1136, duration=6)
     sign_in(page)
     page.get_by_label("Video files").set_input_files(str(clip))
-    page.get_by_label("WatchTheFall").check()
-    page.get_by_label("FallClips").check()
+    page.get_by_role("checkbox", name="WatchTheFall").check()
+    page.get_by_role("checkbox", name="FallClips").check()
     page.get_by_label("Source", exact=True).uncheck()
     page.get_by_label("Vertical", exact=True).check()
     page.get_by_role("button", name="Brand it").click()
@@ -52,7 +52,7 @@ def test_upload_two_brands_watch_progress_play_and_download(page, service: Serve
     screenshot(page, "dashboard-rendering-desktop")
     page.locator("video").nth(1).wait_for(timeout=120_000)
     for index in range(2):
-        page.wait_for_function(f"document.querySelectorAll('video')[{index}].readyState >= 2", timeout=30_000)
+        wait_until(page, f"document.querySelectorAll('video')[{index}].readyState >= 2", timeout_s=30)
     links = page.get_by_role("link", name="Download", exact=True)
     assert links.count() == 2
     for index in range(2):
@@ -72,7 +72,7 @@ def test_progress_bar_moves(page, site: Site) -> None:
     link = f"{site.url}/trickle.mp4"
     sign_in(page)
     page.get_by_label("Video URLs").fill(link)
-    page.get_by_label("DailyFails").check()
+    page.get_by_role("checkbox", name="DailyFails").check()
     page.get_by_role("button", name="Brand it").click()
     bar = page.get_by_role("progressbar", name=f"Progress of {link}", exact=True)
     bar.wait_for()
@@ -89,7 +89,7 @@ def test_progress_bar_moves(page, site: Site) -> None:
 def test_link_job_and_a_failed_job_with_its_reason(page, site: Site) -> None:
     sign_in(page)
     page.get_by_label("Video URLs").fill(f"{site.url}/og.html\n{site.url}/novideo.html")
-    page.get_by_label("WatchTheFall").check()
+    page.get_by_role("checkbox", name="WatchTheFall").check()
     page.get_by_role("button", name="Brand it").click()
     # this test's jobs, not the module's earlier ones: the page lists those too
     page.locator("li.job.completed", has_text="Falling cat").locator("video").wait_for(timeout=120_000)
@@ -102,7 +102,7 @@ def test_link_job_and_a_failed_job_with_its_reason(page, site: Site) -> None:
 def test_refused_link_shows_a_readable_message(page) -> None:
     sign_in(page)
     page.get_by_label("Video URLs").fill("ftp://example.com/clip.mp4")
-    page.get_by_label("WatchTheFall").check()
+    page.get_by_role("checkbox", name="WatchTheFall").check()
     page.get_by_role("button", name="Brand it").click()
     message = page.locator("#form-message")
     message.wait_for()
@@ -116,10 +116,10 @@ def test_two_files_two_brands_two_formats_count_then_one_batch_with_its_zip(
     clips = [make_clip(tmp_path / f"part{n}.mp4", width=320, height=180) for n in (1, 2)]
     sign_in(page)
     count = page.locator("#plan-count")
-    page.get_by_label("FallClips").check()
+    page.get_by_role("checkbox", name="FallClips").check()
     count.filter(has_text="0 sources x 1 brand x 1 format = 0 outputs").wait_for()
     page.get_by_label("Video files").set_input_files([str(clip) for clip in clips])
-    page.get_by_label("DailyFails").check()
+    page.get_by_role("checkbox", name="DailyFails").check()
     page.get_by_label("Source", exact=True).uncheck()
     page.get_by_label("Square", exact=True).check()
     page.get_by_label("Landscape", exact=True).check()
@@ -138,17 +138,19 @@ def test_two_files_two_brands_two_formats_count_then_one_batch_with_its_zip(
     assert response.status_code == 200
     with zipfile.ZipFile(io.BytesIO(response.content)) as bundle:
         names = bundle.namelist()
-    assert len(names) == 8 and {name.split("/")[0].split("-")[0] for name in names} == {"part1", "part2"}
-    assert {name.rsplit("_", 1)[1] for name in names} == {"square.mp4", "landscape.mp4"}
+    videos = [name for name in names if name.endswith(".mp4")]
+    assert len(videos) == 8 and {name.split("/")[0].split("-")[0] for name in videos} == {"part1", "part2"}
+    assert {name.rsplit("_", 1)[1] for name in videos} == {"square.mp4", "landscape.mp4"}
+    assert sorted(set(names) - set(videos)) == sorted(name[:-4] + ".jpg" for name in videos)  # each cover
 
 
 def test_cancel_a_running_job(page, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "long.mp4", width=640, height=1136, duration=30)
     sign_in(page)
     page.get_by_label("Video files").set_input_files(str(clip))
-    page.get_by_label("WatchTheFall").check()
-    page.get_by_label("FallClips").check()
-    page.get_by_label("DailyFails").check()
+    page.get_by_role("checkbox", name="WatchTheFall").check()
+    page.get_by_role("checkbox", name="FallClips").check()
+    page.get_by_role("checkbox", name="DailyFails").check()
     page.get_by_role("button", name="Brand it").click()
     bar = page.get_by_role("progressbar", name="Progress of long.mp4", exact=True)  # this job, no other
     bar.wait_for()
@@ -163,8 +165,8 @@ def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path
     page.goto("/brands")
     previews = page.locator("section.brand img[alt*='preview']")
     assert previews.count() >= 3
-    page.wait_for_function(
-        "[...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 0)"
+    wait_until(
+        page, "[...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 0)"
     )
     screenshot(page, "brands-desktop")
     section = page.locator("section[data-brand=fallclips]")
@@ -174,8 +176,8 @@ def test_brands_page_edit_with_preview_then_save(page, service: Server, tmp_path
     section.get_by_role("button", name="Preview").click()
     live = section.locator(".live-preview img")
     live.wait_for()
-    page.wait_for_function(
-        "document.querySelector('section[data-brand=fallclips] .live-preview img').naturalWidth > 0"
+    wait_until(
+        page, "document.querySelector('section[data-brand=fallclips] .live-preview img').naturalWidth > 0"
     )
     assert live.get_attribute("src").startswith("blob:")
     with page.expect_navigation():  # the page reloads once the save is answered
@@ -221,23 +223,27 @@ def test_add_then_remove_a_brand(page, service: Server, tmp_path: Path) -> None:
     section = page.locator("section[data-brand='']")
     section.get_by_label("Brand id").fill("fallsdaily")
     section.get_by_label("Display name").fill("FallsDaily")
-    section.get_by_role("button", name="Add image layer").click()
-    section.get_by_label("Image (every shape)").set_input_files(str(logo))
-    section.get_by_role("button", name="Add text layer").click()
-    section.locator("fieldset.layer").nth(1).get_by_label("Text", exact=True).fill("@fallsdaily")
+    # a new brand starts with a logo layer (its image to choose) and a handle that follows the id
+    section.locator("fieldset.layer").nth(0).get_by_label("Image (every shape)").set_input_files(str(logo))
+    section.locator("img[alt=Cleaned]").wait_for()  # uploaded and cleaned at once
+    assert (
+        section.locator("fieldset.layer").nth(1).get_by_label("Text", exact=True).input_value()
+        == "@fallsdaily"
+    )
     with page.expect_navigation():
         section.get_by_role("button", name="Save brand").click()
     added = page.locator("section[data-brand=fallsdaily]")
     added.wait_for()
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('section[data-brand=fallsdaily] .previews img')]"
-        ".every(i => i.complete && i.naturalWidth > 0)"
+        ".every(i => i.complete && i.naturalWidth > 0)",
     )
     brands = service.call("GET", "/api/brands").json()["brands"]
     (new,) = [brand for brand in brands if brand["id"] == "fallsdaily"]
     image, text = new["layers"]
     assert (
-        re.search(r"brands/fallsdaily/badge-[0-9a-f]{8}\.png$", image["image"])
+        re.search(r"brands/fallsdaily/badge-[0-9a-f]{12}\.png$", image["image"])
         and text["text"] == "@fallsdaily"
     )
     page.goto("/")

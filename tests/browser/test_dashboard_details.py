@@ -64,6 +64,8 @@ def test_a_brand_with_no_layers_is_refused_with_the_reason(page, service: Server
     section = new_brand_section(page)
     section.get_by_label("Brand id").fill("bare")
     section.get_by_label("Display name").fill("Bare")
+    for _ in range(2):  # a new brand starts with a logo and a handle
+        section.locator("fieldset.layer").nth(0).get_by_role("button", name="Remove layer").click()
     section.get_by_role("button", name="Save brand").click()
     alert = section.get_by_role("alert")
     alert.wait_for()

@@ -33,9 +33,10 @@ def test_cookies_state_failing_site_and_upload_the_file_instead(
 
     link = f"{site.url}/members-only.mp4"  # wants a signed-in user: this file is not one
     page.get_by_label("Video URLs").fill(link)
-    page.get_by_label("WatchTheFall").check()
-    page.get_by_label("FallClips").check()
-    page.get_by_label("Format").select_option("square")
+    page.get_by_role("checkbox", name="WatchTheFall").check()
+    page.get_by_role("checkbox", name="FallClips").check()
+    page.locator("input[name=formats][value=source]").uncheck()
+    page.locator("input[name=formats][value=square]").check()
     page.get_by_role("button", name="Brand it").click()
     failed = page.locator("li.job.failed", has_text=link)
     failed.wait_for(timeout=120_000)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.apptools import brand_config_with_post_text
+from tests.browser.conftest import wait_until
 from tests.browser.test_dashboard import sign_in
 from tests.download.conftest import Site
 from tests.web.server import Server
@@ -55,7 +56,7 @@ def test_find_brand_again_be_warned_and_copy_post_texts(page, service: Server, s
     item.wait_for()
     assert page.locator(".source").count() == 1
     assert "by catlover99" in item.inner_text() and "Removed after" in item.inner_text()
-    page.wait_for_function("document.querySelector('.source img.cover')?.naturalWidth > 0")
+    wait_until(page, "document.querySelector('.source img.cover')?.naturalWidth > 0")
 
     item.get_by_label("FallClips").check()
     item.get_by_role("button", name="Brand again").click()

@@ -22,6 +22,11 @@ from tests.conftest import REPO
 from tests.mediagen import ffmpeg, make_clip
 
 
+def with_covers(*videos: str) -> list[str]:
+    """What --out holds for these outputs: each video and its cover (DESIGN 4.11), sorted."""
+    return sorted([*videos, *(Path(video).with_suffix(".jpg").name for video in videos)])
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", duration=1)
@@ -66,7 +71,9 @@ def test_render_two_brands_json(clip: Path, tmp_path: Path) -> None:
         path = Path(output["path"])
         assert path == tmp_path / f"clip_{output['brand']}.mp4"
         assert read_back(path) == ("h264", 1080, 1080, True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_fallclips.mp4", "clip_watchthefall.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == with_covers(
+        "clip_fallclips.mp4", "clip_watchthefall.mp4"
+    )
 
 
 def test_fit_crop_fills_the_portrait_canvas(tmp_path: Path) -> None:
@@ -91,10 +98,10 @@ def test_repeated_preset_gives_every_format_never_an_overwrite(clip: Path, tmp_p
         ("fallclips", "square"), ("fallclips", "vertical"),
         ("watchthefall", "square"), ("watchthefall", "vertical"),
     ]  # fmt: skip
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    assert sorted(p.name for p in tmp_path.iterdir()) == with_covers(
         "clip_fallclips_square.mp4", "clip_fallclips_vertical.mp4",
         "clip_watchthefall_square.mp4", "clip_watchthefall_vertical.mp4",
-    ]  # fmt: skip
+    )  # fmt: skip
     for output in outputs:
         size = {"vertical": (240, 426), "square": (240, 240)}[output["format"]]
         assert read_back(Path(output["path"])) == ("h264", *size, True)
@@ -130,9 +137,9 @@ def test_bad_sources_fail_one_line_each_good_ones_still_render(clip: Path, tmp_p
     ]:
         assert any(str(bad) in line and reason in line for line in lines), (bad, lines)
     # nothing else in --out: no partial file, no temp name
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in out.iterdir()) == with_covers(
         "clip_dailyfails.mp4", "clip_fallclips.mp4", "clip_watchthefall.mp4",
-    ]  # fmt: skip
+    )  # fmt: skip
     assert len(result.stdout.splitlines()) == 3
 
 
@@ -283,7 +290,7 @@ def test_a_stop_signal_cancels_cleanly(stop: signal.Signals, word: str, clip: Pa
     ]
     # the first source's outputs are kept and listed; nothing of the second, no .part files
     kept = sorted(p.name for p in out.iterdir())
-    assert kept == ["clip_dailyfails.mp4", "clip_fallclips.mp4", "clip_watchthefall.mp4"]
+    assert kept == with_covers("clip_dailyfails.mp4", "clip_fallclips.mp4", "clip_watchthefall.mp4")
     assert len(stdout.splitlines()) == 3
     assert psutil.wait_procs(children, timeout=10)[1] == []  # FFmpeg was killed, not left rendering
 
@@ -297,7 +304,7 @@ def test_demo_script_brands_a_generated_clip(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     names = ["demo_dailyfails.mp4", "demo_fallclips.mp4", "demo_watchthefall.mp4"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == with_covers(*names)
     for name in names:
         path = tmp_path / "out" / name
         assert str(path) in result.stdout

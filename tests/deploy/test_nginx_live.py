@@ -1,7 +1,8 @@
 """The shipped nginx site, run for real on loopback in front of a streaming upstream.
 
 Event streams pass through as they are written while other paths stay buffered, request ids pass through
-(or nginx makes one), and an upload over the body limit is refused before it reaches the app.
+(or nginx makes one), an upload over the body limit is refused before it reaches the app, and every
+answer carries the app's security headers once, nginx's own answers too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from flask import Flask, Response
 from werkzeug.serving import make_server
 
 from portal.logging_setup import REQUEST_ID_HEADER, current_request_id, init_request_ids
+from portal.web.headers import init_security_headers, security_headers
 from tests.conftest import require_program
 from tests.deploy.deployfiles import nginx_test_config
 
@@ -41,6 +43,7 @@ class Upstream:
         self.release = threading.Event()
         self.app = Flask("upstream")
         init_request_ids(self.app)
+        init_security_headers(self.app)  # as the portal sends them: nginx must not send them twice
 
         def held_stream() -> Response:
             def events() -> Iterator[str]:
@@ -131,8 +134,8 @@ def test_request_id_passes_through_or_nginx_makes_one(proxied: tuple[str, Upstre
     assert made.headers[REQUEST_ID_HEADER] == nginx_id
 
 
-def test_oversized_upload_refused_before_the_app(proxied: tuple[str, Upstream]) -> None:
-    base, _upstream = proxied
+def _oversized_upload_answer(base: str) -> bytes:
+    """The head of nginx's answer to an upload that declares 600 MB (none of it is sent)."""
     with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1]))) as raw:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -142,5 +145,22 @@ def test_oversized_upload_refused_before_the_app(proxied: tuple[str, Upstream]) 
                 b"POST /api/uploads HTTP/1.1\r\nHost: localhost\r\nContent-Type: video/mp4\r\n"
                 + f"Content-Length: {600 * 1_048_576}\r\n\r\n".encode()
             )
-            status_line = tls.recv(4096).split(b"\r\n", 1)[0]
+            return tls.recv(4096).split(b"\r\n\r\n", 1)[0]
+
+
+def test_oversized_upload_refused_before_the_app(proxied: tuple[str, Upstream]) -> None:
+    base, _upstream = proxied
+    status_line = _oversized_upload_answer(base).split(b"\r\n", 1)[0]
     assert status_line.endswith(b"413 Request Entity Too Large")
+
+
+def test_security_headers_once_on_every_answer(proxied: tuple[str, Upstream]) -> None:
+    base, _upstream = proxied
+    proxied_answer = requests.get(f"{base}/echo", verify=False, timeout=5)
+    for name, value in security_headers().items():
+        assert proxied_answer.raw.headers.getlist(name) == [value], name
+    # nginx's own answer (the app never sees the request) carries them too
+    head = _oversized_upload_answer(base).decode().split("\r\n")[1:]
+    own = [tuple(line.split(": ", 1)) for line in head]
+    for name, value in security_headers().items():
+        assert [v for n, v in own if n.lower() == name.lower()] == [value], name

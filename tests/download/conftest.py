@@ -18,6 +18,7 @@ import pytest
 
 from portal.acquire import downloader
 from portal.acquire.downloader import DownloadOptions
+from portal.media.options import SourceLimits
 from tests.conftest import free_port, require_program
 from tests.mediagen import ffmpeg, make_clip
 
@@ -246,7 +247,7 @@ def options(tmp_path: Path) -> DownloadOptions:
         cache_dir=tmp_path / "downloads",
         allow_private_urls=True,
         max_filesize_mb=1,
-        max_duration_s=5,
+        source_limits=SourceLimits(max_duration_s=5),
         socket_timeout=1.5,
         retries=2,
     )

@@ -68,6 +68,19 @@ def test_a_repost_from_another_link_is_named_with_the_brand_and_the_job(
             "at": first["finished_at"],
         }
     ]
+    # before submitting, the plan names the brands each clip already went to (the upload and the repost
+    # are one clip: each plan names both brands and their jobs)
+    plan = service.call("POST", "/api/plans", json={"upload_id": upload["id"], "brands": ["dailyfails"]})
+    named = sorted((w["brand"], w["job_id"]) for w in plan.json()["plan"]["warnings"])
+    assert named == [("fallclips", second["id"]), ("watchthefall", first["id"])]
+    plan = service.call("POST", "/api/plans", json={"url": link, "brands": ["dailyfails"]}).json()["plan"]
+    assert (
+        sorted(w["brand"] for w in plan["warnings"]) == ["fallclips", "watchthefall"] and plan["count"] == 1
+    )
+    unknown = service.call(
+        "POST", "/api/plans", json={"url": f"{site.url}/new.mp4", "brands": ["dailyfails"]}
+    )
+    assert unknown.status_code == 200 and unknown.json()["plan"]["warnings"] == []
     # the same link again: its item is known, so the answer warns at once
     again = service.call("POST", "/api/videos/process", json={"url": link, "brands": ["dailyfails"]})
     brands = sorted(warning["brand"] for warning in again.json()["job"]["warnings"])
@@ -78,7 +91,8 @@ def test_a_repost_from_another_link_is_named_with_the_brand_and_the_job(
     (output,) = second["outputs"]
     text_name = output["filename"].removesuffix(".mp4") + ".txt"
     with zipfile.ZipFile(io.BytesIO(archive.content)) as bundle:
-        assert sorted(bundle.namelist()) == sorted([output["filename"], text_name])
+        cover_name = output["filename"].removesuffix(".mp4") + ".jpg"
+        assert sorted(bundle.namelist()) == sorted([output["filename"], cover_name, text_name])
         assert bundle.read(text_name).decode() == output["post_text"] + "\n"
     assert output["post_text"] == f"mirrored\n{link}\nFallClips #fails"
 

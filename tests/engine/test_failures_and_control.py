@@ -123,7 +123,7 @@ def test_a_tight_memory_budget_renders_in_batches_with_one_progress_bar(logo: Pa
         on_progress=lambda _stage, pct: seen.append(pct),
     )  # fmt: skip
     assert [o.brand for o in outputs] == ["a", "b", "c"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c_a.mp4", "c_b.mp4", "c_c.mp4"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.mp4")) == ["c_a.mp4", "c_b.mp4", "c_c.mp4"]
     for output in outputs:
         facts = describe(output.path)
         assert (facts["codec"], facts["width"], facts["height"], facts["audio_rate"]) == (

@@ -42,7 +42,10 @@ def test_four_brands_in_three_formats_come_from_one_ffmpeg_process(logo: Path, t
 
     assert len(outputs) == 12
     assert sorted(path.name for path in out.iterdir()) == sorted(
-        f"clip_{brand}_{preset}.mp4" for brand in "abcd" for preset in ("vertical", "portrait", "square")
+        f"clip_{brand}_{preset}.{kind}"
+        for brand in "abcd"
+        for preset in ("vertical", "portrait", "square")
+        for kind in ("mp4", "jpg")  # each output and its cover
     )
     # the same plan the engine made, to know where each shape puts each brand's logo
     info = probe_media(clip)

@@ -61,7 +61,7 @@ def test_preview_is_a_jpeg_at_the_preset_size_with_the_logo_where_a_render_puts_
     preset: str, canvas, logo: Path
 ) -> None:
     brand = make_brands(logo, shown="tiktok")[0]
-    image = Image.open(io.BytesIO(render_preview(brand, preset)))
+    image = Image.open(io.BytesIO(render_preview(brand, preset).jpeg))
     assert image.format == "JPEG" and image.size == canvas
     plan, _args = plan_preview(brand, preset, Path("w"), measure_art(brand_arts([brand])), Path("p.jpg"))
     expected = plan.overlays[0]

@@ -6,6 +6,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from portal.video_processor import probe_media, render_source
 from tests.engine.inspect_output import (
@@ -47,10 +48,14 @@ def test_source_renders_ready_to_post(name: str, source, two_brands, tmp_path: P
     outputs = render_source(src, two_brands, tmp_path, preset=preset)
 
     assert [o.brand for o in outputs] == [b.id for b in two_brands]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(o.path.name for o in outputs)
+    # each output and its cover, nothing else (no temporary file left)
+    expected = [name for o in outputs for name in (o.path.name, o.path.with_suffix(".jpg").name)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(expected)
     for output in outputs:
         assert_ready_to_post(output.path, size, info.duration, info.fps, has_audio)
         assert (output.width, output.height) == size
+        with Image.open(output.cover) as cover:
+            assert cover.format == "JPEG" and cover.size == size
 
 
 def test_probe_reads_displayed_geometry(source) -> None:

@@ -12,7 +12,7 @@ from tests.house.imports import PORTAL, find_cycle, import_graph, portal_modules
 # library (sources, fingerprints, post text) stands under the jobs that record into it, over the storage
 # and engine it keeps files and fingerprints with.
 LAYERS = [
-    ("portal", "portal.errors", "portal.media.options", "portal.media.safezone"),
+    ("portal", "portal.errors", "portal.media.options", "portal.media.safezone", "portal.media.images"),
     ("portal.config", "portal.logging_setup"),
     ("portal.database",),
     ("portal.brand_loader",),

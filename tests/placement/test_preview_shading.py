@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.media.safezone import project_zone
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, wait_until
 from tests.web.server import KEY
 
 pytestmark = pytest.mark.browser
@@ -27,8 +27,8 @@ def test_previews_shade_the_zone_as_the_phone_shows_each_shape(page, brand: str,
     page.get_by_label("Portal key").fill(KEY)
     page.get_by_role("button", name="Sign in").click()
     page.goto("/brands")
-    page.wait_for_function(
-        "[...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 0)"
+    wait_until(
+        page, "[...document.querySelectorAll('.previews img')].every(i => i.complete && i.naturalWidth > 0)"
     )
     for preset, size in SHAPES.items():
         expected = project_zone(zone, *size)

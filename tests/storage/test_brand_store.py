@@ -83,11 +83,18 @@ def test_a_dashboard_edit_with_a_new_logo_reaches_a_worker_on_another_machine(
     assert s3.keys(f"{PREFIX}/{BUNDLE_AREA}/") == {BUNDLE_KEY: s3.keys()[BUNDLE_KEY]}
 
     logo = png((255, 0, 255))
-    brand = {"name": "WatchTheFall 2", "layers": [{"image": "upload:f1", "position": "top-left"}]}
-    answer = apptools.signed_in_client(app).post(
-        "/brands/watchthefall", content_type="multipart/form-data",
-        data={"brand": json.dumps(brand), "f1": (io.BytesIO(logo), "new logo.png")},
+    client = apptools.signed_in_client(app)
+    uploaded = client.post(  # the image waits in the bucket's uploads until the brand is saved
+        "/api/brands/watchthefall/assets", content_type="multipart/form-data",
+        data={"file": (io.BytesIO(logo), "new logo.png")},
     )  # fmt: skip
+    assert uploaded.status_code == 201, uploaded.get_json()
+    name = uploaded.get_json()["asset"]["name"]
+    assert s3.keys(f"{PREFIX}/uploads/").get(f"{PREFIX}/uploads/{name}")  # stored, not empty
+    brand = {"name": "WatchTheFall 2", "layers": [{"image": f"asset:{name}", "position": "top-left"}]}
+    answer = client.post(
+        "/brands/watchthefall", content_type="multipart/form-data", data={"brand": json.dumps(brand)}
+    )
     assert answer.status_code == 200, answer.get_json()
 
     assert worker.brands.current(max_age=60).find("watchthefall") == before  # cached until it asks again
@@ -96,7 +103,8 @@ def test_a_dashboard_edit_with_a_new_logo_reaches_a_worker_on_another_machine(
     [layer] = after.layers
     drawn = layer.image_for("vertical")
     assert drawn.is_relative_to(tmp_path / "worker" / "brand-cache")  # its own copy, on its own disk
-    assert drawn.read_bytes() == logo and drawn.name.startswith("new_logo-")
+    assert drawn.name.startswith("new_logo-")
+    assert Image.open(drawn).tobytes() == Image.open(io.BytesIO(logo)).tobytes()  # a plain badge: kept whole
     # the other brands and their files came along; the shipped config was never written
     fallclips = worker.brands.current(max_age=0).find("fallclips")
     assert fallclips.asset_paths()[0].read_bytes() == (REPO / "brands/fallclips/logo.png").read_bytes()

@@ -95,9 +95,18 @@ def test_three_workers_share_no_disk_and_survive_a_kill_9(
         # The bucket holds exactly the recorded outputs (nothing partial, nothing extra) and the uploads.
         outputs = [output for job in done.values() for output in job["outputs"]]
         assert len(outputs) == sum(len(job["brands"]) for job in done.values())
-        stored = s3.keys(f"{PREFIX}/outputs/")
-        assert {f"{PREFIX}/outputs/{o['filename']}": o["size_bytes"] for o in outputs} == stored
-        assert len(s3.keys(f"{PREFIX}/uploads/")) == JOBS
+        stored = s3.keys(f"{PREFIX}/outputs/")  # each output and its cover
+        videos = {key: size for key, size in stored.items() if key.endswith(".mp4")}
+        assert {f"{PREFIX}/outputs/{o['filename']}": o["size_bytes"] for o in outputs} == videos
+        assert sorted(key.removesuffix(".jpg") for key in stored if key.endswith(".jpg")) == sorted(
+            key.removesuffix(".mp4") for key in videos
+        )
+        uploads = s3.keys(f"{PREFIX}/uploads/")  # each upload and its library item's cover
+        assert (
+            sum(key.endswith(".mp4") for key in uploads)
+            == sum(key.endswith(".jpg") for key in uploads)
+            == JOBS
+        )
         assert s3.client().list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
         # Every output downloads through the web: its signed link redirects to the store.
@@ -114,7 +123,8 @@ def test_three_workers_share_no_disk_and_survive_a_kill_9(
         archive = cluster.web.call("GET", f"/api/jobs/{job_ids[1]}/archive")
         assert archive.status_code == 200
         names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
-        assert sorted(names) == sorted(o["filename"] for o in done[job_ids[1]]["outputs"])
+        videos = [o["filename"] for o in done[job_ids[1]]["outputs"]]
+        assert sorted(names) == sorted([*videos, *(name.removesuffix(".mp4") + ".jpg" for name in videos)])
 
         # No shared disk was needed: no process kept an upload or an output in its own data folder.
         for folder in [cluster.root / "web", *(w.data_dir for w in cluster.workers if w.alive)]:

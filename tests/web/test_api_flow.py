@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import requests
+from PIL import Image
 
 from tests.web.server import KEY, Server
 
@@ -57,12 +58,18 @@ def test_upload_process_events_download_archive(server: Server, clip: Path) -> N
     assert archive.status_code == 200 and archive.headers["Content-Type"] == "application/zip"
     # named like the outputs (the source's stem and the job's short id), not job-<uuid>.zip
     assert archive.headers["Content-Disposition"] == f'attachment; filename="{clip.stem}-{job["id"][:8]}.zip"'
+    cover = requests.get(f"{server.url}{output['cover_url']}", timeout=30)  # signed like `url`: no key
+    assert cover.status_code == 200 and cover.headers["Content-Type"] == "image/jpeg"
     with zipfile.ZipFile(io.BytesIO(archive.content)) as bundle:
-        assert sorted(bundle.namelist()) == sorted(o["filename"] for o in job["outputs"])
+        expected = [name for o in job["outputs"] for name in (o["filename"], o["filename"][:-4] + ".jpg")]
+        assert sorted(bundle.namelist()) == sorted(expected)
         assert bundle.read(output["filename"]) == whole.content
         for member in bundle.infolist():  # dated as the files were written (ZIP keeps local time, 2 s steps)
             written = datetime.fromtimestamp((server.data_dir / "outputs" / member.filename).stat().st_mtime)
             assert abs((datetime(*member.date_time) - written).total_seconds()) <= 2
+        assert bundle.read(output["filename"][:-4] + ".jpg") == cover.content
+    with Image.open(io.BytesIO(cover.content)) as picture:  # a cover at the output's size
+        assert picture.format == "JPEG" and picture.size == (1080, 1080)
 
 
 def test_portrait_crop_job_keeps_its_fit_and_reports_loudness(server: Server, clip: Path) -> None:
@@ -111,12 +118,13 @@ def test_multipart_process_lists_and_pages(server: Server, clip: Path) -> None:
 def test_delete_removes_files_and_retry_rules(server: Server, clip: Path) -> None:
     job = server.wait(server.process_upload(clip, ["watchthefall"])["id"])
     path = server.data_dir / "outputs" / job["outputs"][0]["filename"]
-    assert path.is_file()
+    cover = path.with_suffix(".jpg")
+    assert path.is_file() and cover.is_file()
     assert (
         server.call("POST", f"/api/jobs/{job['id']}/retry").status_code == 409
     )  # completed: nothing to retry
     assert server.call("DELETE", f"/api/jobs/{job['id']}").status_code == 200
-    assert not path.exists()
+    assert not path.exists() and not cover.exists()
     assert server.call("GET", f"/api/jobs/{job['id']}").status_code == 404
 
 

@@ -1,6 +1,7 @@
 """Captions through the real service: an uploaded WebVTT named at submission is burned into the brand
 with a captions layer, each output gets its sidecar (in the JOB object and the ZIP), the transcript is
-stored on the job, and an edit through the API shows in the next render."""
+stored on the library item, and an edit made once through the API shows in every later render: one output
+rendered again, and "Brand again" in another format."""
 
 from __future__ import annotations
 
@@ -68,15 +69,40 @@ def test_an_uploaded_vtt_is_burned_in_listed_and_editable(captions_server: Serve
     archive = server.call("GET", f"/api/jobs/{job['id']}/archive")
     with zipfile.ZipFile(io.BytesIO(archive.content)) as bundle:
         names = set(bundle.namelist())
-    assert names == {name for o in job["outputs"] for name in (o["filename"], o["captions"]["filename"])}
+    for output in job["outputs"]:
+        assert {output["filename"], output["captions"]["filename"]} <= names
 
-    # the file's cues are stored on the job, where an edit replaces them
-    url = f"/api/jobs/{job['id']}/transcript"
+    # the file's cues are stored on the library item, where an edit replaces them
+    url = f"/api/sources/{job['source_id']}/transcript"
     transcript = server.call("GET", url).json()["transcript"]
     assert transcript["origin"] == "file" and [c["text"] for c in transcript["cues"]] == [
         "HELLO WORLD",
         "GOODBYE NOW",
     ]
+    cues = transcript["cues"]
+    cues[1] = {"start": 1.8, "end": 2.9, "text": "FAREWELL NOW"}
+    assert server.call("PUT", url, json={"cues": cues}).status_code == 200
+
+    # one output rendered again reads the item's transcript as it is now
+    number = job["outputs"].index(by_brand["captioned"])
+    again = server.call("POST", f"/api/jobs/{job['id']}/outputs/{number}/render", json={})
+    assert again.status_code == 202, again.text
+    job = server.wait(job["id"], until=lambda j: j["outputs"][number]["rerender"] is None)
+    output = job["outputs"][number]
+    assert output["version"] == 2 and output["captions"]["filename"].endswith("_v2.vtt")
+    assert "FAREWELL NOW" in server.call("GET", output["captions"]["url"]).text
+    video.write_bytes(server.call("GET", output["url"]).content)
+    assert "FAREWELL" in _ocr(_frame(video, 2.4, tmp_path / "c.png"), tmp_path)
+
+    # and so does the same clip branded again from the library, in another format, with no captions asked
+    body = {"source_id": job["source_id"], "brands": ["captioned"], "formats": [{"preset": "square"}]}
+    branded = server.call("POST", "/api/videos/process", json=body)
+    assert branded.status_code == 202, branded.text
+    square = server.wait(branded.json()["job"]["id"])
+    assert square["status"] == "completed", square["error"]
+    video.write_bytes(server.call("GET", square["outputs"][0]["url"]).content)
+    assert "FAREWELL" in _ocr(_frame(video, 2.4, tmp_path / "d.png"), tmp_path)
+    assert server.call("GET", url).json()["transcript"]["origin"] == "edit"  # the edit was kept
 
 
 def test_bad_captions_are_refused_by_name(captions_server: Server, tmp_path: Path) -> None:
@@ -112,7 +138,7 @@ def test_auto_captions_recognize_the_speech_in_the_worker(captions_server: Serve
     assert submitted.status_code == 202, submitted.text
     job = server.wait(submitted.json()["job"]["id"])
     assert job["status"] == "completed", job["error"]
-    transcript = server.call("GET", f"/api/jobs/{job['id']}/transcript").json()["transcript"]
+    transcript = server.call("GET", f"/api/sources/{job['source_id']}/transcript").json()["transcript"]
     assert transcript["origin"] == "recognition"
     heard = [word["text"] for cue in transcript["cues"] for word in cue["words"]]
     assert found_share(heard, SENTENCE.split()) >= SHARE, heard

@@ -98,11 +98,12 @@ def test_three_sources_four_brands_three_formats_make_36_outputs_in_one_batch(
     assert archive.status_code == 200 and archive.headers["Content-Type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(archive.content)) as bundle:
         listed = bundle.namelist()
-        assert len(listed) == 36
+        assert len(listed) == 72  # 36 outputs, each with its cover
         for job, clip in zip(done, clips, strict=True):
             folder = f"{clip.stem}-{job['id'][:8]}/"
             inside = sorted(name.removeprefix(folder) for name in listed if name.startswith(folder))
-            assert inside == sorted(o["filename"] for o in job["outputs"])
+            covers = [o["filename"].removesuffix(".mp4") + ".jpg" for o in job["outputs"]]
+            assert inside == sorted([o["filename"] for o in job["outputs"]] + covers)
         first = done[0]["outputs"][0]["filename"]
         stored = (server.data_dir / "outputs" / first).read_bytes()
         assert bundle.read(f"{clips[0].stem}-{done[0]['id'][:8]}/{first}") == stored
