@@ -29,7 +29,14 @@ from portal.media.errors import EngineError
 from portal.media.options import DEFAULT_FIT, FITS, OutputFormat, formats_from_choices
 from portal.media.plan import PlanError, as_formats
 from portal.media.recognize import recognize
-from portal.media.transcript import Cue, TranscriptError, checked_cues, parse_subtitles
+from portal.media.transcript import (
+    Cue,
+    NoPlatformSubtitlesError,
+    TranscriptError,
+    checked_cues,
+    fitted_cues,
+    parse_subtitles,
+)
 from portal.video_processor import PRESETS, ProgressCallback, probe_media, render_source, safe_stem
 
 # Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
@@ -66,8 +73,9 @@ class RenderRun:
     cancel: threading.Event = field(default_factory=threading.Event)
     stems: set[str] = field(default_factory=set)
     stopped_by: signal.Signals | None = None
-    # --captions: a file's cues (checked against each source's length), or "auto" (recognized per source)
-    captions: list[Cue] | Literal["auto"] = field(default_factory=list)
+    # --captions: a file's cues (checked against each source's length), "auto" (recognized per source) or
+    # "platform" (each link's subtitles as its site offers them)
+    captions: list[Cue] | Literal["auto", "platform"] = field(default_factory=list)
 
     def render(self, source: str, on_progress: ProgressCallback) -> SourceResult:
         if self.stopped_by:
@@ -75,14 +83,14 @@ class RenderRun:
                 source, "cancelled", f"not rendered ({STOP_SIGNALS[self.stopped_by]})"
             )
         try:
-            path = self.local_path(source, on_progress)
-            transcript = self.transcript(path, on_progress)
+            path, subtitles = self.local_path(source, on_progress)
+            transcript = self.transcript(source, path, subtitles, on_progress)
             rendered = render_source(
                 path, self.brands, self.out_dir, formats=self.formats,
                 options=self.settings.engine_options(), stem=self.claim_stem(path),
                 on_progress=on_progress, cancel=self.cancel, transcript=transcript,
             )  # fmt: skip
-        except (EngineError, TranscriptError) as exc:
+        except EngineError as exc:  # TranscriptError and NoPlatformSubtitlesError among them
             return SourceResult.failure(source, exc.code, str(exc).splitlines()[0])
         except OSError as exc:  # the machine's, not the engine's: e.g. the disk filled up during the rename
             return SourceResult.failure(source, "os_error", str(exc))
@@ -95,7 +103,13 @@ class RenderRun:
         ]  # fmt: skip
         return SourceResult(source, outputs, None)
 
-    def transcript(self, path: Path, on_progress: ProgressCallback) -> list[Cue]:
+    def transcript(
+        self, source: str, path: Path, subtitles: str | None, on_progress: ProgressCallback
+    ) -> list[Cue]:
+        if self.captions == "platform":
+            if subtitles is None:
+                raise NoPlatformSubtitlesError(source)
+            return fitted_cues(parse_subtitles(subtitles), probe_media(path).duration)
         if self.captions == "auto":
             options = self.settings.engine_options()
             return recognize(
@@ -106,13 +120,16 @@ class RenderRun:
             )  # fmt: skip
         return checked_cues(self.captions, probe_media(path).duration) if self.captions else []
 
-    def local_path(self, source: str, on_progress: ProgressCallback) -> Path:
-        """A file argument as is; a link downloaded (or reused) by portal.acquire.downloader first."""
+    def local_path(self, source: str, on_progress: ProgressCallback) -> tuple[Path, str | None]:
+        """A file argument as is; a link downloaded (or reused) by portal.acquire.downloader first, with
+        its site's subtitles when --captions platform wants them."""
         if not source.startswith(LINK_SCHEMES):
-            return Path(source)
+            return Path(source), None
         from portal.acquire.downloader import DownloadOptions, download
 
-        return download(source, DownloadOptions.from_settings(self.settings), on_progress, self.cancel).path
+        options, wanted = DownloadOptions.from_settings(self.settings), self.captions == "platform"
+        media = download(source, options, on_progress, self.cancel, subtitles=wanted)
+        return media.path, media.subtitles
 
     def claim_stem(self, path: Path) -> str:
         """The file's stem, numbered if an earlier source of this run had it (a/clip.mp4, b/clip.mp4)."""
@@ -145,8 +162,9 @@ class RenderRun:
     "--captions",
     "captions_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    metavar="FILE.srt|FILE.vtt",
-    help="Burn these captions in (brands with a captions layer) and write each output's .vtt.",
+    metavar="FILE.srt|FILE.vtt|auto|platform",
+    help="Burn these captions in (brands with a captions layer) and write each output's .vtt: a file, "
+    "'auto' (speech recognition) or 'platform' (each link's subtitles, as its site offers them).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with outputs and errors.")
 def render(
@@ -194,11 +212,13 @@ def render(
         sys.exit(USAGE_ERROR)
 
 
-def _read_captions(path: Path) -> list[Cue] | Literal["auto"]:
-    """The cues of an SRT or WebVTT file ("auto": recognition), or a one-line UserError naming the file
-    and the problem."""
+def _read_captions(path: Path) -> list[Cue] | Literal["auto", "platform"]:
+    """The cues of an SRT or WebVTT file ("auto": recognition; "platform": each link's site's subtitles),
+    or a one-line UserError naming the file and the problem."""
     if str(path) == "auto":
         return "auto"
+    if str(path) == "platform":
+        return "platform"
     try:
         return parse_subtitles(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as exc:

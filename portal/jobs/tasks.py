@@ -152,7 +152,7 @@ class _JobRun:
                 # recognition takes the first part of what rendering had
                 low, high = self.spans["rendering"]
                 self.spans["recognizing"], self.spans["rendering"] = (low, low + 20), (low + 20, high)
-            source = acquire_source(runtime, self, scratch)
+            source, site_subtitles = acquire_source(runtime, self, scratch, subtitles=kind == "render")
             # an upload is stored under its id; its outputs are named after the file the user sent (or the
             # library item's title)
             stem = job_stem(Path(source_name).stem if source_kind != "url" else source.stem, self.job_id)
@@ -162,8 +162,9 @@ class _JobRun:
             else:
                 options = settings.engine_options(service_mb=runtime.service_mb)
                 transcript = transcript_for_render(
-                    runtime, self.job_id, scratch, source, brands, None, self.on_progress, self.cancel
-                )
+                    runtime, self.job_id, scratch, source, brands, site_subtitles,
+                    self.on_progress, self.cancel,
+                )  # fmt: skip
                 rendered = render_source(
                     source, brands, render_dir, formats=formats,
                     options=options, stem=stem,
@@ -312,8 +313,11 @@ def kept_source(runtime: Runtime, ref: str | None, scratch: Path) -> Path:
         raise EngineError("this job's source is gone (expired or deleted); submit it again") from None
 
 
-def acquire_source(runtime: Runtime, run: _JobRun, scratch: Path) -> Path:
-    """The file the engine reads: the one place a job's source becomes a local path.
+def acquire_source(
+    runtime: Runtime, run: _JobRun, scratch: Path, subtitles: bool = False
+) -> tuple[Path, str | None]:
+    """The file the engine reads: the one place a job's source becomes a local path; with `subtitles`, also
+    a link's subtitles as its site offers them (SRT or WebVTT text, else None).
 
     An upload or a library item is read where it is stored (fetched into the job's scratch folder from
     object storage); links are downloaded (or reused) and what was learnt is kept on the job (while the
@@ -325,9 +329,8 @@ def acquire_source(runtime: Runtime, run: _JobRun, scratch: Path) -> Path:
     kind, name, path, source_id = job.source_kind, job.source_name, job.source_path, job.source_id
     if kind != "url":
         try:
-            return run.retrying(
-                partial(runtime.storage.local_copy, path or "", scratch), "fetching the upload"
-            )
+            fetch = partial(runtime.storage.local_copy, path or "", scratch)
+            return run.retrying(fetch, "fetching the upload"), None
         except StoredFileMissingError:
             raise EngineError(
                 f"the stored file for job {job_id} is gone (expired or deleted); upload it again"
@@ -337,7 +340,7 @@ def acquire_source(runtime: Runtime, run: _JobRun, scratch: Path) -> Path:
     run.retrying(runtime.cookies.refresh, "reading the cookies")  # may have come or gone elsewhere
     options = DownloadOptions.from_settings(settings, runtime.cookies.pool(site), runtime.cookies.report)
     try:
-        media = download(name, options, run.on_progress, run.cancel)
+        media = download(name, options, run.on_progress, run.cancel, subtitles=subtitles)
     except DownloadFailedError as exc:
         if not isinstance(exc, DownloadCancelledError):
             outcome = partial(sites.record_outcome, runtime.db, settings, site, exc.code, exc.message)
@@ -351,7 +354,7 @@ def acquire_source(runtime: Runtime, run: _JobRun, scratch: Path) -> Path:
     if source_id:
         run.retrying(partial(_learn_from_download, runtime.db, source_id, meta), "recording the source")
         remember_picture(runtime, job_id, source_id, media.path, media.duration)
-    return media.path
+    return media.path, media.subtitles
 
 
 def _learn_from_download(db: Database, source_id: str, meta: dict) -> None:

@@ -18,10 +18,16 @@ from portal.database import Database, Job, Source, Upload, utc_now
 from portal.errors import PortalError
 from portal.library.sources import get_source
 from portal.media.binary import locate_ffmpeg
-from portal.media.errors import EngineError
 from portal.media.probe import probe_media
 from portal.media.recognize import recognize
-from portal.media.transcript import Cue, checked_cues, cues_from_json, fitted_cues, parse_subtitles
+from portal.media.transcript import (
+    Cue,
+    NoPlatformSubtitlesError,
+    checked_cues,
+    cues_from_json,
+    fitted_cues,
+    parse_subtitles,
+)
 from portal.runtime import Runtime
 from portal.storage.objects import StoredFileMissingError
 
@@ -40,12 +46,6 @@ class ClipLengthUnknownError(PortalError):
 class CaptionsFileMissingError(PortalError):
     code = "captions_missing"
     status = 409
-
-
-class NoPlatformSubtitlesError(EngineError):
-    """`captions: "platform"` for a clip whose site offered no subtitles we can read."""
-
-    code = "no_platform_subtitles"
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def transcript_for_render(
     """
     with runtime.db.session() as session:
         job = session.get(Job, job_id)
-        wanted, source_id = job.captions, job.source_id
+        wanted, source_id, name = job.captions, job.source_id, job.source_name
         item = session.get(Source, source_id) if source_id else None
         stored = stored_transcript(item) if item is not None else None
         upload = session.get(Upload, wanted) if wanted not in (None, AUTO, PLATFORM) else None
@@ -123,12 +123,11 @@ def transcript_for_render(
             return []
         wanted = PLATFORM if platform_subtitles else AUTO
     duration = probe_media(source, runtime.settings.source_limits).duration
+    if wanted == PLATFORM and not platform_subtitles:
+        if stored is not None and stored.origin == "platform":  # branded again: no download, none fetched
+            return stored.cues
+        raise NoPlatformSubtitlesError(name)
     if wanted == PLATFORM:
-        if not platform_subtitles:
-            raise NoPlatformSubtitlesError(
-                'captions: "platform" was asked for, but the link\'s site offers no subtitles or automatic '
-                'captions for this video; send an SRT or WebVTT file, or ask for "auto" (recognition)'
-            )
         cues, origin = fitted_cues(parse_subtitles(platform_subtitles), duration), "platform"
     elif wanted == AUTO:
         options = runtime.settings.engine_options()

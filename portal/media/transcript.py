@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from portal.errors import PortalError
+from portal.media.errors import EngineError
 
 
 class TranscriptError(PortalError):
@@ -21,6 +22,18 @@ class TranscriptError(PortalError):
 
     code = "invalid_transcript"
     status = 422
+
+
+class NoPlatformSubtitlesError(EngineError):
+    """Captions "platform" asked for a clip whose site offered no subtitles we can read."""
+
+    code = "no_platform_subtitles"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f'{what}: captions "platform" were asked for, but its site offers no subtitles or automatic '
+            'captions for it; use an SRT or WebVTT file, or "auto" (speech recognition)'
+        )
 
 
 @dataclass(frozen=True)
