@@ -61,7 +61,6 @@ def _hex_colour(value: str) -> str:
 HexColour = Annotated[str, AfterValidator(_hex_colour)]
 Fraction01 = Annotated[float, Field(ge=0, le=1)]
 Margin = Annotated[float, Field(ge=0, lt=0.5)]
-GlossaryWord = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^\S+$")]  # one word
 
 
 def output_shape(width: int, height: int) -> Shape:

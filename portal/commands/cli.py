@@ -114,6 +114,7 @@ class RenderRun:
             options = self.settings.engine_options()
             return recognize(
                 locate_ffmpeg(options.ffmpeg_path), path, engine=self.settings.captions_engine,
+                model=self.settings.captions_model,
                 glossary=[word for brand in self.brands for word in brand.glossary],
                 on_fraction=lambda fraction: on_progress("recognizing", fraction * 100), cancel=self.cancel,
                 timeout=options.timeout_s,

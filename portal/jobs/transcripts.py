@@ -133,6 +133,7 @@ def transcript_for_render(
         options = runtime.settings.engine_options()
         cues = recognize(
             locate_ffmpeg(options.ffmpeg_path), source, engine=runtime.settings.captions_engine,
+            model=runtime.settings.captions_model,
             glossary=[word for brand in brands for word in brand.glossary],
             on_fraction=lambda fraction: on_progress("recognizing", fraction * 100), cancel=cancel,
             timeout=options.timeout_s,

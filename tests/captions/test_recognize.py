@@ -5,6 +5,7 @@ a brand's glossary corrects spellings; cancel stops it."""
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import itertools
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from portal.config import ConfigError, load_settings
 from portal.media.binary import locate_ffmpeg
 from portal.media.errors import RenderCancelledError
 from portal.media.recognize import apply_glossary, cues_of, recognize
@@ -91,3 +93,36 @@ def test_the_glossary_corrects_spelling_and_cues_break_at_pauses() -> None:
     assert [cue.text for cue in fixed] == ["watch the Fall", "WTF"]
     assert fixed[0].words[2] == Word("Fall", 0.4, 0.8)
     assert apply_glossary([Cue(0, 1, "the", (Word("the", 0, 1),))], ["The", "then"])[0].text == "The"
+
+    said = "follow watch the fall and scotland w t f"
+    heard = [Word(w, i / 4, (i + 1) / 4) for i, w in enumerate(said.split(" "))]
+    [cue] = apply_glossary(cues_of(heard), ["WatchTheFall", "ScotlandWTF"])
+    assert cue.text == "follow WatchTheFall and ScotlandWTF"
+    assert cue.words[1] == Word("WatchTheFall", 0.25, 1.0)  # it spans the words it replaced
+    unrelated = cues_of([Word("with", 0, 0.3), Word("the", 0.3, 0.5), Word("fault", 0.5, 1)])
+    assert apply_glossary(unrelated, ["WTF", "WatchTheFall"]) == unrelated
+
+
+def test_a_brands_glossary_spells_the_names_espeak_says(tmp_path: Path) -> None:
+    """espeak-ng says a handle and a place; PocketSphinx hears their words (measured: all ten) and the
+    glossary, given to the recognizer as hints, writes them as the brand does."""
+    clip = spoken_clip(tmp_path, "we are going to new york to see the rock")
+    plain = [w.text for cue in recognize(locate_ffmpeg(), clip) for w in cue.words]
+    assert "rock" in plain and "@TheRock" not in plain
+    cues = recognize(locate_ffmpeg(), clip, glossary=["@TheRock", "New York", "WatchTheFall"])
+    heard = [w.text for cue in cues for w in cue.words]
+    assert "@TheRock" in heard and "New York" in heard, heard
+    assert "rock" not in heard and "WatchTheFall" not in heard
+
+
+def test_faster_whisper_is_refused_at_start_without_its_model_or_package(tmp_path: Path) -> None:
+    """The second engine needs what the operator installs (docs/ENGINE.md): a bad setting stops start-up
+    naming the variable, before any job would fail on it."""
+    base = {"data_dir": tmp_path, "portal_key": "k" * 16, "secret_key": "s" * 32}
+    with pytest.raises(ConfigError, match=r"WTF_CAPTIONS_MODEL: .*faster-whisper needs a model"):
+        load_settings(**base, captions_engine="faster-whisper")
+    installed = importlib.util.find_spec("faster_whisper") is not None
+    if not installed:
+        with pytest.raises(ConfigError, match=r"WTF_CAPTIONS_MODEL: .*faster-whisper is not installed"):
+            load_settings(**base, captions_engine="faster-whisper", captions_model=str(tmp_path))
+    assert load_settings(**base).captions_engine == "pocketsphinx"
