@@ -22,6 +22,7 @@ BENCHMARKS = (
     "size720",
     "freeplan",
     "library",
+    "reframe",
     "probe",
     "matrix",
     "captions",

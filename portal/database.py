@@ -110,6 +110,8 @@ class Job(Base):
     # v3's per-render settings (process_brands' watermark_scale, logo_padding...), applied to the brands'
     # layers when the job renders; the brand config itself is not changed
     v3_settings: Mapped[dict | None] = mapped_column(JSON)
+    # the source's edits made once for every output (DESIGN 4.11): trim, anchor, zoom, follow's fallback
+    edits: Mapped[dict | None] = mapped_column(JSON)
     # the captions asked for (DESIGN 4.13): the id of an uploaded SRT/WebVTT file, "auto" (recognition),
     # "platform" (the site's subtitles), or null (the source's transcript if any, else portal.jobs.transcripts
     # picks one when a brand draws captions)
@@ -157,6 +159,7 @@ class Output(Base):
     loudness: Mapped[dict | None] = mapped_column(JSON)  # the engine's before/after measurement
     placements: Mapped[list | None] = mapped_column(JSON)  # overlays at position "auto": where, why
     post_text: Mapped[str | None] = mapped_column(Text)  # the brand's post text, filled for this output
+    edits: Mapped[dict | None] = mapped_column(JSON)  # what the trim kept and cut; the window's path, why
     cover_filename: Mapped[str | None] = mapped_column(String(255))  # its JPEG cover (null before 0010)
     cover_at: Mapped[float | None] = mapped_column(Float)  # the cover's time in seconds
     captions_filename: Mapped[str | None] = mapped_column(String(255))  # its sidecar WebVTT, if any

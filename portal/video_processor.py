@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 
@@ -26,8 +27,9 @@ from portal.brand_loader import Brand
 from portal.media.binary import locate_ffmpeg
 from portal.media.captions import write_font
 from portal.media.cover import choose_cover_time, clamp_cover_time, write_cover
-from portal.media.errors import EngineError, RenderError, RenderTimeoutError
+from portal.media.errors import EngineError, RenderError, RenderTimeoutError, TrimError
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
+from portal.media.frames import decode_span
 from portal.media.layers import LayerOverride
 from portal.media.loudness import (
     MAKEUP_PASSES,
@@ -40,21 +42,27 @@ from portal.media.loudness import (
     plan_gain,
 )
 from portal.media.options import (
-    DEFAULT_FIT,
+    DEFAULT_REFRAME,
     ENGINE_DEFAULTS,
     FITS,
+    NO_TRIM,
     PRESETS,
     EngineOptions,
-    Fit,
     OutputFormat,
+    Reframe,
+    Trim,
 )
 from portal.media.overlays import measure_art, render_art
 from portal.media.placement import analyse_scene
 from portal.media.plan import (
     OutputPlan,
     RenderPlan,
+    as_formats,
     brand_arts,
     brand_encoders,
+    canvas_size,
+    changes_shape,
+    format_reframe,
     loudness_target,
     needs_scene,
     plan_preview,
@@ -65,11 +73,25 @@ from portal.media.plan import (
     wants_loudness,
 )
 from portal.media.probe import MediaInfo, probe_media
-from portal.media.transcript import Cue, to_webvtt
+from portal.media.reframe import (
+    MAX_CARD_S,
+    SAMPLE_FPS,
+    EndCard,
+    FollowPath,
+    find_end_card,
+    find_subjects,
+    follow_path,
+    scene_cuts,
+)
+from portal.media.transcript import Cue, to_webvtt, trimmed
+
+if TYPE_CHECKING:  # numpy comes with the analyses, imported when a clip is looked at
+    import numpy as np
 
 __all__ = [
     "FITS",
     "PRESETS",
+    "Edits",
     "EngineOptions",
     "MediaInfo",
     "OutputFormat",
@@ -77,10 +99,12 @@ __all__ = [
     "ProgressCallback",
     "RenderedOutput",
     "ffmpeg_report",
+    "plan_edits",
     "probe_media",
     "render_preview",
     "render_source",
     "safe_stem",
+    "trim_span",
 ]
 
 ProgressCallback = Callable[[str, float], None]  # (stage, percent 0..100): monotonic, ends at 100
@@ -100,9 +124,91 @@ class RenderedOutput:
     preset: str = "source"  # its format
     # one per overlay at position "auto": {"overlay": index, "position", "reason", "scores"}
     placements: tuple[dict, ...] = ()
+    edits: dict | None = None  # what the trim kept and cut, and the reframe's window path and reasons
     cover: Path | None = None  # its JPEG cover (DESIGN 4.11), named like it with .jpg
     cover_at: float | None = None  # the time of the cover, in seconds
     captions: Path | None = None  # the sidecar WebVTT beside it, when the clip has a transcript
+
+
+@dataclass(frozen=True)
+class Edits:
+    """The source's edits as the engine resolved them for one render (DESIGN 4.11).
+
+    `span` is the kept range (None: all of it), `info` the source as the outputs see it (the kept range's
+    duration), `reframe` the fit actually used (a `follow` that found nothing may become the blur),
+    `follow` the window's path, `decoded` the grey frames the analysis looked at (`position: auto` reuses
+    them).
+    """
+
+    info: MediaInfo
+    span: tuple[float, float] | None
+    reframe: Reframe
+    follow: FollowPath | None
+    end_card: EndCard | None
+    decoded: tuple[np.ndarray, ...] = ()
+
+    def as_dict(self, asked: Reframe) -> dict:
+        start, end = self.span or (0.0, self.info.duration)
+        return {
+            "trim": {
+                "start": round(start, 3),
+                "end": round(end, 3),
+                "end_card": self.end_card.as_dict() if self.end_card else None,
+            },
+            "reframe": {
+                "fit": asked.fit,
+                "used": self.reframe.fit,
+                "anchor": list(asked.anchor) if asked.anchor else None,
+                "zoom": asked.zoom,
+                "path": self.follow.as_dict() if self.follow else None,
+            },
+        }
+
+
+def plan_edits(
+    source: Path | MediaInfo, formats: str | Sequence[OutputFormat], reframe: Reframe = DEFAULT_REFRAME,
+    trim: Trim = NO_TRIM, options: EngineOptions = ENGINE_DEFAULTS,
+) -> Edits:  # fmt: skip
+    """Resolve the trim (and its end card) against the source, and follow its subject when a format of fit
+    follow changes the shape: one decode of the kept range, a few frames a second, for every format."""
+    info = source if isinstance(source, MediaInfo) else probe_media(source, options.source_limits)
+    start, end = trim_span(trim, info.duration, info.fps, info.path.name)
+    follows = any(
+        changes_shape(info, canvas_size(info, item.preset, options.max_short_side), reframe.for_fit(item.fit))
+        for item in as_formats(formats, reframe.fit)
+        if item.fit == "follow"
+    )
+    end_card = follow = None
+    decoded: tuple[np.ndarray, ...] = ()
+    if follows or trim.end_card:
+        # without a subject to follow, only the tail is decoded to look for a card
+        scan_from = start if follows else max(start, end - MAX_CARD_S - 1.0)
+        frames = decode_span(info, scan_from, end, SAMPLE_FPS if follows else None)
+        if trim.end_card:
+            end_card = find_end_card(frames.times, frames.changes, end)
+            end = end_card.start if end_card else end
+        if follows:
+            samples = [sample for sample in frames.samples if sample[0] < end]
+            cuts = [t - start for t in scene_cuts(frames.times, frames.changes) if t < end]
+            follow = follow_path(
+                find_subjects(samples, start), end - start, cuts, reframe.anchor or (0.5, 0.5)
+            )
+            decoded = tuple(grey for _, grey in samples)
+    span = (start, end) if start > 0 or end < info.duration else None
+    kept = replace(info, duration=end - start) if span else info
+    return Edits(kept, span, format_reframe(reframe, reframe.fit, follow), follow, end_card, decoded)
+
+
+def trim_span(trim: Trim, duration: float, fps: float, name: str) -> tuple[float, float]:
+    """The trim's (start, end) on a source this long, or TrimError naming the file and what does not fit
+    (an end up to a frame past the end is the end)."""
+    frame = 1 / fps if fps else 0.0
+    the_end = f"the end of the clip ({duration:.2f} s)"
+    if trim.start >= duration - frame:
+        raise TrimError(f"{name}: trim start {trim.start:g} s is at or past {the_end}")
+    if trim.end is not None and trim.end > duration + frame:
+        raise TrimError(f"{name}: trim end {trim.end:g} s is past {the_end}")
+    return trim.start, min(duration, trim.end if trim.end is not None else duration)
 
 
 def render_source(
@@ -111,8 +217,9 @@ def render_source(
     out_dir: Path,
     *,
     preset: str = "source",
-    fit: Fit = DEFAULT_FIT,
+    reframe: Reframe = DEFAULT_REFRAME,
     formats: Sequence[OutputFormat] | None = None,
+    trim: Trim = NO_TRIM,
     options: EngineOptions = ENGINE_DEFAULTS,
     stem: str | None = None,
     cover_at: float | None = None,
@@ -121,37 +228,44 @@ def render_source(
     cancel: threading.Event | None = None,
     transcript: Sequence[Cue] = (),
 ) -> list[RenderedOutput]:
-    """Render every brand in every format from `source` into `out_dir` (see the module docstring).
+    """Render every brand in every format from `source` into `out_dir` (see the module docstring), cut to
+    `trim` and framed by `reframe`, both resolved once for every brand and format (`plan_edits`).
 
-    `formats` (several presets, each with its fit) replaces `preset` and `fit` when given; with more than
-    one, outputs are named `<stem>_<brand>_<preset>.mp4`. Each output gets a cover at `cover_at` seconds,
-    or at the engine's choice (`choose_cover_time`). `overrides`: a review's changes to the layers, for a
-    render of one output (`layers.apply_overrides`). `transcript`: the clip's cues, burned in by brands
-    with a captions layer and written beside every output as `<output stem>.vtt`.
+    `formats` (several presets, each with its fit) replaces `preset` and `reframe`'s fit when given; with
+    more than one, outputs are named `<stem>_<brand>_<preset>.mp4`. Each output gets a cover at `cover_at`
+    seconds of the output, or at the engine's choice (`choose_cover_time`). `overrides`: a review's changes
+    to the layers, for a render of one output (`layers.apply_overrides`). `transcript`: the clip's cues,
+    burned in by brands with a captions layer and written beside every output as `<output stem>.vtt`.
     """
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
-    info = probe_media(source, options.source_limits)
     report = _ProgressReporter(on_progress)
     wanted = formats if formats is not None else preset
+    edits = plan_edits(source, wanted, reframe, trim, options)
+    info, span = edits.info, edits.span
+    transcript = trimmed(transcript, span)  # cues are timed on the source; the outputs start at the cut
     # the cores x264 sees (its default threads, and memory, grow with them), whatever the CPU quota
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    brand_encoders(info, brands, wanted, options, cpus, fit)  # a budget even one output cannot fit fails here
+    # a budget even one output cannot fit fails here
+    brand_encoders(info, brands, wanted, options, cpus, reframe)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # the source's sound is measured (audio only) while its picture is analysed: the gain goes into
+        # the kept range's sound is measured (audio only) while its picture is analysed: the gain goes into
         # the render's single pass
-        sound = pool.submit(_source_loudness, binary, info, brands, options)
-        scene = analyse_scene(info) if needs_scene(brands) else None  # once, for every brand and shape
+        sound = pool.submit(_source_loudness, binary, info, brands, options, span)
+        # once, for every brand and shape; on the frames the reframe decoded, if it did
+        scene = analyse_scene(info, span=span, decoded=edits.decoded) if needs_scene(brands) else None
         cover_time = (
-            clamp_cover_time(cover_at, info.duration) if cover_at is not None else choose_cover_time(info)
+            clamp_cover_time(cover_at, info.duration)
+            if cover_at is not None
+            else choose_cover_time(info, span[0] if span else 0.0)
         )
         before, makeup = sound.result()
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
         plan = plan_render(
             info, brands, wanted, out_dir, safe_stem(stem or source.stem), Path(work),
-            measure_art(brand_arts(brands, overrides)), options, temp_tag=secrets.token_hex(4), fit=fit,
-            loudness=before, makeup_db=makeup, scene=scene, cpus=cpus, overrides=overrides,
-            transcript=transcript,
+            measure_art(brand_arts(brands, overrides)), options, temp_tag=secrets.token_hex(4),
+            reframe=reframe, loudness=before, makeup_db=makeup, scene=scene, cpus=cpus, follow=edits.follow,
+            span=span, overrides=overrides, transcript=transcript,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
@@ -168,11 +282,13 @@ def render_source(
                 output.temp_path.unlink(missing_ok=True)
             raise
     report("rendering", 100.0)
+    done = edits.as_dict(reframe)
     return [
         replace(
             r,
             path=output.path,
             placements=_placements(output),
+            edits=done,
             cover=output.cover_path,
             cover_at=cover_time,
             captions=output.sidecar,
@@ -191,17 +307,27 @@ def _placements(output: OutputPlan) -> tuple[dict, ...]:
 
 
 def _source_loudness(
-    binary: Path, info: MediaInfo, brands: Sequence[Brand], options: EngineOptions
+    binary: Path,
+    info: MediaInfo,
+    brands: Sequence[Brand],
+    options: EngineOptions,
+    span: tuple[float, float] | None = None,
 ) -> tuple[Loudness | None, dict[float, float]]:
-    """The source's loudness and each limited target's make-up gain (None, {}: nothing to measure)."""
+    """The loudness of the source's kept `span` and each limited target's make-up gain (None, {}: nothing
+    to measure)."""
     if not (info.has_audio and wants_loudness(brands, options)):
         return None, {}
-    before = _loudness(binary, source_loudness_args(info))
-    return before, _limiter_makeup(binary, info, before, brands, options)
+    before = _loudness(binary, source_loudness_args(info, span=span))
+    return before, _limiter_makeup(binary, info, before, brands, options, span)
 
 
 def _limiter_makeup(
-    binary: Path, info: MediaInfo, before: Loudness, brands: Sequence[Brand], options: EngineOptions
+    binary: Path,
+    info: MediaInfo,
+    before: Loudness,
+    brands: Sequence[Brand],
+    options: EngineOptions,
+    span: tuple[float, float] | None,
 ) -> dict[float, float]:
     """Per target that needs the limiter: the extra gain that makes up for what the limiter takes.
 
@@ -214,7 +340,7 @@ def _limiter_makeup(
             gain = plan_gain(before, target, makeup)
             if not gain.limited:
                 break
-            corrected = makeup_needed(gain, _loudness(binary, source_loudness_args(info, gain)), makeup)
+            corrected = makeup_needed(gain, _loudness(binary, source_loudness_args(info, gain, span)), makeup)
             if corrected is None:
                 break
             makeup = corrected
@@ -334,19 +460,19 @@ def render_preview(
     source: Path | None = None,
     *,
     at: float | None = None,
-    fit: Fit = DEFAULT_FIT,
+    reframe: Reframe = DEFAULT_REFRAME,
     overrides: Sequence[LayerOverride] = (),
 ) -> PreviewStill:
     """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the frame of
     `source` (a user's clip) at `at` seconds (its middle by default), through the same plan as a render
-    (the same `fit` and a review's `overrides`)."""
+    (the same framing and a review's `overrides`)."""
     binary = usable_ffmpeg(options.ffmpeg_path)
     info = probe_media(source, options.source_limits) if source is not None else None
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
         still = Path(work) / "preview.jpg"
         sizes = measure_art(brand_arts([brand], overrides))
         plan, args = plan_preview(
-            brand, preset, Path(work), sizes, still, info, at=at, fit=fit, overrides=overrides
+            brand, preset, Path(work), sizes, still, info, at=at, reframe=reframe, overrides=overrides
         )
         _draw_overlays(plan)
         run_ffmpeg(binary, args, duration=plan.duration, timeout=PREVIEW_TIMEOUT_S)

@@ -126,3 +126,12 @@ def make_long_clip(path: Path, hours: float = 10) -> Path:
     ffmpeg("-i", str(frames), "-c", "copy", "-bsf:v", f"setts=ts=TS*{stretch:g}", str(path))
     frames.unlink()
     return path
+
+
+def logged_ffmpeg(tmp_path: Path) -> tuple[Path, Path]:
+    """A wrapper that runs the real FFmpeg and writes each invocation's arguments to a log, one a line."""
+    calls = tmp_path / "calls.log"
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {locate_ffmpeg()} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, calls

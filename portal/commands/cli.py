@@ -26,7 +26,18 @@ from portal.commands.service import SERVICE_COMMANDS
 from portal.config import Settings
 from portal.media.binary import locate_ffmpeg
 from portal.media.errors import EngineError
-from portal.media.options import DEFAULT_FIT, FITS, OutputFormat, formats_from_choices
+from portal.media.options import (
+    DEFAULT_FIT,
+    FITS,
+    FOLLOW_FALLBACKS,
+    MAX_ZOOM,
+    OutputFormat,
+    Reframe,
+    Trim,
+    formats_from_choices,
+    parse_anchor,
+    parse_trim_range,
+)
 from portal.media.plan import PlanError, as_formats
 from portal.media.recognize import recognize
 from portal.media.transcript import (
@@ -69,6 +80,8 @@ class RenderRun:
     brands: list[Brand]
     out_dir: Path
     formats: list[OutputFormat]
+    reframe: Reframe
+    trim: Trim
     settings: Settings
     cancel: threading.Event = field(default_factory=threading.Event)
     stems: set[str] = field(default_factory=set)
@@ -86,7 +99,7 @@ class RenderRun:
             path, subtitles = self.local_path(source, on_progress)
             transcript = self.transcript(source, path, subtitles, on_progress)
             rendered = render_source(
-                path, self.brands, self.out_dir, formats=self.formats,
+                path, self.brands, self.out_dir, formats=self.formats, reframe=self.reframe, trim=self.trim,
                 options=self.settings.engine_options(), stem=self.claim_stem(path),
                 on_progress=on_progress, cancel=self.cancel, transcript=transcript,
             )  # fmt: skip
@@ -98,7 +111,8 @@ class RenderRun:
             {"source": source, "brand": r.brand, "format": r.preset, "path": str(r.path),
              "width": r.width, "height": r.height, "duration": r.duration,
              "loudness": r.loudness.as_dict() if r.loudness else None,
-             "placements": list(r.placements), "captions": str(r.captions) if r.captions else None}
+             "placements": list(r.placements), "edits": r.edits,
+             "captions": str(r.captions) if r.captions else None}
             for r in rendered
         ]  # fmt: skip
         return SourceResult(source, outputs, None)
@@ -142,6 +156,23 @@ class RenderRun:
         return stem
 
 
+def _trim_range(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, float | None]:
+    """`--trim 2.5:14` as (start, end); an empty side is the clip's start or end."""
+    try:
+        return parse_trim_range(value) if value is not None else (0.0, None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _anchor_point(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[float, float] | None:
+    try:
+        return parse_anchor(value) if value is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--brand", "brand_ids", multiple=True, metavar="ID", help="A brand to render (repeatable).")
@@ -155,8 +186,20 @@ class RenderRun:
 )
 @click.option("--fit", "fits", multiple=True, metavar="[PRESET=]FIT",
               help=f"How a source of another shape fills a format: {' or '.join(FITS)} (over a blurred copy "
-                   f"of itself, or cropped), for every preset, or PRESET=FIT for one (repeatable); "
+                   f"of itself, cropped, or cropped by a window that follows the subject), for every preset, "
+                   f"or PRESET=FIT for one (repeatable); "
                    f"default: {DEFAULT_FIT}.")  # fmt: skip
+@click.option("--trim", "trim_range", metavar="START:END", callback=_trim_range,
+              help="Keep only START to END seconds (either may be left out: 2.5:, :14).")  # fmt: skip
+@click.option(
+    "--trim-end-card", is_flag=True, help="Also cut a trailing card (a still tail after a hard cut)."
+)
+@click.option("--anchor", metavar="X,Y", callback=_anchor_point,
+              help="Crop window's centre, fractions 0..1 of the picture (--fit crop or follow).")  # fmt: skip
+@click.option("--zoom", type=click.FloatRange(1.0, MAX_ZOOM), default=1.0, show_default=True,
+              help="A crop window this much tighter (with --fit crop or follow).")  # fmt: skip
+@click.option("--follow-fallback", type=click.Choice(FOLLOW_FALLBACKS), default="crop", show_default=True,
+              help="--fit follow, no subject found: a still crop window, or the blur.")  # fmt: skip
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="brand_config.json to use.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True)
 @click.option(
@@ -174,6 +217,11 @@ def render(
     all_brands: bool,
     presets: tuple[str, ...],
     fits: tuple[str, ...],
+    trim_range: tuple[float, float | None],
+    trim_end_card: bool,
+    anchor: tuple[float, float] | None,
+    zoom: float,
+    follow_fallback: str,
     config_path: Path | None,
     out_dir: Path,
     captions_file: Path | None,
@@ -188,10 +236,17 @@ def render(
         formats = list(as_formats(formats_from_choices(list(dict.fromkeys(presets or ["source"])), fits)))
     except (ValueError, PlanError) as exc:
         raise UserError(f"--fit: {exc}") from None
+    # the window (anchor, zoom) frames every format that crops: the reframe takes the first one's fit
+    fit = next((item.fit for item in formats if item.fit != "blur"), DEFAULT_FIT)
+    try:
+        reframe = Reframe(fit, anchor, zoom, follow_fallback)  # type: ignore[arg-type]
+        trim = Trim(*trim_range, end_card=trim_end_card)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     settings = settings_or_exit()
     brands = _select_brands(config_path or settings.brand_config, "all" if all_brands else list(brand_ids))
     _prepare_out_dir(out_dir)
-    run = RenderRun(brands, out_dir, formats, settings, captions=captions)
+    run = RenderRun(brands, out_dir, formats, reframe, trim, settings, captions=captions)
     with _stop_on_signals(run), _progress_display(enabled=not as_json) as progress_for:
         results = [run.render(source, progress_for(source)) for source in sources]
     outputs = [output for result in results for output in result.outputs]

@@ -55,6 +55,67 @@ class PlacementOut(BaseModel):
     )
 
 
+class EndCardOut(BaseModel):
+    start: float = Field(description="seconds of the source: the hard cut into the card")
+    end: float
+    reason: str
+
+
+class TrimDoneOut(BaseModel):
+    """The part of the source the output holds (seconds of the source)."""
+
+    start: float
+    end: float
+    end_card: EndCardOut | None = Field(description="a trailing card found and cut (trim_end_card), or null")
+
+
+class WindowKeyOut(BaseModel):
+    t: float = Field(description="seconds of the output")
+    x: float = Field(description="the window's centre, as a fraction of the picture's width")
+    y: float = Field(description="the window's centre, as a fraction of the picture's height")
+    reason: str
+
+
+class FollowPathOut(BaseModel):
+    """The crop window's path (fit follow): keyframes, straight lines between them."""
+
+    found: bool = Field(description="false: no subject anywhere; the fallback was used")
+    cuts: list[float] = Field(description="scene cuts (seconds of the output) where the window jumped")
+    keys: list[WindowKeyOut]
+
+
+class ReframeDoneOut(BaseModel):
+    fit: Fit = Field(description="the fit asked for")
+    used: Fit = Field(description="the fit used: follow with nothing found and fallback blur is blur")
+    anchor: list[float] | None
+    zoom: float
+    path: FollowPathOut | None = Field(description="fit follow on a format that changes the shape; else null")
+
+
+class EditsDoneOut(BaseModel):
+    """What the source's edits did for this output (DESIGN 4.11)."""
+
+    trim: TrimDoneOut
+    reframe: ReframeDoneOut
+
+
+class TrimOut(BaseModel):
+    start: float = 0.0
+    end: float | None = Field(default=None, description="null: to the end")
+    end_card: bool = Field(
+        default=False, description="also cut a trailing card (a still tail after a hard cut)"
+    )
+
+
+class EditsOut(BaseModel):
+    """The edits asked of the job's source, beyond its `fit` (DESIGN 4.11)."""
+
+    trim: TrimOut | None = None
+    anchor: list[float] | None = None
+    zoom: float | None = None
+    follow_fallback: Literal["crop", "blur"] | None = None
+
+
 class FormatOut(BaseModel):
     """One format of a job: a preset and how a source of another shape fills it."""
 
@@ -101,6 +162,7 @@ class OutputOut(BaseModel):
     loudness: LoudnessReportOut | None = Field(description="null for outputs without sound")
     placements: list[PlacementOut] = Field(description='one per overlay at position "auto"')
     post_text: str | None = Field(description="the brand's post text filled for this output; null: none set")
+    edits: EditsDoneOut | None = Field(description="what the trim kept and cut, and the crop window's path")
     cover_url: str | None = Field(
         description="its JPEG cover at its size, named like it with .jpg; a signed link (null before covers)"
     )
@@ -167,6 +229,7 @@ class JobOut(BaseModel):
     brands: list[str]
     preset: PresetName = Field(description="the first of `formats` (a job of one format: its only one)")
     fit: Fit
+    edits: EditsOut | None = Field(description="the trim, anchor and zoom asked for; null: none")
     formats: list[FormatOut] = Field(description="every format; each brand is made in each")
     batch_id: str | None = Field(description="shared by the jobs of one submission of several sources")
     attempts: int
@@ -204,6 +267,7 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
             "loudness": output.loudness,
             "placements": output.placements or [],  # where each overlay at position "auto" went, and why
             "post_text": output.post_text,
+            "edits": output.edits,
             "cover_url": output_url(output.cover_filename) if output.cover_filename else None,
             "cover_at": output.cover_at,
             "review": output.review or ReviewState.PENDING,
@@ -243,6 +307,7 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
         "brands": job.brands,
         "preset": job.preset,
         "fit": job.fit,
+        "edits": job.edits,
         "formats": [{"preset": item.preset, "fit": item.fit} for item in job.output_formats()],
         "batch_id": job.batch_id,
         "attempts": job.attempts,

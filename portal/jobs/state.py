@@ -19,8 +19,8 @@ it was last put on the queue: the sweeper's clock (`sweep_queued`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from portal.errors import PortalError, is_transient
 from portal.jobs.answer import iso
 from portal.jobs.status import FINISHED, RUNNING, STAGE_STATUS, JobStatus, ReviewState
 from portal.jobs.webhooks import OUTPUT_APPROVED, OUTPUT_RERENDERED, record_event, record_job_end
-from portal.media.options import DEFAULT_FIT, OutputFormat
+from portal.media.options import DEFAULT_FIT, DEFAULT_REFRAME, NO_TRIM, OutputFormat, Reframe, Trim
 from portal.storage.objects import OUTPUTS, MediaStorage
 
 log = logging.getLogger("portal.worker")
@@ -84,6 +84,7 @@ class NewJob:
     preset: str
     fit: str = DEFAULT_FIT
     v3_settings: dict | None = None  # v3's per-render settings (process_brands), applied by the worker
+    edits: dict | None = None  # the source's edits (`edits_record`), made once for every output
     webhook_url: str | None = None  # told when the job ends (portal.jobs.webhooks)
     source_id: str | None = None  # its library item
     source_meta: dict | None = None  # what is known of the source already (a library item's title...)
@@ -104,6 +105,52 @@ class NewJob:
                    formats=several, **extra)  # fmt: skip
 
 
+def edits_record(reframe: Reframe, trim: Trim) -> dict | None:
+    """How a job keeps what was asked of its source beyond the fit (None: nothing): `job_edits` reads it."""
+    record: dict = {}
+    if trim.cuts:
+        record["trim"] = {"start": trim.start, "end": trim.end, "end_card": trim.end_card}
+    if reframe.anchor is not None:
+        record["anchor"] = list(reframe.anchor)
+    if reframe.zoom != 1.0:
+        record["zoom"] = reframe.zoom
+    if reframe.fallback != DEFAULT_REFRAME.fallback:
+        record["follow_fallback"] = reframe.fallback
+    return record or None
+
+
+def job_edits(job: Job) -> tuple[Reframe, Trim]:
+    """The reframe and trim a job asked for (its formats' fits and `edits_record`): the anchor and zoom
+    frame its formats that crop, so the reframe takes the first such format's fit."""
+    edits = job.edits or {}
+    anchor = edits.get("anchor")
+    fit = next((item.fit for item in job.output_formats() if item.fit != "blur"), job.fit)
+    reframe = Reframe(
+        fit,  # type: ignore[arg-type]
+        tuple(anchor) if anchor else None,  # type: ignore[arg-type]
+        edits.get("zoom", 1.0),
+        edits.get("follow_fallback", DEFAULT_REFRAME.fallback),
+    )
+    return reframe, Trim(**edits["trim"]) if "trim" in edits else NO_TRIM
+
+
+def output_edits(job: Job, output: Output, overrides: Mapping) -> tuple[OutputFormat, Reframe, Trim]:
+    """How one output is cut and framed when it is rendered again alone (or drawn as its still) with a
+    review's `overrides` (DESIGN 4.12): the job's trim and framing, or the override's trim, anchor and zoom.
+    A window placed by hand replaces that output's blurred fill or following: it becomes a still crop."""
+    reframe, trim = job_edits(job)
+    fmt = job.format_of(output)
+    reframe = reframe.for_fit(fmt.fit)
+    if "trim" in overrides:
+        trim = Trim(overrides["trim"].get("start", 0.0), overrides["trim"].get("end"))
+    if "anchor" in overrides or "zoom" in overrides:
+        anchor = overrides.get("anchor")
+        centre = (anchor["x"], anchor["y"]) if anchor else reframe.anchor
+        fmt = replace(fmt, fit="crop")
+        reframe = Reframe("crop", centre, overrides.get("zoom", reframe.zoom))
+    return fmt, reframe, trim
+
+
 def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
     """Queue jobs in one transaction (all or none); return their ids for the caller to enqueue.
 
@@ -120,7 +167,7 @@ def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
             formats=[{"preset": f.preset, "fit": f.fit} for f in new.formats] if new.formats else None,
             batch_id=batch_id, v3_settings=new.v3_settings, webhook_url=new.webhook_url,
             source_id=new.source_id, source_meta=new.source_meta, warnings=new.warnings,
-            captions=new.captions)
+            edits=new.edits, captions=new.captions)
         for new in new_jobs
     ]  # fmt: skip
     with db.session() as session:
@@ -245,7 +292,7 @@ def finish(
                        width=item.width, height=item.height, duration=item.duration,
                        loudness=item.loudness.as_dict() if item.loudness else None,
                        placements=list(getattr(item, "placements", ())),
-                       post_text=(post_texts or {}).get(item.brand),
+                       post_text=(post_texts or {}).get(item.brand), edits=getattr(item, "edits", None),
                        cover_filename=Path(item.cover).name if getattr(item, "cover", None) else None,
                        cover_at=getattr(item, "cover_at", None),
                        captions_filename=Path(item.captions).name if item.captions else None)
@@ -447,7 +494,7 @@ def finish_rerender(
         output.size_bytes, output.duration = rendered.size_bytes, rendered.duration
         output.width, output.height = rendered.width, rendered.height
         output.loudness = rendered.loudness.as_dict() if rendered.loudness else None
-        output.placements = list(rendered.placements)
+        output.placements, output.edits = list(rendered.placements), rendered.edits
         output.review, output.reviewed_at = ReviewState.PENDING, None
         record_event(session, job, db.settings, OUTPUT_RERENDERED, number)
 

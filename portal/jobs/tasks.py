@@ -36,6 +36,7 @@ from portal.jobs import state
 from portal.jobs.footprint import python_footprint_mib
 from portal.jobs.maintenance import cleanup, disk_status
 from portal.jobs.outages import patiently
+from portal.jobs.state import job_edits
 from portal.jobs.transcripts import AUTO, draws_captions, stored_transcript, transcript_for_render
 from portal.jobs.webhooks import start_sender
 from portal.library.post_text import post_text_for
@@ -143,6 +144,7 @@ class _JobRun:
             if job.v3_settings:  # process_brands' settings for this render only
                 brands = [apply_v3_settings(brand, job.v3_settings) for brand in brands]
             kind, formats, source_kind = job.kind, job.output_formats(), job.source_kind
+            reframe, trim = job_edits(job)
             source_name, captions = job.source_name, job.captions
             # links: downloading is 0-30% of a branding job's bar, all of a fetch job's
             self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}
@@ -166,7 +168,7 @@ class _JobRun:
                     self.on_progress, self.cancel,
                 )  # fmt: skip
                 rendered = render_source(
-                    source, brands, render_dir, formats=formats,
+                    source, brands, render_dir, formats=formats, reframe=reframe, trim=trim,
                     options=options, stem=stem,
                     on_progress=self.on_progress, cancel=self.cancel, transcript=transcript,
                 )  # fmt: skip
@@ -262,7 +264,8 @@ def rerender_output(runtime: Runtime, job_id: str, number: int) -> None:
                 [brand] = config.select([output.brand])
                 if job.v3_settings:
                     brand = apply_v3_settings(brand, job.v3_settings)
-                fmt = job.format_of(output)
+                overrides = request["overrides"] or {}
+                fmt, reframe, trim = state.output_edits(job, output, overrides)
                 next_version = output.version_list()[-1]["version"] + 1
                 base_name = output.version_list()[0]["filename"]
                 source_ref = job.source_path
@@ -271,7 +274,6 @@ def rerender_output(runtime: Runtime, job_id: str, number: int) -> None:
                 stored = stored_transcript(item) if item is not None else None
             state.rerender_progress(db, job_id, number, 0.0)
             source = kept_source(runtime, source_ref, scratch)
-            overrides = request["overrides"] or {}
 
             written = [0.0]  # when progress was last written: at most every WATCH_SECONDS
 
@@ -281,8 +283,8 @@ def rerender_output(runtime: Runtime, job_id: str, number: int) -> None:
                     state.rerender_progress(db, job_id, number, percent)
 
             [rendered] = render_source(
-                source, [brand], scratch / "out", formats=[fmt], stem=Path(base_name).stem,
-                options=settings.engine_options(service_mb=runtime.service_mb),
+                source, [brand], scratch / "out", formats=[fmt], reframe=reframe, trim=trim,
+                stem=Path(base_name).stem, options=settings.engine_options(service_mb=runtime.service_mb),
                 cover_at=overrides.get("cover_at"),
                 overrides=[LayerOverride(**layer) for layer in overrides.get("layers", [])],
                 on_progress=on_progress, transcript=stored.cues if stored else (),

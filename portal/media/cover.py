@@ -15,7 +15,8 @@ from pathlib import Path
 import av
 
 from portal.media.errors import RenderError
-from portal.media.placement import analysis_grey, face_boxes
+from portal.media.frames import analysis_grey
+from portal.media.placement import face_boxes
 from portal.media.probe import MediaInfo
 
 COVER_EDGE_S = 0.5  # a cover is never from the first or last half second (fades, black, a logo sting)
@@ -36,8 +37,10 @@ def clamp_cover_time(at: float, duration: float) -> float:
     return min(max(0.0, at), max(0.0, duration - 0.05))
 
 
-def choose_cover_time(info: MediaInfo) -> float:
-    """The engine's cover time for this source: a frame with a face if any, else the sharpest candidate."""
+def choose_cover_time(info: MediaInfo, start: float = 0.0) -> float:
+    """The engine's cover time for this source: a frame with a face if any, else the sharpest candidate.
+    `start`: where a trimmed source's kept range (`info.duration` long) begins; the time is the output's,
+    counted from there."""
     import cv2
 
     best: tuple[bool, float, float] | None = None
@@ -46,7 +49,7 @@ def choose_cover_time(info: MediaInfo) -> float:
             stream = container.streams[info.video_index]
             stream.thread_type = "AUTO"
             for at in cover_candidates(info.duration):
-                frame = _frame_at(container, stream, at)
+                frame = _frame_at(container, stream, start + at)
                 if frame is None:
                     continue
                 grey = analysis_grey(frame, info)

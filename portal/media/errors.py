@@ -104,3 +104,10 @@ class RenderTimeoutError(RenderError):
 
 class RenderCancelledError(EngineError):
     code = "cancelled"
+
+
+class TrimError(EngineError):
+    """The trim asks for a range the source does not have."""
+
+    code = "bad_trim"
+    status = 422

@@ -6,8 +6,10 @@ these; nothing here reads the environment: `portal.config` turns settings into `
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 FixedPosition = Literal[
@@ -32,10 +34,87 @@ PRESET_CANVAS: dict[str, tuple[int, int]] = {
 PRESETS: tuple[str, ...] = ("source", *PRESET_CANVAS)
 
 # How a source of another shape fills a fixed canvas: fitted inside over a blurred, darkened copy of itself,
-# or centre-cropped to fill (DESIGN 4.3).
-Fit = Literal["blur", "crop"]
+# cropped to fill (at the centre, or where the user's anchor puts the window), or cropped by a window that
+# follows the subject (DESIGN 4.3, 4.11).
+Fit = Literal["blur", "crop", "follow"]
 FITS: tuple[str, ...] = get_args(Fit)
 DEFAULT_FIT: Fit = "blur"
+# What `follow` does where it finds no subject at all: a still window (at the anchor, else the centre), or
+# the blurred fill.
+FollowFallback = Literal["crop", "blur"]
+FOLLOW_FALLBACKS: tuple[str, ...] = get_args(FollowFallback)
+MAX_ZOOM = 4.0  # a window a quarter of the cover crop's size: tighter is mostly upscaling blur
+
+
+@dataclass(frozen=True)
+class Trim:
+    """The part of the source every output keeps (DESIGN 4.11): seconds from the source's start.
+
+    `end` None keeps to the end; `end_card` also cuts a trailing card (a still tail after a hard cut).
+    """
+
+    start: float = 0.0
+    end: float | None = None
+    end_card: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.start >= 0 and math.isfinite(self.start)):
+            raise ValueError(f"trim start {self.start:g} must be 0 or more seconds")
+        if self.end is not None and not (math.isfinite(self.end) and self.end > self.start):
+            raise ValueError(f"trim end {self.end:g} must come after its start ({self.start:g} s)")
+
+    @property
+    def cuts(self) -> bool:
+        return self.start > 0 or self.end is not None or self.end_card
+
+
+@dataclass(frozen=True)
+class Reframe:
+    """How a source of another shape becomes a format's canvas (DESIGN 4.11).
+
+    `anchor` (x, y in 0..1 of the picture) is where a crop window is centred (clamped so it stays on the
+    picture): the user's window for `crop`, the resting place for `follow` when no subject is found.
+    `zoom` >= 1 makes the window that much smaller than the largest crop of the canvas's shape.
+    """
+
+    fit: Fit = DEFAULT_FIT
+    anchor: tuple[float, float] | None = None
+    zoom: float = 1.0
+    fallback: FollowFallback = "crop"
+
+    def __post_init__(self) -> None:
+        if self.fit == "blur" and (self.anchor is not None or self.zoom != 1.0):
+            raise ValueError("anchor and zoom place a crop window: use them with fit crop or follow")
+        if self.anchor is not None and not all(0.0 <= value <= 1.0 for value in self.anchor):
+            raise ValueError(f"anchor {self.anchor} must be two numbers from 0 to 1")
+        if not 1.0 <= self.zoom <= MAX_ZOOM:
+            raise ValueError(f"zoom {self.zoom:g} must be from 1 to {MAX_ZOOM:g}")
+
+    def for_fit(self, fit: Fit) -> Reframe:
+        """This framing for one format of `fit` (DESIGN 4.10: each format has its own): a blurred fill
+        takes no window, so the anchor and zoom only frame the formats that crop."""
+        return Reframe() if fit == "blur" else replace(self, fit=fit)
+
+
+def parse_trim_range(text: str) -> tuple[float, float | None]:
+    """`2.5:14` as (2.5, 14.0); an empty side is the clip's start or end (`2.5:`, `:14`)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)?\s*:\s*(\d+(?:\.\d+)?)?\s*", text)
+    if not match or not (match[1] or match[2]):
+        raise ValueError(f"{text!r}: expected START:END in seconds, e.g. 2.5:14 (or 2.5: or :14)")
+    return float(match[1] or 0), float(match[2]) if match[2] else None
+
+
+def parse_anchor(text: str) -> tuple[float, float]:
+    """`0.3,0.5` as (0.3, 0.5): the crop window's centre as fractions of the picture."""
+    match = re.fullmatch(r"\s*(\d*\.?\d+)\s*,\s*(\d*\.?\d+)\s*", text)
+    point = (float(match[1]), float(match[2])) if match else (-1.0, -1.0)
+    if not all(0 <= side <= 1 for side in point):
+        raise ValueError(f"{text!r}: expected X,Y as fractions from 0 to 1, e.g. 0.3,0.5")
+    return point
+
+
+NO_TRIM = Trim()
+DEFAULT_REFRAME = Reframe()
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """`position: "auto"`: put an overlay where it hides the least of what matters in this clip.
 
-`analyse_scene` decodes a handful of small grey frames once per source (PyAV) and maps, over the picture,
+`analyse_scene` decodes a handful of small grey frames once per source (`portal.media.frames`, or takes
+those the reframe decoded) and maps, over the picture,
 where the clip has faces (OpenCV's bundled Haar detector), burned-in text and captions (dense edges) and
 motion (change between the sampled frames). `choose_position` is pure: given the rectangles an overlay
 would take at each position (all already inside the safe rectangle) it scores each by the share of the
@@ -13,13 +14,12 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import av
-
 from portal.media.errors import EngineError
+from portal.media.frames import CELL_PX, analysis_size, keyframes
 from portal.media.probe import MediaInfo
 
 if TYPE_CHECKING:  # OpenCV and numpy are imported where a clip is analysed: 0.3 s nothing else should pay
@@ -29,8 +29,6 @@ if TYPE_CHECKING:  # OpenCV and numpy are imported where a clip is analysed: 0.3
 Rect = tuple[float, float, float, float]  # x, y, width, height in output pixels
 
 SAMPLE_FRAMES = 6  # at most: the keyframes at or before the middle of each sixth of the clip
-ANALYSIS_LONG_SIDE = 640  # frames are scaled to this: a face 1/30 of the long side is still found
-CELL_PX = 8  # the maps are in cells of this many analysis pixels
 # A cell with at least this fraction of edge pixels looks like text (letters are dense, edge-rich strokes).
 TEXT_EDGE_DENSITY = 0.2
 CANNY_THRESHOLDS = (100, 200)
@@ -72,12 +70,25 @@ class AutoPlacement:
         return {"position": self.position, "reason": self.reason, "scores": dict(self.scores)}
 
 
-def analyse_scene(info: MediaInfo, samples: int = SAMPLE_FRAMES) -> SceneMaps:
-    """Sample `samples` frames of the source once and map its faces, text and motion."""
+def analyse_scene(
+    info: MediaInfo,
+    samples: int = SAMPLE_FRAMES,
+    span: tuple[float, float] | None = None,
+    decoded: Sequence[np.ndarray] = (),
+) -> SceneMaps:
+    """Map the faces, text and motion of `samples` frames of the source (of `span`, the part kept).
+
+    `decoded`: grey frames at the analysis size already decoded for another analysis (the reframe's),
+    used instead of decoding keyframes again (`samples` of them, evenly spread).
+    """
     import cv2
     import numpy as np
 
-    frames = list(_grey_frames(info, samples))
+    if decoded:
+        step = max(1, len(decoded) // samples)
+        frames = list(decoded[step // 2 :: step])[:samples]
+    else:
+        frames = list(keyframes(info, samples, *(span or (0.0, info.duration))))
     rows, cols = _grid(info)
     if not frames:
         empty = np.zeros((rows, cols), np.float32)
@@ -168,53 +179,9 @@ def anchor(position: str) -> tuple[float, float]:
     return horizontal, vertical
 
 
-def _analysis_size(info: MediaInfo) -> tuple[int, int]:
-    scale = ANALYSIS_LONG_SIDE / max(info.width, info.height)
-    return max(CELL_PX, round(info.width * scale)), max(CELL_PX, round(info.height * scale))
-
-
 def _grid(info: MediaInfo) -> tuple[int, int]:
-    width, height = _analysis_size(info)
+    width, height = analysis_size(info)
     return max(1, height // CELL_PX), max(1, width // CELL_PX)
-
-
-def _grey_frames(info: MediaInfo, samples: int) -> Iterator[np.ndarray]:
-    """Small grey frames in displayed orientation: the keyframe at or before the middle of each of
-    `samples` equal spans, each one once.
-
-    Only keyframes are decoded (a seek, then one frame): any other frame costs decoding its whole group of
-    pictures, which on a long-GOP source is most of the clip. Phone and platform clips have a keyframe every
-    1-4 s, so the samples spread over the clip; a clip with fewer keyframes gives fewer samples. A source
-    that stops decoding gives the frames it gave; placement then works with those, or falls back.
-    """
-    seen: set[int | None] = set()
-    try:
-        with av.open(str(info.path)) as container:
-            stream = container.streams[info.video_index]
-            stream.thread_type = "AUTO"
-            stream.codec_context.skip_frame = "NONKEY"
-            start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-            for index in range(samples):
-                target = start + info.duration * (index + 0.5) / samples
-                container.seek(round(target / stream.time_base), stream=stream, backward=True)
-                frame = next(container.decode(stream), None)
-                if frame is None or frame.pts in seen:
-                    continue
-                seen.add(frame.pts)
-                yield analysis_grey(frame, info)
-    except av.error.FFmpegError:
-        return
-
-
-def analysis_grey(frame: av.VideoFrame, info: MediaInfo) -> np.ndarray:
-    """A decoded frame of `info`'s source, small and grey, in displayed orientation (what is analysed)."""
-    import numpy as np
-
-    width, height = _analysis_size(info)
-    turns = {0: 0, 90: 1, 180: 2, 270: 3}[info.rotation]
-    coded_size = (height, width) if turns % 2 else (width, height)
-    grey = frame.reformat(width=coded_size[0], height=coded_size[1], format="gray")
-    return np.ascontiguousarray(np.rot90(grey.to_ndarray(), turns))
 
 
 def _cells(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -243,9 +210,9 @@ def _face_cells(grey: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def face_boxes(grey: np.ndarray) -> Sequence[tuple[int, int, int, int]]:
-    """The faces in a grey analysis frame (`analysis_grey`): x, y, width, height in its pixels."""
+    """The faces in a grey analysis frame (`frames.analysis_grey`): x, y, width, height in its pixels."""
     # no histogram equalisation: on a clip that is mostly flat it stretches noise and hides the face
-    return _face_detector().detectMultiScale(
+    return face_detector().detectMultiScale(
         grey, scaleFactor=1.1, minNeighbors=5, minSize=(FACE_MIN_PX, FACE_MIN_PX)
     )
 
@@ -253,7 +220,7 @@ def face_boxes(grey: np.ndarray) -> Sequence[tuple[int, int, int, int]]:
 _detectors = threading.local()  # a CascadeClassifier is not safe to share between render threads
 
 
-def _face_detector() -> cv2.CascadeClassifier:
+def face_detector() -> cv2.CascadeClassifier:
     """OpenCV's bundled frontal-face Haar cascade (ships in the opencv-python-headless wheel)."""
     import cv2
 

@@ -22,6 +22,7 @@ from portal.media.layers import ArtSizes, Layer, LayerOverride, OverlayArt, appl
 from portal.media.loudness import GainPlan, Loudness, plan_gain
 from portal.media.options import (
     DEFAULT_FIT,
+    DEFAULT_REFRAME,
     ENGINE_DEFAULTS,
     FIXED_POSITIONS,
     MAX_FPS,
@@ -31,9 +32,11 @@ from portal.media.options import (
     EngineOptions,
     Fit,
     OutputFormat,
+    Reframe,
 )
 from portal.media.placement import AutoPlacement, Rect, SceneMaps, anchor, choose_position
 from portal.media.probe import MediaInfo
+from portal.media.reframe import FollowPath, crop_step, window_origin
 from portal.media.transcript import Cue
 
 ASPECT_TOLERANCE = 0.01  # closer than this, a source is scaled to the canvas rather than fitted and filled
@@ -391,16 +394,59 @@ def needs_scene(brands: Sequence[Brand]) -> bool:
     )
 
 
-def picture_rect(info: MediaInfo, canvas: tuple[int, int], fit: Fit) -> Rect:
+def picture_rect(info: MediaInfo, canvas: tuple[int, int], reframe: Reframe) -> Rect:
     """Where the source's picture sits on the canvas: centred, inside (the blurred fill around it) or
-    overflowing it (`fit` crop: the parts off the canvas are cut)."""
-    width, height = _fitted(info, canvas, fit)
+    overflowing it (a crop window: the parts off the canvas are cut; a moving window is taken as centred)."""
+    width, height = _fitted(info, canvas, reframe)
     return (canvas[0] - width) // 2, (canvas[1] - height) // 2, width, height
 
 
-def _fitted(info: MediaInfo, canvas: tuple[int, int], fit: Fit) -> tuple[int, int]:
-    """The source's displayed size on the canvas before any fill or crop."""
-    return (_fit_inside if fit == "blur" else _cover)(info.width, info.height, canvas)
+def _fitted(info: MediaInfo, canvas: tuple[int, int], reframe: Reframe) -> tuple[int, int]:
+    """The source's displayed size on the canvas before any fill or crop (a zoomed window: larger)."""
+    if reframe.fit == "blur":
+        return _fit_inside(info.width, info.height, canvas)
+    width, height = _cover(info.width, info.height, canvas)
+    return (
+        (width, height) if reframe.zoom == 1 else (_even(width * reframe.zoom), _even(height * reframe.zoom))
+    )
+
+
+def changes_shape(info: MediaInfo, canvas: tuple[int, int], reframe: Reframe) -> bool:
+    """Whether this canvas crops or fills the source (a format of the source's own shape, unzoomed, does not):
+    only then is a subject worth following."""
+    return _fitted(info, canvas, reframe) != canvas
+
+
+def fit_step(
+    picture: tuple[int, int],
+    canvas: tuple[int, int],
+    reframe: Reframe,
+    follow: FollowPath | None = None,
+    tag: str = "",
+) -> str:
+    """The last step of a format's fit chain, from the scaled picture to the canvas: the blurred fill, a
+    still crop window (centred, or at the user's anchor), or one that moves along `follow`'s path."""
+    if reframe.fit == "blur":
+        return _fill_graph(picture, canvas, tag)
+    if reframe.fit == "follow" and follow is not None and follow.found:
+        return crop_step(picture, canvas, follow.keys)
+    if reframe.anchor is None:
+        return f"crop={canvas[0]}:{canvas[1]}"
+    x, y = (window_origin(reframe.anchor[axis], picture[axis], canvas[axis]) for axis in (0, 1))
+    return f"crop={canvas[0]}:{canvas[1]}:{x}:{y}"
+
+
+def trim_input(path: Path, span: tuple[float, float] | None) -> list[str]:
+    """The source as an FFmpeg input, cut to `span` (start, end in seconds) before it is decoded.
+
+    An input seek is frame-accurate when decoding (FFmpeg decodes from the keyframe before and drops what
+    comes before `start`), cuts sound and picture alike, and starts both at 0: every filter after sees
+    only the kept range.
+    """
+    if span is None:
+        return ["-i", str(path)]
+    start, end = span
+    return ["-ss", f"{start:.6f}", "-t", f"{end - start:.6f}", "-i", str(path)]
 
 
 def brand_arts(brands: Sequence[Brand], overrides: Sequence[LayerOverride] = ()) -> list[OverlayArt]:
@@ -414,10 +460,15 @@ def brand_arts(brands: Sequence[Brand], overrides: Sequence[LayerOverride] = ())
     ]
 
 
-def normalize_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT_FIT) -> list[str]:
+def normalize_chain(
+    info: MediaInfo,
+    canvas: tuple[int, int],
+    reframe: Reframe = DEFAULT_REFRAME,
+    follow: FollowPath | None = None,
+) -> list[str]:
     """Filter steps that turn any source into the canvas: 8-bit BT.709 SDR, square pixels, capped rate
     (`source_chain`, done once, then `fit_chain`, done per format)."""
-    return [*source_chain(info), *fit_chain(info, canvas, fit)]
+    return [*source_chain(info), *fit_chain(info, canvas, reframe, follow=follow)]
 
 
 def source_chain(info: MediaInfo) -> list[str]:
@@ -437,17 +488,24 @@ def source_chain(info: MediaInfo) -> list[str]:
     return steps
 
 
-def fit_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT_FIT, tag: str = "") -> list[str]:
+def fit_chain(
+    info: MediaInfo,
+    canvas: tuple[int, int],
+    reframe: Reframe = DEFAULT_REFRAME,
+    tag: str = "",
+    follow: FollowPath | None = None,
+) -> list[str]:
     """The steps from the source's (timed) frames to one format's canvas: size, colour, fill or crop.
 
     Colour is converted at the fitted size, after scaling (HDR tone-mapping at output size is 4x cheaper
     than at 4K). Each step is one filter, except the fill, which is a small graph of its own
     (FILL_STEP_PREFIX, its labels suffixed with `tag` so several formats' fills can share one graph). A
     source of another shape is fitted inside over the fill (`fit` blur) or scaled to cover the canvas and
-    centre-cropped (`fit` crop).
+    cropped (`fit_step`: a still window, or one moving along `follow`, whose path is in fractions of the
+    picture, so one analysis serves every format).
     """
     steps: list[str] = []
-    fitted = _fitted(info, canvas, fit)
+    fitted = _fitted(info, canvas, reframe)
     resize = (info.coded_width, info.coded_height) != _rotated(fitted, info) or info.sar != 1
     if info.hdr:
         # Tone-map at output size (4x cheaper than at 4K); scaling the PQ/HLG signal first is common practice.
@@ -477,7 +535,7 @@ def fit_chain(info: MediaInfo, canvas: tuple[int, int], fit: Fit = DEFAULT_FIT, 
     if resize:
         steps.append("setsar=1")
     if fitted != canvas:
-        steps.append(_fill_graph(fitted, canvas, tag) if fit == "blur" else f"crop={canvas[0]}:{canvas[1]}")
+        steps.append(fit_step(fitted, canvas, reframe, follow, tag))
     steps.append("setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv")
     return steps
 
@@ -668,16 +726,31 @@ def as_formats(formats: str | Sequence[OutputFormat], fit: Fit = DEFAULT_FIT) ->
     return tuple(chosen.values())
 
 
+def format_reframe(reframe: Reframe, fit: Fit, follow: FollowPath | None) -> Reframe:
+    """The framing of one format of `fit`: the job's anchor and zoom if it crops; a `follow` that found no
+    subject falls back as the job asked (a still window, or the blurred fill)."""
+    lost = fit == "follow" and not (follow is not None and follow.found)
+    return reframe.for_fit("blur" if lost and reframe.fallback == "blur" else fit)
+
+
 def plan_formats(
-    info: MediaInfo, formats: str | Sequence[OutputFormat], options: EngineOptions, fit: Fit = DEFAULT_FIT
+    info: MediaInfo,
+    formats: str | Sequence[OutputFormat],
+    options: EngineOptions,
+    reframe: Reframe = DEFAULT_REFRAME,
+    follow: FollowPath | None = None,
 ) -> tuple[FormatPlan, ...]:
-    """Each format's canvas and fit chain for this source (several: their fills' labels numbered)."""
-    chosen = as_formats(formats, fit)
+    """Each format's canvas and fit chain for this source (several: their fills' labels numbered).
+
+    A preset name takes `reframe`'s fit; the job's anchor, zoom and `follow` path frame every format that
+    crops (`format_reframe`)."""
+    chosen = as_formats(formats, reframe.fit)
     plans = []
     for index, item in enumerate(chosen):
         canvas = canvas_size(info, item.preset, options.max_short_side)
         tag = str(index) if len(chosen) > 1 else ""
-        plans.append(FormatPlan(item, *canvas, tuple(fit_chain(info, canvas, item.fit, tag))))
+        chain = fit_chain(info, canvas, format_reframe(reframe, item.fit, follow), tag, follow)
+        plans.append(FormatPlan(item, *canvas, tuple(chain)))
     return tuple(plans)
 
 
@@ -700,12 +773,13 @@ def brand_encoders(
     formats: str | Sequence[OutputFormat],
     options: EngineOptions,
     cpus: int,
-    fit: Fit = DEFAULT_FIT,
+    reframe: Reframe = DEFAULT_REFRAME,
 ) -> EncoderPlan:
     """`plan_batches` for these brands in these formats: what the facade checks before any FFmpeg runs."""
     if not brands:
         raise PlanError("no brands to render")
-    return plan_batches(info, _output_loads(brands, plan_formats(info, formats, options, fit)), options, cpus)
+    loads = _output_loads(brands, plan_formats(info, formats, options, reframe))
+    return plan_batches(info, loads, options, cpus)
 
 
 def plan_render(
@@ -719,40 +793,45 @@ def plan_render(
     options: EngineOptions = ENGINE_DEFAULTS,
     input_args: Sequence[str] | None = None,
     temp_tag: str = "",
-    fit: Fit = DEFAULT_FIT,
+    reframe: Reframe = DEFAULT_REFRAME,
     loudness: Loudness | None = None,
     makeup_db: Mapping[float, float] | None = None,
     scene: SceneMaps | None = None,
     cpus: int = REFERENCE_CPUS,
+    follow: FollowPath | None = None,
+    span: tuple[float, float] | None = None,
     overrides: Sequence[LayerOverride] = (),
     transcript: Sequence[Cue] = (),
 ) -> RenderPlan:
     """Everything FFmpeg must do to make every brand in every format from `info`'s source.
 
-    `formats`: a preset name (its fill or crop from `fit`) or a list of `OutputFormat`s; with several,
-    outputs are named `<stem>_<brand>_<preset>.mp4`. `art_sizes` holds the measured size of every art the
-    brands draw (`brand_arts`); `loudness` the source's measured loudness (`source_loudness_args`), None
-    to leave the sound as it is (each output's sound is then also measured in the render pass, into its
-    `loudness_log`); `makeup_db` the measured make-up gain of each limited target
+    `formats`: a preset name (its fill or crop from `reframe`'s fit) or a list of `OutputFormat`s; with
+    several, outputs are named `<stem>_<brand>_<preset>.mp4`. `art_sizes` holds the measured size of every
+    art the brands draw (`brand_arts`); `loudness` the source's measured loudness (`source_loudness_args`),
+    None to leave the sound as it is (each output's sound is then also measured in the render pass, into
+    its `loudness_log`); `makeup_db` the measured make-up gain of each limited target
     (`loudness.makeup_needed`). `input_args` replaces `-i SOURCE` (the preview renders a generated frame
     through the same plan). `temp_tag` makes the temporary names unique to one run, so two runs of the
     same job (a re-queued job whose first worker is still alive) never write into each other's files.
     `scene` (the source's `analyse_scene`) places the layers at position "auto"; without it they take
     their fallback position. `cpus`: the cores x264 sees (its default thread count, and so its memory,
-    grows with them). `overrides`: a review's changes to the layers (`layers.apply_overrides`), for a
-    render of one output (every brand gets them). `transcript`: the clip's cues, burned in by brands with a
-    captions layer and written beside every output as WebVTT.
+    grows with them). `reframe`: the anchor and zoom of every format that crops; `follow`: the subject's
+    path for a format of fit follow (`portal.media.reframe`); `span`: the trim (start, end in seconds of
+    the source), applied once on the input, with `info` already describing the kept range (its duration).
+    `overrides`: a review's changes to the layers (`layers.apply_overrides`), for a render of one output
+    (every brand gets them). `transcript`: the clip's cues in the output's time (`transcript.trimmed`),
+    burned in by brands with a captions layer and written beside every output as WebVTT.
     """
     if not brands:
         raise PlanError("no brands to render")
-    format_plans = plan_formats(info, formats, options, fit)
+    format_plans = plan_formats(info, formats, options, reframe, follow)
     encoders = plan_batches(info, _output_loads(brands, format_plans), options, cpus)
     makeup = makeup_db or {}
     named_by_format = len(format_plans) > 1
     outputs = []
     for fmt in format_plans:
         canvas = (fmt.width, fmt.height)
-        picture = picture_rect(info, canvas, fmt.format.fit)
+        picture = picture_rect(info, canvas, format_reframe(reframe, fmt.format.fit, follow))
         preset = fmt.format.preset
         for brand in brands:
             final = output_name(stem, brand.id, preset=preset if named_by_format else None)
@@ -770,7 +849,7 @@ def plan_render(
                     sidecar,
                 )
             )  # fmt: skip
-    source_input = list(input_args) if input_args is not None else ["-i", str(info.path)]
+    source_input = list(input_args) if input_args is not None else trim_input(info.path, span)
     source_steps = tuple(source_chain(info))
     batches = []
     start = 0
@@ -884,14 +963,15 @@ MEASURE_HEAD = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info")
 MEASURE_FILTER = "ebur128=peak=true:framelog=verbose"  # the summary only (frame lines are verbose)
 
 
-def source_loudness_args(info: MediaInfo, gain: GainPlan | None = None) -> tuple[str, ...]:
-    """Measure the source's sound as the outputs get it (48 kHz stereo: a 5.1 source as its downmix),
-    after `gain`'s steps if given (to see what a limiter took away)."""
+def source_loudness_args(
+    info: MediaInfo, gain: GainPlan | None = None, span: tuple[float, float] | None = None
+) -> tuple[str, ...]:
+    """Measure the source's sound as the outputs get it (48 kHz stereo: a 5.1 source as its downmix; only
+    the trim's `span`), after `gain`'s steps if given (to see what a limiter took away)."""
     graph = ",".join([*audio_prep(info), *(gain.steps if gain else ()), MEASURE_FILTER])
     return (
         *MEASURE_HEAD,
-        "-i",
-        str(info.path),
+        *trim_input(info.path, span),
         "-map",
         f"0:{info.audio_index}",
         "-af",
@@ -967,14 +1047,14 @@ def plan_preview(
     source: MediaInfo | None = None,
     *,
     at: float | None = None,
-    fit: Fit = DEFAULT_FIT,
+    reframe: Reframe = DEFAULT_REFRAME,
     overrides: Sequence[LayerOverride] = (),
 ) -> tuple[RenderPlan, tuple[str, ...]]:
     """The plan of a one-frame render of the brand at the preset's size, and the args writing it as JPEG.
 
     The frame is generated (a gradient), or the frame of `source` (a user's clip) at `at` seconds (default:
-    its middle), which then goes through the same normalization (`fit` and fill) and the same layers (with a
-    review's `overrides`) as its render would.
+    its middle), which then goes through the same normalization (`reframe`: fill, or a still crop window)
+    and the same layers (with a review's `overrides`) as its render would.
     """
     if preset not in PRESETS:
         raise PlanError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
@@ -989,8 +1069,8 @@ def plan_preview(
         )
         inputs = ["-f", "lavfi", "-i", gradient]
     plan = plan_render(
-        frame, [brand], preset, work_dir, "preview", work_dir, art_sizes, input_args=inputs, fit=fit,
-        overrides=overrides,
+        frame, [brand], preset, work_dir, "preview", work_dir, art_sizes, input_args=inputs,
+        reframe=reframe, overrides=overrides,
     )  # fmt: skip
     batch = plan.batches[0]
     args = (

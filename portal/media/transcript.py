@@ -146,6 +146,28 @@ def fitted_cues(cues: Iterable[Cue], duration: float) -> list[Cue]:
     return fitted
 
 
+def trimmed(cues: Iterable[Cue], span: tuple[float, float] | None) -> list[Cue]:
+    """The cues as an output cut to `span` (start, end in seconds of the source; None: uncut) shows them:
+    in its time, those outside the kept range dropped, one across an edge cut there (its words' times held
+    inside it: the caption still shows all of its words)."""
+    if span is None:
+        return list(cues)
+    start, end = span
+    kept = []
+    for cue in cues:
+        first, last = max(cue.start, start), min(cue.end, end)
+        if last <= first:
+            continue
+        held = [
+            (min(max(w.start, first), last) - start, min(max(w.end, first), last) - start) for w in cue.words
+        ]
+        words = tuple(
+            Word(w.text, round(a, 3), round(b, 3)) for w, (a, b) in zip(cue.words, held, strict=True)
+        )
+        kept.append(Cue(round(first - start, 3), round(last - start, 3), cue.text, words))
+    return kept
+
+
 def cues_from_json(items: list[dict]) -> list[Cue]:
     """Cues as the API and the database hold them; words are spread over the cue when not given."""
     cues = []

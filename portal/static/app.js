@@ -151,6 +151,8 @@ function renderJobInto(item, job) {
     el("time", { datetime: job.created_at, text: when(job.created_at) }),
     ` · ${job.kind === "fetch" ? "download only" : job.brands.join(", ")} · ${formatNames(job)}`));
   renderWarnings(item, job.warnings);
+  const done = job.outputs.length && job.outputs[0].edits;
+  if (done) item.append(el("div", { class: "meta edits-done", text: editsText(done) }));
   if (!TERMINAL.includes(job.status)) {
     const bar = el("div", { class: "progress", role: "progressbar", "aria-label": `Progress of ${title}`,
       "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(job.progress)) });
@@ -534,23 +536,22 @@ async function submitJob(event) {
   if (!brands.length) return showMessage(message, "Tick at least one brand.");
   if (!formats.length) return showMessage(message, "Tick at least one format.");
   if (!urls.length && !files.length) return showMessage(message, "Paste a link or choose a video file.");
+  let edits;  // made once for every source, brand and format
+  try { edits = sourceEdits(form); } catch (error) { return showMessage(message, error.message); }
   const button = form.querySelector('button[type="submit"]');
   button.disabled = true;
   try {
     const uploadIds = [];
-    for (const file of files) {
-      const body = new FormData();
-      body.append("file", file);
-      uploadIds.push((await api("POST", "/api/uploads", body)).upload.id);
-    }
+    for (const file of files) uploadIds.push(await uploadOnce(file));  // the editor's file is sent once
     // every source in one submission: several make one batch
-    const request = { brands, formats, fit };
+    const request = { brands, formats, ...edits, fit };
     if (urls.length) request.urls = urls;
     if (uploadIds.length) request.upload_ids = uploadIds;
     const data = await api("POST", "/api/videos/process", request);
     for (const job of data.jobs || [data.job]) renderJob(job);
     form.urls.value = "";
     form.file.value = "";
+    closeSourceEditor();
     showPlan(form);
   } catch (error) {
     showMessage(message, error.message);
@@ -843,6 +844,209 @@ function setupLibrary() {
   });
   document.getElementById("more-sources").addEventListener("click", () => loadSources(false).catch(failed));
   loadSources(true).catch(failed);
+}
+
+// ---- the source's edits: trim with a scrubber over the file's frames, the crop window dragged on a frame,
+// and the follow window's path played over the clip (DESIGN 4.11; POST /api/uploads/<id>/edits).
+
+const CANVASES = JSON.parse(document.getElementById("canvases")?.textContent || "{}");
+const source = { file: null, uploadId: null, anchor: null, path: null, keptFrom: 0, keptTo: null, frame: 0 };
+
+function parseTrim(text) {
+  if (!text.trim()) return null;
+  const match = /^\s*(\d+(?:\.\d+)?)?\s*:\s*(\d+(?:\.\d+)?)?\s*$/.exec(text);
+  if (!match || (!match[1] && !match[2])) throw new Error("Trim: write START:END in seconds, e.g. 2.5:14 (or 2.5: or :14).");
+  return { start: Number(match[1] || 0), end: match[2] ? Number(match[2]) : null };
+}
+
+function sourceEdits(form) {
+  const fit = form.fit.value;
+  const edits = { fit };
+  const trim = parseTrim(form.trim.value);
+  if (trim) edits.trim = trim;
+  if (form.trim_end_card.checked) edits.trim_end_card = true;
+  if (fit !== "blur") {
+    const zoom = Number(form.zoom.value);
+    if (zoom > 1) edits.zoom = zoom;
+    if (source.anchor) edits.anchor = { x: source.anchor.x, y: source.anchor.y };
+  }
+  return edits;
+}
+
+async function uploadOnce(file) {
+  if (source.file === file && source.uploadId) return source.uploadId;
+  const body = new FormData();
+  body.append("file", file);
+  const uploaded = await api("POST", "/api/uploads", body);
+  if (source.file === file) source.uploadId = uploaded.upload.id;
+  return uploaded.upload.id;
+}
+
+function editsText(done) {
+  const parts = [];
+  const { trim, reframe } = done;
+  parts.push(`kept ${trim.start.toFixed(2)} to ${trim.end.toFixed(2)} s`);
+  if (trim.end_card) parts.push(`end card cut (${trim.end_card.reason})`);
+  if (reframe.path) {
+    const reasons = [...new Set(reframe.path.keys.map((key) => key.reason.split(":")[0]))];
+    parts.push(reframe.path.found ? `window follows: ${reasons.join(", ")}` : "no subject found: still window");
+  }
+  if (reframe.used !== reframe.fit) parts.push(`used ${reframe.used}`);
+  return parts.join(" · ");
+}
+
+// The format the editor shows the window of: the first ticked one of a fixed shape (the window is the same
+// in every format of that shape; `source` keeps the clip's own shape, so it has none).
+function editorPreset(form) {
+  return selection(form).formats.find((preset) => CANVASES[preset]) || "source";
+}
+
+// The window as a fraction of the picture, for the chosen format and zoom (the largest crop of its shape).
+function windowSize(video, form) {
+  const canvas = CANVASES[editorPreset(form)];
+  if (!canvas || form.fit.value === "blur" || !video.videoWidth) return null;
+  const pictureAspect = video.videoWidth / video.videoHeight;
+  const canvasAspect = canvas[0] / canvas[1];
+  const zoom = Number(form.zoom.value);
+  return pictureAspect > canvasAspect
+    ? { w: canvasAspect / pictureAspect / zoom, h: 1 / zoom }
+    : { w: 1 / zoom, h: pictureAspect / canvasAspect / zoom };
+}
+
+function placeWindow(centre) {
+  const form = document.getElementById("new-job");
+  const video = document.getElementById("source-video");
+  const box = document.getElementById("crop-window");
+  const size = windowSize(video, form);
+  box.hidden = !size;
+  if (!size) return;
+  const clamp = (value, room) => Math.min(Math.max(value, 0), room);
+  const left = clamp(centre.x - size.w / 2, 1 - size.w);
+  const top = clamp(centre.y - size.h / 2, 1 - size.h);
+  Object.assign(box.style, { left: `${left * video.clientWidth}px`, top: `${top * video.clientHeight}px`,
+    width: `${size.w * video.clientWidth}px`, height: `${size.h * video.clientHeight}px` });
+}
+
+function restingWindow() {
+  placeWindow(source.anchor || { x: 0.5, y: 0.5 });
+}
+
+function pathCentre(keys, t) {
+  let previous = keys[0];
+  for (const key of keys) {
+    if (key.t >= t) {
+      if (key.t === previous.t) return key;
+      const share = (t - previous.t) / (key.t - previous.t);
+      return { x: previous.x + (key.x - previous.x) * share, y: previous.y + (key.y - previous.y) * share };
+    }
+    previous = key;
+  }
+  return previous;
+}
+
+function playPath() {
+  const video = document.getElementById("source-video");
+  cancelAnimationFrame(source.frame);
+  const step = () => {
+    if (!source.path) return;
+    const t = video.currentTime - source.keptFrom;
+    placeWindow(pathCentre(source.path.keys, t));
+    if (source.keptTo !== null && video.currentTime >= source.keptTo) video.pause();
+    if (!video.paused) source.frame = requestAnimationFrame(step);
+  };
+  video.currentTime = source.keptFrom;
+  video.play().then(() => { source.frame = requestAnimationFrame(step); }).catch(() => {});
+}
+
+async function previewWindow() {
+  const form = document.getElementById("new-job");
+  const notes = document.getElementById("window-notes");
+  const button = document.getElementById("preview-window");
+  notes.textContent = "Looking at the clip…";
+  button.disabled = true;
+  try {
+    const { fit, ...rest } = sourceEdits(form);
+    const data = await api("POST", `/api/uploads/${await uploadOnce(source.file)}/edits`, { preset: editorPreset(form), fit, ...rest });
+    const { trim, reframe } = data.edits;
+    source.keptFrom = trim.start;
+    source.keptTo = trim.end;
+    source.path = reframe.path && reframe.path.found ? reframe.path : null;
+    const reasons = reframe.path ? reframe.path.keys.map((key) => `${key.t.toFixed(2)} s: ${key.reason}`) : [];
+    notes.textContent = `${editsText(data.edits)}${reasons.length ? ` — ${reasons.slice(0, 8).join("; ")}` : ""}`;
+    if (source.path) playPath(); else restingWindow();
+  } catch (error) {
+    notes.textContent = error.message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function closeSourceEditor() {
+  const video = document.getElementById("source-video");
+  if (video.src) URL.revokeObjectURL(video.src);
+  video.removeAttribute("src");
+  Object.assign(source, { file: null, uploadId: null, anchor: null, path: null });
+  document.getElementById("source-editor").hidden = true;
+}
+
+function setUpSourceEditor() {
+  const form = document.getElementById("new-job");
+  if (!form || !form.file) return;
+  const video = document.getElementById("source-video");
+  const scrub = document.getElementById("scrub");
+  const box = document.getElementById("crop-window");
+  const showTime = () => { document.getElementById("scrub-time").textContent = `${video.currentTime.toFixed(2)} s`; };
+  form.file.addEventListener("change", () => {
+    closeSourceEditor();
+    const file = form.file.files[0];
+    if (!file) return;
+    source.file = file;
+    video.src = URL.createObjectURL(file);
+    document.getElementById("source-editor").hidden = false;
+  });
+  video.addEventListener("loadedmetadata", () => { scrub.max = String(video.duration); restingWindow(); });
+  video.addEventListener("timeupdate", () => { if (video.paused) return; scrub.value = String(video.currentTime); showTime(); });
+  video.addEventListener("seeked", showTime);
+  scrub.addEventListener("input", () => { source.path = null; video.pause(); video.currentTime = Number(scrub.value); restingWindow(); });
+  const writeTrim = (start, end) => {
+    form.trim.value = `${start ? start.toFixed(2) : ""}:${end !== null ? end.toFixed(2) : ""}`;
+  };
+  document.getElementById("set-start").addEventListener("click", () => {
+    const current = parseTrim(form.trim.value) || { end: null };
+    writeTrim(video.currentTime, current.end);
+  });
+  document.getElementById("set-end").addEventListener("click", () => {
+    const current = parseTrim(form.trim.value) || { start: 0 };
+    writeTrim(current.start, video.currentTime);
+  });
+  document.getElementById("keep-all").addEventListener("click", () => { form.trim.value = ""; });
+  document.getElementById("preview-window").addEventListener("click", previewWindow);
+  for (const input of [...form.querySelectorAll('input[name="formats"]'), form.fit, form.zoom]) {
+    input.addEventListener("input", () => {
+      document.getElementById("zoom-value").textContent = `${Number(form.zoom.value).toFixed(2)}×`;
+      source.path = null;
+      restingWindow();
+    });
+  }
+  // Dragging the window sets the anchor: the window's centre as fractions of the picture.
+  box.addEventListener("pointerdown", (event) => {
+    box.setPointerCapture(event.pointerId);
+    source.path = null;
+    video.pause();
+    const rect = video.getBoundingClientRect();
+    const start = { x: event.clientX, y: event.clientY, anchor: source.anchor || { x: 0.5, y: 0.5 } };
+    const move = (moved) => {
+      const size = windowSize(video, form);
+      const clamp = (value, half) => Math.min(Math.max(value, half), 1 - half);
+      source.anchor = {
+        x: Number(clamp(start.anchor.x + (moved.clientX - start.x) / rect.width, size.w / 2).toFixed(4)),
+        y: Number(clamp(start.anchor.y + (moved.clientY - start.y) / rect.height, size.h / 2).toFixed(4)),
+      };
+      restingWindow();
+    };
+    box.addEventListener("pointermove", move);
+    box.addEventListener("pointerup", () => box.removeEventListener("pointermove", move), { once: true });
+  });
 }
 
 // ---- brands: the layer editor -------------------------------------------------------------------
@@ -1373,6 +1577,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const jobForm = document.getElementById("new-job");
   if (jobForm) {
     jobForm.addEventListener("submit", submitJob);
+    setUpSourceEditor();
     jobForm.addEventListener("change", () => showPlan(jobForm));
     jobForm.urls.addEventListener("input", () => showPlan(jobForm));
     showPlan(jobForm);

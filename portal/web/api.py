@@ -55,12 +55,21 @@ from portal.library.sources import (
 )
 from portal.media.errors import SourceError
 from portal.media.layers import LayerOverride, apply_overrides, brand_layers
-from portal.media.options import DEFAULT_FIT, OutputFormat, formats_from_choices
+from portal.media.options import (
+    DEFAULT_FIT,
+    FollowFallback,
+    OutputFormat,
+    Reframe,
+    formats_from_choices,
+    parse_anchor,
+    parse_trim_range,
+)
 from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, job_stem, output_size, safe_stem
+from portal.media.reframe import centre_at
 from portal.media.transcript import TranscriptError, parse_subtitles
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
-from portal.video_processor import PRESETS, PreviewStill, probe_media, render_preview
+from portal.video_processor import PRESETS, PreviewStill, plan_edits, probe_media, render_preview, trim_span
 from portal.web.auth import requester, require_api_auth
 from portal.web.errors import ApiError, validation_message
 from portal.web.links import link_signer, signed_download_url
@@ -74,8 +83,8 @@ from portal.web.schemas import (
     CookiesAnswer,
     CookiesForm,
     DeletedAnswer,
+    EditsPreviewAnswer,
     FileForm,
-    FormatChoice,
     JobAnswer,
     JobListQuery,
     JobPage,
@@ -85,6 +94,7 @@ from portal.web.schemas import (
     RenderRequest,
     ReviewRequest,
     SitesAnswer,
+    SourceEdits,
     StatusAnswer,
     StillAnswer,
     StillRequest,
@@ -120,8 +130,9 @@ def test():
     return StatusAnswer(status="online", version=__version__).answer()
 
 
-class BrandSelection(WebhookRequest, FormatChoice):
-    """What to make: the brands and the formats (a multipart request sends only this, with its file)."""
+class BrandSelection(WebhookRequest, SourceEdits):
+    """What to make: the brands, the formats and the source's edits (a multipart request sends only this,
+    with its file)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -146,8 +157,31 @@ class ProcessForm(BaseModel):
         default=DEFAULT_FIT,
         description="a fit for every format, or PRESET=FIT for one (comma-separated or the field repeated)",
     )
+    trim: str | None = Field(default=None, description="START:END in seconds (2.5:14, 2.5:, :14)")
+    trim_end_card: bool = False
+    anchor: str | None = Field(default=None, description="X,Y: the crop window's centre, fractions 0..1")
+    zoom: float = 1.0
+    follow_fallback: FollowFallback = "crop"
     webhook_url: str | None = None
     captions: str | None = Field(default=None, description='an uploaded SRT or WebVTT file\'s id, or "auto"')
+
+
+def _form_edits(form) -> dict:
+    """A multipart request's edits in the JSON request's shape (`trim` START:END, `anchor` X,Y)."""
+    fields: dict = {}
+    try:
+        if form.get("trim"):
+            start, end = parse_trim_range(form["trim"])
+            fields["trim"] = {"start": start, "end": end}
+        if form.get("anchor"):
+            x, y = parse_anchor(form["anchor"])
+            fields["anchor"] = {"x": x, "y": y}
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from None
+    for name in ("trim_end_card", "zoom", "follow_fallback"):
+        if form.get(name):
+            fields[name] = form[name]
+    return fields
 
 
 SOURCE_FIELDS = ("url", "urls", "upload_id", "upload_ids", "source_id")
@@ -315,7 +349,7 @@ def _form_selection() -> BrandSelection:
         fields["fit"] = fits[-1] if fits else DEFAULT_FIT
     fields["webhook_url"] = request.form.get("webhook_url") or None
     fields["captions"] = request.form.get("captions") or None
-    return BrandSelection.model_validate(fields)
+    return BrandSelection.model_validate({**fields, **_form_edits(request.form)})
 
 
 @dataclass(frozen=True)
@@ -431,6 +465,10 @@ def process_video():
     brands, formats = submission.brands, selection.output_formats()
     if submission.library_item:
         return _job_response(_brand_again(submission.library_item, brands, selection), 202)
+    trim = selection.asked_trim()
+    for upload in submission.uploads:  # an upload's length is known: a trim past its end is refused now
+        trim_span(trim, upload.media["duration"], upload.media["fps"], upload.filename)
+    edits = selection.edits_record()
     window = runtime().settings.repost_window_days
     sources = [("upload", u.filename, u.path, u.source_id) for u in submission.uploads]
     with runtime().db.session() as session:  # a link sent before keeps its item (and its fingerprint)
@@ -438,7 +476,8 @@ def process_video():
         new = [
             NewJob.rendering(kind, name, path, brands, formats, webhook_url=selection.webhook_url,
                              captions=selection.captions,
-                             source_id=source_id, warnings=warnings_for(session, source_id, window))
+                             source_id=source_id, warnings=warnings_for(session, source_id, window),
+                             edits=edits)
             for kind, name, path, source_id in sources
         ]  # fmt: skip
     _require_disk()
@@ -519,9 +558,42 @@ def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -
     [job_id] = _submit([
         NewJob.rendering("library", name, path, brands, selection.output_formats(),
                          webhook_url=selection.webhook_url, source_id=source_id, source_meta=meta,
-                         warnings=warnings, captions=selection.captions)
+                         warnings=warnings, edits=selection.edits_record(), captions=selection.captions)
     ])  # fmt: skip
     return job_id
+
+
+class EditsPreviewRequest(SourceEdits):
+    """The edits to try on an upload, for a format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: PresetName = "vertical"
+
+
+@bp.post("/uploads/<upload_id>/edits")
+@documented(
+    {200: EditsPreviewAnswer}, body=EditsPreviewRequest, tag="uploads",
+    errors={404: "no such upload", 422: "a bad edit, or a trim outside the clip"},
+)  # fmt: skip
+def preview_edits(upload_id: str):
+    """What the edits would do to an upload, without rendering: the kept range, the end card found, and
+    the crop window's path with its reasons (the dashboard draws it over the clip)."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send JSON (Content-Type: application/json)")
+    asked = EditsPreviewRequest.model_validate(request.get_json())
+    rt = runtime()
+    with rt.db.session() as session:
+        upload = session.get(Upload, upload_id)
+    if upload is None or not rt.storage.exists(upload.path):
+        raise ApiError(404, "upload_not_found", f"no upload {upload_id!r} (expired or never made)")
+    rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{upload_id}-edits-", dir=rt.settings.temp_dir) as scratch:
+        source = rt.storage.local_copy(upload.path, Path(scratch))
+        reframe = asked.reframe()
+        options = rt.settings.engine_options()
+        edits = plan_edits(source, asked.output_formats(), reframe, asked.asked_trim(), options)
+    return EditsPreviewAnswer(edits=edits.as_dict(reframe)).answer()
 
 
 COOKIES_MAX_BYTES = 1_048_576
@@ -734,20 +806,30 @@ def output_still(job_id: str, number: int):
     would use, so what the editor shows is what renders; and where each of its layers went."""
     wanted = StillRequest.model_validate(request.get_json())
     overrides = _checked_overrides(job_id, number, wanted)
-    brand, fmt = _output_brand(job_id, number)
+    brand, _format = _output_brand(job_id, number)
     rt = runtime()
     with rt.db.session() as session:
         job = _job_or_404(session, job_id)
         output = state.job_output(job, number)
-        source_ref, duration = job.source_path or "", output.duration
+        fmt, reframe, trim = state.output_edits(job, output, wanted.stored())
+        source_ref, duration, done = job.source_path or "", output.duration, output.edits or {}
         at = wanted.at if wanted.at is not None else (output.cover_at or duration / 2)
+    at = min(at, duration)
+    path = (done.get("reframe") or {}).get("path")
+    if fmt.fit == "follow":  # the window where the render's moving crop has it at that time
+        found = path is not None and path["found"]
+        reframe = (
+            Reframe("crop", centre_at(path["keys"], at), reframe.zoom)
+            if found
+            else reframe.for_fit(done.get("reframe", {}).get("used", reframe.fallback))
+        )
     with tempfile.TemporaryDirectory(prefix="wtf-still-") as work:
         try:
             source = rt.storage.local_copy(source_ref, Path(work))
         except StoredFileMissingError:
             raise state.SourceGoneError(f"the source of job {job_id} is gone (expired or deleted)") from None
         still = render_preview(
-            brand, fmt.preset, rt.settings.engine_options(), source, at=min(at, duration), fit=fmt.fit,
+            brand, fmt.preset, rt.settings.engine_options(), source, at=trim.start + at, reframe=reframe,
             overrides=overrides,
         )  # fmt: skip
     layers = apply_overrides(brand_layers(brand, output_shape(still.width, still.height)), overrides)

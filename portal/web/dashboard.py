@@ -176,7 +176,7 @@ def root():
 def home():
     """New job, live jobs, results and history."""
     brands, problem = _brands_or_message()
-    return render_template("home.html", brands=brands, problem=problem)
+    return render_template("home.html", brands=brands, problem=problem, canvases=PRESET_CANVAS)
 
 
 @bp.get("/library")

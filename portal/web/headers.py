@@ -13,7 +13,8 @@ from flask import Flask, Response
 
 def content_security_policy(media_origin: str | None = None) -> str:
     """The policy; `media_origin`: the bucket's, when outputs play from presigned URLs (object storage)."""
-    media = f"'self' {media_origin}" if media_origin else "'self'"
+    # blob: the source editor plays the user's chosen file from the browser, before any upload
+    media = f"'self' blob: {media_origin}" if media_origin else "'self' blob:"
     return "; ".join(
         (
             "default-src 'self'",

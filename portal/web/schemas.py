@@ -12,8 +12,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from portal.brand_loader import Brand
 from portal.brands.assets import AssetShape
 from portal.brands.v3_import import V3Settings
-from portal.jobs.answer import ErrorDetail, JobOut, JobStatusName, PresetName, RepostWarning, ReviewStateName
-from portal.media.options import DEFAULT_FIT, PRESETS, Fit, OutputFormat
+from portal.jobs.answer import (
+    EditsDoneOut,
+    ErrorDetail,
+    JobOut,
+    JobStatusName,
+    PresetName,
+    RepostWarning,
+    ReviewStateName,
+)
+from portal.jobs.state import edits_record
+from portal.media.options import (
+    DEFAULT_FIT,
+    MAX_ZOOM,
+    NO_TRIM,
+    PRESETS,
+    Fit,
+    FollowFallback,
+    OutputFormat,
+    Reframe,
+    Trim,
+)
 from portal.media.plan import as_formats
 
 
@@ -95,6 +114,24 @@ class LayerOverrideIn(BaseModel):
         return self
 
 
+class TrimIn(BaseModel):
+    """The part of the source every output keeps (seconds of the source)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(default=0.0, ge=0)
+    end: float | None = Field(default=None, gt=0, description="null or left out: to the end")
+
+
+class AnchorIn(BaseModel):
+    """The crop window's centre, as fractions of the picture."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+
+
 class RenderRequest(BaseModel):
     """Render one output again alone with overrides for it only; every key optional (DESIGN 4.12)."""
 
@@ -102,6 +139,13 @@ class RenderRequest(BaseModel):
 
     layers: list[LayerOverrideIn] = Field(default_factory=list, max_length=20)
     cover_at: float | None = Field(default=None, ge=0, description="the cover's time in seconds")
+    anchor: AnchorIn | None = Field(
+        default=None, description="the crop window's centre: this output becomes a still crop placed there"
+    )
+    zoom: float | None = Field(
+        default=None, ge=1, le=MAX_ZOOM, description="a window this much tighter (this output becomes a crop)"
+    )
+    trim: TrimIn | None = Field(default=None, description="the part of the source this output keeps")
 
     def stored(self) -> dict:
         """As the output's versions record it (unset fields left out)."""
@@ -220,6 +264,50 @@ class PlanOut(BaseModel):
 
 class PlanAnswer(Answer):
     plan: PlanOut
+
+
+class SourceEdits(FormatChoice):
+    """The formats, and edits made once to the source for every brand and format (DESIGN 4.11): the part
+    kept, and the crop window of the formats that crop (`fit` crop or follow)."""
+
+    trim: TrimIn | None = None
+    trim_end_card: bool = Field(
+        default=False, description="also cut a trailing card: a still tail after a hard cut"
+    )
+    anchor: AnchorIn | None = Field(
+        default=None,
+        description="crop and follow: the window's centre (follow: where it rests when no subject is found)",
+    )
+    zoom: float = Field(
+        default=1.0, ge=1, le=MAX_ZOOM, description="crop and follow: a window this much tighter"
+    )
+    follow_fallback: FollowFallback = Field(
+        default="crop", description="follow with no subject found: a still window, or the blur"
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SourceEdits:
+        self.reframe(), self.asked_trim()  # a ValueError here is the request's 422
+        return self
+
+    def reframe(self) -> Reframe:
+        """The window of every format that crops (the first such format's fit; else the submission's)."""
+        anchor = (self.anchor.x, self.anchor.y) if self.anchor else None
+        fit = next((item.fit for item in self.output_formats() if item.fit != "blur"), self.fit)
+        return Reframe(fit, anchor, self.zoom, self.follow_fallback)
+
+    def asked_trim(self) -> Trim:
+        if self.trim is None:
+            return Trim(end_card=self.trim_end_card) if self.trim_end_card else NO_TRIM
+        return Trim(self.trim.start, self.trim.end, self.trim_end_card)
+
+    def edits_record(self) -> dict | None:
+        """What a job keeps of these edits besides its fit."""
+        return edits_record(self.reframe(), self.asked_trim())
+
+
+class EditsPreviewAnswer(Answer):
+    edits: EditsDoneOut
 
 
 class StatusAnswer(Answer):
@@ -424,6 +512,16 @@ class V3ProcessBrandsRequest(V3Settings, WebhookRequest, FormatChoice):
     url: str | None = Field(default=None, description="a link to brand (or give source_path)")
     source_path: str | None = Field(default=None, description="the filename of a fetch result or an upload")
     brands: list[str] | str = Field(description="v3 brand names, any case")
+    start: float | None = Field(default=None, ge=0, description="keep from this second of the source")
+    end: float | None = Field(default=None, gt=0, description="keep up to this second of the source")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> V3ProcessBrandsRequest:
+        self.asked_trim()  # a ValueError here is the request's 422
+        return self
+
+    def asked_trim(self) -> Trim:
+        return Trim(self.start or 0.0, self.end) if self.start or self.end is not None else NO_TRIM
 
 
 class V3FetchRequest(WebhookRequest):

@@ -26,9 +26,10 @@ from portal.brands.v3_import import V3Settings, apply_v3_settings, v3_settings
 from portal.database import Job, Upload
 from portal.errors import PortalError
 from portal.jobs.answer import describe_job
-from portal.jobs.state import NewJob
+from portal.jobs.state import NewJob, edits_record
 from portal.jobs.status import FINISHED, JobStatus
 from portal.jobs.webhooks import check_target
+from portal.media.options import Reframe
 from portal.storage.objects import OUTPUTS, UPLOADS
 from portal.web import debug, events
 from portal.web.api import _require_disk, _submit, fetch_jobs
@@ -313,6 +314,7 @@ def _new_render_job(
     return NewJob.rendering(
         kind, name, path, brand_ids, checked.output_formats(),
         v3_settings=settings or None, webhook_url=checked.webhook_url,
+        edits=edits_record(Reframe(checked.fit), checked.asked_trim()),
     )  # fmt: skip
 
 

@@ -50,9 +50,11 @@ def test_upload_two_brands_watch_progress_play_and_download(page, service: Serve
 
     page.get_by_role("progressbar").first.wait_for()
     screenshot(page, "dashboard-rendering-desktop")
-    page.locator("video").nth(1).wait_for(timeout=120_000)
+    page.locator(".outputs video").nth(1).wait_for(timeout=120_000)
     for index in range(2):
-        wait_until(page, f"document.querySelectorAll('video')[{index}].readyState >= 2", timeout_s=30)
+        wait_until(
+            page, f"document.querySelectorAll('.outputs video')[{index}].readyState >= 2", timeout_s=30
+        )
     links = page.get_by_role("link", name="Download", exact=True)
     assert links.count() == 2
     for index in range(2):

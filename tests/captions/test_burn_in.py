@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from portal.brand_loader import Brand, parse_brand_config
-from portal.media.options import ENGINE_DEFAULTS, OutputFormat
+from portal.media.options import ENGINE_DEFAULTS, OutputFormat, Trim
 from portal.media.transcript import parse_subtitles
 from portal.video_processor import render_source
 from tests.conftest import require_program
@@ -85,6 +85,25 @@ def test_an_edited_cue_shows_in_the_next_render(tmp_path: Path) -> None:
     [output] = render_source(clip, [brand], tmp_path / "out", options=SMALL, transcript=edited)
     second = _ocr(_frame(output.path, 2.4, tmp_path / "c.png"), tmp_path)
     assert "FIXED" in second and "GOODBYE" not in second
+
+
+def test_a_trimmed_output_shows_the_cues_at_its_own_times(tmp_path: Path) -> None:
+    """Cues are timed on the source (its library item's transcript); an output cut to 1.0..3.0 s starts at
+    the cut, and its captions and sidecar move with it."""
+    require_program("tesseract", shutil.which("tesseract") is not None)
+    clip = _black_clip(tmp_path / "clip.mp4", 360, 640)
+    brand = _brand({"highlight": None, "size": 0.06})
+    trim = Trim(start=1.0, end=3.0)
+    [output] = render_source(
+        clip, [brand], tmp_path / "out", options=SMALL, trim=trim, transcript=parse_subtitles(VTT)
+    )
+    assert "HELLO" in _ocr(_frame(output.path, 0.1, tmp_path / "a.png"), tmp_path)  # 0.2..1.2 cut at 1.0
+    assert "GOODBYE" in _ocr(_frame(output.path, 1.4, tmp_path / "b.png"), tmp_path)  # 1.8..2.9 -> 0.8..1.9
+    sidecar = parse_subtitles(output.captions.read_text())
+    assert [(cue.start, cue.end, cue.text) for cue in sidecar] == [
+        (0.0, 0.2, "HELLO WORLD"),
+        (0.8, 1.9, "GOODBYE NOW"),
+    ]
 
 
 @pytest.mark.parametrize("zone", ["tiktok", "all"])

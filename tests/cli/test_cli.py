@@ -58,10 +58,16 @@ def test_render_two_brands_json(clip: Path, tmp_path: Path) -> None:
             "duration",
             "loudness",
             "placements",
+            "edits",
             "captions",
         }
         assert output["captions"] is None  # no --captions: no sidecar
         assert output["placements"] == []  # no layer at position "auto"
+        # no trim: the whole clip; the blurred fill (the default fit): no window to move
+        trim = output["edits"]["trim"]
+        assert trim["start"] == 0 and abs(trim["end"] - 1.0) <= 0.05 and trim["end_card"] is None
+        assert output["edits"]["reframe"] == {"fit": "blur", "used": "blur", "anchor": None, "zoom": 1.0,
+                                              "path": None}  # fmt: skip
         assert output["source"] == str(clip)
         loudness = output["loudness"]  # the tone, brought to WTF_LOUDNESS_LUFS' default
         assert loudness["target_lufs"] == -14 and abs(loudness["after"]["integrated_lufs"] + 14) <= 1

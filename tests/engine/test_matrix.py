@@ -15,26 +15,17 @@ from portal.media.probe import probe_media
 from portal.video_processor import render_source
 from tests.engine.conftest import LOGO_RGB, make_brands
 from tests.engine.inspect_output import assert_ready_to_post, colour_bbox, first_frame
-from tests.mediagen import make_clip
+from tests.mediagen import logged_ffmpeg, make_clip
 
 GREY = ("-vf", "lutrgb=r=128:g=128:b=128", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
 FORMATS = [OutputFormat("vertical"), OutputFormat("portrait", "crop"), OutputFormat("square")]
 SMALL = EngineOptions(x264_preset="superfast", max_short_side=180)  # 180x320, 180x226, 180x180
 
 
-def _logged_ffmpeg(tmp_path: Path) -> tuple[Path, Path]:
-    """A wrapper that runs the real FFmpeg and writes each invocation's arguments to a log, one a line."""
-    calls = tmp_path / "calls.log"
-    wrapper = tmp_path / "ffmpeg"
-    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {usable_ffmpeg()} "$@"\n')
-    wrapper.chmod(0o755)
-    return wrapper, calls
-
-
 def test_four_brands_in_three_formats_come_from_one_ffmpeg_process(logo: Path, tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "clip.mp4", width=320, height=180, video_args=GREY)
     brands = make_brands(logo, a="none", b="tiktok", c="reels", d="none")
-    wrapper, calls = _logged_ffmpeg(tmp_path)
+    wrapper, calls = logged_ffmpeg(tmp_path)
     options = EngineOptions(**{**SMALL.__dict__, "ffmpeg_path": str(wrapper)})
     out = tmp_path / "out"
 
@@ -86,7 +77,7 @@ def test_a_budget_too_small_for_every_encoder_batches_with_one_decode_each(
 ) -> None:
     clip = make_clip(tmp_path / "clip.mp4", width=320, height=180, video_args=GREY)
     brands = make_brands(logo, a="none", b="none")
-    wrapper, calls = _logged_ffmpeg(tmp_path)
+    wrapper, calls = logged_ffmpeg(tmp_path)
     info = probe_media(clip)
     # room for about two small encoders per process
     budget = EngineOptions(**{**SMALL.__dict__, "ffmpeg_path": str(wrapper), "memory_mb": 125})

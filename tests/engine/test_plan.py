@@ -13,7 +13,7 @@ from PIL import Image
 from portal.media.errors import EngineError
 from portal.media.layers import OverlayArt
 from portal.media.loudness import MAX_MAKEUP_DB, Loudness, makeup_needed, parse_summary, plan_gain
-from portal.media.options import EngineOptions
+from portal.media.options import EngineOptions, Reframe
 from portal.media.overlays import measure_art
 from portal.media.plan import (
     TUNINGS,
@@ -253,7 +253,7 @@ def test_the_plan_owns_output_temp_and_job_names() -> None:
 def test_portrait_and_crop_fit_in_the_plan(two_brands) -> None:
     landscape = replace(PLAIN, width=1920, height=1080, coded_width=1920, coded_height=1080)
     blurred = plan(landscape, two_brands, "portrait")
-    cropped = plan(landscape, two_brands, "portrait", fit="crop")
+    cropped = plan(landscape, two_brands, "portrait", reframe=Reframe("crop"))
     assert (cropped.width, cropped.height) == (blurred.width, blurred.height) == (1080, 1350)
     assert "fill" in blurred.normalize_filters and "crop" not in blurred.normalize_filters
     assert "fill" not in cropped.normalize_filters and "boxblur" not in cropped.batches[0].filter_graph

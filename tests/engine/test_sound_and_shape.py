@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from portal.media.binary import locate_ffmpeg
-from portal.media.options import EngineOptions
+from portal.media.options import EngineOptions, Reframe
 from portal.video_processor import probe_media, render_source
 from tests.engine.conftest import make_brands
 from tests.engine.inspect_output import assert_ready_to_post, first_frame, luma_mean
@@ -148,7 +148,7 @@ def test_portrait_is_4_5_and_crop_fills_it_with_the_picture_not_a_blurred_fill(
     source = tmp_path / "white.mp4"
     ffmpeg(*LANDSCAPE_WHITE, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(source))
     brand = make_brands(logo, a="none")[0].model_copy(update={"logo": None, "watermark": None})
-    output = render_source(source, [brand], tmp_path / fit, preset="portrait", fit=fit)[0]
+    output = render_source(source, [brand], tmp_path / fit, preset="portrait", reframe=Reframe(fit))[0]
     assert_ready_to_post(output.path, (1080, 1350), 1.0, 30, audio=False)
     frame = first_frame(output.path)
     top_band = luma_mean(frame, (0, 0, 1080, 200))  # a 16:9 picture fitted in 4:5 leaves ~370 rows above it
