@@ -103,7 +103,7 @@ class RenderRun:
                 options=self.settings.engine_options(), stem=self.claim_stem(path),
                 on_progress=on_progress, cancel=self.cancel, transcript=transcript,
             )  # fmt: skip
-        except EngineError as exc:  # TranscriptError and NoPlatformSubtitlesError among them
+        except (EngineError, TranscriptError) as exc:  # NoPlatformSubtitlesError is an EngineError
             return SourceResult.failure(source, exc.code, str(exc).splitlines()[0])
         except OSError as exc:  # the machine's, not the engine's: e.g. the disk filled up during the rename
             return SourceResult.failure(source, "os_error", str(exc))
