@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from portal.media.transcript import TranscriptError, checked_cues, parse_subtitles, to_webvtt
+from portal.media.transcript import (
+    TranscriptError,
+    checked_cues,
+    fitted_cues,
+    parse_subtitles,
+    to_webvtt,
+    trimmed,
+)
 
 SRT = """1
 00:00:00,500 --> 00:00:01,250
@@ -72,3 +79,24 @@ def test_unreadable_documents_say_why() -> None:
         parse_subtitles("just some words")
     with pytest.raises(TranscriptError, match=r"cue 1: cannot read the timing line '1 --> 2'"):
         parse_subtitles("1\n1 --> 2\nhi\n")
+
+
+def test_a_sites_cues_are_fitted_to_the_clip_and_a_trim_moves_them() -> None:
+    cues = parse_subtitles(SRT)
+    late = parse_subtitles(
+        "00:00:02.500 --> 00:00:04.000\nrunning on\n\n00:00:05.000 --> 00:00:06.000\npast it\n"
+    )
+    fitted = fitted_cues([*late, *cues], 3.0)  # out of order, one past the end, one across it
+    assert [(c.start, c.end, c.text) for c in fitted] == [
+        (0.5, 1.25, "Hello there"), (1.3, 2.9, "General Kenobi"), (2.5, 3.0, "running on")
+    ]  # fmt: skip
+    assert checked_cues(fitted[:2], 3.0) == fitted[:2]
+
+    kept = trimmed(cues, (1.0, 2.0))
+    assert [(c.start, c.end, c.text) for c in kept] == [
+        (0.0, 0.25, "Hello there"),
+        (0.3, 1.0, "General Kenobi"),
+    ]
+    assert [w.text for w in kept[0].words] == ["Hello", "there"]  # every word still shown
+    assert all(0 <= w.start <= w.end <= 0.25 for w in kept[0].words)
+    assert trimmed(cues, None) == cues and trimmed(cues, (2.95, 3.0)) == []
