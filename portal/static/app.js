@@ -136,9 +136,11 @@ function renderJob(job) {
   const item = document.getElementById(`job-${job.id}`) || slotFor(job, false);
   const fresh = el("li", { id: `job-${job.id}`, class: `job ${job.status}`, "data-status": job.status });
   const adjuster = item.querySelector(".adjuster");  // an editor open on this job stays open
+  const captions = item.querySelector(".transcript");
   item.replaceWith(fresh);
   renderJobInto(fresh, job);
   if (adjuster && job.status === STATUS.COMPLETED) fresh.append(adjuster);
+  if (captions && job.status === STATUS.COMPLETED) fresh.append(captions);
   if (job.batch_id) updateBatch(job.batch_id);
 }
 
@@ -185,6 +187,7 @@ function renderJobInto(item, job) {
       item.append(reviewButton("Approve all", `/api/jobs/${job.id}/review`, "approved", "secondary"));
     }
     if (job.outputs.length) item.append(el("a", { class: "button secondary", href: `/api/jobs/${job.id}/archive`, text: "Download all (ZIP)" }));
+    if (job.source_id && job.outputs.some((output) => output.captions)) item.append(captionsButton(item, job.source_id));
   }
   renderWebhooks(item, job);
 }
@@ -831,6 +834,22 @@ function transcriptEditor(source) {
     status.textContent = "No captions yet: add cues here, or render with captions to make them.";
   }
   return panel;
+}
+
+// The review screen opens the same editor on the job's library item: fixed there, an output rendered
+// again (Adjust) or any later job of the clip burns the fix in.
+function captionsButton(item, sourceId) {
+  const button = el("button", { type: "button", class: "secondary", text: "Edit captions" });
+  button.addEventListener("click", async () => {
+    const open = item.querySelector(".transcript");
+    if (open) return open.remove();
+    try {
+      item.append(transcriptEditor((await api("GET", `/api/sources/${sourceId}`)).source));
+    } catch (e) {
+      alert(e.message);
+    }
+  });
+  return button;
 }
 
 function setupLibrary() {

@@ -1,6 +1,6 @@
 """The captions editor in a real browser (DESIGN 4.13): a library item's cues with their times, the clip
 shown at the cue being edited and played to its end, a bad time refused with the server's message beside
-that cue, and the fix saved once for every later render."""
+that cue, and the fix saved once for every later render; the job's review screen opens the same one."""
 
 from __future__ import annotations
 
@@ -64,3 +64,19 @@ def test_edit_a_clips_captions_beside_the_clip(page, service: Server, tmp_path: 
     stored = service.call("GET", url).json()["transcript"]
     assert stored["origin"] == "edit"
     assert [cue["text"] for cue in stored["cues"]] == ["HELLO WORLD", "GOODBYE FOR NOW"]
+
+
+def test_the_review_screen_opens_the_clips_captions(page, service: Server, tmp_path: Path) -> None:
+    clip = _black_clip(tmp_path / "c.mp4", 180, 320)
+    words = service.call("POST", "/api/uploads", files={"file": ("words.vtt", VTT.encode())}).json()["upload"]
+    body = {"upload_id": service.upload(clip), "brands": ["watchthefall"], "captions": words["id"]}
+    job = service.wait(service.call("POST", "/api/videos/process", json=body).json()["job"]["id"])
+    assert job["status"] == "completed", job["error"]
+
+    sign_in(page)
+    row = page.locator(f"#job-{job['id']}")
+    row.get_by_role("button", name="Edit captions").click()
+    editor = row.locator(".transcript")
+    editor.get_by_label("Text of cue 2").wait_for()
+    assert editor.get_by_label("Text of cue 2").input_value() == "GOODBYE NOW"
+    assert editor.locator("video.clip").get_attribute("src") == f"/api/sources/{job['source_id']}/video"
