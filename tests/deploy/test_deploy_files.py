@@ -188,7 +188,13 @@ def test_k8s_renders_and_names_only_known_variables(k8s: list[dict]) -> None:
         "Service/wtf-portal-web",
     ]
     secret = k8s_object(k8s, "Secret", "wtf-portal-secrets")["stringData"]
-    assert set(secret) == {"WTF_PORTAL_KEY", "WTF_SECRET_KEY", "WTF_DATABASE_URL", "WTF_WEBHOOK_SECRET"}
+    assert set(secret) == {
+        "WTF_PORTAL_KEY",
+        "WTF_SECRET_KEY",
+        "WTF_DATABASE_URL",
+        "WTF_WEBHOOK_SECRET",
+        "WTF_PROXIES",
+    }
     assert set(secret.values()) == {""}, "no known key ships in the repository"
     assert set(_config(k8s)) <= KNOWN_VARIABLES
 
