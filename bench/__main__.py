@@ -25,6 +25,7 @@ BENCHMARKS = (
     "reframe",
     "probe",
     "matrix",
+    "captions",
 )
 
 

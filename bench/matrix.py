@@ -30,7 +30,7 @@ from bench.engine import OPTIONS, PEAK_OF_TREE, QUIET, REPO, SECONDS, cpu_second
 from bench.report import median, write_section
 from portal.brand_loader import Brand, load_brand_config
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
-from portal.media.options import OutputFormat
+from portal.media.options import OutputFormat, Reframe
 from portal.media.overlays import measure_art
 from portal.media.plan import brand_arts, canvas_size, fit_chain, plan_render, source_chain
 from portal.media.probe import probe_media
@@ -61,7 +61,7 @@ def floor(source: Path, brands: list[Brand], formats: list[OutputFormat], out: P
     chains = [f"[0:v]{','.join(source_chain(info)) or 'null'},split={len(formats)}"
               + "".join(f"[f{i}]" for i in range(len(formats)))]  # fmt: skip
     for index, item in enumerate(formats):
-        steps = fit_chain(info, canvas_size(info, item.preset), item.fit, str(index))
+        steps = fit_chain(info, canvas_size(info, item.preset), Reframe(item.fit), str(index))
         labels = "".join(f"[v{index * count + b}]" for b in range(count))
         chains.append(f"[f{index}]{','.join(steps)},split={count}{labels}")
     chains.append(f"[0:a]asplit={total}" + "".join(f"[a{i}]" for i in range(total)))

@@ -298,15 +298,52 @@ class TextLayer(Placeable):
         )
 
 
+class CaptionStyle(BaseModel):
+    """How a brand draws a clip's transcript (DESIGN 4.13): every key optional.
+
+    The bundled font (the one text layers use), `size` tall (fraction of the output height, made smaller
+    when a line of `max_chars` would not fit the safe width), at most `max_lines` lines per caption, centred
+    at the bottom of the safe zone (so above the platform's own caption band), the word being spoken in
+    `highlight`; an `outline` around the letters, or a `box` behind them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    size: float = Field(default=0.045, gt=0, le=0.2)
+    color: HexColour = "#FFFFFF"
+    highlight: HexColour | None = "#FFD400"  # the active word's colour; null: no highlight
+    outline: HexColour | None = "#000000"
+    outline_width: float = Field(default=0.08, ge=0, le=0.5)  # fraction of the font size
+    box: TextBox | None = None
+    max_lines: int = Field(default=2, ge=1, le=2)
+    max_chars: int = Field(default=32, ge=8, le=60)  # per line
+    margin: Margin = 0.03
+
+
+class CaptionsLayer(BaseModel):
+    """The layer `{"captions": {...}}`: the clip's transcript, burned in (drawn above the other layers)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    captions: CaptionStyle = CaptionStyle()
+    enabled: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The layer as brand_config.json holds it."""
+        return self.model_dump(mode="json", exclude={"enabled"} if self.enabled else set())
+
+
 def _layer_kind(value: Any) -> str:
     if isinstance(value, dict):
-        return "TextLayer" if "text" in value else "ImageLayer"
+        return "CaptionsLayer" if "captions" in value else "TextLayer" if "text" in value else "ImageLayer"
     return type(value).__name__
 
 
 # Tags are class names so error paths read "layers.1.opacity", not "layers.1.image.opacity".
 Layer = Annotated[
-    Annotated[ImageLayer, Tag("ImageLayer")] | Annotated[TextLayer, Tag("TextLayer")],
+    Annotated[ImageLayer, Tag("ImageLayer")]
+    | Annotated[TextLayer, Tag("TextLayer")]
+    | Annotated[CaptionsLayer, Tag("CaptionsLayer")],
     Discriminator(_layer_kind),
 ]
 
@@ -343,6 +380,10 @@ class Brand(BaseModel):
     watermark: WatermarkSpec | None = None
     layers: tuple[Layer, ...] = ()
     safe_zone: SafeZoneName | SafeZone = "none"
+    # names and handles speech recognition is to spell this way (captions "auto", DESIGN 4.13)
+    glossary: tuple[Annotated[str, Field(min_length=1, max_length=60)], ...] = Field(
+        default=(), max_length=200
+    )
     # the brand's own loudness target (LUFS), or "off" to keep the source's; unset: WTF_LOUDNESS_LUFS
     loudness_lufs: (
         Annotated[float, Field(ge=LOUDNESS_LUFS_RANGE[0], le=LOUDNESS_LUFS_RANGE[1])] | Literal["off"] | None
@@ -362,10 +403,10 @@ class Brand(BaseModel):
         """The zone for an output of this size, as the platform shows it (see portal.media.safezone)."""
         return project_zone(self.safe_zone, width, height)
 
-    def all_layers(self) -> tuple[ImageLayer | TextLayer, ...]:
+    def all_layers(self) -> tuple[ImageLayer | TextLayer | CaptionsLayer, ...]:
         """Every layer in drawing order, disabled ones included: a version-1 logo, then its watermark
         (the order version 1 always drew them in), then the version-2 layers."""
-        legacy: list[ImageLayer | TextLayer] = []
+        legacy: list[ImageLayer | TextLayer | CaptionsLayer] = []
         if self.logo is not None:
             legacy.append(ImageLayer(image=self.logo.path, **self.logo.model_dump(exclude={"path"})))
         mark = self.watermark
@@ -376,8 +417,18 @@ class Brand(BaseModel):
         return (*legacy, *self.layers)
 
     def drawn_layers(self) -> tuple[ImageLayer | TextLayer, ...]:
-        """The layers the engine draws, bottom first."""
-        return tuple(layer for layer in self.all_layers() if layer.enabled)
+        """The overlays the engine draws, bottom first (captions aside: see `captions`)."""
+        return tuple(
+            layer for layer in self.all_layers() if layer.enabled and not isinstance(layer, CaptionsLayer)
+        )
+
+    @property
+    def captions(self) -> CaptionStyle | None:
+        """The style of the brand's enabled captions layer, or None: it burns in no captions."""
+        return next(
+            (layer.captions for layer in self.layers if isinstance(layer, CaptionsLayer) and layer.enabled),
+            None,
+        )
 
     def as_layers(self) -> Brand:
         """The same brand in version-2 form (logo and watermark become layers), e.g. before editing layers."""
@@ -640,7 +691,8 @@ def config_to_json(config: BrandConfig, base_dir: Path) -> dict:
 
     brands = {}
     for brand in config.brands.values():
-        data = brand.model_dump(mode="json", exclude={"id", "layers"}, exclude_none=True)
+        skip = {"id", "layers"} | (set() if brand.glossary else {"glossary"})
+        data = brand.model_dump(mode="json", exclude=skip, exclude_none=True)
         if not brand.hashtags:  # a version-1 brand stays exactly version 1
             data.pop("hashtags")
         if brand.layers:  # a version-1 brand stays exactly version 1

@@ -6,6 +6,7 @@ validated once, at start; a bad value raises `ConfigError` naming the variable, 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import secrets
@@ -14,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal.media.options import (
@@ -67,6 +68,10 @@ class Settings(BaseSettings):
     )
     # every output scaled so its short side fits (720: v3's outputs, for a slow CPU); unset: full size
     max_short_side: int | None = Field(default=ENGINE_DEFAULTS.max_short_side, ge=240, le=2160)
+    # speech recognition for captions (DESIGN 4.13): PocketSphinx (shipped), or faster-whisper with a model
+    # the operator installs (WTF_CAPTIONS_MODEL: its folder, or a name faster-whisper downloads)
+    captions_engine: Literal["pocketsphinx", "faster-whisper"] = "pocketsphinx"
+    captions_model: str | None = Field(default=None, validate_default=True)
 
     # limits
     max_upload_mb: int = Field(default=500, ge=1)
@@ -126,7 +131,7 @@ class Settings(BaseSettings):
     @field_validator(
         "database_url", "queue_url", "ffmpeg_path", "portal_key", "secret_key", "storage_url",
         "storage_public_url", "webhook_secret", "max_short_side", "proxies", "proxy_sites",
-        "impersonate_sites", mode="before",
+        "impersonate_sites", "captions_model", mode="before",
     )  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -141,6 +146,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"a number of LUFS ({LOUDNESS_LUFS_RANGE[0]:g}..{LOUDNESS_LUFS_RANGE[1]:g}) or off"
             )
+        return value
+
+    @field_validator("captions_model")
+    @classmethod
+    def _whisper_model(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("captions_engine") == "faster-whisper":
+            if not value:
+                raise ValueError("faster-whisper needs a model: its folder (docs/ENGINE.md)")
+            if importlib.util.find_spec("faster_whisper") is None:
+                raise ValueError("faster-whisper is not installed (docs/ENGINE.md says how)")
         return value
 
     @field_validator("queue_url")

@@ -112,6 +112,10 @@ class Job(Base):
     v3_settings: Mapped[dict | None] = mapped_column(JSON)
     # the source's edits made once for every output (DESIGN 4.11): trim, anchor, zoom, follow's fallback
     edits: Mapped[dict | None] = mapped_column(JSON)
+    # the captions asked for (DESIGN 4.13): the id of an uploaded SRT/WebVTT file, "auto" (recognition),
+    # "platform" (the site's subtitles), or null (the source's transcript if any, else portal.jobs.transcripts
+    # picks one when a brand draws captions)
+    captions: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     # running: the run's last heartbeat; queued: when it was last put on the queue (the sweeper's clock)
@@ -158,11 +162,13 @@ class Output(Base):
     edits: Mapped[dict | None] = mapped_column(JSON)  # what the trim kept and cut; the window's path, why
     cover_filename: Mapped[str | None] = mapped_column(String(255))  # its JPEG cover (null before 0010)
     cover_at: Mapped[float | None] = mapped_column(Float)  # the cover's time in seconds
+    captions_filename: Mapped[str | None] = mapped_column(String(255))  # its sidecar WebVTT, if any
     # a portal.jobs.status.ReviewState (DESIGN 4.12)
     review: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # every version once it was rendered again (DESIGN 4.12), oldest first, the last the current one:
-    # [{"version", "filename", "cover_filename", "requested_by", "overrides", "created_at"}]; null: one
+    # [{"version", "filename", "cover_filename", "captions_filename", "requested_by", "overrides",
+    # "created_at"}]; null: one
     versions: Mapped[list | None] = mapped_column(JSON)
     # a re-render asked for and not done: {"status": queued|rendering|failed, "progress", "error",
     # "requested_by", "overrides", "attempts"}; null when none
@@ -176,20 +182,21 @@ class Output(Base):
     def version_list(self) -> list[dict]:
         """Its versions, oldest first (one made by the job itself until it is rendered again)."""
         first = {"version": 1, "filename": self.filename, "cover_filename": self.cover_filename,
-                 "requested_by": None, "overrides": None, "created_at": None}  # fmt: skip
+                 "captions_filename": self.captions_filename, "requested_by": None, "overrides": None,
+                 "created_at": None}  # fmt: skip
         return list(self.versions or [first])
 
     def current_names(self) -> list[str]:
-        """The current version's files: the video, then its cover."""
-        return [self.filename, *([self.cover_filename] if self.cover_filename else [])]
+        """The current version's files: the video, then its cover and its sidecar WebVTT where it has them."""
+        return [self.filename, *(name for name in (self.cover_filename, self.captions_filename) if name)]
 
     def stored_names(self) -> list[str]:
-        """Every file of this output in the outputs folder, each version's video and cover (all are kept
-        until the job is deleted)."""
+        """Every file of this output in the outputs folder, each version's video, cover and sidecar (all
+        are kept until the job is deleted)."""
         return [
             name
             for version in self.version_list()
-            for name in (version["filename"], version["cover_filename"])
+            for name in (version["filename"], version["cover_filename"], version.get("captions_filename"))
             if name
         ]
 

@@ -25,6 +25,7 @@ import av
 
 from portal.brand_loader import Brand
 from portal.media.binary import locate_ffmpeg
+from portal.media.captions import write_font
 from portal.media.cover import choose_cover_time, clamp_cover_time, write_cover
 from portal.media.errors import EngineError, RenderError, RenderTimeoutError, TrimError
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
@@ -68,6 +69,7 @@ from portal.media.plan import (
     plan_render,
     safe_stem,
     source_loudness_args,
+    temp_name,
     wants_loudness,
 )
 from portal.media.probe import MediaInfo, probe_media
@@ -81,6 +83,7 @@ from portal.media.reframe import (
     follow_path,
     scene_cuts,
 )
+from portal.media.transcript import Cue, to_webvtt, trimmed
 
 if TYPE_CHECKING:  # numpy comes with the analyses, imported when a clip is looked at
     import numpy as np
@@ -124,6 +127,7 @@ class RenderedOutput:
     edits: dict | None = None  # what the trim kept and cut, and the reframe's window path and reasons
     cover: Path | None = None  # its JPEG cover (DESIGN 4.11), named like it with .jpg
     cover_at: float | None = None  # the time of the cover, in seconds
+    captions: Path | None = None  # the sidecar WebVTT beside it, when the clip has a transcript
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,7 @@ def render_source(
     overrides: Sequence[LayerOverride] = (),
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    transcript: Sequence[Cue] = (),
 ) -> list[RenderedOutput]:
     """Render every brand in every format from `source` into `out_dir` (see the module docstring), cut to
     `trim` and framed by `reframe`, both resolved once for every brand and format (`plan_edits`).
@@ -229,7 +234,8 @@ def render_source(
     `formats` (several presets, each with its fit) replaces `preset` and `reframe`'s fit when given; with
     more than one, outputs are named `<stem>_<brand>_<preset>.mp4`. Each output gets a cover at `cover_at`
     seconds of the output, or at the engine's choice (`choose_cover_time`). `overrides`: a review's changes
-    to the layers, for a render of one output (`layers.apply_overrides`).
+    to the layers, for a render of one output (`layers.apply_overrides`). `transcript`: the clip's cues,
+    burned in by brands with a captions layer and written beside every output as `<output stem>.vtt`.
     """
     source = Path(source)
     binary = usable_ffmpeg(options.ffmpeg_path)
@@ -237,6 +243,7 @@ def render_source(
     wanted = formats if formats is not None else preset
     edits = plan_edits(source, wanted, reframe, trim, options)
     info, span = edits.info, edits.span
+    transcript = trimmed(transcript, span)  # cues are timed on the source; the outputs start at the cut
     # the cores x264 sees (its default threads, and memory, grow with them), whatever the CPU quota
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     # a budget even one output cannot fit fails here
@@ -258,7 +265,7 @@ def render_source(
             info, brands, wanted, out_dir, safe_stem(stem or source.stem), Path(work),
             measure_art(brand_arts(brands, overrides)), options, temp_tag=secrets.token_hex(4),
             reframe=reframe, loudness=before, makeup_db=makeup, scene=scene, cpus=cpus, follow=edits.follow,
-            span=span, overrides=overrides,
+            span=span, overrides=overrides, transcript=transcript,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
@@ -268,6 +275,8 @@ def render_source(
             for output in plan.outputs:
                 write_cover(output.temp_path, cover_time, output.cover_path)
                 os.replace(output.temp_path, output.path)
+                if output.sidecar is not None:
+                    _write_sidecar(output.sidecar, transcript)
         except BaseException:
             for output in plan.outputs:
                 output.temp_path.unlink(missing_ok=True)
@@ -282,6 +291,7 @@ def render_source(
             edits=done,
             cover=output.cover_path,
             cover_at=cover_time,
+            captions=output.sidecar,
         )
         for r, output in zip(rendered, plan.outputs, strict=True)
     ]
@@ -346,6 +356,16 @@ def _draw_overlays(plan: RenderPlan) -> None:
     for overlay in plan.overlays:
         overlay.png.parent.mkdir(parents=True, exist_ok=True)  # a folder per format when there are several
         render_art(overlay.art, overlay.width, overlay.height, overlay.png)
+    for output in plan.outputs:
+        if output.captions is not None:
+            write_font(output.captions.ass.parent)  # libass's fontsdir: the ASS file's folder
+            output.captions.ass.write_text(output.captions.document, encoding="utf-8")
+
+
+def _write_sidecar(path: Path, transcript: Sequence[Cue]) -> None:
+    temp = path.with_name(temp_name(path.name))
+    temp.write_text(to_webvtt(transcript), encoding="utf-8")
+    os.replace(temp, path)
 
 
 def _run_batches(

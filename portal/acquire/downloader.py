@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -150,6 +150,7 @@ class DownloadOptions:
     retries: int = 3  # whole-download attempts for transient failures
     max_long_side: int = 1920
     retention_hours: float = 72.0
+    subtitles: bool = False  # also read the site's subtitles (download(subtitles=True))
 
     @classmethod
     def from_settings(
@@ -185,10 +186,14 @@ class DownloadedMedia:
     video_id: str
     duration: float | None
     reused: bool = False
+    # the site's subtitles (or automatic captions) as SRT or WebVTT text, when asked for and offered
+    subtitles: str | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:
+        """What is kept of it (a job's source_meta): the subtitles go to the transcript, not here."""
         data = asdict(self)
         data["path"] = str(self.path)
+        data.pop("subtitles")
         return data
 
 
@@ -647,13 +652,16 @@ def download(
     options: DownloadOptions,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    subtitles: bool = False,
 ) -> DownloadedMedia:
     """Fetch one video into the cache folder (or reuse it): with each cookies file of the pool in turn
     while the site asks for a sign-in, through each proxy of the route in turn; transient failures are
-    retried."""
+    retried. `subtitles`: also read the site's subtitles or automatic captions (`site_subtitles`)."""
     check_url(url, options.allow_private_urls)
     options.cache_dir.mkdir(parents=True, exist_ok=True)
     cancel = cancel or threading.Event()  # never set without a caller's: the waits below are then sleeps
+    if subtitles:
+        options = replace(options, subtitles=True)
     try:
         return _with_cookies(url, options, on_progress, cancel)
     except DownloadFailedError as exc:
@@ -780,6 +788,7 @@ def _download_once(
                     progress.parts = len(info.get("requested_formats") or [info])
                     info = ydl.process_ie_result(info, download=True)
                 safe = ydl.sanitize_info(info)
+                subtitles = site_subtitles(ydl, url, info) if options.subtitles else None
         except DownloadCancelled:
             raise DownloadCancelledError(f"{url}: download cancelled") from None
         except (YoutubeDLError, OSError) as exc:
@@ -816,7 +825,48 @@ def _download_once(
         video_id=str(safe.get("id")),
         duration=safe.get("duration"),
         reused=reused_flag,
+        subtitles=subtitles,
     )
+
+
+SUBTITLE_EXTS = ("vtt", "srt")  # what portal.media.transcript reads
+SUBTITLES_MAX_BYTES = 2 * MB
+
+
+def _subtitle_choices(info: dict) -> Iterator[dict]:
+    """The site's readable subtitle tracks, best first: made by people (`subtitles`) before automatic
+    captions, and within each the video's own language (YouTube's "<lang>-orig" for automatic ones), then
+    English; automatic captions in other languages are machine translations and are left out."""
+    language = str(info.get("language") or "")
+    for key in ("subtitles", "automatic_captions"):
+        tracks = {lang: items for lang, items in (info.get(key) or {}).items() if lang != "live_chat"}
+        own = [lang for lang in tracks if lang.endswith("-orig") or (language and lang == language)]
+        english = [lang for lang in tracks if lang == "en" or lang.startswith("en-")]
+        rest = [lang for lang in tracks if key == "subtitles" and lang not in own + english]
+        for lang in dict.fromkeys(own + english + rest):
+            readable = [item for item in tracks[lang] or [] if _track_ext(item) in SUBTITLE_EXTS]
+            yield from sorted(readable, key=lambda item: SUBTITLE_EXTS.index(_track_ext(item)))
+
+
+def _track_ext(track: dict) -> str:
+    """A subtitle track's format: as the site says, else its URL's extension (HTML5 <track> gives none)."""
+    return str(track.get("ext") or urlsplit(track.get("url") or "").path.rpartition(".")[2]).lower()
+
+
+def site_subtitles(ydl: yt_dlp.YoutubeDL, url: str, info: dict) -> str | None:
+    """The text of the best subtitle track the site offers (`_subtitle_choices`), fetched through the same
+    policed client as the video; None when it offers none we can read. A track that cannot be fetched is
+    skipped (the next one is tried): captions are not worth failing the download for."""
+    for track in _subtitle_choices(info):
+        try:
+            with ydl.urlopen(track["url"]) as answer:
+                body = answer.read(SUBTITLES_MAX_BYTES + 1)
+        except (YoutubeDLError, OSError, KeyError) as exc:
+            log.info("%s: subtitles at %s not fetched (%s)", url, redact(str(track.get("url"))), exc)
+            continue
+        if len(body) <= SUBTITLES_MAX_BYTES:
+            return body.decode("utf-8-sig", errors="replace")
+    return None
 
 
 def _creator(info: dict) -> str | None:

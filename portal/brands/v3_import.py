@@ -33,6 +33,7 @@ from portal.brand_loader import (
     Brand,
     BrandConfig,
     BrandConfigError,
+    CaptionsLayer,
     HexColour,
     ImageLayer,
     SafeZoneName,
@@ -108,6 +109,8 @@ def _roles(layers: tuple) -> dict[str, int]:
     the first text layer (indexes into `layers`)."""
     roles: dict[str, int] = {}
     for index, layer in enumerate(layers):
+        if isinstance(layer, CaptionsLayer):
+            continue  # v3 had no captions
         role = "text" if isinstance(layer, TextLayer) else "watermark" if layer.fit == "cover" else "logo"
         roles.setdefault(role, index)
     return roles

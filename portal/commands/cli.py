@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -23,6 +24,7 @@ from portal.brand_loader import Brand, BrandConfig, BrandConfigError, check_bran
 from portal.commands.base import USAGE_ERROR, PortalGroup, UserError, error_line, settings_or_exit
 from portal.commands.service import SERVICE_COMMANDS
 from portal.config import Settings
+from portal.media.binary import locate_ffmpeg
 from portal.media.errors import EngineError
 from portal.media.options import (
     DEFAULT_FIT,
@@ -37,7 +39,16 @@ from portal.media.options import (
     parse_trim_range,
 )
 from portal.media.plan import PlanError, as_formats
-from portal.video_processor import PRESETS, ProgressCallback, render_source, safe_stem
+from portal.media.recognize import recognize
+from portal.media.transcript import (
+    Cue,
+    NoPlatformSubtitlesError,
+    TranscriptError,
+    checked_cues,
+    fitted_cues,
+    parse_subtitles,
+)
+from portal.video_processor import PRESETS, ProgressCallback, probe_media, render_source, safe_stem
 
 # Signals that stop a render cleanly; the exit code is then the shell's 128 + signal number (130, 143).
 STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
@@ -75,6 +86,9 @@ class RenderRun:
     cancel: threading.Event = field(default_factory=threading.Event)
     stems: set[str] = field(default_factory=set)
     stopped_by: signal.Signals | None = None
+    # --captions: a file's cues (checked against each source's length), "auto" (recognized per source) or
+    # "platform" (each link's subtitles as its site offers them)
+    captions: list[Cue] | Literal["auto", "platform"] = field(default_factory=list)
 
     def render(self, source: str, on_progress: ProgressCallback) -> SourceResult:
         if self.stopped_by:
@@ -82,13 +96,14 @@ class RenderRun:
                 source, "cancelled", f"not rendered ({STOP_SIGNALS[self.stopped_by]})"
             )
         try:
-            path = self.local_path(source, on_progress)
+            path, subtitles = self.local_path(source, on_progress)
+            transcript = self.transcript(source, path, subtitles, on_progress)
             rendered = render_source(
                 path, self.brands, self.out_dir, formats=self.formats, reframe=self.reframe, trim=self.trim,
                 options=self.settings.engine_options(), stem=self.claim_stem(path),
-                on_progress=on_progress, cancel=self.cancel,
+                on_progress=on_progress, cancel=self.cancel, transcript=transcript,
             )  # fmt: skip
-        except EngineError as exc:
+        except (EngineError, TranscriptError) as exc:  # NoPlatformSubtitlesError is an EngineError
             return SourceResult.failure(source, exc.code, str(exc).splitlines()[0])
         except OSError as exc:  # the machine's, not the engine's: e.g. the disk filled up during the rename
             return SourceResult.failure(source, "os_error", str(exc))
@@ -96,18 +111,40 @@ class RenderRun:
             {"source": source, "brand": r.brand, "format": r.preset, "path": str(r.path),
              "width": r.width, "height": r.height, "duration": r.duration,
              "loudness": r.loudness.as_dict() if r.loudness else None,
-             "placements": list(r.placements), "edits": r.edits}
+             "placements": list(r.placements), "edits": r.edits,
+             "captions": str(r.captions) if r.captions else None}
             for r in rendered
         ]  # fmt: skip
         return SourceResult(source, outputs, None)
 
-    def local_path(self, source: str, on_progress: ProgressCallback) -> Path:
-        """A file argument as is; a link downloaded (or reused) by portal.acquire.downloader first."""
+    def transcript(
+        self, source: str, path: Path, subtitles: str | None, on_progress: ProgressCallback
+    ) -> list[Cue]:
+        if self.captions == "platform":
+            if subtitles is None:
+                raise NoPlatformSubtitlesError(source)
+            return fitted_cues(parse_subtitles(subtitles), probe_media(path).duration)
+        if self.captions == "auto":
+            options = self.settings.engine_options()
+            return recognize(
+                locate_ffmpeg(options.ffmpeg_path), path, engine=self.settings.captions_engine,
+                model=self.settings.captions_model,
+                glossary=[word for brand in self.brands for word in brand.glossary],
+                on_fraction=lambda fraction: on_progress("recognizing", fraction * 100), cancel=self.cancel,
+                timeout=options.timeout_s,
+            )  # fmt: skip
+        return checked_cues(self.captions, probe_media(path).duration) if self.captions else []
+
+    def local_path(self, source: str, on_progress: ProgressCallback) -> tuple[Path, str | None]:
+        """A file argument as is; a link downloaded (or reused) by portal.acquire.downloader first, with
+        its site's subtitles when --captions platform wants them."""
         if not source.startswith(LINK_SCHEMES):
-            return Path(source)
+            return Path(source), None
         from portal.acquire.downloader import DownloadOptions, download
 
-        return download(source, DownloadOptions.from_settings(self.settings), on_progress, self.cancel).path
+        options, wanted = DownloadOptions.from_settings(self.settings), self.captions == "platform"
+        media = download(source, options, on_progress, self.cancel, subtitles=wanted)
+        return media.path, media.subtitles
 
     def claim_stem(self, path: Path) -> str:
         """The file's stem, numbered if an earlier source of this run had it (a/clip.mp4, b/clip.mp4)."""
@@ -165,6 +202,14 @@ def _anchor_point(
               help="--fit follow, no subject found: a still crop window, or the blur.")  # fmt: skip
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="brand_config.json to use.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True)
+@click.option(
+    "--captions",
+    "captions_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE.srt|FILE.vtt|auto|platform",
+    help="Burn these captions in (brands with a captions layer) and write each output's .vtt: a file, "
+    "'auto' (speech recognition) or 'platform' (each link's subtitles, as its site offers them).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with outputs and errors.")
 def render(
     sources: tuple[str, ...],
@@ -179,9 +224,12 @@ def render(
     follow_fallback: str,
     config_path: Path | None,
     out_dir: Path,
+    captions_file: Path | None,
     as_json: bool,
 ) -> None:
     """Brand each SOURCE (a video file or a link) for every chosen brand."""
+    captions = _read_captions(captions_file) if captions_file else []
+
     if bool(brand_ids) == all_brands:
         raise UserError("choose brands with --brand ID (repeatable) or --all-brands")
     try:
@@ -198,7 +246,7 @@ def render(
     settings = settings_or_exit()
     brands = _select_brands(config_path or settings.brand_config, "all" if all_brands else list(brand_ids))
     _prepare_out_dir(out_dir)
-    run = RenderRun(brands, out_dir, formats, reframe, trim, settings)
+    run = RenderRun(brands, out_dir, formats, reframe, trim, settings, captions=captions)
     with _stop_on_signals(run), _progress_display(enabled=not as_json) as progress_for:
         results = [run.render(source, progress_for(source)) for source in sources]
     outputs = [output for result in results for output in result.outputs]
@@ -218,6 +266,21 @@ def render(
         sys.exit(128 + run.stopped_by)
     if failed:
         sys.exit(USAGE_ERROR)
+
+
+def _read_captions(path: Path) -> list[Cue] | Literal["auto", "platform"]:
+    """The cues of an SRT or WebVTT file ("auto": recognition; "platform": each link's site's subtitles),
+    or a one-line UserError naming the file and the problem."""
+    if str(path) == "auto":
+        return "auto"
+    if str(path) == "platform":
+        return "platform"
+    try:
+        return parse_subtitles(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"--captions {path}: cannot read it ({exc})") from None
+    except TranscriptError as exc:
+        raise UserError(f"--captions {path}: {exc.message}") from None
 
 
 def _select_brands(config_path: Path, ids: list[str] | str) -> list[Brand]:

@@ -123,6 +123,11 @@ class FormatOut(BaseModel):
     fit: Fit
 
 
+class CaptionsFileOut(BaseModel):
+    filename: str
+    url: str = Field(description="a signed link, like the output's")
+
+
 class VersionOut(BaseModel):
     """One version of an output: the job's own (1), or one rendered again alone with overrides."""
 
@@ -170,6 +175,7 @@ class OutputOut(BaseModel):
     version: int = Field(description="the current version: `url` and `cover_url` are its files")
     versions: list[VersionOut] = Field(description="every version, oldest first; all kept until deletion")
     rerender: RerenderOut | None
+    captions: CaptionsFileOut | None = Field(description="its sidecar WebVTT; null without a transcript")
 
 
 class SourceOut(BaseModel):
@@ -282,6 +288,12 @@ def describe_job(job: Job, output_url: Callable[[str], str]) -> dict:
                 for version in output.version_list()
             ],
             "rerender": output.rerender,
+            "captions": {
+                "filename": output.captions_filename,
+                "url": output_url(output.captions_filename),
+            }
+            if output.captions_filename
+            else None,
         }
         for number, output in enumerate(job.outputs)
     ]

@@ -91,6 +91,7 @@ class NewJob:
     warnings: list | None = None  # what the submitter is told (portal.library.sources.warnings_for)
     # several formats (DESIGN 4.10): every brand in each; `preset` and `fit` are then the first one's
     formats: tuple[OutputFormat, ...] | None = None
+    captions: str | None = None  # an uploaded SRT/WebVTT file's id, "auto" or "platform" (DESIGN 4.13)
 
     @classmethod
     def rendering(
@@ -166,7 +167,7 @@ def submit(db: Database, new_jobs: Iterable[NewJob]) -> list[str]:
             formats=[{"preset": f.preset, "fit": f.fit} for f in new.formats] if new.formats else None,
             batch_id=batch_id, v3_settings=new.v3_settings, webhook_url=new.webhook_url,
             source_id=new.source_id, source_meta=new.source_meta, warnings=new.warnings,
-            edits=new.edits)
+            edits=new.edits, captions=new.captions)
         for new in new_jobs
     ]  # fmt: skip
     with db.session() as session:
@@ -293,7 +294,8 @@ def finish(
                        placements=list(getattr(item, "placements", ())),
                        post_text=(post_texts or {}).get(item.brand), edits=getattr(item, "edits", None),
                        cover_filename=Path(item.cover).name if getattr(item, "cover", None) else None,
-                       cover_at=getattr(item, "cover_at", None))
+                       cover_at=getattr(item, "cover_at", None),
+                       captions_filename=Path(item.captions).name if item.captions else None)
             )  # fmt: skip
         job.progress = 100.0
         _end(db, session, job, JobStatus.COMPLETED)
@@ -527,10 +529,17 @@ def fence_rerender(db: Database, job_id: str, number: int, *, holder: str) -> No
 
 
 def finish_rerender(
-    db: Database, job_id: str, number: int, rendered, stored_names: tuple[str, str], *, holder: str
+    db: Database,
+    job_id: str,
+    number: int,
+    rendered,
+    stored_names: tuple[str, str, str | None],
+    *,
+    holder: str,
 ) -> bool:
-    """The new version (a `RenderedOutput`, stored as `stored_names`: video, cover) becomes the output's
-    current one, pending review; the older ones stay listed (and stored) until the job is deleted.
+    """The new version (a `RenderedOutput`, stored as `stored_names`: video, cover, sidecar WebVTT or None)
+    becomes the output's current one, pending review; the older ones stay listed (and stored) until the job
+    is deleted.
 
     False (nothing written) if `holder` no longer runs the re-render.
     """
@@ -543,6 +552,7 @@ def finish_rerender(
         versions.append({
             "version": versions[-1]["version"] + 1,
             "filename": stored_names[0], "cover_filename": stored_names[1],
+            "captions_filename": stored_names[2],
             "requested_by": request.get("requested_by"), "overrides": request.get("overrides"),
             "created_at": iso(utc_now()),
         })  # fmt: skip
@@ -553,6 +563,7 @@ def finish_rerender(
             stored_names[1],
             rendered.cover_at,
         )
+        output.captions_filename = stored_names[2]
         output.size_bytes, output.duration = rendered.size_bytes, rendered.duration
         output.width, output.height = rendered.width, rendered.height
         output.loudness = rendered.loudness.as_dict() if rendered.loudness else None

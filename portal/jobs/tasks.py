@@ -30,13 +30,14 @@ from huey.consumer import Consumer
 from portal.acquire import sites
 from portal.acquire.downloader import DownloadCancelledError, DownloadFailedError, DownloadOptions, download
 from portal.brands.v3_import import apply_v3_settings
-from portal.database import Database, Job, WorkerBeat, utc_now
+from portal.database import Database, Job, Source, WorkerBeat, utc_now
 from portal.errors import DatabaseUnavailableError, PortalError, QueueUnavailableError, WaitInQueue
 from portal.jobs import state
 from portal.jobs.footprint import python_footprint_mib
 from portal.jobs.maintenance import cleanup, disk_status
 from portal.jobs.outages import patiently
 from portal.jobs.state import job_edits
+from portal.jobs.transcripts import AUTO, draws_captions, stored_transcript, transcript_for_render
 from portal.jobs.webhooks import start_sender
 from portal.library.post_text import post_text_for
 from portal.library.sources import describe_picture, learn_from_download, warnings_for
@@ -144,12 +145,16 @@ class _JobRun:
                 brands = [apply_v3_settings(brand, job.v3_settings) for brand in brands]
             kind, formats, source_kind = job.kind, job.output_formats(), job.source_kind
             reframe, trim = job_edits(job)
-            source_name = job.source_name
+            source_name, captions = job.source_name, job.captions
             # links: downloading is 0-30% of a branding job's bar, all of a fetch job's
             self.spans = {"downloading": (0, 30 if kind == "render" else 100), "rendering": (30, 100)}
             if source_kind != "url":
                 self.spans["rendering"] = (0, 100)
-            source = acquire_source(runtime, self, scratch)
+            if captions == AUTO or (captions is None and draws_captions(brands)):  # may recognize speech:
+                # recognition takes the first part of what rendering had
+                low, high = self.spans["rendering"]
+                self.spans["recognizing"], self.spans["rendering"] = (low, low + 20), (low + 20, high)
+            source, site_subtitles = acquire_source(runtime, self, scratch, subtitles=kind == "render")
             # an upload is stored under its id; its outputs are named after the file the user sent (or the
             # library item's title)
             stem = job_stem(Path(source_name).stem if source_kind != "url" else source.stem, self.job_id)
@@ -158,16 +163,20 @@ class _JobRun:
                 rendered = [keep_original(source, render_dir, stem, settings.source_limits)]
             else:
                 options = settings.engine_options(service_mb=runtime.service_mb)
+                transcript = transcript_for_render(
+                    runtime, self.job_id, scratch, source, brands, site_subtitles,
+                    self.on_progress, self.cancel,
+                )  # fmt: skip
                 rendered = render_source(
                     source, brands, render_dir, formats=formats, reframe=reframe, trim=trim,
                     options=options, stem=stem,
-                    on_progress=self.on_progress, cancel=self.cancel,
+                    on_progress=self.on_progress, cancel=self.cancel, transcript=transcript,
                 )  # fmt: skip
             # Stored before the job is completed: a reader of a completed job always finds its outputs.
             # Each is stored only while this run still holds the job: a late run never overwrites the
             # outputs of the run that replaced it, nor brings back those of a job deleted meanwhile.
             for output in rendered:
-                for path in (output.path, output.cover):  # each video with its cover
+                for path in (output.path, output.cover, output.captions):  # video, cover, sidecar WebVTT
                     if path is not None:
                         self.retrying(partial(self.publish, Path(path)), "storing an output")
             meta = self.retrying(lambda: _read_job(db, self.job_id), "reading the job").source_meta
@@ -295,19 +304,25 @@ class _RerenderRun:
             next_version = output.version_list()[-1]["version"] + 1
             base_name = output.version_list()[0]["filename"]
             source_ref = job.source_path
+            # the library item's transcript as it is now: an edit made since the job shows in this one
+            item = session.get(Source, job.source_id) if job.source_id else None
+            stored = stored_transcript(item) if item is not None else None
         source = kept_source(runtime, source_ref, scratch)
         [rendered] = render_source(
             source, [brand], scratch / "out", formats=[fmt], reframe=reframe, trim=trim,
             stem=Path(base_name).stem, options=settings.engine_options(service_mb=runtime.service_mb),
             cover_at=overrides.get("cover_at"),
             overrides=[LayerOverride(**layer) for layer in overrides.get("layers", [])],
-            on_progress=self.on_progress, cancel=self.cancel,
+            on_progress=self.on_progress, cancel=self.cancel, transcript=stored.cues if stored else (),
         )  # fmt: skip
         name = version_name(base_name, next_version)
-        names = (name, str(Path(name).with_suffix(".jpg")))
-        for path, stored_as in ((rendered.path, names[0]), (rendered.cover, names[1])):
-            state.fence_rerender(db, job_id, number, holder=self.holder)  # a late run stores nothing
-            runtime.storage.store(Path(path), OUTPUTS, stored_as)
+        sidecar = str(Path(name).with_suffix(".vtt")) if rendered.captions else None
+        names = (name, str(Path(name).with_suffix(".jpg")), sidecar)
+        files = ((rendered.path, names[0]), (rendered.cover, names[1]), (rendered.captions, sidecar))
+        for path, stored_as in files:
+            if stored_as is not None:
+                state.fence_rerender(db, job_id, number, holder=self.holder)  # a late run stores nothing
+                runtime.storage.store(Path(path), OUTPUTS, stored_as)
         if state.finish_rerender(db, job_id, number, rendered, names, holder=self.holder):
             db.log("INFO", f"output {number} rendered again as version {next_version}", job_id)
 
@@ -344,8 +359,11 @@ def kept_source(runtime: Runtime, ref: str | None, scratch: Path) -> Path:
         raise EngineError("this job's source is gone (expired or deleted); submit it again") from None
 
 
-def acquire_source(runtime: Runtime, run: _JobRun, scratch: Path) -> Path:
-    """The file the engine reads: the one place a job's source becomes a local path.
+def acquire_source(
+    runtime: Runtime, run: _JobRun, scratch: Path, subtitles: bool = False
+) -> tuple[Path, str | None]:
+    """The file the engine reads: the one place a job's source becomes a local path; with `subtitles`, also
+    a link's subtitles as its site offers them (SRT or WebVTT text, else None).
 
     An upload or a library item is read where it is stored (fetched into the job's scratch folder from
     object storage); links are downloaded (or reused) and what was learnt is kept on the job (while the
@@ -357,9 +375,8 @@ def acquire_source(runtime: Runtime, run: _JobRun, scratch: Path) -> Path:
     kind, name, path, source_id = job.source_kind, job.source_name, job.source_path, job.source_id
     if kind != "url":
         try:
-            return run.retrying(
-                partial(runtime.storage.local_copy, path or "", scratch), "fetching the upload"
-            )
+            fetch = partial(runtime.storage.local_copy, path or "", scratch)
+            return run.retrying(fetch, "fetching the upload"), None
         except StoredFileMissingError:
             raise EngineError(
                 f"the stored file for job {job_id} is gone (expired or deleted); upload it again"
@@ -369,7 +386,7 @@ def acquire_source(runtime: Runtime, run: _JobRun, scratch: Path) -> Path:
     run.retrying(runtime.cookies.refresh, "reading the cookies")  # may have come or gone elsewhere
     options = DownloadOptions.from_settings(settings, runtime.cookies.pool(site), runtime.cookies.report)
     try:
-        media = download(name, options, run.on_progress, run.cancel)
+        media = download(name, options, run.on_progress, run.cancel, subtitles=subtitles)
     except DownloadFailedError as exc:
         if not isinstance(exc, DownloadCancelledError):
             outcome = partial(sites.record_outcome, runtime.db, settings, site, exc.code, exc.message)
@@ -383,7 +400,7 @@ def acquire_source(runtime: Runtime, run: _JobRun, scratch: Path) -> Path:
     if source_id:
         run.retrying(partial(_learn_from_download, runtime.db, source_id, meta), "recording the source")
         remember_picture(runtime, job_id, source_id, media.path, media.duration)
-    return media.path
+    return media.path, media.subtitles
 
 
 def _learn_from_download(db: Database, source_id: str, meta: dict) -> None:

@@ -223,7 +223,13 @@ def describe_source(
         "stored": source.path is not None,
         "fingerprinted": source.fingerprint is not None,
         "edits": source.edits,
-        "transcript": source.transcript,
+        "transcript": {
+            "origin": source.transcript["origin"],
+            "cues": len(source.transcript["cues"]),
+            "updated_at": source.transcript.get("updated_at"),
+        }
+        if source.transcript
+        else None,
         "pinned": source.pinned,
         "created_at": _iso(source.created_at),
         "used_at": _iso(last_activity(source)),

@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from portal.brand_loader import SHAPES, Brand, Placement, SafeZone, Spot, output_shape
+from portal.media.captions import ass_document
 from portal.media.errors import EngineError
 from portal.media.layers import ArtSizes, Layer, LayerOverride, OverlayArt, apply_overrides, brand_layers
 from portal.media.loudness import GainPlan, Loudness, plan_gain
@@ -36,6 +37,7 @@ from portal.media.options import (
 from portal.media.placement import AutoPlacement, Rect, SceneMaps, anchor, choose_position
 from portal.media.probe import MediaInfo
 from portal.media.reframe import FollowPath, crop_step, window_origin
+from portal.media.transcript import Cue
 
 ASPECT_TOLERANCE = 0.01  # closer than this, a source is scaled to the canvas rather than fitted and filled
 FILL_DOWNSCALE = 8  # the blurred fill is made at 1/8 size: the blur hides the detail anyway
@@ -170,11 +172,22 @@ class OutputPlan:
     height: int
     # where the render pass writes its sound's EBU R128 meter readings (None: not measured)
     loudness_log: Path | None
+    captions: CaptionsPlan | None = None  # the transcript burned in, when the brand has a captions layer
+    sidecar: Path | None = None  # the transcript as WebVTT beside the output, when there is one
 
     @property
     def cover_path(self) -> Path:
         """Its cover (DESIGN 4.11): named like the output, with `.jpg`."""
         return self.path.with_suffix(".jpg")
+
+
+@dataclass(frozen=True)
+class CaptionsPlan:
+    """One output's burned-in captions: the ASS document libass draws (written by the facade before
+    FFmpeg runs, the bundled font beside it)."""
+
+    ass: Path
+    document: str
 
 
 @dataclass(frozen=True)
@@ -788,6 +801,7 @@ def plan_render(
     follow: FollowPath | None = None,
     span: tuple[float, float] | None = None,
     overrides: Sequence[LayerOverride] = (),
+    transcript: Sequence[Cue] = (),
 ) -> RenderPlan:
     """Everything FFmpeg must do to make every brand in every format from `info`'s source.
 
@@ -805,7 +819,8 @@ def plan_render(
     path for a format of fit follow (`portal.media.reframe`); `span`: the trim (start, end in seconds of
     the source), applied once on the input, with `info` already describing the kept range (its duration).
     `overrides`: a review's changes to the layers (`layers.apply_overrides`), for a render of one output
-    (every brand gets them).
+    (every brand gets them). `transcript`: the clip's cues in the output's time (`transcript.trimmed`),
+    burned in by brands with a captions layer and written beside every output as WebVTT.
     """
     if not brands:
         raise PlanError("no brands to render")
@@ -826,9 +841,14 @@ def plan_render(
             gain = plan_gain(loudness, target, makeup.get(target, 0.0))
             measured = work_dir / f"{Path(final).stem}.r128" if loudness and info.has_audio else None
             temp = out_dir / temp_name(final, temp_tag)
+            captions = _captions_plan(brand, canvas, transcript, art_dir)
+            sidecar = (out_dir / final).with_suffix(".vtt") if transcript else None
             outputs.append(
-                OutputPlan(brand.id, out_dir / final, temp, overlays, gain, preset, *canvas, measured)
-            )
+                OutputPlan(
+                    brand.id, out_dir / final, temp, overlays, gain, preset, *canvas, measured, captions,
+                    sidecar,
+                )
+            )  # fmt: skip
     source_input = list(input_args) if input_args is not None else trim_input(info.path, span)
     source_steps = tuple(source_chain(info))
     batches = []
@@ -843,6 +863,24 @@ def plan_render(
         args = (*PROGRESS_HEAD, *inputs, "-filter_complex", graph, *encode)
         batches.append(Batch(outputs=group, inputs=inputs, filter_graph=graph, args=args))
     return RenderPlan(info.fps, info.duration, source_steps, format_plans, tuple(batches), encoders)
+
+
+def _captions_plan(
+    brand: Brand, canvas: tuple[int, int], transcript: Sequence[Cue], art_dir: Path
+) -> CaptionsPlan | None:
+    style = brand.captions
+    if style is None or not transcript:
+        return None
+    document = ass_document(transcript, style, canvas, brand.safe_zone_for(*canvas))
+    return CaptionsPlan(art_dir / f"{brand.id}.ass", document)
+
+
+def _filter_path(path: Path) -> str:
+    """A path as a quoted filter option; FFmpeg's quoting cannot hold a quote or a backslash."""
+    text = str(path)
+    if "'" in text or "\\" in text:
+        raise PlanError(f"a work folder with a quote or backslash in its name cannot be used: {text}")
+    return f"'{text}'"
 
 
 def _chain(head: str, steps: Sequence[str], outs: Sequence[str], audio: bool = False) -> str:
@@ -882,6 +920,11 @@ def _batch_graph(
             chains.append(f"{label}[{overlay_input}:v]overlay={overlay.x}:{overlay.y}{out_label}")
             label = out_label
             overlay_input += 1
+        if output.captions is not None:  # drawn last: above every layer
+            ass = output.captions.ass
+            fonts = _filter_path(ass.parent)
+            chains.append(f"{label}ass=filename={_filter_path(ass)}:fontsdir={fonts}[c{index}]")
+            label = f"[c{index}]"
         chains.append(f"{label}null[v{index}]")
     if info.has_audio:
         labels = [f"[as{index}]" for index in range(len(outputs))]

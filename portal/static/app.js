@@ -137,9 +137,11 @@ function renderJob(job) {
   const item = document.getElementById(`job-${job.id}`) || slotFor(job, false);
   const fresh = el("li", { id: `job-${job.id}`, class: `job ${job.status}`, "data-status": job.status });
   const adjuster = item.querySelector(".adjuster");  // an editor open on this job stays open
+  const captions = item.querySelector(".transcript");
   item.replaceWith(fresh);
   renderJobInto(fresh, job);
   if (adjuster && job.status === STATUS.COMPLETED) fresh.append(adjuster);
+  if (captions && job.status === STATUS.COMPLETED) fresh.append(captions);
   if (job.batch_id) updateBatch(job.batch_id);
 }
 
@@ -186,6 +188,7 @@ function renderJobInto(item, job) {
       item.append(reviewButton("Approve all", `/api/jobs/${job.id}/review`, "approved", "secondary"));
     }
     if (job.outputs.length) item.append(el("a", { class: "button secondary", href: `/api/jobs/${job.id}/archive`, text: "Download all (ZIP)" }));
+    if (job.source_id && job.outputs.some((output) => output.captions)) item.append(captionsButton(item, job.source_id));
   }
   renderWebhooks(item, job);
 }
@@ -755,7 +758,19 @@ function fillSource(item, source, warnings) {
     if (!confirm(`Delete "${title}", its file and everything made from it?`)) return;
     try { await api("DELETE", `/api/sources/${source.id}`); item.remove(); } catch (e) { alert(e.message); }
   });
-  body.append(el("div", { class: "actions" }, pin, remove));
+  const actions = el("div", { class: "actions" }, pin, remove);
+  if (source.stored) {
+    const captions = el("button", { type: "button", class: "secondary", "aria-expanded": "false",
+      text: source.transcript ? `Captions (${source.transcript.cues})` : "Captions" });
+    captions.addEventListener("click", () => {
+      const open = body.querySelector(".transcript");
+      captions.setAttribute("aria-expanded", String(!open));
+      if (open) open.remove();
+      else actions.after(transcriptEditor(source));
+    });
+    actions.append(captions);
+  }
+  body.append(actions);
   if (source.stored) body.append(brandAgainForm(item, source, warnings));
   body.append(renderRenders(source));
   item.replaceChildren(cover, body);
@@ -813,6 +828,136 @@ function brandAgainForm(item, source, warnings) {
     }
   });
   return form;
+}
+
+// ---- captions: a clip's transcript, fixed once for every brand, format and later render (DESIGN 4.13) ----
+// Each cue is a row: start and end in seconds and its text. Focusing a cue shows the clip at its start;
+// "Play" plays it to its end. Save PUTs every cue; the server's 422 names the cue ("cue 2 (...): ..." or
+// "cues.1.end: ..."), and the message is shown beside that cue.
+
+function transcriptEditor(source) {
+  const title = sourceTitle(source);
+  const panel = el("section", { class: "transcript", "aria-label": `Captions of ${title}` });
+  const video = el("video", { class: "clip", controls: "", preload: "auto", src: `/api/sources/${source.id}/video`,
+    "aria-label": `Clip of ${title}` });
+  const list = el("ol", { class: "cues" });
+  const message = el("p", { class: "error", role: "alert", hidden: "" });
+  const status = el("p", { class: "meta", role: "status" });
+  const add = el("button", { type: "button", class: "secondary", text: "Add a cue" });
+  const save = el("button", { type: "button", text: "Save captions" });
+  let stopAt = null;
+  video.addEventListener("timeupdate", () => {
+    if (stopAt !== null && video.currentTime >= stopAt) { video.pause(); stopAt = null; }
+  });
+  const rows = () => [...list.children];
+
+  function show(row, play) {
+    for (const other of rows()) other.classList.toggle("editing", other === row);
+    const start = Number(row.querySelector('[name="start"]').value) || 0;
+    stopAt = play ? Number(row.querySelector('[name="end"]').value) || null : null;
+    video.currentTime = start;
+    if (play) video.play().catch(() => {});
+  }
+
+  function renumber() {
+    rows().forEach((row, index) => {
+      const n = index + 1;
+      row.querySelector('[name="start"]').setAttribute("aria-label", `Start of cue ${n} (seconds)`);
+      row.querySelector('[name="end"]').setAttribute("aria-label", `End of cue ${n} (seconds)`);
+      row.querySelector('[name="text"]').setAttribute("aria-label", `Text of cue ${n}`);
+      row.querySelector(".play").setAttribute("aria-label", `Play cue ${n}`);
+      row.querySelector(".remove").setAttribute("aria-label", `Remove cue ${n}`);
+    });
+  }
+
+  function addRow(cue, after) {
+    const time = (name, value) => el("input", { name, type: "number", min: "0", step: "0.01", value: value.toFixed(2) });
+    const play = el("button", { type: "button", class: "secondary play", text: "Play" });
+    const remove = el("button", { type: "button", class: "link remove", text: "Remove" });
+    const text = el("textarea", { name: "text", rows: "2", maxlength: "2000" });
+    text.value = cue.text;
+    const row = el("li", { class: "cue" }, time("start", cue.start), el("span", { text: "→" }), time("end", cue.end),
+      text, play, remove, el("p", { class: "error cue-error", role: "alert", hidden: "" }));
+    row.addEventListener("focusin", () => show(row, false));
+    play.addEventListener("click", () => show(row, true));
+    remove.addEventListener("click", () => { row.remove(); renumber(); });
+    if (after) after.after(row); else list.append(row);
+    renumber();
+    return row;
+  }
+
+  function fill(transcript) {
+    list.replaceChildren();
+    for (const cue of transcript.cues) addRow(cue);
+    status.textContent = `${transcript.cues.length} cues, from ${transcript.origin === "edit" ? "an edit"
+      : transcript.origin === "platform" ? "the site's subtitles" : transcript.origin === "recognition"
+        ? "speech recognition" : "a subtitles file"}. Every brand and format of this clip burns them in.`;
+  }
+
+  function showError(text) {
+    for (const node of list.querySelectorAll(".cue-error")) showMessage(node, "");
+    const named = /^cue (\d+)\b/.exec(text) || /^cues\.(\d+)\./.exec(text);
+    const row = named ? rows()[named[0].startsWith("cue ") ? Number(named[1]) - 1 : Number(named[1])] : null;
+    if (row) {
+      showMessage(row.querySelector(".cue-error"), text);
+      row.querySelector('[name="text"]').focus();
+      showMessage(message, "Not saved: fix the cue marked below.");
+    } else {
+      showMessage(message, text);
+    }
+  }
+
+  add.addEventListener("click", () => {
+    const last = rows().at(-1);
+    const start = last ? Number(last.querySelector('[name="end"]').value) || 0 : 0;
+    const end = source.duration ? Math.min(source.duration, start + 2) : start + 2;
+    addRow({ start, end, text: "" }).querySelector('[name="text"]').focus();
+  });
+  save.addEventListener("click", async () => {
+    showMessage(message, "");
+    const cues = rows().map((row) => ({
+      start: Number(row.querySelector('[name="start"]').value),
+      end: Number(row.querySelector('[name="end"]').value),
+      text: row.querySelector('[name="text"]').value,
+    }));
+    save.disabled = true;
+    try {
+      const { transcript } = await api("PUT", `/api/sources/${source.id}/transcript`, { cues });
+      fill(transcript);
+      status.textContent = `Saved ${transcript.cues.length} cues: every later render of this clip uses them.`;
+    } catch (e) {
+      showError(e.message);
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  panel.append(video, el("p", { class: "hint", text: "Each cue: when it shows (seconds from the start) and its "
+    + "words, at most two lines of about 32 characters. Click a cue to see the clip there." }),
+  list, message, el("div", { class: "actions" }, add, save), status);
+  if (source.transcript) {
+    api("GET", `/api/sources/${source.id}/transcript`).then(({ transcript }) => fill(transcript))
+      .catch((e) => showMessage(message, e.message));
+  } else {
+    status.textContent = "No captions yet: add cues here, or render with captions to make them.";
+  }
+  return panel;
+}
+
+// The review screen opens the same editor on the job's library item: fixed there, an output rendered
+// again (Adjust) or any later job of the clip burns the fix in.
+function captionsButton(item, sourceId) {
+  const button = el("button", { type: "button", class: "secondary", text: "Edit captions" });
+  button.addEventListener("click", async () => {
+    const open = item.querySelector(".transcript");
+    if (open) return open.remove();
+    try {
+      item.append(transcriptEditor((await api("GET", `/api/sources/${sourceId}`)).source));
+    } catch (e) {
+      alert(e.message);
+    }
+  });
+  return button;
 }
 
 function setupLibrary() {

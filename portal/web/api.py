@@ -44,6 +44,7 @@ from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
 from portal.jobs.status import ReviewState
 from portal.jobs.tasks import kept_source
+from portal.jobs.transcripts import AUTO, PLATFORM
 from portal.jobs.webhooks import check_target
 from portal.library.sources import (
     describe_picture,
@@ -69,6 +70,7 @@ from portal.media.options import (
 )
 from portal.media.plan import JOB_TAG_LENGTH, STEM_SOURCE_CHARS, job_stem, output_size, safe_stem
 from portal.media.reframe import centre_at
+from portal.media.transcript import TranscriptError, parse_subtitles
 from portal.storage.links import is_signed
 from portal.storage.objects import OUTPUTS, UPLOADS, StoredFileMissingError
 from portal.video_processor import PRESETS, PreviewStill, plan_edits, probe_media, render_preview, trim_span
@@ -106,6 +108,9 @@ from portal.web.schemas import (
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
+SUBTITLE_SUFFIXES = (".srt", ".vtt")
+SUBTITLES_KIND = "subtitles"  # an upload's media kind: an SRT/WebVTT file, usable only as captions
+MAX_SUBTITLES_BYTES = 2_000_000
 MAX_SOURCES = 50  # in one submission
 OPEN_ENDPOINTS = {"api.test"}
 SIGNED_ENDPOINTS = {"api.download", "api.batch_archive"}  # a signed link stands in for the key
@@ -136,6 +141,13 @@ class BrandSelection(WebhookRequest, SourceEdits):
     model_config = ConfigDict(extra="forbid")
 
     brands: list[str] | Literal["all"] = Field(min_length=1)
+    captions: str | None = Field(
+        default=None,
+        max_length=32,
+        description="what brands with a captions layer burn in: the id of an uploaded SRT or WebVTT file,"
+        ' "auto" (speech recognition in the worker) or "platform" (the link\'s subtitles); unset: the library'
+        " item's transcript if it has one, else the link's subtitles if it has them, else recognition",
+    )
 
 
 class ProcessForm(BaseModel):
@@ -155,6 +167,7 @@ class ProcessForm(BaseModel):
     zoom: float = 1.0
     follow_fallback: FollowFallback = "crop"
     webhook_url: str | None = None
+    captions: str | None = Field(default=None, description='an uploaded SRT or WebVTT file\'s id, or "auto"')
 
 
 def _form_edits(form) -> dict:
@@ -256,13 +269,16 @@ def _save_upload(file_storage) -> Upload:
     rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
     file_storage.save(scratch)
     try:
-        info = probe_media(scratch, rt.settings.source_limits)
         size = scratch.stat().st_size
-        with rt.db.session() as session:
-            source_id = source_for_upload(session, original, None, info.duration).id
-        describe_picture(
-            rt.db, rt.storage, source_id, scratch, info.duration, rt.settings.ffmpeg_path, keep_file=False
-        )
+        media, source_id = _subtitles_facts(scratch, file_storage.filename), None
+        if media is None:  # a video: a library item, fingerprinted (captions files are not)
+            info = probe_media(scratch, rt.settings.source_limits)
+            media = {k: v for k, v in info.as_dict().items() if k != "path"}
+            with rt.db.session() as session:
+                source_id = source_for_upload(session, original, None, info.duration).id
+            describe_picture(
+                rt.db, rt.storage, source_id, scratch, info.duration, rt.settings.ffmpeg_path, keep_file=False
+            )
         ref = rt.storage.store(scratch, UPLOADS, name)
     except SourceError as exc:
         # the same error, naming the client's file instead of the server's path
@@ -274,13 +290,45 @@ def _save_upload(file_storage) -> Upload:
         filename=original,
         path=ref,
         size=size,
-        media={k: v for k, v in info.as_dict().items() if k != "path"},
+        media=media,
         source_id=source_id,
     )
     with runtime().db.session() as session:
         session.add(upload)
-        session.get(Source, source_id).path = ref
+        if source_id is not None:  # a video's library item reads the stored file
+            session.get(Source, source_id).path = ref
     return upload
+
+
+def _subtitles_facts(path: Path, client_name: str) -> dict | None:
+    """An SRT or WebVTT upload's facts (its cues are read now, so a broken file is refused at once), or
+    None for any other file."""
+    if path.suffix not in SUBTITLE_SUFFIXES:
+        return None
+    if path.stat().st_size > MAX_SUBTITLES_BYTES:
+        raise ApiError(413, "subtitles_too_large", f"{client_name}: larger than {MAX_SUBTITLES_BYTES} bytes")
+    try:
+        cues = parse_subtitles(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise TranscriptError(f"{client_name}: not UTF-8 text") from None
+    except TranscriptError as exc:
+        raise TranscriptError(f"{client_name}: {exc.message}") from None
+    return {"kind": SUBTITLES_KIND, "cues": len(cues)}
+
+
+def _checked_captions(captions: str | None, uploads: bool) -> None:
+    """The captions a submission asks for, checked: "auto", "platform" (links and library items only:
+    an uploaded file has no site), an uploaded SRT/WebVTT file's id, or None."""
+    if captions is None or captions == AUTO:
+        return
+    if captions == PLATFORM:
+        if uploads:
+            message = 'captions: "platform" takes a link\'s subtitles; an uploaded video has none'
+            raise ApiError(422, "invalid_captions", message + ' (send an SRT or WebVTT file, or "auto")')
+        return
+    upload = _stored_upload(captions)
+    if (upload.media or {}).get("kind") != SUBTITLES_KIND:
+        raise ApiError(422, "invalid_captions", f"captions: upload {captions!r} is not an SRT or WebVTT file")
 
 
 def _describe_upload(upload: Upload) -> dict:
@@ -315,6 +363,7 @@ def _form_selection() -> BrandSelection:
         fields["preset"] = request.form.get("preset") or "source"
         fields["fit"] = fits[-1] if fits else DEFAULT_FIT
     fields["webhook_url"] = request.form.get("webhook_url") or None
+    fields["captions"] = request.form.get("captions") or None
     return BrandSelection.model_validate({**fields, **_form_edits(request.form)})
 
 
@@ -338,6 +387,7 @@ def _parse_process_request() -> Submission:
             selection.brands
         )  # unknown brands and webhooks are refused before the file is stored
         check_target(selection.webhook_url, runtime().settings)
+        _checked_captions(selection.captions, uploads=True)
         return Submission(selection, brands, [_save_upload(request.files.get("file"))], [], single=True)
     if not request.is_json:
         raise ApiError(
@@ -345,8 +395,9 @@ def _parse_process_request() -> Submission:
         )
     payload = ProcessRequest.model_validate(request.get_json())
     brands = _brand_ids(payload.brands)
+    _checked_captions(payload.captions, uploads=bool(payload.upload_list()))
     check_target(payload.webhook_url, runtime().settings)
-    uploads = [_stored_upload(upload_id) for upload_id in payload.upload_list()]
+    uploads = [_video_upload(upload_id) for upload_id in payload.upload_list()]
     urls = _checked_links(payload.url_list(), payload.playlist)
     single = bool(payload.url or payload.upload_id or payload.source_id)
     return Submission(payload, brands, uploads, urls, single, tuple(payload.library_list()))
@@ -437,6 +488,7 @@ def process_video():
         sources += [("url", url, None, source_for_link(session, url).id) for url in submission.urls]
         new = [
             NewJob.rendering(kind, name, path, brands, formats, webhook_url=selection.webhook_url,
+                             captions=selection.captions,
                              source_id=source_id, warnings=warnings_for(session, source_id, window),
                              edits=edits)
             for kind, name, path, source_id in sources
@@ -455,6 +507,14 @@ def _stored_upload(upload_id: str) -> Upload:
     return upload
 
 
+def _video_upload(upload_id: str) -> Upload:
+    """A stored upload that is a video (an SRT/WebVTT upload is refused as a source: it is captions)."""
+    upload = _stored_upload(upload_id)
+    if (upload.media or {}).get("kind") == SUBTITLES_KIND:
+        raise ApiError(422, "not_a_video", f"upload {upload_id!r} is subtitles: pass it as 'captions'")
+    return upload
+
+
 @bp.post("/plans")
 @documented({200: PlanAnswer}, body=PlanRequest, tag="videos", errors={404: "no such upload"})
 def plan_outputs():
@@ -469,7 +529,7 @@ def plan_outputs():
     sources: list[tuple[str, tuple[int, int] | None]] = []
     known = list(payload.library_list())  # the library items of these clips, where they have one yet
     for upload_id in payload.upload_list():
-        upload = _stored_upload(upload_id)
+        upload = _video_upload(upload_id)
         sources.append((upload.filename, (upload.media["width"], upload.media["height"])))
         known.append(upload.source_id)
     sources += [(name, None) for name in payload.files]
@@ -508,7 +568,7 @@ def _brand_again(session, source_id: str, brands: list[str], selection: BrandSel
         "library", source.title or source.filename or "clip", source.path, brands, selection.output_formats(),
         webhook_url=selection.webhook_url, source_id=source_id, source_meta=source_meta(source),
         warnings=warnings_for(session, source.id, rt.settings.repost_window_days),
-        edits=selection.edits_record(),
+        edits=selection.edits_record(), captions=selection.captions,
     )  # fmt: skip
 
 

@@ -122,6 +122,11 @@ class TrimIn(BaseModel):
     start: float = Field(default=0.0, ge=0)
     end: float | None = Field(default=None, gt=0, description="null or left out: to the end")
 
+    @model_validator(mode="after")
+    def _in_order(self) -> TrimIn:
+        Trim(self.start, self.end)  # its ValueError ("trim end 1 must come after its start (2 s)") is a 422
+        return self
+
 
 class AnchorIn(BaseModel):
     """The crop window's centre, as fractions of the picture."""
@@ -316,10 +321,13 @@ class StatusAnswer(Answer):
 
 
 class UploadOut(BaseModel):
-    id: str = Field(description="pass as upload_id to /api/videos/process")
+    id: str = Field(description="pass as upload_id to /api/videos/process (an SRT/WebVTT file: as captions)")
     filename: str
     size: int
-    media: dict[str, Any] = Field(description="what the probe found: width, height, duration, codecs...")
+    media: dict[str, Any] = Field(
+        description='what the probe found: width, height, duration, codecs...; {"kind": "subtitles", "cues"}'
+        " for an SRT or WebVTT file"
+    )
     source_id: str | None = Field(description="its library item (GET /api/sources/ID)")
 
 
@@ -345,6 +353,63 @@ class CookieFileOut(BaseModel):
     )
     signin_asked_at: datetime | None
     worked_at: datetime | None
+
+
+class WordOut(BaseModel):
+    text: str
+    start: float
+    end: float
+
+
+class CueOut(BaseModel):
+    start: float = Field(description="seconds from the clip's start")
+    end: float
+    text: str
+    words: list[WordOut] = Field(description="each word's timing: the recognizer's, or spread over the cue")
+
+
+class TranscriptOut(BaseModel):
+    source_id: str = Field(description="the library item it transcribes: one transcript per item")
+    origin: Literal["file", "edit", "recognition", "platform"] = Field(
+        description="where it came from: an SRT/WebVTT file, an edit, recognition, the site's subtitles"
+    )
+    updated_at: str | None
+    duration: float | None = Field(description="the clip's length: every cue ends inside it")
+    cues: list[CueOut]
+
+
+class TranscriptAnswer(Answer):
+    transcript: TranscriptOut
+
+
+class CueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(ge=0, description="seconds from the clip's start")
+    end: float = Field(ge=0)
+    text: str = Field(max_length=2_000)
+    words: list[WordOut] | None = Field(default=None, description="optional: spread over the cue by length")
+
+
+class TranscriptRequest(BaseModel):
+    """A new transcript: its `cues`, or an SRT or WebVTT document as `subtitles` (one of the two)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cues: list[CueIn] | None = Field(default=None, max_length=10_000, description="in time order")
+    subtitles: str | None = Field(default=None, max_length=2_000_000, description="SRT or WebVTT text")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> TranscriptRequest:
+        if (self.cues is None) == (self.subtitles is None):
+            raise ValueError("give exactly one of 'cues' or 'subtitles'")
+        return self
+
+
+class TranscriptSummary(BaseModel):
+    origin: str
+    cues: int = Field(description="how many cues; GET /api/sources/ID/transcript has them")
+    updated_at: str | None
 
 
 class CookiesOut(BaseModel):
@@ -601,7 +666,7 @@ class SourceItem(BaseModel):
     stored: bool = Field(description="its file is kept: 'Brand again' (source_id) needs no download")
     fingerprinted: bool
     edits: dict[str, Any] | None = Field(description="edits made on the source (trim, reframe), when made")
-    transcript: dict[str, Any] | None
+    transcript: TranscriptSummary | None = Field(description="its transcript, when it has one")
     pinned: bool
     created_at: str
     used_at: str

@@ -59,7 +59,9 @@ def test_render_two_brands_json(clip: Path, tmp_path: Path) -> None:
             "loudness",
             "placements",
             "edits",
+            "captions",
         }
+        assert output["captions"] is None  # no --captions: no sidecar
         assert output["placements"] == []  # no layer at position "auto"
         # no trim: the whole clip; the blurred fill (the default fit): no window to move
         trim = output["edits"]["trim"]

@@ -47,6 +47,10 @@ PAGES = {
     '"@type": "VideoObject", "name": "Cat falls off the sofa", "author": {"@type": "Person", '
     '"name": "catlover99"}, "contentUrl": "{base}/clip.mp4"}</script></head><body>hi</body></html>',
     "/novideo.html": "<html><head><title>Nothing</title></head><body>just text</body></html>",
+    # a clip with its subtitles as an HTML5 <track> (yt-dlp's generic extractor reads it): captions "platform"
+    "/subtitled.html": "<html><head><title>Said on the site</title></head><body>"
+    '<video src="{base}/subs/black.mp4" controls><track kind="subtitles" srclang="en" label="English" '
+    'src="{base}/subs/words.vtt"></video></body></html>',
     "/og-private.html": f'<html><head><meta property="og:video" content="{METADATA}/clip.mp4"></head></html>',
     "/feed.xml": '<?xml version="1.0"?><rss version="2.0"><channel><title>Fails</title>'
     + "".join(
@@ -190,8 +194,21 @@ def _make_audio_first(root: Path, hls: list[str]) -> None:
     (only / "master.m3u8").write_text(AUDIO_FIRST_MASTER.split("#EXT-X-STREAM-INF:BANDWIDTH=500000")[0])
 
 
+SITE_SUBTITLES = (
+    "WEBVTT\n\n00:00.300 --> 00:01.400\nSAID ON THE SITE\n\n00:01.600 --> 00:02.800\nSECOND LINE\n"
+)
+
+
 def _make_media(root: Path) -> None:
     make_clip(root / "clip.mp4", width=320, height=568, duration=1)
+    (root / "subs").mkdir()
+    (root / "subs" / "words.vtt").write_text(SITE_SUBTITLES)
+    ffmpeg(
+        "-f", "lavfi", "-i", "color=c=black:size=360x640:rate=25:duration=3",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+        str(root / "subs" / "black.mp4"),
+    )  # fmt: skip
     (root / "b").mkdir()
     make_clip(root / "b" / "clip.mp4", width=160, height=284, duration=1)  # same name, other video
     make_clip(root / "long.mp4", width=160, height=284, duration=8, fps=10)

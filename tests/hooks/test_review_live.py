@@ -124,7 +124,8 @@ def test_render_one_output_again(server: Server, clip: Path) -> None:
 
         assert "layers[0].index" in refused({"layers": [{"index": 9}]})
         assert "layers.0.x" in refused({"layers": [{"index": 0, "x": 2, "y": 0.5}]})
-        assert "trim" in refused({"trim": {"start": 0, "end": 1}})
+        assert "trim end 1 must come after its start" in refused({"trim": {"start": 2, "end": 1}})
+        assert "zoom" in refused({"zoom": 0.5})
         assert "x and y" in refused({"layers": [{"index": 0, "x": 0.5}]})
 
         assert server.call("DELETE", f"/api/jobs/{job_id}").status_code == 200

@@ -250,15 +250,21 @@ def test_a_rerender_whose_worker_died_is_run_again_and_the_late_run_is_refused(
     with pytest.raises(state.LeaseLostError):
         state.fence_rerender(db, job_id, 1, holder="dead/1")
     late = RenderedOutput("b", tmp_path / "late.mp4", 2, 2, 1.0, 10, cover_at=0.5)
-    assert not state.finish_rerender(db, job_id, 1, late, ("late_v2.mp4", "late_v2.jpg"), holder="dead/1")
+    assert not state.finish_rerender(
+        db, job_id, 1, late, ("late_v2.mp4", "late_v2.jpg", None), holder="dead/1"
+    )
     state.fail_rerender(db, job_id, 1, "boom", holder="dead/1")
     assert rerender_of(db, job_id, 1)[0]["status"] == "rendering"
 
     state.fence_rerender(db, job_id, 1, holder="new/2")
     mine = RenderedOutput("b", tmp_path / "mine.mp4", 2, 2, 1.0, 10, cover_at=0.5)
-    assert state.finish_rerender(db, job_id, 1, mine, ("clip_b_v2.mp4", "clip_b_v2.jpg"), holder="new/2")
+    assert state.finish_rerender(
+        db, job_id, 1, mine, ("clip_b_v2.mp4", "clip_b_v2.jpg", None), holder="new/2"
+    )
     # a late finish after the new version is in: refused too, the versions stay as they are
-    assert not state.finish_rerender(db, job_id, 1, late, ("late_v2.mp4", "late_v2.jpg"), holder="dead/1")
+    assert not state.finish_rerender(
+        db, job_id, 1, late, ("late_v2.mp4", "late_v2.jpg", None), holder="dead/1"
+    )
     assert rerender_of(db, job_id, 1) == (None, [1, 2])
     with db.session() as session:
         output = session.get(Job, job_id).outputs[1]
