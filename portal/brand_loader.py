@@ -335,8 +335,11 @@ class CaptionsLayer(BaseModel):
     enabled: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        """The layer as brand_config.json holds it."""
-        return self.model_dump(mode="json", exclude={"enabled"} if self.enabled else set())
+        """The layer as brand_config.json holds it: every setting spelled out, no empty box or shapes; a
+        null highlight or outline is kept (it turns that off)."""
+        style = self.captions.model_dump(mode="json", exclude_none=True)
+        style |= {key: None for key in ("highlight", "outline") if getattr(self.captions, key) is None}
+        return {"captions": style} | ({} if self.enabled else {"enabled": False})
 
 
 def _layer_kind(value: Any) -> str:
