@@ -189,8 +189,8 @@ def ass_document(cues: Sequence[Cue], style: CaptionStyle, canvas: tuple[int, in
         "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
         "Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, "
         "Alignment, MarginL, MarginR, MarginV, Encoding",
-        f"Style: Captions,{font_family()},{layout.size},{_ass_colour(style.color)},{_ass_colour(style.color)},"
-        f"{layout.outline_colour},&H80000000,0,0,0,0,100,100,0,0,{layout.border},{layout.outline},0,"
+        f"Style: Captions,{font_family()},{layout.size},{_ass_colour(style.color)},"
+        f"{_ass_colour(style.color)},{layout.outline_colour},&H80000000,0,0,0,0,100,100,0,0,{layout.border},{layout.outline},0,"
         f"{layout.alignment},{margin_l},{margin_r},{margin_v},1",
         "",
         "[Events]",

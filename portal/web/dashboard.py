@@ -349,8 +349,8 @@ def preview_layout(brand: Brand, still: PreviewStill) -> dict:
         {"index": index, "x": x, "y": y, "width": w, "height": h}
         for index, (x, y, w, h) in zip(drawn, still.overlays, strict=True)
     ]
-    if still.captions is not None:
-        index = next(i for i, layer in enumerate(layers) if isinstance(layer, CaptionsLayer) and layer.enabled)
+    if still.captions is not None:  # drawn by the first captions layer turned on (Brand.captions)
+        index = next(i for i, one in enumerate(layers) if one.enabled and isinstance(one, CaptionsLayer))
         x, y, w, h = still.captions
         rects.append({"index": index, "x": x, "y": y, "width": w, "height": h, "captions": True})
     zone = brand.safe_zone_for(still.width, still.height)

@@ -136,7 +136,8 @@ def test_previews_of_one_image_at_once_all_draw_it(client: FlaskClient, tmp_path
     assert not list((tmp_path / "data" / "temp").rglob("*.png"))  # every request cleaned up after itself
 
 
-CAPTIONED = {"name": "Captioned", "safe_zone": "tiktok", "glossary": ["WatchTheFall", "@captioned"], "layers": [
+GLOSSARY = ["WatchTheFall", "@captioned"]
+CAPTIONED = {"name": "Captioned", "safe_zone": "tiktok", "glossary": GLOSSARY, "layers": [
     {"text": "@captioned", "position": "top"},
     {"captions": {"size": 0.06, "highlight": None, "box": {"color": "#101010", "opacity": 0.7},
                   "max_lines": 1, "max_chars": 24, "position": {"vertical": "top", "landscape": "center"}}},
@@ -181,9 +182,11 @@ def test_a_brand_with_captions_round_trips_through_the_editor_unchanged(
     saved = json.loads(path.read_text())["brands"]["captioned"]
     style = saved["layers"][1]["captions"]
     assert style["highlight"] is None and style["position"] == {"vertical": "top", "landscape": "center"}
-    assert (style["max_lines"], style["max_chars"], style["box"]) == (1, 24, {"color": "#101010", "opacity": 0.7})
-    assert saved["layers"][2] == {"captions": {**saved["layers"][2]["captions"], "outline": None}, "enabled": False}
-    assert saved["glossary"] == ["WatchTheFall", "@captioned"]
+    assert (style["max_lines"], style["max_chars"]) == (1, 24)
+    assert style["box"] == {"color": "#101010", "opacity": 0.7}
+    off = saved["layers"][2]
+    assert off["enabled"] is False and off["captions"]["outline"] is None
+    assert saved["glossary"] == GLOSSARY
     assert editor_brand(client, "captioned") == shown  # and the editor shows it as before
 
 
@@ -202,8 +205,8 @@ def test_a_bad_glossary_is_refused_like_the_loader_refuses_it(
 
 
 def test_the_preview_outlines_where_captions_go_with_a_sample_drawn_there(client: FlaskClient) -> None:
-    brand = {"name": "C", "safe_zone": "tiktok",
-             "layers": [{"text": "@c"}, {"captions": {"highlight": "#00FF00", "position": "center"}}]}  # fmt: skip
+    captions = {"captions": {"highlight": "#00FF00", "position": "center"}}
+    brand = {"name": "C", "safe_zone": "tiktok", "layers": [{"text": "@c"}, captions]}
     answer = post(client, "/brands/newbrand/preview", brand, preset="vertical")
     assert answer.status_code == 200, answer.get_json()
     layout = json.loads(answer.headers["X-Brand-Layout"])
@@ -211,7 +214,8 @@ def test_the_preview_outlines_where_captions_go_with_a_sample_drawn_there(client
     assert text["index"] == 0 and "captions" not in text
     assert captions["index"] == 1 and captions["captions"] is True
     zone = layout["zone"]
-    assert captions["x"] >= zone["left"] * 1080 and captions["x"] + captions["width"] <= (1 - zone["right"]) * 1080
+    assert captions["x"] >= zone["left"] * 1080
+    assert captions["x"] + captions["width"] <= (1 - zone["right"]) * 1080
     # the sample caption, its first word in the highlight colour, is drawn inside that outline only
     pixels = np.asarray(Image.open(io.BytesIO(answer.data)).convert("RGB")).astype(int)
     red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
