@@ -1469,8 +1469,10 @@ class PlacementStage {
         node.removeEventListener("pointerup", end);
         node.removeEventListener("pointercancel", end);
         const safe = this.safeBox();
+        // the band's centre at each spot: at the top or bottom it touches that edge of the safe zone
         const centre = y + placed.height / 2;
-        const spots = { top: safe.top, center: (safe.top + safe.bottom) / 2, bottom: safe.bottom };
+        const half = placed.height / 2;
+        const spots = { top: safe.top + half, center: (safe.top + safe.bottom) / 2, bottom: safe.bottom - half };
         const [nearest] = Object.entries(spots).sort(([, a], [, b]) => Math.abs(a - centre) - Math.abs(b - centre))[0];
         setAtShape(this.editor.brand.layers[placed.index].captions, "position", "captions", this.editor.shape, nearest);
         this.editor.render();

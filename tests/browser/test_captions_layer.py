@@ -92,13 +92,33 @@ def test_captions_added_in_the_editor_render_where_its_outline_showed(
     assert page.evaluate(f"({GREEN_IN_PREVIEW})({json.dumps(box)})")[1] == 0
     screenshot(page, "captions-layer-editor")
 
+    # on landscape, the outline dragged up puts that shape's captions at the top of its safe zone
+    section.locator("select[name=preset]").select_option("landscape")
+    wait_until(
+        page, "document.querySelector('section[data-brand=capkit] .live-preview img').naturalWidth === 1920"
+    )
+    wait_until(page, f"document.querySelector('{BOX}') !== null")
+    dragged = page.locator(BOX).bounding_box()
+    page.mouse.move(dragged["x"] + dragged["width"] / 2, dragged["y"] + dragged["height"] / 2)
+    page.mouse.down()
+    still = section.locator(".live-preview img").bounding_box()
+    page.mouse.move(dragged["x"] + dragged["width"] / 2, still["y"] + still["height"] * 0.15, steps=5)
+    page.mouse.up()
+    assert captions.get_by_label("Position (landscape)").input_value() == "top"
+
     with page.expect_navigation():
         section.get_by_role("button", name="Save brand").click()
     saved = json.loads(path.read_text())["brands"]["capkit"]
     handle, layer = saved["layers"]
     assert handle["text"] == "@capkit" and handle["position"] == "top"
     style = layer["captions"]
-    assert (style["size"], style["highlight"], style["position"]) == (0.06, GREEN, "center")
+    assert (style["size"], style["highlight"]) == (0.06, GREEN)
+    assert style["position"] == {
+        "vertical": "center",
+        "portrait": "center",
+        "square": "center",
+        "landscape": "top",
+    }
     assert saved["glossary"] == ["WatchTheFall", "@capkit", "ScotlandWTF"]
     # the page shows it as saved
     page.locator("section[data-brand=capkit]").get_by_text("Edit layers and settings").click()
