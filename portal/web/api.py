@@ -1072,10 +1072,11 @@ def brand_preview(brand_id: str):
 
 
 def preview_still(brand: Brand, preset: str, source: Path | None = None) -> PreviewStill:
-    """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip)."""
+    """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip), with a
+    sample caption where a brand with a captions layer draws a clip's captions."""
     if preset not in PRESETS:
         raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
-    return render_preview(brand, preset, runtime().settings.engine_options(), source)
+    return render_preview(brand, preset, runtime().settings.engine_options(), source, sample_captions=True)
 
 
 def _preview_cache(version: str, brand: Brand, preset: str) -> bytes:
