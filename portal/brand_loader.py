@@ -298,13 +298,18 @@ class TextLayer(Placeable):
         )
 
 
+# Where captions sit in the safe zone, always centred across it (a caption's lines change width as it plays).
+CaptionPosition = Literal["bottom", "center", "top"]
+
+
 class CaptionStyle(BaseModel):
     """How a brand draws a clip's transcript (DESIGN 4.13): every key optional.
 
     The bundled font (the one text layers use), `size` tall (fraction of the output height, made smaller
     when a line of `max_chars` would not fit the safe width), at most `max_lines` lines per caption, centred
-    at the bottom of the safe zone (so above the platform's own caption band), the word being spoken in
-    `highlight`; an `outline` around the letters, or a `box` behind them.
+    across the safe zone at its `position` (by default its bottom, so above the platform's own caption
+    band; may be set per output shape), the word being spoken in `highlight`; an `outline` around the
+    letters, or a `box` behind them.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -318,6 +323,7 @@ class CaptionStyle(BaseModel):
     max_lines: int = Field(default=2, ge=1, le=2)
     max_chars: int = Field(default=32, ge=8, le=60)  # per line
     margin: Margin = 0.03
+    position: CaptionPosition | ByShape[CaptionPosition] = "bottom"
 
 
 class CaptionsLayer(BaseModel):
@@ -329,8 +335,11 @@ class CaptionsLayer(BaseModel):
     enabled: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        """The layer as brand_config.json holds it."""
-        return self.model_dump(mode="json", exclude={"enabled"} if self.enabled else set())
+        """The layer as brand_config.json holds it: every setting spelled out, no empty box or shapes; a
+        null highlight or outline is kept (it turns that off)."""
+        style = self.captions.model_dump(mode="json", exclude_none=True)
+        style |= {key: None for key in ("highlight", "outline") if getattr(self.captions, key) is None}
+        return {"captions": style} | ({} if self.enabled else {"enabled": False})
 
 
 def _layer_kind(value: Any) -> str:

@@ -451,6 +451,7 @@ class PreviewStill:
     width: int
     height: int
     overlays: tuple[tuple[int, int, int, int], ...]  # (x, y, w, h) of each drawn layer, bottom first
+    captions: tuple[int, int, int, int] | None = None  # (x, y, w, h) the captions can take, if drawn
 
 
 def render_preview(
@@ -462,22 +463,27 @@ def render_preview(
     at: float | None = None,
     reframe: Reframe = DEFAULT_REFRAME,
     overrides: Sequence[LayerOverride] = (),
+    sample_captions: bool = False,
 ) -> PreviewStill:
     """A JPEG still, at the preset's size, of the brand's overlays on a generated frame or on the frame of
     `source` (a user's clip) at `at` seconds (its middle by default), through the same plan as a render
-    (the same framing and a review's `overrides`)."""
+    (the same framing and a review's `overrides`); `sample_captions`: with a sample caption where the
+    brand's captions would go (`plan_preview`)."""
     binary = usable_ffmpeg(options.ffmpeg_path)
     info = probe_media(source, options.source_limits) if source is not None else None
     with tempfile.TemporaryDirectory(prefix="wtf-preview-") as work:
         still = Path(work) / "preview.jpg"
         sizes = measure_art(brand_arts([brand], overrides))
         plan, args = plan_preview(
-            brand, preset, Path(work), sizes, still, info, at=at, reframe=reframe, overrides=overrides
-        )
+            brand, preset, Path(work), sizes, still, info, at=at, reframe=reframe, overrides=overrides,
+            sample_captions=sample_captions,
+        )  # fmt: skip
         _draw_overlays(plan)
         run_ffmpeg(binary, args, duration=plan.duration, timeout=PREVIEW_TIMEOUT_S)
         rects = tuple((o.x, o.y, o.width, o.height) for o in plan.overlays)
-        return PreviewStill(still.read_bytes(), plan.width, plan.height, rects)
+        [output] = plan.outputs
+        band = output.captions.band if output.captions is not None else None
+        return PreviewStill(still.read_bytes(), plan.width, plan.height, rects, band)
 
 
 def ffmpeg_report(options: EngineOptions = ENGINE_DEFAULTS) -> dict:

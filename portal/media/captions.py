@@ -4,24 +4,28 @@ output shape, which libass draws inside the render's one FFmpeg pass (the `subti
 The font is the one text layers use (the scalable default bundled in Pillow), written once beside the
 ASS file so libass needs no system font. A cue longer than `max_lines` lines of `max_chars` is shown as
 several captions in turn, its time shared by their words; while a word is spoken it takes the highlight
-colour (one ASS event per word). Captions sit centred at the bottom of the safe zone, so above the
-platform's caption band, and their size shrinks until the longest line fits the safe width.
+colour (one ASS event per word). Captions sit centred across the safe zone, at its bottom (so above the
+platform's caption band) unless the style places them at its middle or top, and their size shrinks until
+the longest line fits the safe width.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from PIL import ImageFont
 
-from portal.brand_loader import CaptionStyle
+from portal.brand_loader import CaptionStyle, for_shape, output_shape
 from portal.media.safezone import SafeZone
-from portal.media.transcript import Cue, Word
+from portal.media.transcript import Cue, Word, spread_words
 
 FONT_FILE = "captions-font.ttf"
 LINE_SPACING = 1.25  # a line's height as a multiple of the font size, for the band the captions take
+# What a preview shows where a clip's captions will go (it has no transcript)
+SAMPLE_CAPTION = "Captions appear here"
 
 
 @lru_cache(maxsize=1)
@@ -119,8 +123,24 @@ def _page_text(page: list[list[Word]], active: Word | None, highlight: str | Non
     return "\\N".join(" ".join(word_text(word) for word in line) for line in page)
 
 
-def ass_document(cues: Sequence[Cue], style: CaptionStyle, canvas: tuple[int, int], zone: SafeZone) -> str:
-    """The transcript as an ASS document for an output of this size whose UI margins are `zone`."""
+@dataclass(frozen=True)
+class CaptionLayout:
+    """How one output draws its captions: the libass style's numbers, and `band`, the rectangle (x, y, w,
+    h) its captions can take (`max_lines` lines across the safe width, outline or box included): what the
+    brand editor outlines."""
+
+    size: int
+    border: int  # ASS BorderStyle: 1 outline, 3 a box
+    outline: int  # pixels the outline or box reaches beyond the letters
+    outline_colour: str
+    alignment: int  # ASS numpad alignment: 2 bottom, 5 middle, 8 top (centred across)
+    margins: tuple[int, int, int]  # ASS MarginL, MarginR, MarginV
+    centre: tuple[int, int] | None  # where a centred caption's middle is pinned (\pos)
+    band: tuple[int, int, int, int]
+
+
+def caption_layout(style: CaptionStyle, canvas: tuple[int, int], zone: SafeZone) -> CaptionLayout:
+    """Where and how big an output of this size whose UI margins are `zone` draws this style's captions."""
     width, height = canvas
     size = font_size(style, canvas, zone)
     if style.box is not None:  # BorderStyle 3: an opaque box in the outline colour behind each line
@@ -132,7 +152,31 @@ def ass_document(cues: Sequence[Cue], style: CaptionStyle, canvas: tuple[int, in
     # the outline or box reaches `outline` pixels beyond the letters: kept inside the safe zone too
     gap = style.margin * width + outline
     margin_l, margin_r = round(zone.left * width + gap), round(zone.right * width + gap)
-    margin_v = round(zone.bottom * height + gap)
+    position = for_shape(style.position, output_shape(width, height))
+    band_height = round(style.max_lines * size * LINE_SPACING + 2 * outline)
+    band_x, band_width = margin_l - outline, width - margin_l - margin_r + 2 * outline
+    centre = None
+    if position == "top":
+        alignment, margin_v = 8, round(zone.top * height + gap)
+        band_y = margin_v - outline
+    elif position == "center":  # libass centres a middle-aligned line in the frame: pinned to the zone's
+        alignment, margin_v = 5, 0
+        middle = round((zone.top + (1 - zone.top - zone.bottom) / 2) * height)
+        centre = (band_x + band_width // 2, middle)
+        band_y = middle - band_height // 2
+    else:
+        alignment, margin_v = 2, round(zone.bottom * height + gap)
+        band_y = height - margin_v + outline - band_height
+    band = (band_x, band_y, band_width, band_height)
+    margins = (margin_l, margin_r, margin_v)
+    return CaptionLayout(size, border, outline, outline_colour, alignment, margins, centre, band)
+
+
+def ass_document(cues: Sequence[Cue], style: CaptionStyle, canvas: tuple[int, int], zone: SafeZone) -> str:
+    """The transcript as an ASS document for an output of this size whose UI margins are `zone`."""
+    width, height = canvas
+    layout = caption_layout(style, canvas, zone)
+    margin_l, margin_r, margin_v = layout.margins
     header = [
         "[Script Info]",
         "ScriptType: v4.00+",
@@ -145,13 +189,14 @@ def ass_document(cues: Sequence[Cue], style: CaptionStyle, canvas: tuple[int, in
         "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
         "Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, "
         "Alignment, MarginL, MarginR, MarginV, Encoding",
-        f"Style: Captions,{font_family()},{size},{_ass_colour(style.color)},{_ass_colour(style.color)},"
-        f"{outline_colour},&H80000000,0,0,0,0,100,100,0,0,{border},{outline},0,2,"
-        f"{margin_l},{margin_r},{margin_v},1",
+        f"Style: Captions,{font_family()},{layout.size},{_ass_colour(style.color)},"
+        f"{_ass_colour(style.color)},{layout.outline_colour},&H80000000,0,0,0,0,100,100,0,0,{layout.border},{layout.outline},0,"
+        f"{layout.alignment},{margin_l},{margin_r},{margin_v},1",
         "",
         "[Events]",
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
     ]
+    pin = "" if layout.centre is None else f"{{\\pos({layout.centre[0]},{layout.centre[1]})}}"
     events = []
     for start, end, page in captions_shown(cues, style):
         words = [word for line in page for word in line]
@@ -164,5 +209,10 @@ def ass_document(cues: Sequence[Cue], style: CaptionStyle, canvas: tuple[int, in
             until = end if index == len(words) - 1 else min(end, words[index + 1].start)
             if until > begin:
                 events.append((begin, until, _page_text(page, word, style.highlight)))
-    lines = [f"Dialogue: 0,{_clock(a)},{_clock(b)},Captions,,0,0,0,,{text}" for a, b, text in events]
+    lines = [f"Dialogue: 0,{_clock(a)},{_clock(b)},Captions,,0,0,0,,{pin}{text}" for a, b, text in events]
     return "\n".join(header + lines) + "\n"
+
+
+def sample_transcript(duration: float) -> list[Cue]:
+    """A preview's stand-in transcript: SAMPLE_CAPTION for the whole clip, its first word the active one."""
+    return [Cue(0.0, duration, SAMPLE_CAPTION, spread_words(SAMPLE_CAPTION, 0.0, duration))]

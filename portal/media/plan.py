@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from portal.brand_loader import SHAPES, Brand, Placement, SafeZone, Spot, output_shape
-from portal.media.captions import ass_document
+from portal.media.captions import ass_document, caption_layout, sample_transcript
 from portal.media.errors import EngineError
 from portal.media.layers import ArtSizes, Layer, LayerOverride, OverlayArt, apply_overrides, brand_layers
 from portal.media.loudness import GainPlan, Loudness, plan_gain
@@ -188,6 +188,7 @@ class CaptionsPlan:
 
     ass: Path
     document: str
+    band: tuple[int, int, int, int]  # (x, y, w, h) its captions can take: `captions.CaptionLayout.band`
 
 
 @dataclass(frozen=True)
@@ -871,8 +872,9 @@ def _captions_plan(
     style = brand.captions
     if style is None or not transcript:
         return None
-    document = ass_document(transcript, style, canvas, brand.safe_zone_for(*canvas))
-    return CaptionsPlan(art_dir / f"{brand.id}.ass", document)
+    zone = brand.safe_zone_for(*canvas)
+    document = ass_document(transcript, style, canvas, zone)
+    return CaptionsPlan(art_dir / f"{brand.id}.ass", document, caption_layout(style, canvas, zone).band)
 
 
 def _filter_path(path: Path) -> str:
@@ -1049,12 +1051,14 @@ def plan_preview(
     at: float | None = None,
     reframe: Reframe = DEFAULT_REFRAME,
     overrides: Sequence[LayerOverride] = (),
+    sample_captions: bool = False,
 ) -> tuple[RenderPlan, tuple[str, ...]]:
     """The plan of a one-frame render of the brand at the preset's size, and the args writing it as JPEG.
 
     The frame is generated (a gradient), or the frame of `source` (a user's clip) at `at` seconds (default:
     its middle), which then goes through the same normalization (`reframe`: fill, or a still crop window)
-    and the same layers (with a review's `overrides`) as its render would.
+    and the same layers (with a review's `overrides`) as its render would. `sample_captions`: a brand with
+    a captions layer draws `captions.SAMPLE_CAPTION` in its style, where a clip's captions would go.
     """
     if preset not in PRESETS:
         raise PlanError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
@@ -1068,9 +1072,10 @@ def plan_preview(
             f"gradients=s={width}x{height}:c0=0x1d2b53:c1=0x7e2553:x0=0:y0=0:x1={width}:y1={height}:d=1"
         )
         inputs = ["-f", "lavfi", "-i", gradient]
+    transcript = sample_transcript(frame.duration) if sample_captions else ()
     plan = plan_render(
         frame, [brand], preset, work_dir, "preview", work_dir, art_sizes, input_args=inputs,
-        reframe=reframe, overrides=overrides,
+        reframe=reframe, overrides=overrides, transcript=transcript,
     )  # fmt: skip
     batch = plan.batches[0]
     args = (

@@ -1234,6 +1234,14 @@ function setAtShape(layer, key, kind, shape, value) {
   layer[key] = same ? value : perShape;
 }
 
+// A layer's kind, as the config tells them apart (brand_loader's _layer_kind).
+function layerKind(layer) {
+  return "captions" in layer ? "captions" : "text" in layer ? "text" : "image";
+}
+
+// Where captions can sit: centred across the safe zone, at one of these (CaptionStyle.position).
+const CAPTION_SPOTS = [["bottom", "bottom of the safe zone (above the platform's own captions)"], ["center", "middle"], ["top", "top"]];
+
 function sizedBy(layer, kind) {
   return kind === "text" || layer.size !== undefined ? "size" : "width";
 }
@@ -1255,16 +1263,20 @@ class LayerEditor {
 
   render() {
     this.container.replaceChildren(...this.brand.layers.map((layer, index) => this.fieldset(layer, index)));
+    // the engine burns in one captions layer (the first turned on): one is all a brand needs
+    const addCaptions = this.form.querySelector('[data-action="add-captions"]');
+    if (addCaptions) addCaptions.disabled = this.brand.layers.some((layer) => "captions" in layer);
   }
 
   add(layer) { this.brand.layers.push(layer); this.render(); this.changed(); }
 
   fieldset(layer, index) {
-    const kind = "text" in layer ? "text" : "image";
-    const title = kind === "text" ? "text" : layer.fit === "cover" ? "full-frame image" : "image";
+    const kind = layerKind(layer);
+    const title = kind === "captions" ? "Captions" : kind === "text" ? "text" : layer.fit === "cover" ? "full-frame image" : "image";
     const remove = el("button", { type: "button", class: "danger", text: "Remove layer" });
     remove.addEventListener("click", () => { this.brand.layers.splice(index, 1); this.render(); this.changed(); });
-    const controls = kind === "text" ? this.textControls(layer) : this.imageControls(layer);
+    const controls = kind === "captions" ? this.captionsControls(layer)
+      : kind === "text" ? this.textControls(layer) : this.imageControls(layer);
     const parts = [el("legend", { text: `Layer ${index + 1}: ${title}` })];
     if (kind === "image") parts.push(this.cleanup(layer));
     parts.push(el("div", { class: "grid" }, ...controls));
@@ -1272,13 +1284,14 @@ class LayerEditor {
       parts.push(el("p", { class: "hint readout", "data-layer": String(index) }));
       const every = el("button", { type: "button", class: "secondary", text: "Use this shape's placement on every shape" });
       every.addEventListener("click", () => {
-        for (const key of PLACEMENT) if (layer[key] !== undefined) layer[key] = atShape(layer[key], this.shape);
+        const placed = kind === "captions" ? layer.captions : layer;  // a captions layer's keys are its style's
+        for (const key of PLACEMENT) if (placed[key] !== undefined) placed[key] = atShape(placed[key], this.shape);
         this.render(); this.changed();
       });
       parts.push(every);
     }
     parts.push(remove);
-    return el("fieldset", { class: "layer", "data-layer": String(index) }, ...parts);
+    return el("fieldset", { class: `layer ${kind}`, "data-layer": String(index) }, ...parts);
   }
 
   slider(layer, key, kind) {
@@ -1429,14 +1442,52 @@ class LayerEditor {
     controls.push(this.toggle("Box behind the text", Boolean(layer.box), (on) => {
       if (on) layer.box = { ...LAYER_DEFAULTS.box }; else delete layer.box;
     }));
-    if (layer.box) {
-      const box = layer.box;
-      const opacity = el("input", { type: "range", min: 0, max: 1, step: 0.05, value: box.opacity ?? LAYER_DEFAULTS.box.opacity });
-      const shown = el("output", { text: opacity.value });
-      opacity.addEventListener("input", () => { box.opacity = Number(opacity.value); shown.textContent = opacity.value; });
-      controls.push(this.colour("Box colour", box.color ?? LAYER_DEFAULTS.box.color, (value) => { box.color = value; }),
-        labelled("Box opacity", opacity, shown));
+    if (layer.box) controls.push(...this.boxControls(layer.box));
+    return controls;
+  }
+
+  boxControls(box) {
+    const opacity = el("input", { type: "range", min: 0, max: 1, step: 0.05, value: box.opacity ?? LAYER_DEFAULTS.box.opacity });
+    const shown = el("output", { text: opacity.value });
+    opacity.addEventListener("input", () => { box.opacity = Number(opacity.value); shown.textContent = opacity.value; });
+    return [this.colour("Box colour", box.color ?? LAYER_DEFAULTS.box.color, (value) => { box.color = value; }),
+      labelled("Box opacity", opacity, shown)];
+  }
+
+  // A captions layer's settings live in its style ({"captions": {...}}); keys not shown here (lines,
+  // characters per line, outline width) stay as they are.
+  captionsControls(layer) {
+    const style = layer.captions;
+    const defaults = LAYER_DEFAULTS.captions;
+    const shape = this.shape;
+    const perShape = isPerShape(style.position);
+    const where = this.select(`Position (${perShape ? shape : "every shape"})`, CAPTION_SPOTS,
+      valueOf(style, "position", "captions", shape), (chosen) => {
+        if (perShape) setAtShape(style, "position", "captions", shape, chosen); else style.position = chosen;
+        this.render();
+      });
+    const highlight = style.highlight === undefined ? defaults.highlight : style.highlight;
+    const behind = style.box ? "box" : (style.outline === undefined ? defaults.outline : style.outline) ? "outline" : "none";
+    const controls = [
+      this.toggle("Burn in captions", layer.enabled !== false, (on) => { if (on) delete layer.enabled; else layer.enabled = false; }),
+      where, this.slider(style, "size", "captions"),
+      this.colour("Text colour", style.color ?? defaults.color, (value) => { style.color = value; }),
+      this.toggle("Highlight the word being spoken", highlight !== null, (on) => {
+        style.highlight = on ? defaults.highlight : null;
+      }),
+    ];
+    if (highlight !== null) {
+      controls.push(this.colour("Highlight colour", highlight, (value) => { style.highlight = value; }));
     }
+    controls.push(this.select("Behind the letters", [["outline", "an outline"], ["box", "a box"], ["none", "nothing"]], behind, (chosen) => {
+      if (chosen === "box") style.box = { ...LAYER_DEFAULTS.box }; else delete style.box;
+      if (chosen === "outline" && !style.outline) style.outline = defaults.outline;
+      if (chosen === "none") style.outline = null;
+      this.render();
+    }));
+    if (behind === "outline") controls.push(this.colour("Outline colour", style.outline ?? defaults.outline, (value) => { style.outline = value; }));
+    if (behind === "box") controls.push(...this.boxControls(style.box));
+    controls.push(this.slider(style, "margin", "captions"));
     return controls;
   }
 
@@ -1448,7 +1499,9 @@ class LayerEditor {
   brandJson(forPreview) {
     let layers = this.brand.layers;
     if (forPreview) layers = layers.map((layer) => ("image" in layer && !layer.image ? { text: "-", enabled: false } : layer));
-    return { ...this.brand, layers, name: this.form.name.value.trim() || brandId(this.form) || "new", safe_zone: this.form.safe_zone.value };
+    // the glossary: one entry a line, or several on a line separated by commas (the server checks each)
+    const glossary = [...new Set(this.form.glossary.value.split(/[\n,]/).map((entry) => entry.trim()).filter(Boolean))];
+    return { ...this.brand, layers, glossary, name: this.form.name.value.trim() || brandId(this.form) || "new", safe_zone: this.form.safe_zone.value };
   }
 
   payload(forPreview = false) {
@@ -1493,12 +1546,47 @@ class PlacementStage {
   }
 
   box(placed) {
+    if (placed.captions) return this.captionsBox(placed);
     const node = el("div", { class: "layer-box", "data-layer": String(placed.index), tabindex: "0",
       "aria-label": `Layer ${placed.index + 1}: drag to move, pull the corner to resize` });
     const handle = el("div", { class: "resize", "aria-hidden": "true" });
     node.append(handle);
     this.place(node, placed);
     node.addEventListener("pointerdown", (event) => this.drag(event, node, placed, event.target === handle));
+    return node;
+  }
+
+  // Where the captions can show (the engine's band for them); dragged up or down, they go to the nearest of
+  // the bottom, middle or top of the safe zone on the shape shown.
+  captionsBox(placed) {
+    const node = el("div", { class: "layer-box captions-box", "data-layer": String(placed.index), tabindex: "0",
+      "aria-label": `Layer ${placed.index + 1}: captions show here; drag up or down to move them` });
+    this.place(node, placed);
+    node.addEventListener("pointerdown", (event) => {
+      event.preventDefault();
+      node.setPointerCapture(event.pointerId);
+      const scale = this.layout.height / this.image.getBoundingClientRect().height;
+      const startY = event.clientY;
+      let y = placed.y;
+      const move = (e) => { y = placed.y + (e.clientY - startY) * scale; this.place(node, { ...placed, y }); };
+      const end = () => {
+        node.removeEventListener("pointermove", move);
+        node.removeEventListener("pointerup", end);
+        node.removeEventListener("pointercancel", end);
+        const safe = this.safeBox();
+        // the band's centre at each spot: at the top or bottom it touches that edge of the safe zone
+        const centre = y + placed.height / 2;
+        const half = placed.height / 2;
+        const spots = { top: safe.top + half, center: (safe.top + safe.bottom) / 2, bottom: safe.bottom - half };
+        const [nearest] = Object.entries(spots).sort(([, a], [, b]) => Math.abs(a - centre) - Math.abs(b - centre))[0];
+        setAtShape(this.editor.brand.layers[placed.index].captions, "position", "captions", this.editor.shape, nearest);
+        this.editor.render();
+        this.editor.changed();
+      };
+      node.addEventListener("pointermove", move);
+      node.addEventListener("pointerup", end);
+      node.addEventListener("pointercancel", end);
+    });
     return node;
   }
 
@@ -1536,7 +1624,7 @@ class PlacementStage {
     const snap = SNAP_PX * scale;
     const start = { px: event.clientX, py: event.clientY, x: placed.x, y: placed.y, w: placed.width, h: placed.height };
     const layer = this.editor.brand.layers[placed.index];
-    const kind = "text" in layer ? "text" : "image";
+    const kind = layerKind(layer);
     const margin = valueOf(layer, "margin", kind, this.editor.shape);
     const safe = this.safeBox();
     let current = { ...placed };
@@ -1647,6 +1735,7 @@ function setupBrandForm(form) {
   form.querySelector('[data-action="preview"]').addEventListener("click", preview);
   form.querySelector('[data-action="add-image"]').addEventListener("click", () => editor.add({ image: "" }));
   form.querySelector('[data-action="add-text"]').addEventListener("click", () => editor.add({ text: "@handle" }));
+  form.querySelector('[data-action="add-captions"]').addEventListener("click", () => editor.add({ captions: {} }));
   if (form.id) {  // a new brand: its handle follows the id until it is edited
     let handle = editor.brand.layers.find((layer) => "text" in layer);
     let auto = handle ? handle.text : null;

@@ -1105,10 +1105,13 @@ def preview_still(
     brand: Brand, preset: str, source: Path | None = None, reframe: Reframe = DEFAULT_REFRAME
 ) -> PreviewStill:
     """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip, framed
-    by `reframe` as its render would be)."""
+    by `reframe` as its render would be), with a sample caption where a brand with a captions layer draws
+    a clip's captions."""
     if preset not in PRESETS:
         raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
-    return render_preview(brand, preset, runtime().settings.engine_options(), source, reframe=reframe)
+    return render_preview(
+        brand, preset, runtime().settings.engine_options(), source, reframe=reframe, sample_captions=True
+    )
 
 
 @contextmanager

@@ -34,6 +34,8 @@ from portal.brand_loader import (
     Brand,
     BrandConfig,
     BrandConfigError,
+    CaptionsLayer,
+    CaptionStyle,
     ImageLayer,
     LogoSpec,
     TextBox,
@@ -80,7 +82,7 @@ PREVIEW_CLIP_CHOICES = 10  # of each kind (uploads, finished jobs) offered to dr
 LAYER_DEFAULTS = {
     kind: {name: field.default for name, field in model.model_fields.items() if not field.is_required()}
     for kind, model in (("image", ImageLayer), ("text", TextLayer))
-} | {"box": TextBox().model_dump()}
+} | {"box": TextBox().model_dump(), "captions": CaptionStyle().model_dump(mode="json")}
 LAYER_DEFAULTS["image"]["width"] = LogoSpec.model_fields["width"].default  # what a layer without one gets
 # What the editor's placement needs to agree with the engine: the shapes and their nearest ones, how much a
 # text box adds around its text, and the uploaded image's shapes.
@@ -324,12 +326,20 @@ LAYOUT_HEADER = "X-Brand-Layout"
 
 def preview_layout(brand: Brand, still: PreviewStill) -> dict:
     """The still's size, the safe zone on it, and each drawn layer's rectangle by its index in the
-    brand's layers (disabled layers draw nothing and have none)."""
-    drawn = [index for index, layer in enumerate(brand.all_layers()) if layer.enabled]
+    brand's layers (disabled layers draw nothing and have none); for the captions layer the engine draws
+    (the first enabled one), the band its captions can take, marked `captions`."""
+    layers = brand.all_layers()
+    drawn = [
+        index for index, layer in enumerate(layers) if layer.enabled and not isinstance(layer, CaptionsLayer)
+    ]
     rects = [
         {"index": index, "x": x, "y": y, "width": w, "height": h}
         for index, (x, y, w, h) in zip(drawn, still.overlays, strict=True)
     ]
+    if still.captions is not None:  # drawn by the first captions layer turned on (Brand.captions)
+        index = next(i for i, one in enumerate(layers) if one.enabled and isinstance(one, CaptionsLayer))
+        x, y, w, h = still.captions
+        rects.append({"index": index, "x": x, "y": y, "width": w, "height": h, "captions": True})
     zone = brand.safe_zone_for(still.width, still.height)
     return {"width": still.width, "height": still.height, "zone": zone.model_dump(), "layers": rects}
 
@@ -349,7 +359,7 @@ def save_brand(brand_id: str):
                 f"brand {brand_id!r} has no layers: add an image or a text layer, or every clip would come "
                 "out of it unbranded",
             )  # fmt: skip
-        if not edited.brands[brand_id].drawn_layers():
+        if not edited.brands[brand_id].drawn_layers() and edited.brands[brand_id].captions is None:
             raise ApiError(
                 422, "nothing_drawn",
                 f"brand {brand_id!r} draws nothing: every layer is turned off; turn one on, or every clip "

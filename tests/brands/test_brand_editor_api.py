@@ -9,11 +9,13 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
 from portal.app import create_app
+from portal.brand_loader import load_brand_config
 from portal.config import load_settings
 from tests.apptools import signed_in_client
 from tests.conftest import REPO
@@ -132,3 +134,92 @@ def test_previews_of_one_image_at_once_all_draw_it(client: FlaskClient, tmp_path
     with ThreadPoolExecutor(len(editors)) as pool:
         assert list(pool.map(previews, editors)) == [[200] * 3] * len(editors)
     assert not list((tmp_path / "data" / "temp").rglob("*.png"))  # every request cleaned up after itself
+
+
+GLOSSARY = ["WatchTheFall", "@captioned"]
+CAPTIONED = {"name": "Captioned", "safe_zone": "tiktok", "glossary": GLOSSARY, "layers": [
+    {"text": "@captioned", "position": "top"},
+    {"captions": {"size": 0.06, "highlight": None, "box": {"color": "#101010", "opacity": 0.7},
+                  "max_lines": 1, "max_chars": 24, "position": {"vertical": "top", "landscape": "center"}}},
+    {"captions": {"outline": None, "color": "#FFEE00"}, "enabled": False},
+]}  # fmt: skip
+
+
+def editor_brand(client: FlaskClient, brand_id: str) -> dict:
+    """The brand as the editor starts from it (the JSON in its form), which it posts back with its changes."""
+    page = client.get("/brands").get_data(as_text=True)
+    section = page[page.index(f'data-brand="{brand_id}"') :]
+    start = section.index('class="brand-json">') + len('class="brand-json">')
+    return json.loads(section[start : section.index("</script>", start)])
+
+
+@pytest.fixture
+def captioned(tmp_path: Path) -> FlaskClient:
+    """A client of a service whose config has the brand CAPTIONED (written before the app first reads it)."""
+    path = tmp_path / "brand_config.json"
+    config = json.loads((REPO / "brand_config.json").read_text())
+    path.write_text(json.dumps({"version": 2, "brands": {**config["brands"], "captioned": CAPTIONED}}))
+    shutil.copytree(REPO / "brands", tmp_path / "brands")
+    settings = load_settings(
+        portal_key=KEY, secret_key="s" * 32, data_dir=tmp_path / "data", brand_config=path
+    )
+    return signed_in_client(create_app(settings))
+
+
+def test_a_brand_with_captions_round_trips_through_the_editor_unchanged(
+    captioned: FlaskClient, tmp_path: Path
+) -> None:
+    client, path = captioned, tmp_path / "brand_config.json"
+    before = load_brand_config(path).brands["captioned"]
+
+    shown = editor_brand(client, "captioned")
+    assert [sorted(layer) for layer in shown["layers"]] == [
+        ["color", "margin", "opacity", "position", "size", "text"], ["captions"], ["captions", "enabled"],
+    ]  # fmt: skip
+    answer = post(client, "/brands/captioned", shown)
+    assert answer.status_code == 200, answer.get_json()
+    assert load_brand_config(path).brands["captioned"] == before  # every setting, shown or not, as it was
+    saved = json.loads(path.read_text())["brands"]["captioned"]
+    style = saved["layers"][1]["captions"]
+    assert style["highlight"] is None and style["position"] == {"vertical": "top", "landscape": "center"}
+    assert (style["max_lines"], style["max_chars"]) == (1, 24)
+    assert style["box"] == {"color": "#101010", "opacity": 0.7}
+    off = saved["layers"][2]
+    assert off["enabled"] is False and off["captions"]["outline"] is None
+    assert saved["glossary"] == GLOSSARY
+    assert editor_brand(client, "captioned") == shown  # and the editor shows it as before
+
+
+@pytest.mark.parametrize(("glossary", "message"), [
+    (["x" * 61], "glossary.0: String should have at most 60 characters"),
+    (["ok", ""], "glossary.1: String should have at least 1 character"),
+    ("WatchTheFall", "glossary: Input should be a valid tuple"),
+])  # fmt: skip
+def test_a_bad_glossary_is_refused_like_the_loader_refuses_it(
+    client: FlaskClient, tmp_path: Path, glossary: object, message: str
+) -> None:
+    before = (tmp_path / "brand_config.json").read_text()
+    answer = post(client, "/brands/newbrand", {"name": "A", "layers": [{"text": "@a"}], "glossary": glossary})
+    assert answer.status_code == 422 and message in answer.get_json()["error"]["message"]
+    assert (tmp_path / "brand_config.json").read_text() == before
+
+
+def test_the_preview_outlines_where_captions_go_with_a_sample_drawn_there(client: FlaskClient) -> None:
+    captions = {"captions": {"highlight": "#00FF00", "position": "center"}}
+    brand = {"name": "C", "safe_zone": "tiktok", "layers": [{"text": "@c"}, captions]}
+    answer = post(client, "/brands/newbrand/preview", brand, preset="vertical")
+    assert answer.status_code == 200, answer.get_json()
+    layout = json.loads(answer.headers["X-Brand-Layout"])
+    text, captions = layout["layers"]
+    assert text["index"] == 0 and "captions" not in text
+    assert captions["index"] == 1 and captions["captions"] is True
+    zone = layout["zone"]
+    assert captions["x"] >= zone["left"] * 1080
+    assert captions["x"] + captions["width"] <= (1 - zone["right"]) * 1080
+    # the sample caption, its first word in the highlight colour, is drawn inside that outline only
+    pixels = np.asarray(Image.open(io.BytesIO(answer.data)).convert("RGB")).astype(int)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    ys, xs = np.nonzero((green > 180) & (red < 90) & (blue < 90))
+    assert len(xs) > 50, "no highlighted sample word drawn"
+    assert captions["x"] <= xs.min() and xs.max() <= captions["x"] + captions["width"]
+    assert captions["y"] <= ys.min() and ys.max() <= captions["y"] + captions["height"]

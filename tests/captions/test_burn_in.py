@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from portal.brand_loader import Brand, parse_brand_config
+from portal.media.captions import caption_layout
 from portal.media.options import ENGINE_DEFAULTS, OutputFormat, Trim
 from portal.media.transcript import parse_subtitles
 from portal.video_processor import render_source
@@ -106,12 +107,19 @@ def test_a_trimmed_output_shows_the_cues_at_its_own_times(tmp_path: Path) -> Non
     ]
 
 
-@pytest.mark.parametrize("zone", ["tiktok", "all"])
-def test_captions_never_enter_the_projected_ui_areas_of_any_shape(tmp_path: Path, zone: str) -> None:
+@pytest.mark.parametrize(("zone", "position"), [
+    ("tiktok", "bottom"),
+    ("all", "bottom"),
+    ("all", {"vertical": "top", "square": "center", "landscape": "top"}),
+])  # fmt: skip
+def test_captions_never_enter_the_projected_ui_areas_of_any_shape(
+    tmp_path: Path, zone: str, position: str | dict
+) -> None:
     clip = _black_clip(tmp_path / "clip.mp4", 360, 640, seconds=1)
     # a long cue in a big boxed style: the widest and tallest captions the style allows
     long = "WEBVTT\n\n00:00.000 --> 00:01.000\n" + " ".join(["WWWWWW MMMM"] * 8) + "\n"
-    brand = _brand({"size": 0.2, "box": {"color": "#FFFFFF", "opacity": 1.0}, "margin": 0}, zone)
+    style = {"size": 0.2, "box": {"color": "#FFFFFF", "opacity": 1.0}, "margin": 0, "position": position}
+    brand = _brand(style, zone)
     formats = [OutputFormat(preset, "crop") for preset in ("vertical", "square", "landscape")]
     outputs = render_source(
         clip, [brand], tmp_path / "out", formats=formats, options=SMALL, transcript=parse_subtitles(long)
@@ -126,3 +134,7 @@ def test_captions_never_enter_the_projected_ui_areas_of_any_shape(tmp_path: Path
         assert xs.max() <= (1 - safe.right) * output.width + tolerance, output.preset
         assert ys.min() >= safe.top * output.height - tolerance, output.preset
         assert ys.max() <= (1 - safe.bottom) * output.height + tolerance, output.preset
+        # inside the band the plan gives for them (what the brand editor outlines)
+        x, y, w, h = caption_layout(brand.captions, (output.width, output.height), safe).band
+        assert x - tolerance <= xs.min() and xs.max() <= x + w + tolerance, output.preset
+        assert y - tolerance <= ys.min() and ys.max() <= y + h + tolerance, output.preset
