@@ -18,6 +18,7 @@ from pathlib import Path
 from portal.brand_loader import SHAPES, Brand, Placement, SafeZone, Spot, output_shape
 from portal.media.captions import ass_document, caption_layout, sample_transcript
 from portal.media.errors import EngineError
+from portal.media.frames import analysis_size
 from portal.media.layers import ArtSizes, Layer, LayerOverride, OverlayArt, apply_overrides, brand_layers
 from portal.media.loudness import GainPlan, Loudness, plan_gain
 from portal.media.options import (
@@ -175,6 +176,9 @@ class OutputPlan:
     captions: CaptionsPlan | None = None  # the transcript burned in, when the brand has a captions layer
     sidecar: Path | None = None  # the transcript as WebVTT beside the output, when there is one
 
+    # its cover at each of the plan's cover times, as the render pass writes them (empty: no cover)
+    cover_temps: tuple[Path, ...] = ()
+
     @property
     def cover_path(self) -> Path:
         """Its cover (DESIGN 4.11): named like the output, with `.jpg`."""
@@ -217,6 +221,8 @@ class RenderPlan:
     formats: tuple[FormatPlan, ...]
     batches: tuple[Batch, ...]
     encoders: EncoderPlan  # batching and x264 tuning under the memory budget
+    cover_times: tuple[float, ...] = ()  # each output's cover is taken at each (several: candidates)
+    candidates: tuple[Path, ...] = ()  # the source's frame at each cover time, grey (several times only)
 
     @property
     def width(self) -> int:
@@ -803,6 +809,7 @@ def plan_render(
     span: tuple[float, float] | None = None,
     overrides: Sequence[LayerOverride] = (),
     transcript: Sequence[Cue] = (),
+    cover_times: Sequence[float] = (),
 ) -> RenderPlan:
     """Everything FFmpeg must do to make every brand in every format from `info`'s source.
 
@@ -821,7 +828,10 @@ def plan_render(
     the source), applied once on the input, with `info` already describing the kept range (its duration).
     `overrides`: a review's changes to the layers (`layers.apply_overrides`), for a render of one output
     (every brand gets them). `transcript`: the clip's cues in the output's time (`transcript.trimmed`),
-    burned in by brands with a captions layer and written beside every output as WebVTT.
+    burned in by brands with a captions layer and written beside every output as WebVTT. `cover_times`:
+    the time (output seconds) of each output's cover, taken in the same pass from the frame its encoder
+    gets; with several, each output gets a cover at each (the candidates) and the first batch also writes
+    the source's frame at each, small and grey (`RenderPlan.candidates`), for the facade to choose from.
     """
     if not brands:
         raise PlanError("no brands to render")
@@ -844,13 +854,22 @@ def plan_render(
             temp = out_dir / temp_name(final, temp_tag)
             captions = _captions_plan(brand, canvas, transcript, art_dir)
             sidecar = (out_dir / final).with_suffix(".vtt") if transcript else None
+            covers = tuple(
+                out_dir / temp_name(str(Path(final).with_suffix(f".{index}.jpg")), temp_tag)
+                for index in range(len(cover_times))
+            )
             outputs.append(
                 OutputPlan(
                     brand.id, out_dir / final, temp, overlays, gain, preset, *canvas, measured, captions,
-                    sidecar,
+                    sidecar, covers,
                 )
             )  # fmt: skip
     source_input = list(input_args) if input_args is not None else trim_input(info.path, span)
+    candidates = (
+        tuple(work_dir / f"candidate-{index}.png" for index in range(len(cover_times)))
+        if len(cover_times) > 1
+        else ()
+    )
     source_steps = tuple(source_chain(info))
     batches = []
     start = 0
@@ -859,11 +878,22 @@ def plan_render(
         start += size
         overlay_inputs = [arg for output in group for ov in output.overlays for arg in ("-i", str(ov.png))]
         inputs = (*source_input, *overlay_inputs)
-        graph = _batch_graph(info, source_steps, format_plans, group)
-        encode = _encode_args(info, group, options, encoders.tuning)
+        # the source's candidate frames, once (the first batch)
+        greys = candidates if not batches else ()
+        graph = _batch_graph(info, source_steps, format_plans, group, cover_times, len(greys))
+        encode = [*_encode_args(info, group, options, encoders.tuning), *_grey_args(greys)]
         args = (*PROGRESS_HEAD, *inputs, "-filter_complex", graph, *encode)
         batches.append(Batch(outputs=group, inputs=inputs, filter_graph=graph, args=args))
-    return RenderPlan(info.fps, info.duration, source_steps, format_plans, tuple(batches), encoders)
+    return RenderPlan(
+        info.fps,
+        info.duration,
+        source_steps,
+        format_plans,
+        tuple(batches),
+        encoders,
+        tuple(cover_times),
+        candidates,
+    )
 
 
 def _captions_plan(
@@ -899,8 +929,12 @@ def _batch_graph(
     source_steps: Sequence[str],
     formats: Sequence[FormatPlan],
     outputs: tuple[OutputPlan, ...],
+    cover_times: Sequence[float] = (),
+    greys: int = 0,
 ) -> str:
-    """Decode once, time once, split to each format's fit chain, split again to each output's overlays."""
+    """Decode once, time once, split to each format's fit chain, split again to each output's overlays;
+    each output's finished picture also goes to its cover at each of `cover_times` (one frame each,
+    `cover_select`), and with `greys`, the timed source to that many candidate frames at the analysis size."""
     chains = []
     groups = [
         (fmt, [f"[s{index}]" for index, output in enumerate(outputs) if output.preset == fmt.format.preset])
@@ -908,6 +942,15 @@ def _batch_graph(
     ]
     groups = [(fmt, labels) for fmt, labels in groups if labels]
     video = f"[0:{info.video_index}]"
+    if greys:
+        chains.append(_chain(video, source_steps, ["[timed]", "[candidates]"]))
+        chains.append(_chain("[candidates]", [], [f"[g{index}]" for index in range(greys)]))
+        small = "scale={}:{}:flags=area,format=gray".format(*analysis_size(info))
+        chains += [
+            f"[g{index}]{cover_select(at, info.fps)},{small}[grey{index}]"
+            for index, at in enumerate(cover_times)
+        ]
+        video, source_steps = "[timed]", ()
     if len(groups) == 1:
         [(fmt, labels)] = groups
         chains.append(_chain(video, (*source_steps, *fmt.fit_steps), labels))
@@ -927,7 +970,12 @@ def _batch_graph(
             fonts = _filter_path(ass.parent)
             chains.append(f"{label}ass=filename={_filter_path(ass)}:fontsdir={fonts}[c{index}]")
             label = f"[c{index}]"
-        chains.append(f"{label}null[v{index}]")
+        covers = [f"[k{index}_{at}]" for at in range(len(output.cover_temps))]
+        chains.append(_chain(label, [], [f"[v{index}]", *covers]))
+        chains += [
+            f"{cover}{cover_select(at, info.fps)}[cover{index}_{number}]"
+            for number, (cover, at) in enumerate(zip(covers, cover_times, strict=True))
+        ]
     if info.has_audio:
         labels = [f"[as{index}]" for index in range(len(outputs))]
         chains.append(_chain(f"[0:{info.audio_index}]", audio_prep(info), labels, audio=True))
@@ -1023,7 +1071,29 @@ def _encode_args(
             "-map_metadata", "-1", "-map_chapters", "-1",
             "-movflags", "+faststart", "-f", "mp4", str(output.temp_path),
         ]  # fmt: skip
+        for number, cover in enumerate(output.cover_temps):
+            args += [
+                "-map", f"[cover{index}_{number}]", "-frames:v", "1", "-q:v", STILL_JPEG_QUALITY,
+                "-f", "image2", "-update", "1", str(cover),
+            ]  # fmt: skip
     return args
+
+
+def _grey_args(greys: Sequence[Path]) -> list[str]:
+    """The source's candidate cover frames, as grey PNGs."""
+    return [
+        arg
+        for index, path in enumerate(greys)
+        for arg in ("-map", f"[grey{index}]", "-frames:v", "1", "-f", "image2", "-update", "1", str(path))
+    ]
+
+
+def cover_select(at: float, fps: float) -> str:
+    """The steps that keep, of an output's frames, only the one shown at `at` seconds (the first within half
+    a frame of it: what a player seeking there shows), then end that branch (`trim`), so the cover costs
+    one JPEG per output and the render's memory nothing more."""
+    half_frame = 0.5 / (fps or 30)
+    return f"select='gte(t,{max(0.0, at - half_frame):.6f})',trim=end_frame=1"
 
 
 # Every FFmpeg run starts so: quiet, no prompts, progress as key=value lines on stdout (ffmpeg.run_ffmpeg).
@@ -1037,7 +1107,7 @@ PREVIEW_INFO = MediaInfo(
     bit_depth=8, pix_fmt="rgb24", video_codec="lavfi", hdr=None, color_matrix=2, full_range=False,
     interlaced=False, video_index=0, has_audio=False, audio_index=None, audio_channels=0, audio_sample_rate=0,
 )  # fmt: skip
-PREVIEW_JPEG_QUALITY = "3"  # FFmpeg's -q:v for MJPEG: 2 (best) .. 31
+STILL_JPEG_QUALITY = "3"  # FFmpeg's -q:v for MJPEG (previews and covers): 2 (best) .. 31
 
 
 def plan_preview(
@@ -1080,7 +1150,7 @@ def plan_preview(
     batch = plan.batches[0]
     args = (
         *PROGRESS_HEAD, *batch.inputs, "-filter_complex", batch.filter_graph,
-        "-map", "[v0]", "-frames:v", "1", "-q:v", PREVIEW_JPEG_QUALITY, str(dest),
+        "-map", "[v0]", "-frames:v", "1", "-q:v", STILL_JPEG_QUALITY, str(dest),
     )  # fmt: skip
     return plan, args
 
