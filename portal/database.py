@@ -171,8 +171,13 @@ class Output(Base):
     # "created_at"}]; null: one
     versions: Mapped[list | None] = mapped_column(JSON)
     # a re-render asked for and not done: {"status": queued|rendering|failed, "progress", "error",
-    # "requested_by", "overrides"}; null when none
+    # "requested_by", "overrides", "attempts"}; null when none
     rerender: Mapped[dict | None] = mapped_column(JSON)
+    # a re-render's run holds it as a job's run holds its job (portal.jobs.state): the run's token, and
+    # its last heartbeat (queued: when it was put on the queue); both null when no re-render is owed
+    rerender_lease: Mapped[str | None] = mapped_column(String(128))
+    rerender_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rerender_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def version_list(self) -> list[dict]:
         """Its versions, oldest first (one made by the job itself until it is rendered again)."""

@@ -90,13 +90,34 @@ class Runtime:
         except QUEUE_ERRORS as exc:
             raise _unavailable(exc) from exc
 
-    def queued_job_ids(self) -> set[str]:
-        """The job ids the queue holds a message for, now or scheduled for later (the sweeper's view)."""
+    def enqueue_rerender(self, job_id: str, number: int) -> None:
+        """Put a re-render of one output on the queue."""
+        if self.rerender_output is None:
+            raise RuntimeError(
+                "no tasks on this runtime: call portal.jobs.tasks.register_tasks(runtime) first"
+            )
+        try:
+            self.rerender_output(job_id, number)
+        except QUEUE_ERRORS as exc:
+            raise _unavailable(exc) from exc
+
+    def _queued_tasks(self, name: str) -> list[tuple]:
+        """The arguments of the messages of task `name` on the queue, now or scheduled for later."""
         try:
             tasks = [*self.huey.pending(), *self.huey.scheduled()]
         except QUEUE_ERRORS as exc:
             raise _unavailable(exc) from exc
-        return {str(task.args[0]) for task in tasks if task.name == "process_job" and task.args}
+        return [tuple(task.args) for task in tasks if task.name == name and task.args]
+
+    def queued_job_ids(self) -> set[str]:
+        """The job ids the queue holds a message for (the sweeper's view)."""
+        return {str(args[0]) for args in self._queued_tasks("process_job")}
+
+    def queued_rerenders(self) -> set[tuple[str, int]]:
+        """The (job id, output number) of each re-render the queue holds a message for."""
+        return {
+            (str(args[0]), int(args[1])) for args in self._queued_tasks("rerender_output") if len(args) > 1
+        }
 
 
 def _unavailable(exc: Exception) -> QueueUnavailableError:

@@ -147,6 +147,9 @@ class RerenderOut(BaseModel):
     error: str | None
     requested_by: str
     overrides: dict
+    attempts: int = Field(
+        default=0, description="runs started; a run whose worker died is run again, up to WTF_MAX_ATTEMPTS"
+    )
 
 
 class OutputOut(BaseModel):

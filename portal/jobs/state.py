@@ -433,11 +433,22 @@ def review(db: Database, job_id: str, wanted: ReviewState, number: int | None = 
 
 
 RERENDER_QUEUED, RERENDER_RUNNING, RERENDER_FAILED = "queued", "rendering", "failed"
+# A re-render is owed (queued or rendering) exactly while its output's `rerender_heartbeat_at` is set, and a
+# run holds it by `rerender_lease`, its token: like a job's run, every write of a re-render's run is a
+# conditional write on that token, so a run the reaper gave up on (killed, or frozen and resumed late)
+# changes nothing.
+RERENDER_OWED = Output.rerender_heartbeat_at.is_not(None)
 
 
 def _completed(job: Job, doing: str) -> None:
     if job.status != JobStatus.COMPLETED:
         raise JobStateError(f"job {job.id} is {job.status}; only a completed job's outputs are {doing}")
+
+
+def _set_output(session, output_id: int, *conditions, **values) -> bool:
+    """One conditional write of an output row (it locks the row until the transaction ends)."""
+    statement = update(Output).where(Output.id == output_id, *conditions).values(**values)
+    return bool(session.execute(statement.execution_options(synchronize_session=False)).rowcount)
 
 
 def request_rerender(db: Database, job_id: str, number: int, overrides: dict, requested_by: str) -> None:
@@ -447,34 +458,95 @@ def request_rerender(db: Database, job_id: str, number: int, overrides: dict, re
         job = _get(session, job_id)
         _completed(job, "rendered again")
         output = job_output(job, number)
-        if output.rerender and output.rerender["status"] != RERENDER_FAILED:
+        request = {"status": RERENDER_QUEUED, "progress": 0.0, "error": None, "attempts": 0,
+                   "requested_by": requested_by, "overrides": overrides}  # fmt: skip
+        # conditional: of two requests at once, one is queued and the other refused
+        if not _set_output(
+            session, output.id, Output.rerender_heartbeat_at.is_(None),
+            rerender=request, rerender_lease=None, rerender_heartbeat_at=utc_now(), rerender_attempts=0,
+        ):  # fmt: skip
             raise JobStateError(f"output {number} of job {job_id} is already being rendered again")
-        output.rerender = {"status": RERENDER_QUEUED, "progress": 0.0, "error": None,
-                           "requested_by": requested_by, "overrides": overrides}  # fmt: skip
 
 
-def rerender_progress(db: Database, job_id: str, number: int, percent: float) -> dict | None:
-    """Write a re-render's progress; its request (None: the job or the request is gone)."""
+def _output_at(session, job_id: str, number: int) -> Output | None:
+    return session.scalars(
+        select(Output).where(Output.job_id == job_id).order_by(Output.id).offset(number).limit(1)
+    ).first()
+
+
+def lease_rerender(db: Database, job_id: str, number: int, holder: str) -> dict | None:
+    """Take the queued re-render of output `number` for the run `holder`: its request (overrides...), or
+    None if none waits for a run (done, failed, taken by another run, or the job deleted)."""
     with db.session() as session:
-        job = session.get(Job, job_id)
-        if job is None or number >= len(job.outputs) or not job.outputs[number].rerender:
+        output = _output_at(session, job_id, number)
+        if output is None or not _set_output(
+            session, output.id, RERENDER_OWED, Output.rerender_lease.is_(None),
+            rerender_lease=holder, rerender_heartbeat_at=utc_now(),
+            rerender_attempts=Output.rerender_attempts + 1,
+        ):  # fmt: skip
             return None
-        output = job.outputs[number]
-        output.rerender = {**output.rerender, "status": RERENDER_RUNNING, "progress": round(percent, 1)}
+        session.refresh(output)
+        output.rerender = {
+            **output.rerender,
+            "status": RERENDER_RUNNING,
+            "attempts": output.rerender_attempts,
+        }
         return output.rerender
 
 
+def _held_output(session, job_id: str, number: int, holder: str) -> Output | None:
+    """The output if `holder` still runs its re-render, the heartbeat renewed in the same conditional
+    write; None (and the run must write nothing more) if the reaper gave it to another run, or it ended,
+    or the job was deleted."""
+    output = _output_at(session, job_id, number)
+    if output is None or not _set_output(
+        session, output.id, Output.rerender_lease == holder, rerender_heartbeat_at=utc_now()
+    ):
+        log.warning("job %s output %s: %s no longer holds its re-render; it writes nothing", job_id, number,
+                    holder)  # fmt: skip
+        return None
+    session.refresh(output)
+    return output
+
+
+def rerender_progress(
+    db: Database, job_id: str, number: int, percent: float | None = None, *, holder: str
+) -> bool:
+    """Renew the heartbeat of the re-render `holder` runs (with its progress, if given). False if the run
+    no longer holds it: it must stop."""
+    with db.session() as session:
+        output = _held_output(session, job_id, number, holder)
+        if output is not None and percent is not None:
+            output.rerender = {**output.rerender, "progress": round(percent, 1)}
+        return output is not None
+
+
+def fence_rerender(db: Database, job_id: str, number: int, *, holder: str) -> None:
+    """`LeaseLostError` unless `holder` still runs the re-render: checked before each file is stored."""
+    with db.session() as session:
+        if _held_output(session, job_id, number, holder) is None:
+            raise LeaseLostError(f"job {job_id}, output {number}: this re-render lost its lease")
+
+
 def finish_rerender(
-    db: Database, job_id: str, number: int, rendered, stored_names: tuple[str, str, str | None]
-) -> None:
+    db: Database,
+    job_id: str,
+    number: int,
+    rendered,
+    stored_names: tuple[str, str, str | None],
+    *,
+    holder: str,
+) -> bool:
     """The new version (a `RenderedOutput`, stored as `stored_names`: video, cover, sidecar WebVTT or None)
     becomes the output's current one, pending review; the older ones stay listed (and stored) until the job
-    is deleted."""
+    is deleted.
+
+    False (nothing written) if `holder` no longer runs the re-render.
+    """
     with db.session() as session:
-        job = session.get(Job, job_id)
-        if job is None or number >= len(job.outputs):
-            return
-        output = job.outputs[number]
+        output = _held_output(session, job_id, number, holder)
+        if output is None:
+            return False
         request = output.rerender or {}
         versions = output.version_list()
         versions.append({
@@ -485,6 +557,7 @@ def finish_rerender(
             "created_at": iso(utc_now()),
         })  # fmt: skip
         output.versions, output.rerender = versions, None
+        output.rerender_lease = output.rerender_heartbeat_at = None
         output.filename, output.cover_filename, output.cover_at = (
             stored_names[0],
             stored_names[1],
@@ -496,15 +569,84 @@ def finish_rerender(
         output.loudness = rendered.loudness.as_dict() if rendered.loudness else None
         output.placements, output.edits = list(rendered.placements), rendered.edits
         output.review, output.reviewed_at = ReviewState.PENDING, None
-        record_event(session, job, db.settings, OUTPUT_RERENDERED, number)
+        record_event(session, output.job, db.settings, OUTPUT_RERENDERED, number)
+    return True
 
 
-def fail_rerender(db: Database, job_id: str, number: int, message: str) -> None:
+def _rerender_failed(output: Output, message: str) -> None:
+    output.rerender = {**output.rerender, "status": RERENDER_FAILED, "error": message}
+    output.rerender_lease = output.rerender_heartbeat_at = None  # owed no more: it may be asked again
+
+
+def fail_rerender(db: Database, job_id: str, number: int, message: str, *, holder: str) -> None:
+    """The re-render `holder` runs failed: it says why, and may be asked for again."""
     with db.session() as session:
-        job = session.get(Job, job_id)
-        if job is not None and number < len(job.outputs) and job.outputs[number].rerender:
-            output = job.outputs[number]
-            output.rerender = {**output.rerender, "status": RERENDER_FAILED, "error": message}
+        output = _held_output(session, job_id, number, holder)
+        if output is not None:
+            _rerender_failed(output, message)
+
+
+def reap_rerenders(db: Database, stale_after_s: float, max_attempts: int) -> list[tuple[str, int]]:
+    """Re-renders whose run stopped beating (its worker died): back in the queue ((job id, output number)
+    returned for the caller to enqueue), or failed with the reason after `max_attempts` runs."""
+    now = utc_now()
+    stale = (
+        Output.rerender_lease.is_not(None),
+        Output.rerender_heartbeat_at < now - timedelta(seconds=stale_after_s),
+    )
+    requeued, given_up = [], []
+    with db.session() as session:
+        for output in session.scalars(select(Output).where(*stale)).all():
+            # conditional on the lease seen stale: a run that beat meanwhile keeps it
+            held_by = Output.rerender_lease == output.rerender_lease
+            if not _set_output(
+                session, output.id, held_by, *stale, rerender_lease=None, rerender_heartbeat_at=now
+            ):
+                continue
+            session.refresh(output)
+            where = (output.job_id, output.job.outputs.index(output))
+            if output.rerender_attempts >= max_attempts:
+                tries = output.rerender_attempts
+                _rerender_failed(
+                    output, f"the worker stopped {tries} times while rendering it again; giving up"
+                )
+                given_up.append(where)
+            else:
+                output.rerender = {**output.rerender, "status": RERENDER_QUEUED, "progress": 0.0}
+                requeued.append(where)
+    for job_id, number in requeued:
+        log.warning("job %s output %s: re-render heartbeat stale, requeued", job_id, number)
+        db.log("WARNING", f"output {number}: the worker rendering it again stopped; requeued", job_id)
+    for job_id, number in given_up:
+        db.log("ERROR", f"output {number}: the worker rendering it again stopped too often; failed", job_id)
+    return requeued
+
+
+def sweep_queued_rerenders(
+    db: Database, older_than_s: float, on_queue: Callable[[], set[tuple[str, int]]]
+) -> list[tuple[str, int]]:
+    """Queued re-renders that no queue message carries (`on_queue()`), put on the queue more than
+    `older_than_s` ago (their message was lost, or never sent): claimed by one conditional write each and
+    returned to be enqueued, as `sweep_queued` does for jobs."""
+    waiting = (
+        Output.rerender_lease.is_(None),
+        Output.rerender_heartbeat_at < utc_now() - timedelta(seconds=older_than_s),
+    )
+    claimed = []
+    with db.session() as session:
+        candidates = session.scalars(select(Output).where(*waiting)).all()
+        carried = on_queue() if candidates else set()
+        for output in candidates:
+            where = (output.job_id, output.job.outputs.index(output))
+            if where not in carried and _set_output(
+                session, output.id, *waiting, rerender_heartbeat_at=utc_now()
+            ):
+                claimed.append(where)
+    for job_id, number in claimed:
+        log.warning(
+            "job %s output %s: re-render queued with no message on the queue; sent again", job_id, number
+        )
+    return claimed
 
 
 def retry(db: Database, job_id: str, storage: MediaStorage) -> None:

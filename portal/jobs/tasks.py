@@ -247,61 +247,105 @@ class _JobRun:
 def rerender_output(runtime: Runtime, job_id: str, number: int) -> None:
     """Render output `number` of a completed job again alone, with its request's overrides (DESIGN 4.12):
     one decode of the source, one encode, into a new version; the brand's config and the job's other
-    outputs are not touched."""
-    db, settings = runtime.db, runtime.settings
-    with job_context(job_id), contextlib.ExitStack() as stack:
-        run_id = secrets.token_hex(4)
-        scratch = job_scratch(settings, job_id, f"rerender-{number}-{run_id}")
-        stack.callback(shutil.rmtree, scratch, True)
+    outputs are not touched. The run holds the re-render by a lease and renews its heartbeat, as a job's
+    run does: the reaper puts it back on the queue if this worker dies, and a run that lost its lease
+    stores nothing."""
+    with job_context(job_id):
+        _RerenderRun(runtime, job_id, number).run()
+
+
+class _RerenderRun:
+    def __init__(self, runtime: Runtime, job_id: str, number: int) -> None:
+        self.runtime, self.job_id, self.number = runtime, job_id, number
+        self.run_id = secrets.token_hex(4)
+        self.holder = f"{runtime.worker_name}/{self.run_id}"
+        self.cancel = threading.Event()  # set when the run lost its lease: FFmpeg is stopped
+        self.done = threading.Event()
+        self.percent: float | None = None
+
+    def run(self) -> None:
+        runtime, db, job_id, number = self.runtime, self.runtime.db, self.job_id, self.number
+        request = state.lease_rerender(db, job_id, number, self.holder)
+        if request is None:
+            log.info("job %s output %s: no re-render waits for a run; skipped", job_id, number)
+            return
+        watcher = threading.Thread(target=self._watch, name=f"rerender-{job_id[:8]}-{number}", daemon=True)
+        watcher.start()
+        scratch = job_scratch(runtime.settings, job_id, f"rerender-{number}-{self.run_id}")
         try:
-            with db.session() as session:
-                job = session.get(Job, job_id)
-                request = job.outputs[number].rerender if job and number < len(job.outputs) else None
-                if request is None:
-                    return  # the job was deleted, or the request withdrawn
-                output = job.outputs[number]
-                config = stack.enter_context(runtime.brands.pinned(max_age=0))
-                [brand] = config.select([output.brand])
-                if job.v3_settings:
-                    brand = apply_v3_settings(brand, job.v3_settings)
-                overrides = request["overrides"] or {}
-                fmt, reframe, trim = state.output_edits(job, output, overrides)
-                next_version = output.version_list()[-1]["version"] + 1
-                base_name = output.version_list()[0]["filename"]
-                source_ref = job.source_path
-                # the library item's transcript as it is now: an edit made since the job shows in this one
-                item = session.get(Source, job.source_id) if job.source_id else None
-                stored = stored_transcript(item) if item is not None else None
-            state.rerender_progress(db, job_id, number, 0.0)
-            source = kept_source(runtime, source_ref, scratch)
-
-            written = [0.0]  # when progress was last written: at most every WATCH_SECONDS
-
-            def on_progress(stage: str, percent: float) -> None:
-                if time.monotonic() - written[0] >= WATCH_SECONDS:
-                    written[0] = time.monotonic()
-                    state.rerender_progress(db, job_id, number, percent)
-
-            [rendered] = render_source(
-                source, [brand], scratch / "out", formats=[fmt], reframe=reframe, trim=trim,
-                stem=Path(base_name).stem, options=settings.engine_options(service_mb=runtime.service_mb),
-                cover_at=overrides.get("cover_at"),
-                overrides=[LayerOverride(**layer) for layer in overrides.get("layers", [])],
-                on_progress=on_progress, transcript=stored.cues if stored else (),
-            )  # fmt: skip
-            name = version_name(base_name, next_version)
-            sidecar = str(Path(name).with_suffix(".vtt")) if rendered.captions else None
-            names = (name, str(Path(name).with_suffix(".jpg")), sidecar)
-            runtime.storage.store(Path(rendered.path), OUTPUTS, names[0])
-            runtime.storage.store(Path(rendered.cover), OUTPUTS, names[1])
-            if sidecar is not None:
-                runtime.storage.store(rendered.captions, OUTPUTS, sidecar)
-            state.finish_rerender(db, job_id, number, rendered, names)
-            db.log("INFO", f"output {number} rendered again as version {next_version}", job_id)
+            with contextlib.ExitStack() as stack:
+                self._render(request, scratch, stack)
+        except (state.LeaseLostError, RenderCancelledError):
+            pass  # another run has it now (or the job is gone): nothing of this one is kept
         except Exception as exc:
             if not isinstance(exc, PortalError):
                 log.exception("job %s: rendering output %s again crashed", job_id, number)
-            state.fail_rerender(db, job_id, number, state.error_message(exc))
+            state.fail_rerender(db, job_id, number, state.error_message(exc), holder=self.holder)
+        finally:
+            self.done.set()
+            watcher.join(timeout=5)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _render(self, request: dict, scratch: Path, stack: contextlib.ExitStack) -> None:
+        runtime, db, settings, job_id, number = (
+            self.runtime, self.runtime.db, self.runtime.settings, self.job_id, self.number
+        )  # fmt: skip
+        with db.session() as session:
+            job = session.get(Job, job_id)
+            if job is None:  # deleted since the lease was taken
+                raise state.LeaseLostError(f"job {job_id} is gone")
+            output = job.outputs[number]
+            config = stack.enter_context(runtime.brands.pinned(max_age=0))
+            [brand] = config.select([output.brand])
+            if job.v3_settings:
+                brand = apply_v3_settings(brand, job.v3_settings)
+            overrides = request["overrides"] or {}
+            fmt, reframe, trim = state.output_edits(job, output, overrides)
+            next_version = output.version_list()[-1]["version"] + 1
+            base_name = output.version_list()[0]["filename"]
+            source_ref = job.source_path
+            # the library item's transcript as it is now: an edit made since the job shows in this one
+            item = session.get(Source, job.source_id) if job.source_id else None
+            stored = stored_transcript(item) if item is not None else None
+        source = kept_source(runtime, source_ref, scratch)
+        [rendered] = render_source(
+            source, [brand], scratch / "out", formats=[fmt], reframe=reframe, trim=trim,
+            stem=Path(base_name).stem, options=settings.engine_options(service_mb=runtime.service_mb),
+            cover_at=overrides.get("cover_at"),
+            overrides=[LayerOverride(**layer) for layer in overrides.get("layers", [])],
+            on_progress=self.on_progress, cancel=self.cancel, transcript=stored.cues if stored else (),
+        )  # fmt: skip
+        name = version_name(base_name, next_version)
+        sidecar = str(Path(name).with_suffix(".vtt")) if rendered.captions else None
+        names = (name, str(Path(name).with_suffix(".jpg")), sidecar)
+        files = ((rendered.path, names[0]), (rendered.cover, names[1]), (rendered.captions, sidecar))
+        for path, stored_as in files:
+            if stored_as is not None:
+                state.fence_rerender(db, job_id, number, holder=self.holder)  # a late run stores nothing
+                runtime.storage.store(Path(path), OUTPUTS, stored_as)
+        if state.finish_rerender(db, job_id, number, rendered, names, holder=self.holder):
+            db.log("INFO", f"output {number} rendered again as version {next_version}", job_id)
+
+    def on_progress(self, stage: str, percent: float) -> None:
+        self.percent = percent
+
+    def _watch(self) -> None:
+        """Renew the heartbeat (with the progress) while the run works; stop it once its lease is lost."""
+        last_beat, written = 0.0, None
+        while not self.done.wait(WATCH_SECONDS):
+            current = self.percent
+            if current == written and time.monotonic() - last_beat < HEARTBEAT_SECONDS:
+                continue
+            try:
+                held = state.rerender_progress(
+                    self.runtime.db, self.job_id, self.number, current, holder=self.holder
+                )
+            except Exception:  # a busy or unreachable database must not stop the render: next tick
+                log.warning("job %s: re-render progress write failed", self.job_id, exc_info=True)
+                continue
+            written, last_beat = current, time.monotonic()
+            if not held:
+                self.cancel.set()
 
 
 def kept_source(runtime: Runtime, ref: str | None, scratch: Path) -> Path:
@@ -398,10 +442,13 @@ def keep_original(source: Path, outputs_dir: Path, stem: str, limits: SourceLimi
 
 
 def reap_stale_jobs(runtime: Runtime) -> list[str]:
-    """Requeue jobs whose worker stopped beating; fail them after WTF_MAX_ATTEMPTS."""
+    """Requeue jobs and re-renders whose worker stopped beating; fail them after WTF_MAX_ATTEMPTS."""
     settings = runtime.settings
     requeued = state.reap(runtime.db, settings.heartbeat_stale_s, settings.max_attempts)
+    rerenders = state.reap_rerenders(runtime.db, settings.heartbeat_stale_s, settings.max_attempts)
     runtime.enqueue_all(requeued)  # if the queue is down now, the sweeper sends them later
+    for job_id, number in rerenders:
+        runtime.enqueue_rerender(job_id, number)
     return requeued
 
 
@@ -409,8 +456,11 @@ def sweep_queued_jobs(runtime: Runtime) -> list[str]:
     """Send again the queued jobs that no queue message carries (WTF_SWEEP_QUEUED_AFTER_S). Cheap (one
     query; the queue is read only when a job has waited that long) and harmless when doubled: only one
     run can lease a job."""
-    claimed = state.sweep_queued(runtime.db, runtime.settings.sweep_queued_after_s, runtime.queued_job_ids)
+    after_s = runtime.settings.sweep_queued_after_s
+    claimed = state.sweep_queued(runtime.db, after_s, runtime.queued_job_ids)
     runtime.enqueue_all(claimed)
+    for job_id, number in state.sweep_queued_rerenders(runtime.db, after_s, runtime.queued_rerenders):
+        runtime.enqueue_rerender(job_id, number)
     return claimed
 
 

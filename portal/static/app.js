@@ -8,8 +8,8 @@ const JOB_STATES = JSON.parse(document.getElementById("job-states").textContent)
 const STATUS = JOB_STATES.statuses;
 const TERMINAL = JOB_STATES.finished;
 
-async function api(method, path, body) {
-  const options = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
+async function api(method, path, body, headers = {}) {
+  const options = { method, headers: { "X-CSRF-Token": csrf, ...headers }, credentials: "same-origin" };
   if (body instanceof FormData) options.body = body;
   else if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
@@ -18,9 +18,10 @@ async function api(method, path, body) {
   const response = await fetch(path, options);
   if (response.status === 401) { window.location = "/login?next=" + encodeURIComponent(location.pathname); }
   const type = response.headers.get("Content-Type") || "";
-  const data = type.includes("json") ? await response.json() : null;
+  const data = type.includes("json") ? await response.json() : type.startsWith("image/") ? await response.blob() : null;
   if (!response.ok) {
-    const message = data && data.error ? data.error.message : `The server answered ${response.status}.`;
+    // the API's errors are {"error": {"code", "message"}}; v3's routes answer {"error": "..."}
+    const message = data && data.error ? data.error.message || data.error : `The server answered ${response.status}.`;
     const error = new Error(message);
     error.outage = response.status === 503;  // the banner says so, and goes when the service is back
     if (error.outage) showOutage(message, Number(response.headers.get("Retry-After")) || 10);
@@ -545,10 +546,10 @@ async function submitJob(event) {
   button.disabled = true;
   try {
     const uploadIds = [];
-    for (const file of files) uploadIds.push(await uploadOnce(file));  // the editor's file is sent once
-    // every source in one submission: several make one batch
-    const request = { brands, formats, ...edits, fit };
-    if (urls.length) request.urls = urls;
+    for (const file of files) uploadIds.push(await uploadOnce(file));  // sent once: the preview's upload
+    // every source in one submission: several make one batch; a link fetched for the preview is branded
+    // from its library item (no second download)
+    const request = { brands, formats, ...edits, fit, ...linkSources(urls) };
     if (uploadIds.length) request.upload_ids = uploadIds;
     const data = await api("POST", "/api/videos/process", request);
     for (const job of data.jobs || [data.job]) renderJob(job);
@@ -556,6 +557,7 @@ async function submitJob(event) {
     form.file.value = "";
     closeSourceEditor();
     showPlan(form);
+    showStills(form);
   } catch (error) {
     showMessage(message, error.message);
   } finally {
@@ -589,8 +591,7 @@ function showPlan(form) {
       return;
     }
     try {
-      const request = { brands, formats, fit, files: files.map((file) => file.name) };
-      if (urls.length) request.urls = urls;
+      const request = { brands, formats, fit, files: files.map((file) => file.name), ...linkSources(urls) };
       const { plan } = await api("POST", "/api/plans", request);
       line.textContent = `${plural(plan.sources, "source")} x ${plural(plan.brands, "brand")} x ` +
         `${plural(plan.formats, "format")} = ${plural(plan.count, "output")}`;
@@ -599,6 +600,113 @@ function showPlan(form) {
       line.textContent = error.message;
     }
   }, 150);
+}
+
+// ---- the form's preview: each ticked brand in each ticked format on a frame of the clip ------------
+// The engine's stills (GET /api/brands/<id>/preview.jpg with the clip as `frame`: the render's own plan).
+// A chosen file is uploaded once, when chosen (the submission reuses that upload); a link is fetched
+// once on request into the library (the submission brands that library item: no second download).
+const uploads = new Map();  // File -> the promise of its upload's id
+const fetchedLinks = new Map();  // link -> its library item's id, once fetched
+const stillCards = new Map();  // "<brand>?<its query>" -> its card, drawn once
+
+// Each chosen file is uploaded once, when the preview, the source editor or the submission first needs it.
+function uploadOnce(file) {
+  if (!uploads.has(file)) {
+    const body = new FormData();
+    body.append("file", file);
+    const upload = api("POST", "/api/uploads", body).then((data) => data.upload.id);
+    upload.catch(() => uploads.delete(file));  // refused: chosen again, it is sent again
+    uploads.set(file, upload);
+  }
+  return uploads.get(file);
+}
+
+function linkSources(urls) {
+  const sources = {};
+  const fresh = urls.filter((url) => !fetchedLinks.has(url));
+  const kept = urls.filter((url) => fetchedLinks.has(url)).map((url) => fetchedLinks.get(url));
+  if (fresh.length) sources.urls = fresh;
+  if (kept.length) sources.source_ids = kept;
+  return sources;
+}
+
+function checkedLabel(form, name, value) {
+  const box = [...form.querySelectorAll(`input[name="${name}"]`)].find((input) => input.value === value);
+  return box.parentElement.textContent.trim();
+}
+
+function stillCard(form, brand, format, frame) {
+  const { fit, zoom, anchor } = framing(form);
+  const query = new URLSearchParams({ preset: format, fit, frame });
+  if (zoom) query.set("zoom", zoom);
+  if (anchor) query.set("anchor", `${anchor.x},${anchor.y}`);
+  const key = `${brand}?${query}`;
+  if (stillCards.has(key)) return stillCards.get(key);
+  const label = `${checkedLabel(form, "brands", brand)} x ${checkedLabel(form, "formats", format)}`;
+  const picture = el("img", { alt: label });
+  const state = el("p", { class: "hint", text: "Drawing…" });
+  const card = el("figure", { class: "still", "aria-label": label, "aria-busy": "true" }, picture,
+    el("figcaption", { text: label }), state);
+  api("GET", `/api/brands/${encodeURIComponent(brand)}/preview.jpg?${query}`).then((jpeg) => {
+    picture.src = URL.createObjectURL(jpeg);
+    return picture.decode();
+  }).then(() => state.remove()).catch((error) => {
+    state.className = "error";
+    state.textContent = error.message;
+    stillCards.delete(key);  // drawn again next time
+  }).finally(() => card.removeAttribute("aria-busy"));
+  stillCards.set(key, card);
+  return card;
+}
+
+let stillsTicket = 0;
+async function showStills(form) {
+  const ticket = ++stillsTicket;
+  const grid = document.getElementById("stills");
+  const message = document.getElementById("stills-message");
+  const hint = document.getElementById("stills-hint");
+  const { brands, formats, urls, files } = selection(form);
+  document.getElementById("fetch-links").hidden = !urls.some((url) => !fetchedLinks.has(url));
+  let frame = null;
+  try {
+    if (files.length) frame = `upload:${await uploadOnce(files[0])}`;
+    else if (urls.length && fetchedLinks.has(urls[0])) frame = `source:${fetchedLinks.get(urls[0])}`;
+  } catch (error) {
+    if (ticket === stillsTicket) { grid.replaceChildren(); showMessage(message, error.message); }
+    return;
+  }
+  if (ticket !== stillsTicket) return;  // the form changed meanwhile: the newer call draws
+  showMessage(message, "");
+  hint.hidden = Boolean(frame);
+  if (!frame || !brands.length || !formats.length) return grid.replaceChildren();
+  grid.replaceChildren(...brands.flatMap((brand) => formats.map((format) => stillCard(form, brand, format, frame))));
+}
+
+async function fetchLinks(form) {
+  const message = document.getElementById("stills-message");
+  const button = document.getElementById("fetch-links");
+  const links = selection(form).urls.filter((url) => !fetchedLinks.has(url));
+  if (!links.length) return;
+  button.disabled = true;
+  button.textContent = "Fetching…";
+  showMessage(message, "");
+  try {
+    const { jobs } = await api("POST", "/api/videos/fetch", { urls: links }, { Prefer: "respond-async" });
+    const ended = await Promise.all(jobs.map((job) => waitForJob(job.id)));
+    const failed = [];
+    ended.forEach((job, index) => {
+      if (job.status === STATUS.COMPLETED) fetchedLinks.set(links[index], job.source_id);
+      else failed.push(`${links[index]}: ${job.error || `the download was ${job.status}`}`);
+    });
+    await showStills(form);
+    if (failed.length) showMessage(message, failed.join("\n"));
+  } catch (error) {
+    showMessage(message, error.message);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Fetch the links to preview";
+  }
 }
 
 // ---- the library: find a clip sent before, pin or delete it, brand it again ----------------------
@@ -869,7 +977,7 @@ function setupLibrary() {
 // and the follow window's path played over the clip (DESIGN 4.11; POST /api/uploads/<id>/edits).
 
 const CANVASES = JSON.parse(document.getElementById("canvases")?.textContent || "{}");
-const source = { file: null, uploadId: null, anchor: null, path: null, keptFrom: 0, keptTo: null, frame: 0 };
+const source = { file: null, anchor: null, path: null, keptFrom: 0, keptTo: null, frame: 0 };
 
 function parseTrim(text) {
   if (!text.trim()) return null;
@@ -878,27 +986,24 @@ function parseTrim(text) {
   return { start: Number(match[1] || 0), end: match[2] ? Number(match[2]) : null };
 }
 
-function sourceEdits(form) {
+// How the formats that crop are framed: the fit, and for crop and follow the zoom and the window's centre.
+function framing(form) {
   const fit = form.fit.value;
-  const edits = { fit };
+  const framed = { fit };
+  if (fit !== "blur") {
+    const zoom = Number(form.zoom.value);
+    if (zoom > 1) framed.zoom = zoom;
+    if (source.anchor) framed.anchor = { x: source.anchor.x, y: source.anchor.y };
+  }
+  return framed;
+}
+
+function sourceEdits(form) {
+  const edits = framing(form);
   const trim = parseTrim(form.trim.value);
   if (trim) edits.trim = trim;
   if (form.trim_end_card.checked) edits.trim_end_card = true;
-  if (fit !== "blur") {
-    const zoom = Number(form.zoom.value);
-    if (zoom > 1) edits.zoom = zoom;
-    if (source.anchor) edits.anchor = { x: source.anchor.x, y: source.anchor.y };
-  }
   return edits;
-}
-
-async function uploadOnce(file) {
-  if (source.file === file && source.uploadId) return source.uploadId;
-  const body = new FormData();
-  body.append("file", file);
-  const uploaded = await api("POST", "/api/uploads", body);
-  if (source.file === file) source.uploadId = uploaded.upload.id;
-  return uploaded.upload.id;
 }
 
 function editsText(done) {
@@ -1004,7 +1109,7 @@ function closeSourceEditor() {
   const video = document.getElementById("source-video");
   if (video.src) URL.revokeObjectURL(video.src);
   video.removeAttribute("src");
-  Object.assign(source, { file: null, uploadId: null, anchor: null, path: null });
+  Object.assign(source, { file: null, anchor: null, path: null });
   document.getElementById("source-editor").hidden = true;
 }
 
@@ -1686,9 +1791,12 @@ document.addEventListener("DOMContentLoaded", () => {
   if (jobForm) {
     jobForm.addEventListener("submit", submitJob);
     setUpSourceEditor();
-    jobForm.addEventListener("change", () => showPlan(jobForm));
-    jobForm.urls.addEventListener("input", () => showPlan(jobForm));
+    jobForm.addEventListener("change", () => { showPlan(jobForm); showStills(jobForm); });
+    jobForm.urls.addEventListener("input", () => { showPlan(jobForm); showStills(jobForm); });
+    document.getElementById("fetch-links").addEventListener("click", () => fetchLinks(jobForm));
+    document.getElementById("crop-window").addEventListener("pointerup", () => showStills(jobForm));
     showPlan(jobForm);
+    showStills(jobForm);
     const listFailed = (e) => { if (!e.outage) showMessage(document.getElementById("form-message"), e.message); };
     document.getElementById("status-filter").addEventListener("change", () => loadJobs(true).catch(listFailed));
     document.getElementById("more").addEventListener("click", () => loadJobs(false).catch(listFailed));

@@ -10,6 +10,7 @@ import secrets
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ from portal.jobs.answer import PresetName, describe_job
 from portal.jobs.maintenance import require_free_disk
 from portal.jobs.state import NewJob
 from portal.jobs.status import ReviewState
+from portal.jobs.tasks import kept_source
 from portal.jobs.transcripts import AUTO, PLATFORM
 from portal.jobs.webhooks import check_target
 from portal.library.sources import (
@@ -53,10 +55,12 @@ from portal.library.sources import (
     source_meta,
     warnings_for,
 )
-from portal.media.errors import SourceError
+from portal.media.errors import EngineError, SourceError
 from portal.media.layers import LayerOverride, apply_overrides, brand_layers
 from portal.media.options import (
     DEFAULT_FIT,
+    DEFAULT_REFRAME,
+    FITS,
     FollowFallback,
     OutputFormat,
     Reframe,
@@ -184,18 +188,23 @@ def _form_edits(form) -> dict:
     return fields
 
 
-SOURCE_FIELDS = ("url", "urls", "upload_id", "upload_ids", "source_id")
+SOURCE_FIELDS = ("url", "urls", "upload_id", "upload_ids", "source_id", "source_ids")
+SOURCE_LISTS = {"urls", "upload_ids", "source_ids"}  # given together: one batch
 
 
 class SourcesRequest(BrandSelection):
-    """The selection plus its sources: one `url` or `upload_id`, or `urls` and/or `upload_ids` (several
-    sources: a batch)."""
+    """The selection plus its sources: one `url`, `upload_id` or `source_id`, or any of `urls`,
+    `upload_ids` and `source_ids` (several sources: a batch)."""
 
     url: str | None = None
     urls: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SOURCES)
     upload_id: str | None = None
     upload_ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SOURCES)
     source_id: str | None = Field(default=None, description="a library item: brand it again, no download")
+    source_ids: list[str] | None = Field(
+        default=None, min_length=1, max_length=MAX_SOURCES,
+        description="library items (a link fetched first, an earlier upload): no new download",
+    )  # fmt: skip
     playlist: bool = False
 
     def given(self) -> list[str]:
@@ -207,6 +216,9 @@ class SourcesRequest(BrandSelection):
     def url_list(self) -> list[str]:
         return self.urls or ([self.url] if self.url else [])
 
+    def library_list(self) -> list[str]:
+        return self.source_ids or ([self.source_id] if self.source_id else [])
+
 
 class ProcessRequest(SourcesRequest):
     """A JSON request: the selection plus its sources."""
@@ -214,9 +226,12 @@ class ProcessRequest(SourcesRequest):
     @model_validator(mode="after")
     def _sources(self) -> ProcessRequest:
         given = self.given()
-        if not given or (len(given) > 1 and set(given) != {"urls", "upload_ids"}):
-            raise ValueError("give one of 'url', 'upload_id' or 'source_id', or 'urls' and/or 'upload_ids'")
-        if len(self.url_list()) + len(self.upload_list()) > MAX_SOURCES:
+        if not given or (len(given) > 1 and not set(given) <= SOURCE_LISTS):
+            raise ValueError(
+                "give one of 'url', 'upload_id' or 'source_id', "
+                "or any of 'urls', 'upload_ids' and 'source_ids'"
+            )
+        if len(self.url_list()) + len(self.upload_list()) + len(self.library_list()) > MAX_SOURCES:
             raise ValueError(f"at most {MAX_SOURCES} sources in one submission")
         return self
 
@@ -360,8 +375,8 @@ class Submission:
     brands: list[str]  # the brands' ids, each known
     uploads: list[Upload]
     urls: list[str]
-    single: bool  # asked for one source (`url`, `upload_id`, a multipart file): answered as `{"job"}`
-    library_item: str | None = None  # `source_id`: a library item branded again
+    single: bool  # asked for one source (`url`, `upload_id`, `source_id`, a file): answered as `{"job"}`
+    library_items: tuple[str, ...] = ()  # `source_id(s)`: library items branded again
 
 
 def _parse_process_request() -> Submission:
@@ -381,12 +396,11 @@ def _parse_process_request() -> Submission:
     payload = ProcessRequest.model_validate(request.get_json())
     brands = _brand_ids(payload.brands)
     _checked_captions(payload.captions, uploads=bool(payload.upload_list()))
-    if payload.source_id:
-        return Submission(payload, brands, [], [], single=True, library_item=payload.source_id)
     check_target(payload.webhook_url, runtime().settings)
     uploads = [_video_upload(upload_id) for upload_id in payload.upload_list()]
     urls = _checked_links(payload.url_list(), payload.playlist)
-    return Submission(payload, brands, uploads, urls, single=bool(payload.url or payload.upload_id))
+    single = bool(payload.url or payload.upload_id or payload.source_id)
+    return Submission(payload, brands, uploads, urls, single, tuple(payload.library_list()))
 
 
 def _submit(new_jobs: list[NewJob]) -> list[str]:
@@ -454,17 +468,16 @@ def _jobs_response(job_ids: list[str]):
     errors={404: "no such upload", 413: "larger than WTF_MAX_UPLOAD_MB", 507: "low disk"},
 )  # fmt: skip
 def process_video():
-    """Queue branding of an upload (upload_id or multipart file), a `url`, or `urls` and/or `upload_ids`:
-    every brand in every format (`formats`), one job per source; 202 with the job(s).
+    """Queue branding of an upload (upload_id or multipart file), a `url`, a library item (`source_id`),
+    or any of `urls`, `upload_ids` and `source_ids`: every brand in every format (`formats`), one job per
+    source; 202 with the job(s).
 
-    One job answers `{"job"}`; `urls`, `upload_ids`, or a `url` that is a playlist expanded with
-    `playlist: true`, answer `{"jobs"}`, which share a `batch_id` when there are several.
+    One job answers `{"job"}`; `urls`, `upload_ids`, `source_ids`, or a `url` that is a playlist expanded
+    with `playlist: true`, answer `{"jobs"}`, which share a `batch_id` when there are several.
     """
     submission = _parse_process_request()
     selection = submission.selection
     brands, formats = submission.brands, selection.output_formats()
-    if submission.library_item:
-        return _job_response(_brand_again(submission.library_item, brands, selection), 202)
     trim = selection.asked_trim()
     for upload in submission.uploads:  # an upload's length is known: a trim past its end is refused now
         trim_span(trim, upload.media["duration"], upload.media["fps"], upload.filename)
@@ -480,6 +493,7 @@ def process_video():
                              edits=edits)
             for kind, name, path, source_id in sources
         ]  # fmt: skip
+        new += [_brand_again(session, item, brands, selection) for item in submission.library_items]
     _require_disk()
     ids = _submit(new)  # several sources: one batch
     return _job_response(ids[0], 202) if submission.single and len(ids) == 1 else _jobs_response(ids)
@@ -513,7 +527,7 @@ def plan_outputs():
     formats = payload.output_formats()
     max_short_side = runtime().settings.engine_options().max_short_side
     sources: list[tuple[str, tuple[int, int] | None]] = []
-    known = [payload.source_id]  # the library items of these clips, where they have one yet
+    known = list(payload.library_list())  # the library items of these clips, where they have one yet
     for upload_id in payload.upload_list():
         upload = _video_upload(upload_id)
         sources.append((upload.filename, (upload.media["width"], upload.media["height"])))
@@ -523,8 +537,8 @@ def plan_outputs():
     sources += [(url, None) for url in urls]
     window = runtime().settings.repost_window_days
     with runtime().db.session() as session:
-        if payload.source_id:  # brand again: the item is the source
-            library_item = get_source(session, payload.source_id)
+        for source_id in payload.library_list():  # brand again: the item is the source
+            library_item = get_source(session, source_id)
             sources.append((library_item.title or library_item.filename or "clip", None))
         known += [getattr(known_link(session, url), "id", None) for url in urls]  # links sent before
         warnings = [warning for source_id in known for warning in warnings_for(session, source_id, window)]
@@ -542,25 +556,20 @@ def plan_outputs():
     return PlanAnswer(plan={**plan, "outputs": outputs, "warnings": warnings}).answer()
 
 
-def _brand_again(source_id: str, brands: list[str], selection: BrandSelection) -> str:
+def _brand_again(session, source_id: str, brands: list[str], selection: BrandSelection) -> NewJob:
     """A new job from a library item's stored file: no upload, no download."""
     rt = runtime()
-    with rt.db.session() as session:
-        source = get_source(session, source_id)
-        if source.path is None or not rt.storage.exists(source.path):
-            message = f"library item {source_id} has no stored file (not yet, or not any more)"
-            raise ApiError(409, "source_gone", message)
-        source.used_at = utc_now()
-        meta = source_meta(source)
-        name = source.title or source.filename or "clip"
-        warnings = warnings_for(session, source.id, rt.settings.repost_window_days)
-        path = source.path
-    [job_id] = _submit([
-        NewJob.rendering("library", name, path, brands, selection.output_formats(),
-                         webhook_url=selection.webhook_url, source_id=source_id, source_meta=meta,
-                         warnings=warnings, edits=selection.edits_record(), captions=selection.captions)
-    ])  # fmt: skip
-    return job_id
+    source = get_source(session, source_id)
+    if source.path is None or not rt.storage.exists(source.path):
+        message = f"library item {source_id} has no stored file (not yet, or not any more)"
+        raise ApiError(409, "source_gone", message)
+    source.used_at = utc_now()
+    return NewJob.rendering(
+        "library", source.title or source.filename or "clip", source.path, brands, selection.output_formats(),
+        webhook_url=selection.webhook_url, source_id=source_id, source_meta=source_meta(source),
+        warnings=warnings_for(session, source.id, rt.settings.repost_window_days),
+        edits=selection.edits_record(), captions=selection.captions,
+    )  # fmt: skip
 
 
 class EditsPreviewRequest(SourceEdits):
@@ -790,7 +799,10 @@ def rerender_output(job_id: str, number: int):
     _checked_overrides(job_id, number, wanted)
     rt = runtime()
     state.request_rerender(rt.db, job_id, number, wanted.stored(), requester())
-    rt.rerender_output(job_id, number)
+    try:
+        rt.enqueue_rerender(job_id, number)
+    except QueueUnavailableError as exc:  # it is owed in the table: the workers' sweeper sends it later
+        log.warning("job %s output %s: re-render recorded, not enqueued (%s)", job_id, number, exc.message)
     return _job_response(job_id, 202)
 
 
@@ -1052,11 +1064,14 @@ def list_brands():
 @bp.get("/brands/<brand_id>/preview.jpg")
 @documented(
     {200: Content("image/jpeg", "the still"), 304: None}, query=PreviewQuery, tag="brands",
-    errors={400: "an unknown preset", 404: "no such brand"},
+    errors={400: "an unknown preset, or a framing that does not fit", 404: "no such brand or clip"},
 )  # fmt: skip
 def brand_preview(brand_id: str):
-    """A still with the brand's overlays for a preset, made by the engine (cached per brand version)."""
-    preset = request.args.get("preset", "vertical")
+    """A still with the brand's overlays for a preset, made by the engine (cached per brand version), on a
+    generated frame or on the middle frame of a clip (`frame`: `upload:<id>`, `job:<id>`, `source:<id>`)
+    framed as its render would be (`fit`, `anchor`, `zoom`): what a render of it in that format shows."""
+    preset, frame = request.args.get("preset", "vertical"), request.args.get("frame", "")
+    reframe = _asked_framing()
     try:
         brand = runtime().brands.current().find(brand_id)
     except UnknownBrandError:
@@ -1064,26 +1079,77 @@ def brand_preview(brand_id: str):
     # the version covers the logo files too: the dashboard replaces a logo under the same name
     stamps = [path.stat().st_mtime_ns for path in brand.asset_paths() if path.exists()]
     version = f"{brand.model_dump_json()}|{stamps}"
-    jpeg = _preview_cache(version, brand, preset)
+    key = (version, preset, repr(reframe), frame)
+    jpeg = _preview_cache(key, brand, reframe)
     response = Response(jpeg, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "no-cache"
-    response.set_etag(hashlib.sha1(f"{version}|{preset}".encode()).hexdigest()[:16])
+    response.set_etag(hashlib.sha1("|".join(key).encode()).hexdigest()[:16])
     return response.make_conditional(request)
 
 
-def preview_still(brand: Brand, preset: str, source: Path | None = None) -> PreviewStill:
-    """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip), with a
-    sample caption where a brand with a captions layer draws a clip's captions."""
+def _asked_framing() -> Reframe:
+    """A still's framing from its query (`fit`, `anchor` X,Y, `zoom`), checked as a submission's is.
+    Follow's window moves with the subject: a still shows it where it rests (the anchor)."""
+    fit = request.args.get("fit", DEFAULT_FIT)
+    if fit not in FITS:
+        raise ApiError(400, "bad_fit", f"fit must be one of {', '.join(FITS)}")
+    try:
+        anchor = parse_anchor(request.args["anchor"]) if request.args.get("anchor") else None
+        zoom = float(request.args.get("zoom", 1))
+        return Reframe("crop" if fit == "follow" else fit, anchor, zoom)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ApiError(400, "bad_framing", str(exc)) from None
+
+
+def preview_still(
+    brand: Brand, preset: str, source: Path | None = None, reframe: Reframe = DEFAULT_REFRAME
+) -> PreviewStill:
+    """The engine's still of a brand on a preset's canvas (on a frame of `source`, a user's clip, framed
+    by `reframe` as its render would be), with a sample caption where a brand with a captions layer draws
+    a clip's captions."""
     if preset not in PRESETS:
         raise ApiError(400, "bad_preset", f"preset must be one of {', '.join(PRESETS)}")
-    return render_preview(brand, preset, runtime().settings.engine_options(), source, sample_captions=True)
+    return render_preview(
+        brand, preset, runtime().settings.engine_options(), source, reframe=reframe, sample_captions=True
+    )
 
 
-def _preview_cache(version: str, brand: Brand, preset: str) -> bytes:
+@contextmanager
+def preview_clip(choice: str) -> Iterator[Path | None]:
+    """The clip a preview is drawn on: "" (a generated frame), "upload:<id>", "job:<id>" (its source) or
+    "source:<id>" (a library item: a link fetched first, say), copied from object storage if kept there."""
+    if not choice:
+        yield None
+        return
+    kind, _, item_id = choice.partition(":")
+    model, column = CLIP_KINDS.get(kind, (None, ""))
+    rt = runtime()
+    with rt.db.session() as session:
+        row = session.get(model, item_id) if model is not None else None
+        ref = getattr(row, column) if row is not None else None
+    rt.settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="wtf-clip-", dir=rt.settings.temp_dir) as scratch:
+        clip = None
+        if ref is not None:
+            with suppress(EngineError):  # its file is gone
+                clip = kept_source(rt, ref, Path(scratch))
+        if clip is None:
+            message = f"no clip {choice!r} to preview on (it may have been cleaned up)"
+            raise ApiError(404, "unknown_clip", message)
+        yield clip
+
+
+# what a preview's `frame` names, and where that row keeps its file
+CLIP_KINDS = {"upload": (Upload, "path"), "job": (Job, "source_path"), "source": (Source, "path")}
+
+
+def _preview_cache(key: tuple[str, str, str, str], brand: Brand, reframe: Reframe) -> bytes:
+    """The still of `key` (brand version, preset, framing, frame): each made once, the latest 64 kept."""
     cache = current_app.extensions.setdefault("preview_cache", {})
-    key = (version, preset)
     if key not in cache:
-        cache[key] = preview_still(brand, preset).jpeg
+        _version, preset, _framing, frame = key
+        with preview_clip(frame) as source:
+            cache[key] = preview_still(brand, preset, source, reframe).jpeg
         if len(cache) > 64:
             cache.pop(next(iter(cache)))
     return cache[key]

@@ -56,7 +56,7 @@ from portal.media.layers import TEXT_BOX_PADDING
 from portal.media.options import FITS, POSITIONS, PRESET_CANVAS
 from portal.media.safezone import SAFE_ZONE_PRESETS
 from portal.video_processor import PRESETS, PreviewStill
-from portal.web.api import ASSET_PREFIX, asset_ref, brand_id_for_edit, preview_still
+from portal.web.api import ASSET_PREFIX, asset_ref, brand_id_for_edit, preview_clip, preview_still
 from portal.web.auth import (
     client_id,
     csrf_matches,
@@ -286,19 +286,6 @@ def _edited_config(config: BrandConfig, brand_id: str, brand: dict) -> BrandConf
     return config
 
 
-def _preview_source(choice: str) -> Path | None:
-    """The clip a preview is drawn on: "" (a generated frame), "upload:<id>" or "job:<id>" (its source)."""
-    if not choice:
-        return None
-    kind, _, item_id = choice.partition(":")
-    with runtime().db.session() as db:
-        row = db.get(Upload, item_id) if kind == "upload" else db.get(Job, item_id) if kind == "job" else None
-        path = (row.path if isinstance(row, Upload) else row.source_path) if row is not None else None
-    if path is None or not Path(path).is_file():
-        raise ApiError(404, "unknown_clip", f"no clip {choice!r} to preview on (it may have been cleaned up)")
-    return Path(path)
-
-
 def preview_clips() -> list[dict]:
     """Recent uploads and finished jobs' sources still on disk: what a preview can be drawn on."""
     clips = []
@@ -323,9 +310,9 @@ def preview(brand_id: str):
     brand, _staged, folder = _posted_brand()
     try:
         config = _edited_config(runtime().brands.current(), brand_id, brand)
-        source = _preview_source(request.form.get("frame", ""))
         edited = config.brands[brand_id]
-        still = preview_still(edited, request.form.get("preset", "vertical"), source)
+        with preview_clip(request.form.get("frame", "")) as source:
+            still = preview_still(edited, request.form.get("preset", "vertical"), source)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     response = Response(still.jpeg, mimetype="image/jpeg")

@@ -474,6 +474,17 @@ class JobStreamQuery(BaseModel):
 
 class PreviewQuery(BaseModel):
     preset: PresetName = "vertical"
+    fit: Fit = Field(
+        default=DEFAULT_FIT,
+        description="how a clip of another shape fills the canvas (follow: its window where it rests)",
+    )
+    anchor: str | None = Field(default=None, description="crop and follow: X,Y, the window's centre (0..1)")
+    zoom: float = Field(default=1.0, description="crop and follow: a window this much tighter")
+    frame: str | None = Field(
+        default=None,
+        description="draw on the middle frame of a clip: upload:ID, job:ID (its source) or source:ID (a "
+        "library item, e.g. a link fetched first); default a generated frame",
+    )
 
 
 class BrandsAnswer(Answer):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from portal.acquire.downloader import NetworkError, VideoUnavailableError
-from portal.database import Database, Job, LogEntry, utc_now
+from portal.database import Database, Job, LogEntry, Output, utc_now
 from portal.jobs import state
 from portal.jobs.state import NewJob
 from portal.jobs.status import JobStatus
@@ -200,3 +200,109 @@ def test_a_worker_that_lost_its_lease_cannot_end_the_job(db: Database, tmp_path:
     with db.session() as session:
         done = session.get(Job, job_id)
         assert (done.status, [output.filename for output in done.outputs]) == ("completed", ["mine_b.mp4"])
+
+
+def completed_job(db: Database, tmp_path: Path) -> str:
+    job_id = link_job(db)
+    state.lease(db, job_id, "w1")
+    made = [RenderedOutput(brand, tmp_path / f"clip_{brand}.mp4", 2, 2, 1.0, 10) for brand in ("a", "b")]
+    assert state.finish(db, job_id, made, holder="w1")
+    return job_id
+
+
+def rerender_of(db: Database, job_id: str, number: int) -> tuple[dict | None, list[int]]:
+    """The output's re-render request and its versions' numbers."""
+    with db.session() as session:
+        output = session.get(Job, job_id).outputs[number]
+        return output.rerender, [version["version"] for version in output.version_list()]
+
+
+def make_stale(db: Database) -> None:
+    with db.session() as session:
+        session.execute(
+            update(Output)
+            .where(Output.rerender_lease.is_not(None))
+            .values(rerender_heartbeat_at=utc_now() - timedelta(minutes=5))
+        )
+
+
+def test_a_rerender_whose_worker_died_is_run_again_and_the_late_run_is_refused(
+    db: Database, tmp_path: Path
+) -> None:
+    """A re-render holds a lease like a job's run: the reaper gives a stale one to a new run, the late
+    run (frozen past its heartbeat, then resumed) can neither renew it, store, fail nor finish it."""
+    job_id = completed_job(db, tmp_path)
+    state.request_rerender(db, job_id, 1, {"cover_at": 0.5}, "key")
+    with pytest.raises(state.JobStateError):  # one at a time
+        state.request_rerender(db, job_id, 1, {}, "key")
+    assert state.lease_rerender(db, job_id, 1, "dead/1")["status"] == "rendering"
+    assert state.lease_rerender(db, job_id, 1, "other/1") is None  # one run at a time
+    assert state.rerender_progress(db, job_id, 1, 40.0, holder="dead/1")
+    assert state.reap_rerenders(db, stale_after_s=30, max_attempts=3) == []  # it beats: not stale
+    make_stale(db)
+    assert state.reap_rerenders(db, stale_after_s=30, max_attempts=3) == [(job_id, 1)]
+    assert rerender_of(db, job_id, 1)[0]["status"] == "queued"
+    with pytest.raises(state.JobStateError):  # still owed: a second ask is refused, not run twice
+        state.request_rerender(db, job_id, 1, {}, "key")
+
+    assert state.lease_rerender(db, job_id, 1, "new/2")["attempts"] == 2
+    assert state.rerender_progress(db, job_id, 1, 90.0, holder="dead/1") is False  # told to stop
+    with pytest.raises(state.LeaseLostError):
+        state.fence_rerender(db, job_id, 1, holder="dead/1")
+    late = RenderedOutput("b", tmp_path / "late.mp4", 2, 2, 1.0, 10, cover_at=0.5)
+    assert not state.finish_rerender(
+        db, job_id, 1, late, ("late_v2.mp4", "late_v2.jpg", None), holder="dead/1"
+    )
+    state.fail_rerender(db, job_id, 1, "boom", holder="dead/1")
+    assert rerender_of(db, job_id, 1)[0]["status"] == "rendering"
+
+    state.fence_rerender(db, job_id, 1, holder="new/2")
+    mine = RenderedOutput("b", tmp_path / "mine.mp4", 2, 2, 1.0, 10, cover_at=0.5)
+    assert state.finish_rerender(
+        db, job_id, 1, mine, ("clip_b_v2.mp4", "clip_b_v2.jpg", None), holder="new/2"
+    )
+    # a late finish after the new version is in: refused too, the versions stay as they are
+    assert not state.finish_rerender(
+        db, job_id, 1, late, ("late_v2.mp4", "late_v2.jpg", None), holder="dead/1"
+    )
+    assert rerender_of(db, job_id, 1) == (None, [1, 2])
+    with db.session() as session:
+        output = session.get(Job, job_id).outputs[1]
+        assert (output.filename, output.rerender_lease, output.rerender_heartbeat_at) == (
+            "clip_b_v2.mp4",
+            None,
+            None,
+        )
+    assert rerender_of(db, job_id, 0) == (None, [1])  # the other output untouched
+    state.request_rerender(db, job_id, 1, {}, "key")  # done: it may be asked for again
+
+
+def test_a_rerender_fails_with_the_reason_after_its_attempts(db: Database, tmp_path: Path) -> None:
+    job_id = completed_job(db, tmp_path)
+    state.request_rerender(db, job_id, 0, {}, "key")
+    for attempt in range(1, 3):
+        assert state.lease_rerender(db, job_id, 0, f"w/{attempt}")
+        make_stale(db)
+        assert state.reap_rerenders(db, stale_after_s=30, max_attempts=2) == (
+            [(job_id, 0)] if attempt < 2 else []
+        )
+    request, versions = rerender_of(db, job_id, 0)
+    assert (request["status"], request["attempts"], versions) == ("failed", 2, [1])
+    assert "stopped 2 times" in request["error"]
+    assert state.lease_rerender(db, job_id, 0, "w/3") is None  # a stray message runs nothing
+    state.request_rerender(db, job_id, 0, {}, "key")  # failed: it may be asked for again
+    assert rerender_of(db, job_id, 0)[0]["status"] == "queued"
+
+
+def test_a_queued_rerender_with_no_message_is_sent_again(db: Database, tmp_path: Path) -> None:
+    job_id = completed_job(db, tmp_path)
+    state.request_rerender(db, job_id, 1, {}, "key")
+    assert state.sweep_queued_rerenders(db, 30, set) == []  # just asked: its message may be on its way
+    with db.session() as session:
+        asked = Output.rerender_heartbeat_at.is_not(None)
+        session.execute(
+            update(Output).where(asked).values(rerender_heartbeat_at=utc_now() - timedelta(minutes=5))
+        )
+    assert state.sweep_queued_rerenders(db, 30, lambda: {(job_id, 1)}) == []  # carried: not sent twice
+    assert state.sweep_queued_rerenders(db, 30, set) == [(job_id, 1)]
+    assert state.sweep_queued_rerenders(db, 30, set) == []  # claimed: its clock starts again
