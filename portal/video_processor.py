@@ -26,7 +26,7 @@ import av
 from portal.brand_loader import Brand
 from portal.media.binary import locate_ffmpeg
 from portal.media.captions import write_font
-from portal.media.cover import best_candidate, clamp_cover_time, cover_candidates
+from portal.media.cover import choose_cover_time, clamp_cover_time
 from portal.media.errors import EngineError, RenderError, RenderTimeoutError, TrimError
 from portal.media.ffmpeg import capabilities, run_ffmpeg, usable_ffmpeg
 from portal.media.frames import decode_span
@@ -254,10 +254,10 @@ def render_source(
         sound = pool.submit(_source_loudness, binary, info, brands, options, span)
         # once, for every brand and shape; on the frames the reframe decoded, if it did
         scene = analyse_scene(info, span=span, decoded=edits.decoded) if needs_scene(brands) else None
-        cover_times = (
-            [clamp_cover_time(cover_at, info.duration, info.fps)]
+        cover_time = (
+            clamp_cover_time(cover_at, info.duration, info.fps)
             if cover_at is not None
-            else cover_candidates(info.duration)
+            else choose_cover_time(info, span[0] if span else 0.0)
         )
         before, makeup = sound.result()
     with tempfile.TemporaryDirectory(prefix="wtf-overlays-") as work:
@@ -265,23 +265,23 @@ def render_source(
             info, brands, wanted, out_dir, safe_stem(stem or source.stem), Path(work),
             measure_art(brand_arts(brands, overrides)), options, temp_tag=secrets.token_hex(4),
             reframe=reframe, loudness=before, makeup_db=makeup, scene=scene, cpus=cpus, follow=edits.follow,
-            span=span, overrides=overrides, transcript=transcript, cover_times=cover_times,
+            span=span, overrides=overrides, transcript=transcript, cover_at=cover_time,
         )  # fmt: skip
         out_dir.mkdir(parents=True, exist_ok=True)
         _draw_overlays(plan)
         try:
             _run_batches(binary, plan, options, report, cancel)
             rendered = [_verify(output, plan, before) for output in plan.outputs]
-            chosen = best_candidate(plan.candidates) if plan.candidates else 0
             for output in plan.outputs:
-                _place_cover(output, chosen)
+                _place_cover(output, cover_time)
                 os.replace(output.temp_path, output.path)
                 if output.sidecar is not None:
                     _write_sidecar(output.sidecar, transcript)
         except BaseException:
             for output in plan.outputs:
-                for temp in (output.temp_path, *output.cover_temps):
-                    temp.unlink(missing_ok=True)
+                for temp in (output.temp_path, output.cover_temp):
+                    if temp is not None:
+                        temp.unlink(missing_ok=True)
             raise
     report("rendering", 100.0)
     done = edits.as_dict(reframe)
@@ -292,22 +292,19 @@ def render_source(
             placements=_placements(output),
             edits=done,
             cover=output.cover_path,
-            cover_at=plan.cover_times[chosen],
+            cover_at=cover_time,
             captions=output.sidecar,
         )
         for r, output in zip(rendered, plan.outputs, strict=True)
     ]
 
 
-def _place_cover(output: OutputPlan, chosen: int | None) -> None:
-    """The cover the render pass wrote at the chosen time, renamed into place beside its output (the other
-    candidates removed); RenderError if there is none."""
-    temp = output.cover_temps[chosen] if chosen is not None else None
+def _place_cover(output: OutputPlan, at: float) -> None:
+    """The cover the render pass wrote, renamed into place beside its output; RenderError if it has none."""
+    temp = output.cover_temp
     if temp is None or not temp.is_file() or temp.stat().st_size == 0:
-        raise RenderError(f"output for brand {output.brand!r} has no frame for its cover")
+        raise RenderError(f"output for brand {output.brand!r} has no frame at {at:.2f} s for its cover")
     os.replace(temp, output.cover_path)
-    for other in output.cover_temps:
-        other.unlink(missing_ok=True)
 
 
 def _placements(output: OutputPlan) -> tuple[dict, ...]:

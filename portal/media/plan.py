@@ -18,7 +18,6 @@ from pathlib import Path
 from portal.brand_loader import SHAPES, Brand, Placement, SafeZone, Spot, output_shape
 from portal.media.captions import ass_document, caption_layout, sample_transcript
 from portal.media.errors import EngineError
-from portal.media.frames import analysis_size
 from portal.media.layers import ArtSizes, Layer, LayerOverride, OverlayArt, apply_overrides, brand_layers
 from portal.media.loudness import GainPlan, Loudness, plan_gain
 from portal.media.options import (
@@ -176,8 +175,7 @@ class OutputPlan:
     captions: CaptionsPlan | None = None  # the transcript burned in, when the brand has a captions layer
     sidecar: Path | None = None  # the transcript as WebVTT beside the output, when there is one
 
-    # its cover at each of the plan's cover times, as the render pass writes them (empty: no cover)
-    cover_temps: tuple[Path, ...] = ()
+    cover_temp: Path | None = None  # its cover as the render pass writes it (None: no cover in this plan)
 
     @property
     def cover_path(self) -> Path:
@@ -221,8 +219,6 @@ class RenderPlan:
     formats: tuple[FormatPlan, ...]
     batches: tuple[Batch, ...]
     encoders: EncoderPlan  # batching and x264 tuning under the memory budget
-    cover_times: tuple[float, ...] = ()  # each output's cover is taken at each (several: candidates)
-    candidates: tuple[Path, ...] = ()  # the source's frame at each cover time, grey (several times only)
 
     @property
     def width(self) -> int:
@@ -809,7 +805,7 @@ def plan_render(
     span: tuple[float, float] | None = None,
     overrides: Sequence[LayerOverride] = (),
     transcript: Sequence[Cue] = (),
-    cover_times: Sequence[float] = (),
+    cover_at: float | None = None,
 ) -> RenderPlan:
     """Everything FFmpeg must do to make every brand in every format from `info`'s source.
 
@@ -828,10 +824,8 @@ def plan_render(
     the source), applied once on the input, with `info` already describing the kept range (its duration).
     `overrides`: a review's changes to the layers (`layers.apply_overrides`), for a render of one output
     (every brand gets them). `transcript`: the clip's cues in the output's time (`transcript.trimmed`),
-    burned in by brands with a captions layer and written beside every output as WebVTT. `cover_times`:
-    the time (output seconds) of each output's cover, taken in the same pass from the frame its encoder
-    gets; with several, each output gets a cover at each (the candidates) and the first batch also writes
-    the source's frame at each, small and grey (`RenderPlan.candidates`), for the facade to choose from.
+    burned in by brands with a captions layer and written beside every output as WebVTT. `cover_at`: the
+    time (output seconds) of each output's cover, taken in the same pass from the frame its encoder gets.
     """
     if not brands:
         raise PlanError("no brands to render")
@@ -854,22 +848,15 @@ def plan_render(
             temp = out_dir / temp_name(final, temp_tag)
             captions = _captions_plan(brand, canvas, transcript, art_dir)
             sidecar = (out_dir / final).with_suffix(".vtt") if transcript else None
-            covers = tuple(
-                out_dir / temp_name(str(Path(final).with_suffix(f".{index}.jpg")), temp_tag)
-                for index in range(len(cover_times))
-            )
+            cover_name = temp_name(str(Path(final).with_suffix(".jpg")), temp_tag)
+            cover = out_dir / cover_name if cover_at is not None else None
             outputs.append(
                 OutputPlan(
                     brand.id, out_dir / final, temp, overlays, gain, preset, *canvas, measured, captions,
-                    sidecar, covers,
+                    sidecar, cover,
                 )
             )  # fmt: skip
     source_input = list(input_args) if input_args is not None else trim_input(info.path, span)
-    candidates = (
-        tuple(work_dir / f"candidate-{index}.png" for index in range(len(cover_times)))
-        if len(cover_times) > 1
-        else ()
-    )
     source_steps = tuple(source_chain(info))
     batches = []
     start = 0
@@ -878,22 +865,11 @@ def plan_render(
         start += size
         overlay_inputs = [arg for output in group for ov in output.overlays for arg in ("-i", str(ov.png))]
         inputs = (*source_input, *overlay_inputs)
-        # the source's candidate frames, once (the first batch)
-        greys = candidates if not batches else ()
-        graph = _batch_graph(info, source_steps, format_plans, group, cover_times, len(greys))
-        encode = [*_encode_args(info, group, options, encoders.tuning), *_grey_args(greys)]
+        graph = _batch_graph(info, source_steps, format_plans, group, cover_at)
+        encode = _encode_args(info, group, options, encoders.tuning)
         args = (*PROGRESS_HEAD, *inputs, "-filter_complex", graph, *encode)
         batches.append(Batch(outputs=group, inputs=inputs, filter_graph=graph, args=args))
-    return RenderPlan(
-        info.fps,
-        info.duration,
-        source_steps,
-        format_plans,
-        tuple(batches),
-        encoders,
-        tuple(cover_times),
-        candidates,
-    )
+    return RenderPlan(info.fps, info.duration, source_steps, format_plans, tuple(batches), encoders)
 
 
 def _captions_plan(
@@ -929,12 +905,10 @@ def _batch_graph(
     source_steps: Sequence[str],
     formats: Sequence[FormatPlan],
     outputs: tuple[OutputPlan, ...],
-    cover_times: Sequence[float] = (),
-    greys: int = 0,
+    cover_at: float | None = None,
 ) -> str:
     """Decode once, time once, split to each format's fit chain, split again to each output's overlays;
-    each output's finished picture also goes to its cover at each of `cover_times` (one frame each,
-    `cover_select`), and with `greys`, the timed source to that many candidate frames at the analysis size."""
+    with `cover_at`, each output's finished picture also goes to its cover (one frame, `cover_select`)."""
     chains = []
     groups = [
         (fmt, [f"[s{index}]" for index, output in enumerate(outputs) if output.preset == fmt.format.preset])
@@ -942,15 +916,6 @@ def _batch_graph(
     ]
     groups = [(fmt, labels) for fmt, labels in groups if labels]
     video = f"[0:{info.video_index}]"
-    if greys:
-        chains.append(_chain(video, source_steps, ["[timed]", "[candidates]"]))
-        chains.append(_chain("[candidates]", [], [f"[g{index}]" for index in range(greys)]))
-        small = "scale={}:{}:flags=area,format=gray".format(*analysis_size(info))
-        chains += [
-            f"[g{index}]{cover_select(at, info.fps)},{small}[grey{index}]"
-            for index, at in enumerate(cover_times)
-        ]
-        video, source_steps = "[timed]", ()
     if len(groups) == 1:
         [(fmt, labels)] = groups
         chains.append(_chain(video, (*source_steps, *fmt.fit_steps), labels))
@@ -970,12 +935,11 @@ def _batch_graph(
             fonts = _filter_path(ass.parent)
             chains.append(f"{label}ass=filename={_filter_path(ass)}:fontsdir={fonts}[c{index}]")
             label = f"[c{index}]"
-        covers = [f"[k{index}_{at}]" for at in range(len(output.cover_temps))]
-        chains.append(_chain(label, [], [f"[v{index}]", *covers]))
-        chains += [
-            f"{cover}{cover_select(at, info.fps)}[cover{index}_{number}]"
-            for number, (cover, at) in enumerate(zip(covers, cover_times, strict=True))
-        ]
+        if output.cover_temp is not None and cover_at is not None:
+            chains.append(f"{label}split=2[v{index}][k{index}]")
+            chains.append(f"[k{index}]{cover_select(cover_at, info.fps)}[cover{index}]")
+        else:
+            chains.append(f"{label}null[v{index}]")
     if info.has_audio:
         labels = [f"[as{index}]" for index in range(len(outputs))]
         chains.append(_chain(f"[0:{info.audio_index}]", audio_prep(info), labels, audio=True))
@@ -1071,27 +1035,18 @@ def _encode_args(
             "-map_metadata", "-1", "-map_chapters", "-1",
             "-movflags", "+faststart", "-f", "mp4", str(output.temp_path),
         ]  # fmt: skip
-        for number, cover in enumerate(output.cover_temps):
+        if output.cover_temp is not None:
             args += [
-                "-map", f"[cover{index}_{number}]", "-frames:v", "1", "-q:v", STILL_JPEG_QUALITY,
-                "-f", "image2", "-update", "1", str(cover),
+                "-map", f"[cover{index}]", "-frames:v", "1", "-q:v", STILL_JPEG_QUALITY,
+                "-f", "image2", "-update", "1", str(output.cover_temp),
             ]  # fmt: skip
     return args
-
-
-def _grey_args(greys: Sequence[Path]) -> list[str]:
-    """The source's candidate cover frames, as grey PNGs."""
-    return [
-        arg
-        for index, path in enumerate(greys)
-        for arg in ("-map", f"[grey{index}]", "-frames:v", "1", "-f", "image2", "-update", "1", str(path))
-    ]
 
 
 def cover_select(at: float, fps: float) -> str:
     """The steps that keep, of an output's frames, only the one shown at `at` seconds (the first within half
     a frame of it: what a player seeking there shows), then end that branch (`trim`), so the cover costs
-    one JPEG per output and the render's memory nothing more."""
+    one JPEG per output and holds no frame."""
     half_frame = 0.5 / (fps or 30)
     return f"select='gte(t,{max(0.0, at - half_frame):.6f})',trim=end_frame=1"
 
