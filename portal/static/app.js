@@ -542,6 +542,9 @@ async function submitJob(event) {
   if (!urls.length && !files.length) return showMessage(message, "Paste a link or choose a video file.");
   let edits;  // made once for every source, brand and format
   try { edits = sourceEdits(form); } catch (error) { return showMessage(message, error.message); }
+  if (form.captions.value === "file" && !form.captions_file.files.length) {
+    return showMessage(message, "Choose the captions file (SRT or WebVTT), or another source of captions.");
+  }
   const button = form.querySelector('button[type="submit"]');
   button.disabled = true;
   try {
@@ -551,6 +554,8 @@ async function submitJob(event) {
     // from its library item (no second download)
     const request = { brands, formats, ...edits, fit, ...linkSources(urls) };
     if (uploadIds.length) request.upload_ids = uploadIds;
+    const captions = await captionsChoice(form);
+    if (captions) request.captions = captions;
     const data = await api("POST", "/api/videos/process", request);
     for (const job of data.jobs || [data.job]) renderJob(job);
     form.urls.value = "";
@@ -563,6 +568,14 @@ async function submitJob(event) {
   } finally {
     button.disabled = false;
   }
+}
+
+// What brands with a captions layer burn in (DESIGN 4.13): nothing sent is the server's best available
+// (the clip's own transcript, else the link's subtitles, else recognition); a file is uploaded once.
+async function captionsChoice(form) {
+  const choice = form.captions.value;
+  if (choice !== "file") return choice || null;
+  return uploadOnce(form.captions_file.files[0]);
 }
 
 function selection(form) {
@@ -1790,6 +1803,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const jobForm = document.getElementById("new-job");
   if (jobForm) {
     jobForm.addEventListener("submit", submitJob);
+    jobForm.captions.addEventListener("change", () => {
+      jobForm.captions_file.hidden = jobForm.captions.value !== "file";
+    });
     setUpSourceEditor();
     jobForm.addEventListener("change", () => { showPlan(jobForm); showStills(jobForm); });
     jobForm.urls.addEventListener("input", () => { showPlan(jobForm); showStills(jobForm); });
