@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.app import create_app
 from portal.config import load_settings
 from tests.conftest import REPO
-from tests.web.server import KEY
+from tests.web.server import KEY, Server
 
 # What every in-process app of the tests is given (tests/web passes the same through the environment).
 TEST_SETTINGS: dict[str, object] = {
@@ -55,3 +57,13 @@ def brand_config_with_post_text(folder: Path) -> Path:
     path = folder / "brand_config.json"
     path.write_text(json.dumps(data))
     return path
+
+
+def post_text_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The live service with `brand_config_with_post_text` and links from loopback allowed (a module
+    fixture's body: the library's tests, API and browser, share it)."""
+    config = brand_config_with_post_text(tmp_path_factory.mktemp("config"))
+    env = {"WTF_BRAND_CONFIG": str(config), "WTF_ALLOW_PRIVATE_URLS": "1"}
+    running = Server(tmp_path_factory.mktemp("data"), env=env).start()
+    yield running
+    running.stop()

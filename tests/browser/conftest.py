@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Iterator
@@ -51,10 +52,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running.stop()
 
 
-@pytest.fixture
-def page(browser, service: Server) -> Iterator:
-    """A page that records console errors and 5xx answers; the test fails if any happened."""
-    context = browser.new_context(base_url=service.url, viewport={"width": 1280, "height": 900})
+@contextlib.contextmanager
+def watched_page(browser, service: Server, **context_args) -> Iterator:
+    """A page of the service that records console errors and 5xx answers (`page.problems`); leaving the
+    block fails the test if any happened."""
+    context = browser.new_context(base_url=service.url, **context_args)
     # a bound for a busy machine, not a speed check: the brands page's nine FFmpeg previews take ~1.5 s here
     context.set_default_timeout(60_000)
     page = context.new_page()
@@ -66,6 +68,13 @@ def page(browser, service: Server) -> Iterator:
     yield page
     context.close()
     assert problems == []
+
+
+@pytest.fixture
+def page(browser, service: Server) -> Iterator:
+    """A desktop-sized watched page."""
+    with watched_page(browser, service, viewport={"width": 1280, "height": 900}) as page:
+        yield page
 
 
 def screenshot(page, name: str) -> None:

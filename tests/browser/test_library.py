@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.apptools import brand_config_with_post_text
+from tests.apptools import post_text_service
 from tests.browser.conftest import wait_until
 from tests.browser.test_dashboard import sign_in
 from tests.download.conftest import Site
@@ -21,12 +21,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The service with brands that have a post text, links from loopback allowed."""
-    config = brand_config_with_post_text(tmp_path_factory.mktemp("config"))
-    env = {"WTF_BRAND_CONFIG": str(config), "WTF_ALLOW_PRIVATE_URLS": "1"}
-    running = Server(tmp_path_factory.mktemp("data"), env=env).start()
-    yield running
-    running.stop()
+    yield from post_text_service(tmp_path_factory)
 
 
 def _a_week_ago(service: Server, job_id: str, source_id: str) -> None:

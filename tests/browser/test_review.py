@@ -17,7 +17,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, watched_page
 from tests.browser.test_dashboard import sign_in
 from tests.engine.conftest import LOGO_RGB
 from tests.engine.inspect_output import colour_bbox, first_frame
@@ -50,16 +50,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def phone(browser, service: Server) -> Iterator:
-    context = browser.new_context(base_url=service.url, viewport=PHONE, has_touch=True)
-    context.set_default_timeout(60_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 500 else None)
-    yield page
-    context.close()
-    assert problems == []
+    with watched_page(browser, service, viewport=PHONE, has_touch=True) as page:
+        yield page
 
 
 def logo_centre(picture: Image.Image) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apptools import brand_config_with_post_text
+from tests.apptools import post_text_service
 from tests.download.conftest import Site
 from tests.mediagen import QUICK_ENCODE, ffmpeg, make_pattern
 from tests.web.server import Server
@@ -21,11 +21,7 @@ PROCESS = "/api/videos/process"
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    config = brand_config_with_post_text(tmp_path_factory.mktemp("config"))
-    env = {"WTF_BRAND_CONFIG": str(config), "WTF_ALLOW_PRIVATE_URLS": "1"}
-    running = Server(tmp_path_factory.mktemp("data"), env=env).start()
-    yield running
-    running.stop()
+    yield from post_text_service(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
